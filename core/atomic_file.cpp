@@ -1,0 +1,1 @@
+#include "core/atomic_file.hpp"

@@ -1,0 +1,26 @@
+// Atomic file replacement: write a temp file in the same folder with its final
+// mode, fsync it, rename over the target, fsync the folder. Readers see the
+// old file or the new one, never a mix; a crash leaves no partial target.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+#include "core/result.hpp"
+
+namespace core {
+
+struct FileOptions {
+    mode_t mode = 0644;
+    std::optional<uid_t> owner;
+    std::optional<gid_t> group;
+};
+
+Status write_file_atomic(const std::string& path, std::string_view content, const FileOptions& options = {});
+
+// Whole file; ErrorKind::not_found when absent, ErrorKind::io otherwise.
+Result<std::string> read_file(const std::string& path);
+
+}  // namespace core

@@ -1,0 +1,1 @@
+#include "core/x509.hpp"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian package the project, its tests and its demo need.
+# Idempotent and non-interactive: packages already present are skipped, so a
+# second run costs one dpkg query.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config
+  libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libcxxopts-dev libfmt-dev
+  libpugixml-dev libc-ares-dev libidn2-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # test peers: ACME CA, DNS, web server, AWS reference implementations
+  pebble bind9 bind9-utils bind9-dnsutils nginx curl openssl ca-certificates
+  python3 python3-botocore python3-dnslib awscli
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) != 0 ]]; then
+  sudo="sudo"
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Debian's bind9 and nginx start services on install where an init system runs;
+# the tests start their own instances on loopback ports, so stop the system ones.
+if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+  $sudo systemctl disable --now named nginx >/dev/null 2>&1 || true
+fi
