@@ -1,0 +1,105 @@
+"""Fault injection and AccessDenied rules, configured via /_fake/.
+
+A fault rule: {"action": "ChangeResourceRecordSets" | "*", "service": optional,
+ "kind": "throttle" | "prior" | "error500" | "delay" | "drop" | "custom",
+ "count": N (calls still to affect; absent = unlimited),
+ "probability": p (0..1, seeded RNG; absent = 1),
+ "delay_ms": for kind delay, "code"/"status"/"message": for kind custom}
+"""
+
+import time
+
+from protocols import AwsError, DropConnection, code_for
+
+KINDS = ("throttle", "prior", "error500", "delay", "drop", "custom")
+
+
+def add_fault(store, rule):
+    kind = rule.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; one of {KINDS}")
+    rule = dict(rule)
+    rule.setdefault("action", "*")
+    rule["hits"] = 0
+    with store.lock:
+        if "seed" in rule:
+            import random
+            store.rng = random.Random(rule["seed"])
+        store.faults.append(rule)
+    return rule
+
+
+def add_deny(store, action, access_key=None, service=None):
+    with store.lock:
+        store.denies.append({"action": action, "access_key": access_key,
+                             "service": service})
+
+
+def check_deny(store, service, action, cred, resource):
+    with store.lock:
+        hit = any((d["action"] in (action, "*")) and
+                  (d.get("access_key") in (None, cred["access_key"])) and
+                  (d.get("service") in (None, service))
+                  for d in store.denies)
+    if not hit:
+        return
+    from protocols import PROTOCOL
+    protocol = PROTOCOL[service]
+    code, status = code_for(protocol, service, "access_denied")
+    prefix = {"ec2": "You are not authorized to perform this operation. "}.get(service, "")
+    msg = (f"{prefix}User: {cred['arn']} is not authorized to perform: "
+           f"{service}:{action} on resource: {resource}")
+    if service == "ec2":
+        msg = f"You are not authorized to perform this operation. User: {cred['arn']} is not authorized to perform: ec2:{action}"
+    raise AwsError(code, msg, status)
+
+
+def apply_faults(store, service, action):
+    """Called once per AWS call after authentication.  May sleep, raise an
+    AwsError, or raise DropConnection."""
+    delay = 0.0
+    error = None
+    with store.lock:
+        for rule in store.faults:
+            if rule["action"] not in (action, "*"):
+                continue
+            if rule.get("service") not in (None, service):
+                continue
+            if rule.get("count") is not None and rule["hits"] >= rule["count"]:
+                continue
+            p = rule.get("probability")
+            if p is not None and store.rng.random() >= float(p):
+                continue
+            rule["hits"] += 1
+            kind = rule["kind"]
+            if kind == "delay":
+                delay += float(rule.get("delay_ms", 1000)) / 1000.0
+                continue
+            error = rule
+            break
+    if delay:
+        time.sleep(delay)
+    if error is None:
+        return
+    from protocols import PROTOCOL
+    protocol = PROTOCOL[service]
+    kind = error["kind"]
+    if kind == "drop":
+        raise DropConnection()
+    if kind == "throttle":
+        code, status = code_for(protocol, service, "throttle")
+        msg = "Request limit exceeded." if service == "ec2" else "Rate exceeded"
+        raise AwsError(code, msg, status)
+    if kind == "prior":
+        raise AwsError("PriorRequestNotComplete",
+                       "The request was rejected because Route 53 was still "
+                       "processing a prior request.", 400)
+    if kind == "error500":
+        code, status = code_for(protocol, service, "internal")
+        msg = ("An internal error has occurred" if service == "ec2" else
+               "We encountered an internal error. Please try again.")
+        raise AwsError(code, msg, status, sender=False)
+    if kind == "custom":
+        raise AwsError(error.get("code", "InternalFailure"),
+                       error.get("message", "injected"),
+                       int(error.get("status", 400)))

@@ -1,0 +1,1 @@
+"""Shared helpers for the Python test suites (loopback peers, free ports)."""
