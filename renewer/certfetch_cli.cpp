@@ -1,11 +1,17 @@
 #include "renewer/certfetch_cli.hpp"
 
+#include <cerrno>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <cxxopts.hpp>
+#include <grp.h>
+#include <pwd.h>
 
+#include "renewer/certfetch.hpp"
 #include "renewer/exit_codes.hpp"
 #include "version.hpp"
 
@@ -17,11 +23,69 @@ certfetch runs on every web host at boot (before nginx) and on a timer: it
 fetches the certificate secret, verifies it, writes the PEM files atomically
 and runs --reload only when something changed.
 
+Sources: --secret-id reads AWS Secrets Manager (credentials from the usual
+chain: environment, profile, container or instance role via IMDSv2); --store
+dir:/path reads a folder written by `renewer` on hosts without AWS. When
+AWSCURRENT cannot be served (unparsable, key mismatch, expired, name missing)
+certfetch says why and falls back to AWSPREVIOUS.
+
+The reload command gets CERTFETCH_DIR, CERTFETCH_FULLCHAIN, CERTFETCH_PRIVKEY
+and CERTFETCH_CHAIN (paths) in its environment; never the key itself.
+
 Exit codes:
   0  files written, or unchanged
   1  failure; existing files were left exactly as they were
   2  bad flags
 )";
+
+// A flag value we cannot use: exit 2 with this message.
+struct BadFlag {
+    std::string message;
+};
+
+// "www-data" or "33".
+uid_t parse_owner(const std::string& text) {
+    char* end = nullptr;
+    errno = 0;
+    const auto id = std::strtoul(text.c_str(), &end, 10);
+    if (!text.empty() && *end == '\0' && errno == 0) {
+        return static_cast<uid_t>(id);
+    }
+    if (const passwd* pw = ::getpwnam(text.c_str()); pw != nullptr) {
+        return pw->pw_uid;
+    }
+    throw BadFlag{"--owner " + text + ": no such user"};
+}
+
+gid_t parse_group(const std::string& text) {
+    char* end = nullptr;
+    errno = 0;
+    const auto id = std::strtoul(text.c_str(), &end, 10);
+    if (!text.empty() && *end == '\0' && errno == 0) {
+        return static_cast<gid_t>(id);
+    }
+    if (const group* gr = ::getgrnam(text.c_str()); gr != nullptr) {
+        return gr->gr_gid;
+    }
+    throw BadFlag{"--group " + text + ": no such group"};
+}
+
+// Octal, owner-readable, and never readable by every user: it is the private key.
+mode_t parse_key_mode(const std::string& text) {
+    char* end = nullptr;
+    errno = 0;
+    const auto mode = std::strtoul(text.c_str(), &end, 8);
+    if (text.empty() || *end != '\0' || errno != 0 || mode > 0777) {
+        throw BadFlag{"--mode " + text + ": expected an octal file mode such as 0600 or 0640"};
+    }
+    if ((mode & 0007U) != 0) {
+        throw BadFlag{"--mode " + text + ": the private key must not be accessible to other users"};
+    }
+    if ((mode & 0400U) == 0) {
+        throw BadFlag{"--mode " + text + ": the owner must be able to read the private key"};
+    }
+    return static_cast<mode_t>(mode);
+}
 
 }  // namespace
 
@@ -38,6 +102,8 @@ int certfetch_main(int argc, char** argv) {
             ("group", "group of the written files", cxxopts::value<std::string>())
             ("mode", "mode of the private key file", cxxopts::value<std::string>()->default_value("0600"))
             ("reload", "command to run when something changed (e.g. 'systemctl reload nginx')",
+             cxxopts::value<std::string>())
+            ("store", "read from this store instead of Secrets Manager (dir:/path)",
              cxxopts::value<std::string>());
         auto args = options.parse(argc, argv);
         if (args.count("help") != 0U) {
@@ -48,8 +114,40 @@ int certfetch_main(int argc, char** argv) {
             std::cout << "certfetch " << RENEWER_VERSION << "\n";
             return k_exit_ok;
         }
-        std::cerr << "certfetch: fetching is not available in this build yet (see README)\n";
-        return k_exit_failed;
+        if (!args.unmatched().empty()) {
+            throw BadFlag{"unexpected argument " + args.unmatched().front()};
+        }
+        certfetch::Options run;
+        if (args.count("secret-id") != 0U) {
+            run.secret_id = args["secret-id"].as<std::string>();
+        }
+        if (args.count("store") != 0U) {
+            run.store = args["store"].as<std::string>();
+        }
+        if (run.secret_id.empty() == run.store.empty()) {
+            throw BadFlag{"give exactly one of --secret-id NAME or --store dir:/path"};
+        }
+        if (args.count("out") == 0U || args["out"].as<std::string>().empty()) {
+            throw BadFlag{"--out DIR is required"};
+        }
+        run.out_dir = args["out"].as<std::string>();
+        if (args.count("expect-name") != 0U) {
+            run.expect_name = args["expect-name"].as<std::string>();
+        }
+        if (args.count("owner") != 0U) {
+            run.owner = parse_owner(args["owner"].as<std::string>());
+        }
+        if (args.count("group") != 0U) {
+            run.group = parse_group(args["group"].as<std::string>());
+        }
+        run.key_mode = parse_key_mode(args["mode"].as<std::string>());
+        if (args.count("reload") != 0U) {
+            run.reload = args["reload"].as<std::string>();
+        }
+        return certfetch::run(run);
+    } catch (const BadFlag& e) {
+        std::cerr << "certfetch: " << e.message << "\n";
+        return k_exit_bad_config;
     } catch (const cxxopts::exceptions::exception& e) {
         std::cerr << "certfetch: " << e.what() << "\n";
         return k_exit_bad_config;

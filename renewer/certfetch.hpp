@@ -1,0 +1,42 @@
+// certfetch: the host-side fetcher (issue 5 item 6). Fetches the certificate
+// bundle (AWSCURRENT, else AWSPREVIOUS), verifies it, writes fullchain.pem,
+// privkey.pem and chain.pem and runs the reload command only when something
+// changed. Links no ACME code.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <sys/types.h>
+
+#include "core/x509.hpp"
+#include "secrets/store.hpp"
+
+namespace renewer::certfetch {
+
+struct Options {
+    std::string secret_id;  // Secrets Manager name or ARN ...
+    std::string store;      // ... or a store spec ("dir:/path"); exactly one of the two
+    std::string out_dir;    // created when absent
+    std::string expect_name;  // a name the certificate must cover; empty = any
+    std::optional<uid_t> owner;
+    std::optional<gid_t> group;
+    mode_t key_mode = 0600;   // privkey.pem; the certificate files are 0644
+    std::string reload;       // run with /bin/sh -c when a file changed; empty = none
+    std::optional<core::SystemTime> now;  // tests; empty = the clock
+    secrets::StoreConfig store_config;    // tests (endpoint, credentials); defaults otherwise
+};
+
+// Does the whole job; returns the process exit code: 0 written or unchanged,
+// 1 failure (existing files left exactly as they were), 2 bad options.
+int run(const Options& options);
+
+// The files certfetch writes, in `out_dir`.
+inline constexpr const char* k_fullchain_file = "fullchain.pem";
+inline constexpr const char* k_privkey_file = "privkey.pem";
+inline constexpr const char* k_chain_file = "chain.pem";
+// Present while a reload is owed: the files changed but --reload has not yet
+// succeeded, so the next run retries it even though nothing changes then.
+inline constexpr const char* k_reload_marker = ".certfetch-reload-pending";
+
+}  // namespace renewer::certfetch

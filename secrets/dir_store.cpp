@@ -1,0 +1,296 @@
+// The directory store: what certbot users expect to find, plus the bundle.
+//
+//   fullchain.pem (0644)  chain.pem (0644)  privkey.pem (0600)
+//   bundle.json (0600, the source of truth; holds the key)
+//   bundle.previous.json (0600, Stage::previous)
+//   account.json (0600, unless StoreConfig::account names another file)
+//   .renewer.lock (0600, the lease; see try_acquire_lock)
+//
+// Every file is replaced atomically (core::write_file_atomic). put() writes
+// bundle.json last: it is the commit point, so a crash part-way leaves the
+// old bundle current and the next run converges.
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/atomic_file.hpp"
+#include "core/log.hpp"
+#include "secrets/lease.hpp"
+#include "secrets/store.hpp"
+
+namespace secrets {
+namespace {
+
+using core::ErrorKind;
+using core::make_error;
+
+constexpr mode_t k_public_mode = 0644;
+constexpr mode_t k_secret_mode = 0600;
+constexpr const char* k_fullchain = "fullchain.pem";
+constexpr const char* k_privkey = "privkey.pem";
+constexpr const char* k_chain = "chain.pem";
+constexpr const char* k_bundle = "bundle.json";
+constexpr const char* k_previous = "bundle.previous.json";
+constexpr const char* k_account = "account.json";
+constexpr const char* k_lock = ".renewer.lock";
+
+core::Error io_error(const std::string& what, const std::string& path, int err) {
+    return make_error(ErrorKind::io, what + " " + path + ": " + std::strerror(err));
+}
+
+core::Status make_dirs(const std::string& path) {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) {
+        return make_error(ErrorKind::io, "cannot create " + path + ": " + ec.message());
+    }
+    return {};
+}
+
+// nullopt when the file is absent.
+core::Result<std::optional<std::string>> read_optional(const std::string& path) {
+    auto text = core::read_file(path);
+    if (!text.ok()) {
+        if (text.error().kind == ErrorKind::not_found) {
+            return std::optional<std::string>();
+        }
+        return text.error();
+    }
+    return std::optional<std::string>(std::move(text).value());
+}
+
+// An fd that closes itself (STYLE.md habit 7).
+class Fd {
+public:
+    explicit Fd(int fd) : fd_(fd) {}
+    ~Fd() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+class DirStore final : public Store {
+public:
+    DirStore(std::string dir, std::string account_path) : dir_(std::move(dir)), account_path_(std::move(account_path)) {}
+
+    core::Result<std::optional<Bundle>> get(Stage stage) override {
+        if (stage == Stage::previous) {
+            TRY_ASSIGN(auto text, read_optional(path(k_previous)));
+            if (!text) {
+                return std::optional<Bundle>();
+            }
+            return parse_at(*text, path(k_previous));
+        }
+        TRY_ASSIGN(auto text, read_optional(path(k_bundle)));
+        if (text) {
+            return parse_at(*text, path(k_bundle));
+        }
+        return from_pem_files();
+    }
+
+    core::Status put(const Bundle& bundle) override {
+        TRY(make_dirs(dir_));
+        const auto json = to_json(bundle);
+        TRY_ASSIGN(auto existing, read_optional(path(k_bundle)));
+        if (existing && *existing == json) {
+            return {};  // already current: a retried put after a crash
+        }
+        std::optional<std::string> old_json = existing;
+        if (!old_json) {
+            // A folder certbot-style tools filled: its PEM files are the current version.
+            TRY_ASSIGN(auto reconstructed, from_pem_files());
+            if (reconstructed) {
+                old_json = to_json(*reconstructed);
+            }
+        }
+        if (old_json) {
+            // Same serial = the same certificate re-put (metadata only): keep the real previous.
+            const auto old = parse_bundle(*old_json);
+            if (!old.ok() || old->serial.empty() || old->serial != bundle.serial) {
+                TRY(write(k_previous, *old_json, k_secret_mode));
+            }
+        }
+        std::string chain = bundle.chain;
+        if (chain.empty()) {
+            if (auto derived = intermediates_pem(bundle.certificate); derived.ok()) {
+                chain = std::move(derived).value();
+            }
+        }
+        TRY(write(k_chain, chain, k_public_mode));
+        TRY(write(k_privkey, bundle.private_key, k_secret_mode));
+        TRY(write(k_fullchain, bundle.certificate, k_public_mode));
+        return write(k_bundle, json, k_secret_mode);
+    }
+
+    core::Result<std::optional<std::string>> get_account() override { return read_optional(account_path_); }
+
+    core::Status put_account(std::string_view account_json) override {
+        TRY(make_dirs(std::filesystem::path(account_path_).parent_path().string()));
+        core::FileOptions options;
+        options.mode = k_secret_mode;
+        auto written = core::write_file_atomic(account_path_, account_json, options);
+        if (!written.ok()) {
+            return written.error().wrap("dir store: account");
+        }
+        return {};
+    }
+
+    // The lease lives in .renewer.lock, read and rewritten in place under
+    // flock(LOCK_EX): flock serialises the check-and-take between processes
+    // (the kernel drops it if we die mid-way), and the record's expiry and
+    // pid let a later run take over from a crashed holder.
+    core::Result<Lease> try_acquire_lock(const std::string& owner, std::chrono::seconds ttl) override {
+        TRY(make_dirs(dir_));
+        return with_lock_file([&](int fd, const std::string& content) -> core::Result<Lease> {
+            if (auto held = detail::lease_from_json(content);
+                held && !detail::lease_is_free(*held, std::chrono::system_clock::now())) {
+                return detail::lease_conflict(*held, describe());
+            }
+            const auto record = detail::new_lease(owner, ttl);
+            TRY(overwrite(fd, detail::lease_to_json(record)));
+            return detail::to_lease(record);
+        });
+    }
+
+    core::Status release_lock(const Lease& lease) override {
+        auto released = with_lock_file([&](int fd, const std::string& content) -> core::Result<bool> {
+            const auto held = detail::lease_from_json(content);
+            if (!held || held->token != lease.token) {
+                return false;  // expired and taken over by someone else: not ours to free
+            }
+            TRY(overwrite(fd, ""));
+            return true;
+        });
+        if (!released.ok()) {
+            return released.error();
+        }
+        return {};
+    }
+
+    std::string describe() const override { return "dir:" + dir_; }
+
+private:
+    std::string path(const char* name) const { return (std::filesystem::path(dir_) / name).string(); }
+
+    core::Result<std::optional<Bundle>> parse_at(const std::string& text, const std::string& where) const {
+        auto bundle = parse_bundle(text);
+        if (!bundle.ok()) {
+            return bundle.error().wrap(where);
+        }
+        return std::optional<Bundle>(std::move(bundle).value());
+    }
+
+    // A bundle rebuilt from fullchain.pem + privkey.pem when bundle.json is
+    // absent (a folder filled by certbot or by hand); nullopt when either is missing.
+    core::Result<std::optional<Bundle>> from_pem_files() const {
+        TRY_ASSIGN(auto fullchain, read_optional(path(k_fullchain)));
+        TRY_ASSIGN(auto key, read_optional(path(k_privkey)));
+        if (!fullchain || !key) {
+            return std::optional<Bundle>();
+        }
+        struct stat st {};
+        core::SystemTime renewed = std::chrono::system_clock::now();
+        if (::stat(path(k_fullchain).c_str(), &st) == 0) {
+            renewed = std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
+        }
+        auto bundle = build_bundle(*fullchain, *key, "", renewed);
+        if (!bundle.ok()) {
+            return bundle.error().wrap(dir_);
+        }
+        return std::optional<Bundle>(std::move(bundle).value());
+    }
+
+    core::Status write(const char* name, std::string_view content, mode_t mode) const {
+        core::FileOptions options;
+        options.mode = mode;
+        auto written = core::write_file_atomic(path(name), content, options);
+        if (!written.ok()) {
+            return written.error().wrap("dir store");
+        }
+        return {};
+    }
+
+    static core::Status overwrite(int fd, std::string_view content) {
+        if (::ftruncate(fd, 0) != 0) {
+            return io_error("cannot truncate", k_lock, errno);
+        }
+        std::size_t done = 0;
+        while (done < content.size()) {
+            const auto n = ::pwrite(fd, content.data() + done, content.size() - done, static_cast<off_t>(done));
+            if (n < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                return io_error("cannot write", k_lock, errno);
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        if (::fsync(fd) != 0) {
+            return io_error("cannot fsync", k_lock, errno);
+        }
+        return {};
+    }
+
+    template <typename Fn>
+    auto with_lock_file(Fn&& fn) const -> decltype(fn(0, std::string())) {
+        const auto file = path(k_lock);
+        Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, k_secret_mode));
+        if (fd.get() < 0) {
+            return io_error("cannot open", file, errno);
+        }
+        // Blocking is fine: holders keep the flock only for this read-modify-write.
+        while (::flock(fd.get(), LOCK_EX) != 0) {
+            if (errno != EINTR) {
+                return io_error("cannot flock", file, errno);
+            }
+        }
+        std::string content;
+        std::array<char, 4096> buf{};
+        off_t offset = 0;
+        for (;;) {
+            const auto n = ::pread(fd.get(), buf.data(), buf.size(), offset);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                break;
+            }
+            content.append(buf.data(), static_cast<std::size_t>(n));
+            offset += n;
+        }
+        auto result = fn(fd.get(), content);
+        ::flock(fd.get(), LOCK_UN);
+        return result;
+    }
+
+    std::string dir_;
+    std::string account_path_;
+};
+
+}  // namespace
+
+core::Result<std::unique_ptr<Store>> make_dir_store(const std::string& path, const StoreConfig& config) {
+    if (path.empty()) {
+        return make_error(ErrorKind::invalid_input, "dir store: the folder path is empty");
+    }
+    std::string account = config.account;
+    if (account.empty()) {
+        account = (std::filesystem::path(path) / k_account).string();
+    }
+    return std::unique_ptr<Store>(std::make_unique<DirStore>(path, account));
+}
+
+}  // namespace secrets

@@ -1,0 +1,153 @@
+#include "secrets/store.hpp"
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+
+#include <nlohmann/json.hpp>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "core/base64.hpp"
+#include "core/digest.hpp"
+#include "secrets/lease.hpp"
+
+namespace secrets {
+namespace {
+
+using Factory = core::Result<std::unique_ptr<Store>> (*)(const std::string&, const StoreConfig&);
+
+struct Scheme {
+    std::string_view name;
+    Factory factory;
+};
+
+// The name-to-factory table (STYLE.md habit 1): a new store is one file and one row.
+constexpr std::array<Scheme, 3> k_schemes = {{
+    {"aws-sm", &make_secretsmanager_store},
+    {"secretsmanager", &make_secretsmanager_store},
+    {"dir", &make_dir_store},
+}};
+
+}  // namespace
+
+const char* to_string(Stage stage) {
+    switch (stage) {
+        case Stage::current: return "AWSCURRENT";
+        case Stage::previous: return "AWSPREVIOUS";
+    }
+    return "unknown";
+}
+
+core::Result<std::unique_ptr<Store>> make_store(std::string_view spec, const StoreConfig& config) {
+    std::string known;
+    for (const auto& scheme : k_schemes) {
+        known += (known.empty() ? "" : ", ") + std::string(scheme.name) + ":...";
+    }
+    const auto colon = spec.find(':');
+    if (colon == std::string_view::npos) {
+        return core::make_error(core::ErrorKind::invalid_input,
+                                "store \"" + std::string(spec) + "\": expected scheme:target (" + known + ")");
+    }
+    const auto name = spec.substr(0, colon);
+    const auto rest = std::string(spec.substr(colon + 1));
+    for (const auto& scheme : k_schemes) {
+        if (scheme.name == name) {
+            if (rest.empty()) {
+                return core::make_error(core::ErrorKind::invalid_input,
+                                        "store \"" + std::string(spec) + "\": the target after ':' is empty");
+            }
+            return scheme.factory(rest, config);
+        }
+    }
+    return core::make_error(core::ErrorKind::invalid_input,
+                            "store \"" + std::string(spec) + "\": unknown scheme \"" + std::string(name) +
+                                "\" (known: " + known + ")");
+}
+
+std::string default_lock_owner() { return detail::hostname() + ":" + std::to_string(::getpid()); }
+
+namespace detail {
+
+std::string hostname() {
+    std::array<char, 256> buf{};
+    if (::gethostname(buf.data(), buf.size() - 1) != 0) {
+        return "localhost";
+    }
+    return std::string(buf.data());
+}
+
+std::string uuid_v4() {
+    auto bytes = core::random_bytes(16);
+    bytes[6] = static_cast<char>((static_cast<unsigned char>(bytes[6]) & 0x0FU) | 0x40U);  // version 4
+    bytes[8] = static_cast<char>((static_cast<unsigned char>(bytes[8]) & 0x3FU) | 0x80U);  // variant 10
+    const auto hex = core::hex_encode(bytes);
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+           hex.substr(20);
+}
+
+LeaseRecord new_lease(const std::string& owner, std::chrono::seconds ttl) {
+    LeaseRecord record;
+    record.owner = owner.empty() ? default_lock_owner() : owner;
+    record.token = core::hex_encode(core::random_bytes(16));
+    record.host = hostname();
+    record.pid = static_cast<long>(::getpid());
+    record.expires_at = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now() + ttl);
+    return record;
+}
+
+std::string lease_to_json(const LeaseRecord& record) {
+    nlohmann::ordered_json j;
+    j["owner"] = record.owner;
+    j["token"] = record.token;
+    j["host"] = record.host;
+    j["pid"] = record.pid;
+    j["expires_at"] = core::format_time(record.expires_at);
+    return j.dump();
+}
+
+std::optional<LeaseRecord> lease_from_json(std::string_view text) {
+    const auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+        return std::nullopt;
+    }
+    LeaseRecord record;
+    record.owner = j.value("owner", std::string());
+    record.token = j.value("token", std::string());
+    record.host = j.value("host", std::string());
+    if (const auto it = j.find("pid"); it != j.end() && it->is_number_integer()) {
+        record.pid = it->get<long>();
+    }
+    auto expires = core::parse_time(j.value("expires_at", std::string()));
+    if (!expires.ok()) {
+        return std::nullopt;
+    }
+    record.expires_at = *expires;
+    return record;
+}
+
+bool lease_is_free(const LeaseRecord& record, core::SystemTime now) {
+    if (record.token.empty() || now >= record.expires_at) {
+        return true;
+    }
+    if (record.pid > 0 && record.host == hostname()) {
+        // kill(pid, 0) probes existence without signalling; ESRCH = gone.
+        // (EPERM means it exists under another user: still held.)
+        if (::kill(static_cast<pid_t>(record.pid), 0) != 0 && errno == ESRCH) {
+            return true;
+        }
+    }
+    return false;
+}
+
+core::Error lease_conflict(const LeaseRecord& holder, const std::string& where) {
+    auto error = core::make_error(core::ErrorKind::conflict, where + ": locked by " + holder.owner + " until " +
+                                                                 core::format_time(holder.expires_at));
+    error.code = "LockHeld";
+    return error;
+}
+
+Lease to_lease(const LeaseRecord& record) { return Lease{record.owner, record.token, record.expires_at}; }
+
+}  // namespace detail
+}  // namespace secrets

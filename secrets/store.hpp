@@ -1,0 +1,108 @@
+// secrets::Store: where a certificate bundle lives, with versions (the
+// current one and the one before it), plus the ACME account record and a
+// lease that keeps two runs from ordering the same certificate (issue 8).
+//
+// One small interface, one file per implementation, and this header exposes
+// only factories (STYLE.md habit 1): make_store() picks one by the spec's
+// scheme from a name-to-factory table.
+//
+//   aws-sm:NAME_OR_ARN  (alias secretsmanager:NAME_OR_ARN)   secretsmanager_store.cpp
+//   dir:/path/to/folder                                       dir_store.cpp
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/x509.hpp"
+#include "secrets/bundle.hpp"
+
+namespace aws {
+struct ClientSettings;
+}
+
+namespace secrets {
+
+// Secrets Manager's staging labels AWSCURRENT / AWSPREVIOUS; the directory
+// store keeps bundle.json / bundle.previous.json.
+enum class Stage { current, previous };
+const char* to_string(Stage stage);
+
+// A held lease. `token` identifies this holder (random per acquisition), so a
+// release never frees a lease someone else took over after expiry.
+struct Lease {
+    std::string owner;     // who holds it, for messages ("host:pid" or as given)
+    std::string token;     // random, hex
+    core::SystemTime expires_at;
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+    Store() = default;
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    // The bundle at `stage`, or nullopt when there is none (no secret yet, no
+    // previous version). The bundle is parsed (parse_bundle) but not verified:
+    // callers decide (verify_bundle) what they accept.
+    virtual core::Result<std::optional<Bundle>> get(Stage stage = Stage::current) = 0;
+
+    // Stores `bundle` as the new current version; the old current becomes the
+    // previous one. Creates the secret/folder when absent. Idempotent: putting
+    // the bundle that is already current changes nothing.
+    virtual core::Status put(const Bundle& bundle) = 0;
+
+    // The ACME account record: an opaque JSON text (account key PEM + URL),
+    // owned by acme/. nullopt when none was stored yet.
+    virtual core::Result<std::optional<std::string>> get_account() = 0;
+    virtual core::Status put_account(std::string_view account_json) = 0;
+
+    // Lease for one run on this certificate (issue 8 item 3). Succeeds when
+    // the lease is free, expired, or held by a process on this host that no
+    // longer exists (a crashed run must not block the next one for `ttl`).
+    // Fails with ErrorKind::conflict naming the holder and its expiry when
+    // someone else holds it. The holder should release() when done; a crash
+    // leaves it to expire.
+    virtual core::Result<Lease> try_acquire_lock(const std::string& owner, std::chrono::seconds ttl) = 0;
+    // Frees `lease` if it is still ours (same token); a no-op otherwise.
+    virtual core::Status release_lock(const Lease& lease) = 0;
+
+    // For logs and summaries: "aws-sm:name" / "dir:/path". Never secret.
+    virtual std::string describe() const = 0;
+};
+
+// Knobs shared by the stores; each ignores what does not apply to it.
+struct StoreConfig {
+    // Secrets Manager: the AWS client's region, credentials, endpoint, retry.
+    // Null = defaults (region and credentials from the environment, default chain).
+    std::shared_ptr<const aws::ClientSettings> aws;
+    std::string kms_key_id;   // CreateSecret KmsKeyId; empty = the account's default key
+    std::string description;  // CreateSecret Description
+    std::vector<std::pair<std::string, std::string>> tags;  // CreateSecret Tags
+    // Where the ACME account record lives. Secrets Manager: a secret name,
+    // default "<name>-account". Directory: a file path, default "<dir>/account.json".
+    std::string account;
+};
+
+// Secrets Manager's SecretString limit (PutSecretValue / CreateSecret): 65536 bytes.
+inline constexpr std::size_t k_secret_string_limit = 65536;
+
+// Spec "scheme:rest" -> a store. ErrorKind::invalid_input for an unknown
+// scheme or an empty rest, with the known schemes in the message.
+core::Result<std::unique_ptr<Store>> make_store(std::string_view spec, const StoreConfig& config = {});
+
+// The factories behind the table (tests and callers with a parsed config).
+core::Result<std::unique_ptr<Store>> make_dir_store(const std::string& path, const StoreConfig& config = {});
+core::Result<std::unique_ptr<Store>> make_secretsmanager_store(const std::string& secret_id,
+                                                               const StoreConfig& config = {});
+
+// The default lease owner: "<hostname>:<pid>".
+std::string default_lock_owner();
+
+}  // namespace secrets
