@@ -1,0 +1,180 @@
+// The configuration file: many certificates, each with its names, key type,
+// store, DNS provider and replacement target. Parsed and fully validated
+// before any network call; every error is one line naming the JSON path
+// ("certificates[1].dns.zone_idd: unknown key").
+//
+// Schema (every key optional unless marked required; unknown keys are errors
+// at every level; types are checked):
+//
+// {
+//   "server":        string, ACME directory URL (https://), default Let's Encrypt
+//   "ca_bundle":     string, PEM file of extra roots for the ACME server's TLS
+//   "email":         string, account contact
+//   "agree_tos":     bool, default false
+//   "eab":           { "kid": string, "hmac_key_env": string | "hmac_key_file": string }
+//                    (the HMAC key itself is never in the file)
+//   "account_store": string, "aws-sm:NAME" or "dir:/path" (ACME account key + URL)
+//   "spool_dir":     string, where issued-but-unstored certificates wait
+//   "allow":         [string, ...] allowlist, see names.hpp; absent = every name
+//   "concurrency":   int 1..64, default 4
+//   "renew":         { "fraction": number (0,1) default 0.333...,
+//                      "short_lifetime_fraction": number (0,1) default 0.5,
+//                      "short_lifetime_days": int 0..3650 default 10 }
+//   "jitter_seconds": int 0..86400, default 0 (random delay before a scheduled run)
+//   "defaults":      { "key_type", "store", "dns", "replace", "profile" } as below
+//   "certificates":  required, at least one:
+//     [ { "name":     string, certificate id, default: its first (normalized) domain
+//         "domains":  required, [string, ...] 1..100 names, wildcards allowed
+//         "key_type": "ec256" | "ec384" | "rsa2048" | "rsa3072" | "rsa4096", default ec256
+//         "store":    required (here or in defaults): "aws-sm:NAME" | "dir:/path";
+//                     "{name}" in it is replaced by the certificate id ('*' -> '_')
+//         "dns": {
+//           "provider": "route53" (default) | "rfc2136" | "exec"
+//           any provider: "resolver" host:port, "nameservers" host:port string or
+//                         [host:port, ...], "follow_cname" bool (default true),
+//                         "propagation_timeout" int seconds 1..3600 (default 300)
+//           route53: "zone_id", "assume_role_arn", "external_id",
+//                    "private_zone" bool, "requests_per_second" number (0,100]
+//           rfc2136: "server" host:port (required), "tsig_key",
+//                    "tsig_algorithm" "hmac-sha256" | "hmac-sha512",
+//                    "tsig_secret_env" | "tsig_secret_file" (required with tsig_key),
+//                    "ttl" int 1..86400 (default 60)
+//           exec:    "exec_path" (required)
+//         }
+//         "replace": {
+//           "type": "none" (default) | "autoscaling" | "ec2-tag" | "ecs" | "hook"
+//           autoscaling: "group" (required), "min_healthy_percentage" 0..100 (default 90),
+//                        "instance_warmup" seconds >= 0
+//           ec2-tag:     "tag_key", "tag_value" (both required), "max_terminate" 1..1000 (default 1)
+//           ecs:         "cluster", "service" (both required)
+//           hook:        "command" (required), "timeout" seconds 1..3600 (default 300)
+//         }
+//         "profile":  string, ACME profile name
+//       } ]
+// }
+//
+// A key that belongs to another provider or replacement type than the one
+// chosen is an error ("certificates[0].dns.tsig_key: not used by provider route53").
+//
+// Merging "defaults" into each certificate: "key_type", "store" and "profile"
+// are taken from defaults when the certificate does not set them. "dns" and
+// "replace" are merged key by key (the certificate's keys win) when the
+// certificate's "provider" / "type" is absent or the same as the defaults';
+// when it names a different provider, only the provider-independent dns keys
+// (resolver, nameservers, follow_cname, propagation_timeout) are inherited, and
+// a different replace type inherits nothing.
+//
+// Precedence, for every setting that more than one source can give:
+//   command-line flags > environment variables > config file > built-in defaults
+// (choose_setting() below). Secrets are read only from the environment
+// variable or file the config names, never inline: "tsig_secret",
+// "hmac_key" and the like are refused with a hint.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/keys.hpp"
+#include "core/result.hpp"
+#include "renewer/replace.hpp"
+#include "renewer/run_options.hpp"
+
+namespace renewer {
+
+constexpr const char* k_default_server = "https://acme-v02.api.letsencrypt.org/directory";
+
+// Where a certificate (or the ACME account) is kept.
+struct StoreSpec {
+    enum class Kind { aws_secrets_manager, directory };
+    Kind kind = Kind::aws_secrets_manager;
+    std::string location;  // secret name, or directory path
+    std::string spec;      // as written, "aws-sm:NAME" / "dir:/path", after "{name}" expansion
+
+    bool operator==(const StoreSpec&) const = default;
+};
+
+// Parses "aws-sm:NAME" (NAME: 1..512 of A-Z a-z 0-9 / _ + = . @ -, the
+// Secrets Manager rules) or "dir:/path".
+core::Result<StoreSpec> parse_store_spec(std::string_view text);
+
+struct RenewPolicy {
+    double fraction = 1.0 / 3.0;          // renew when less than this part of the lifetime is left
+    double short_lifetime_fraction = 0.5; // ... for lifetimes of at most short_lifetime_days
+    int short_lifetime_days = 10;
+};
+
+struct EabSettings {
+    std::string kid;
+    std::string hmac_key_env;   // name of the variable that holds the key
+    std::string hmac_key_file;  // or a file that holds it
+    std::string hmac_key;       // resolved value (registered with log redaction); empty without EAB
+};
+
+struct CertificateConfig {
+    std::string id;                    // "name", default the first domain
+    std::vector<std::string> domains;  // normalized (punycode, lower case), order kept
+    core::KeyType key_type = core::KeyType::ec256;
+    StoreSpec store;
+    DnsOptions dns;                    // rfc2136_tsig_secret resolved from env/file
+    ReplaceTarget replace;
+    std::string profile;
+};
+
+struct Config {
+    std::string source;  // file name, for messages
+    std::string server = k_default_server;
+    std::string ca_bundle;
+    std::string email;
+    bool agree_tos = false;
+    EabSettings eab;
+    std::optional<StoreSpec> account_store;
+    std::string spool_dir;
+    std::vector<std::string> allow;  // normalized entries ("example.com", ".example.com")
+    int concurrency = 4;
+    RenewPolicy renew;
+    std::chrono::seconds jitter{0};
+    std::vector<CertificateConfig> certificates;
+};
+
+// Reads and parses the file. I/O errors are ErrorKind::io, everything else
+// ErrorKind::invalid_input; messages start with the path ("renewer.json: ...").
+core::Result<Config> load_config(const std::string& path);
+
+// Parses `json_text`; `source_name` prefixes every message. Resolves the
+// secrets the file names (environment variables, files) and registers them
+// with core::log::register_secret.
+core::Result<Config> parse_config(std::string_view json_text, const std::string& source_name);
+
+// Distinct replacement targets of the changed certificates, each with its
+// certificates, in first-seen order: run_replacement is called once per entry.
+// Certificates whose target is "none" are left out.
+struct ReplacementBatch {
+    ReplaceTarget target;
+    std::vector<ChangedCertificate> changed;
+};
+std::vector<ReplacementBatch> group_replacements(const Config& config, const std::vector<ChangedCertificate>& changed);
+
+// The precedence rule in one place: the first source that has a value wins,
+// flags before environment before config file before the built-in default.
+template <typename T>
+T choose_setting(const std::optional<T>& flag, const std::optional<T>& env, const std::optional<T>& file,
+                 const T& builtin) {
+    if (flag) {
+        return *flag;
+    }
+    if (env) {
+        return *env;
+    }
+    if (file) {
+        return *file;
+    }
+    return builtin;
+}
+
+// The value of environment variable `name` when set and non-empty.
+std::optional<std::string> env_setting(const char* name);
+
+}  // namespace renewer
