@@ -122,7 +122,8 @@ def tick(store):
             return
         latest_due = {}
         for c in pending:
-            if c["insync_at"] <= now:
+            # the delay in force now decides (tests may change it live)
+            if c["submitted"] + store.change_delay <= now:
                 latest_due[c["zone_id"]] = c["seq"]
         if not latest_due:
             return
