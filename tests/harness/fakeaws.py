@@ -190,6 +190,21 @@ class FakeAws:
         env.update({k: str(v) for k, v in extra.items()})
         return env
 
+    def client(self, service, access_key=None, secret_key=None, token=None,
+               retries=0, timeout=10):
+        """A botocore client for `service` against this fake (Debian's
+        python3-botocore; only in /usr/bin/python3). No retries by default,
+        so a test sees every error the fake answers."""
+        import botocore.session
+        from botocore.config import Config
+        session = botocore.session.Session()
+        session.set_credentials(access_key or self.access_key,
+                                secret_key or self.secret_key, token)
+        return session.create_client(
+            service, region_name=self.region, endpoint_url=self.endpoint,
+            config=Config(retries={"total_max_attempts": retries + 1, "mode": "standard"},
+                          connect_timeout=timeout, read_timeout=timeout))
+
     # ---- control endpoint ------------------------------------------------------
     def control(self, method, path, body=None, timeout=10.0):
         """Call /_fake/<path>; returns the decoded JSON answer."""
