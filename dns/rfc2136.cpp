@@ -1,0 +1,337 @@
+#include "dns/rfc2136.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <mutex>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/base64.hpp"
+#include "core/digest.hpp"
+#include "core/log.hpp"
+#include "core/retry.hpp"
+#include "dns/resolver.hpp"
+#include "dns/wire.hpp"
+
+namespace dns {
+namespace {
+
+class Fd {
+public:
+    explicit Fd(int fd = -1) : fd_(fd) {}
+    ~Fd() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+    Fd& operator=(Fd&& other) noexcept {
+        std::swap(fd_, other.fd_);
+        return *this;
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+core::Error net_error(const std::string& server, const std::string& what) {
+    return core::make_error(core::ErrorKind::network, "rfc2136: nameserver " + server + " " + what);
+}
+
+core::Status wait_fd(int fd, short events, const core::Deadline& deadline, const std::string& server,
+                     const char* step) {
+    while (true) {
+        const auto remaining = deadline.remaining();
+        if (remaining.count() <= 0) {
+            return core::make_error(core::ErrorKind::timeout, "rfc2136: nameserver " + server + ": timed out " + step);
+        }
+        pollfd p{fd, events, 0};
+        const int rc = poll(&p, 1, static_cast<int>(std::min<long long>(remaining.count(), 200)));
+        if (rc < 0 && errno != EINTR) {
+            return net_error(server, std::string(step) + ": " + std::strerror(errno));
+        }
+        if (core::cancelled()) {
+            return core::make_error(core::ErrorKind::cancelled, "rfc2136: cancelled");
+        }
+        if (rc > 0) {
+            return {};
+        }
+    }
+}
+
+// One request/response exchange over TCP (RFC 1035 §4.2.2: two-octet length prefix).
+core::Result<std::string> exchange_tcp(const HostPort& server, const std::string& request,
+                                       const core::Deadline& deadline) {
+    const std::string label = server.host + ":" + std::to_string(server.port);
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    const int gai = getaddrinfo(server.host.c_str(), std::to_string(server.port).c_str(), &hints, &res);
+    if (gai != 0) {
+        return net_error(label, std::string("cannot be resolved: ") + gai_strerror(gai));
+    }
+    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(res, &freeaddrinfo);
+    std::string last_error = "no address";
+    for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+        Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+        if (fd.get() < 0) {
+            last_error = std::strerror(errno);
+            continue;
+        }
+        if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+            last_error = std::strerror(errno);
+            continue;
+        }
+        TRY(wait_fd(fd.get(), POLLOUT, deadline, label, "connecting"));
+        int so_error = 0;
+        socklen_t len = sizeof so_error;
+        getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &len);
+        if (so_error != 0) {
+            last_error = std::strerror(so_error);
+            continue;
+        }
+        std::string out;
+        out.push_back(static_cast<char>((request.size() >> 8) & 0xFF));
+        out.push_back(static_cast<char>(request.size() & 0xFF));
+        out += request;
+        std::size_t sent = 0;
+        while (sent < out.size()) {
+            TRY(wait_fd(fd.get(), POLLOUT, deadline, label, "sending"));
+            const ssize_t n = ::send(fd.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR) {
+                    continue;
+                }
+                return net_error(label, std::string("send failed: ") + std::strerror(errno));
+            }
+            sent += static_cast<std::size_t>(n);
+        }
+        std::string in;
+        std::size_t want = 2;
+        while (in.size() < want) {
+            TRY(wait_fd(fd.get(), POLLIN, deadline, label, "waiting for the answer"));
+            char buf[4096];
+            const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR) {
+                    continue;
+                }
+                return net_error(label, std::string("receive failed: ") + std::strerror(errno));
+            }
+            if (n == 0) {
+                return net_error(label, "closed the connection without an answer");
+            }
+            in.append(buf, static_cast<std::size_t>(n));
+            if (want == 2 && in.size() >= 2) {
+                want = 2 + ((static_cast<unsigned char>(in[0]) << 8) | static_cast<unsigned char>(in[1]));
+            }
+        }
+        return in.substr(2, want - 2);
+    }
+    return net_error(label, "unreachable: " + last_error);
+}
+
+std::uint16_t random_id() {
+    const std::string b = core::random_bytes(2);
+    return static_cast<std::uint16_t>((static_cast<unsigned char>(b[0]) << 8) | static_cast<unsigned char>(b[1]));
+}
+
+class Rfc2136Provider final : public Provider {
+public:
+    Rfc2136Provider(Rfc2136Settings settings, HostPort server, std::optional<wire::TsigKey> key)
+        : settings_(std::move(settings)), server_(std::move(server)), key_(std::move(key)) {}
+
+    core::Status present(const std::vector<TxtRecord>& records) override {
+        return update(records, wire::UpdateOp::add);
+    }
+    core::Status cleanup(const std::vector<TxtRecord>& records) override {
+        return update(records, wire::UpdateOp::remove);
+    }
+    std::string name() const override { return "rfc2136"; }
+
+private:
+    // The zone of `fqdn`: the configured one, else the SOA the primary names (cached).
+    core::Result<std::string> zone_for(const std::string& fqdn, const core::Deadline& deadline) {
+        if (!settings_.zone.empty()) {
+            return wire::canonical_name(settings_.zone);
+        }
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = zones_.find(fqdn); it != zones_.end()) {
+                return it->second;
+            }
+        }
+        ResolverOptions ro;
+        TRY_ASSIGN(std::vector<std::string> addresses, to_server_addresses(server_));
+        ro.servers = addresses.front();
+        ro.recursion = Recursion::off;
+        TRY_ASSIGN(Resolver resolver, Resolver::create(ro));
+        TRY_ASSIGN(std::string zone, find_zone(resolver, fqdn, deadline));
+        std::lock_guard lock(mutex_);
+        zones_[fqdn] = zone;
+        return zone;
+    }
+
+    core::Status update(const std::vector<TxtRecord>& records, wire::UpdateOp op) {
+        const core::Deadline deadline = core::Deadline::after(settings_.timeout);
+        // One UPDATE per zone (RFC 2136 §2.3: a message updates one zone), applied atomically (§3.7).
+        std::map<std::string, std::vector<wire::TxtChange>> by_zone;
+        for (const auto& r : records) {
+            auto zone = zone_for(wire::canonical_name(r.fqdn), deadline);
+            if (!zone) {
+                return zone.error().wrap("rfc2136: " + wire::canonical_name(r.fqdn));
+            }
+            by_zone[*zone].push_back({wire::canonical_name(r.fqdn), r.value});
+        }
+        for (const auto& [zone, changes] : by_zone) {
+            TRY(send_update(zone, changes, op, deadline));
+        }
+        return {};
+    }
+
+    core::Status send_update(const std::string& zone, const std::vector<wire::TxtChange>& changes, wire::UpdateOp op,
+                             const core::Deadline& deadline) {
+        const std::string what = std::string("rfc2136: ") + (op == wire::UpdateOp::add ? "adding " : "removing ") +
+                                 std::to_string(changes.size()) + " TXT value(s) in zone " + zone + " (" +
+                                 changes.front().fqdn + ") at " + server_.host + ":" + std::to_string(server_.port);
+        const std::uint16_t id = random_id();
+        TRY_ASSIGN(std::string message, wire::build_txt_update(id, zone, op, changes, settings_.ttl));
+        std::string request_mac;
+        if (key_) {
+            TRY_ASSIGN(wire::SignedMessage signed_message,
+                       wire::tsig_sign(message, *key_, static_cast<std::uint64_t>(std::time(nullptr))));
+            message = std::move(signed_message.wire);
+            request_mac = std::move(signed_message.mac);
+        }
+        auto raw = exchange_tcp(server_, message, deadline);
+        if (!raw) {
+            return raw.error().wrap(what);
+        }
+        auto response = wire::parse(*raw);
+        if (!response) {
+            return response.error().wrap(what);
+        }
+        if (response->id != id) {
+            return core::make_error(core::ErrorKind::protocol, what + ": the answer's ID does not match the request");
+        }
+        const int rcode = response->rcode();
+        int tsig_error = 0;
+        if (key_) {
+            auto check = wire::tsig_verify_response(*response, *key_, request_mac,
+                                                    static_cast<std::uint64_t>(std::time(nullptr)));
+            if (!check) {
+                if (rcode != 0) {
+                    return core::make_error(core::ErrorKind::auth,
+                                            what + ": server answered " + wire::rcode_name(rcode) + " (" +
+                                                check.error().message + ")");
+                }
+                return check.error().wrap(what);
+            }
+            tsig_error = check->error;
+        }
+        if (rcode == 0 && tsig_error == 0) {
+            core::log::debug("rfc2136: update applied", {{"zone", zone}, {"changes", std::to_string(changes.size())}});
+            return {};
+        }
+        std::string reason;
+        core::ErrorKind kind = core::ErrorKind::protocol;
+        if (tsig_error != 0) {
+            kind = core::ErrorKind::auth;
+            reason = "TSIG " + wire::rcode_name(tsig_error);
+            if (tsig_error == static_cast<int>(wire::Rcode::badsig)) {
+                reason += ": the server rejected the signature (wrong TSIG secret or algorithm for key '" +
+                          key_->name + "')";
+            } else if (tsig_error == static_cast<int>(wire::Rcode::badkey)) {
+                reason += ": the server does not know key '" + key_->name + "' with algorithm " +
+                          wire::tsig_algorithm_name(key_->algorithm);
+            } else if (tsig_error == static_cast<int>(wire::Rcode::badtime)) {
+                reason += ": the clocks of this host and the server differ by more than the fudge";
+            }
+        } else {
+            switch (static_cast<wire::Rcode>(rcode)) {
+                case wire::Rcode::notauth:
+                    kind = core::ErrorKind::auth;
+                    reason = "NOTAUTH: the server is not authoritative for the zone or did not accept the key";
+                    break;
+                case wire::Rcode::refused:
+                    kind = core::ErrorKind::auth;
+                    reason = "REFUSED: the update policy does not allow this key/client to change these records";
+                    break;
+                case wire::Rcode::notzone:
+                    kind = core::ErrorKind::invalid_input;
+                    reason = "NOTZONE: a name is outside the zone";
+                    break;
+                default:
+                    reason = wire::rcode_name(rcode);
+                    break;
+            }
+        }
+        auto error = core::make_error(kind, what + ": " + reason);
+        error.code = wire::rcode_name(tsig_error != 0 ? tsig_error : rcode);
+        error.retryable = rcode == static_cast<int>(wire::Rcode::servfail);
+        return error;
+    }
+
+    Rfc2136Settings settings_;
+    HostPort server_;
+    std::optional<wire::TsigKey> key_;
+    std::mutex mutex_;
+    std::map<std::string, std::string> zones_;
+};
+
+}  // namespace
+
+core::Result<Rfc2136Settings> Rfc2136Settings::from_env(const Env& env) {
+    Rfc2136Settings s;
+    s.nameserver = env_util::get_or(env, "RFC2136_NAMESERVER", "");
+    s.tsig_key = env_util::get_or(env, "RFC2136_TSIG_KEY", "");
+    s.tsig_secret = env_util::get_or(env, "RFC2136_TSIG_SECRET", "");
+    s.tsig_algorithm = env_util::get_or(env, "RFC2136_TSIG_ALGORITHM", s.tsig_algorithm);
+    s.zone = env_util::get_or(env, "RFC2136_ZONE", "");
+    TRY_ASSIGN(long ttl, env_util::get_long(env, "RFC2136_TTL", 60, 0, 2147483647));
+    s.ttl = static_cast<std::uint32_t>(ttl);
+    TRY_ASSIGN(long timeout, env_util::get_long(env, "RFC2136_DNS_TIMEOUT", 10, 1, 3600));
+    s.timeout = std::chrono::seconds(timeout);
+    return s;
+}
+
+core::Result<std::unique_ptr<Provider>> make_rfc2136(Rfc2136Settings settings) {
+    if (settings.nameserver.empty()) {
+        return core::make_error(core::ErrorKind::invalid_input, "rfc2136: RFC2136_NAMESERVER is not set");
+    }
+    auto server = parse_host_port(settings.nameserver, 53);
+    if (!server) {
+        return server.error().wrap("rfc2136: RFC2136_NAMESERVER");
+    }
+    std::optional<wire::TsigKey> key;
+    if (!settings.tsig_key.empty() || !settings.tsig_secret.empty()) {
+        if (settings.tsig_key.empty() || settings.tsig_secret.empty()) {
+            return core::make_error(core::ErrorKind::invalid_input,
+                                    "rfc2136: RFC2136_TSIG_KEY and RFC2136_TSIG_SECRET must be set together");
+        }
+        auto alg = wire::parse_tsig_algorithm(settings.tsig_algorithm);
+        if (!alg) {
+            return alg.error().wrap("rfc2136: RFC2136_TSIG_ALGORITHM");
+        }
+        auto secret = core::base64_decode(settings.tsig_secret);
+        if (!secret || secret->empty()) {
+            return core::make_error(core::ErrorKind::invalid_input, "rfc2136: RFC2136_TSIG_SECRET is not valid base64");
+        }
+        core::log::register_secret(settings.tsig_secret);
+        key = wire::TsigKey{wire::canonical_name(settings.tsig_key), *alg, *secret};
+    }
+    HostPort hp = *server;
+    return std::unique_ptr<Provider>(std::make_unique<Rfc2136Provider>(std::move(settings), std::move(hp), std::move(key)));
+}
+
+}  // namespace dns

@@ -1,0 +1,118 @@
+// The DNS-01 flow the renewer uses (DESIGN.md "Data flow"): (domain, TXT value)
+// pairs -> CNAME delegation of `_acme-challenge` -> one present per provider
+// (one change per zone inside it; apex and wildcard values share one RRSet)
+// -> wait until every authoritative server shows every value -> the caller
+// answers the ACME challenges -> clean up exactly what was added, also on
+// failure (STYLE.md habit 11).
+//
+// Concurrency: two certificates in one process may present at the same name
+// at once. Every provider read-modify-write is serialized per record name by
+// a process-wide lock table; the providers themselves merge with the values
+// already there (Route53: UPSERT of the union).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+#include "dns/propagation.hpp"
+#include "dns/provider.hpp"
+
+namespace dns {
+
+enum class CnameMode {
+    follow,  // `_acme-challenge.<domain>` CNAME -> the TXT goes to the chain's final target
+    ignore,  // always write at `_acme-challenge.<domain>`
+};
+
+enum class PropagationMode {
+    check,  // wait until every authoritative server answers every value
+    skip,   // trust the provider (private zones, split horizon)
+};
+
+struct SolverOptions {
+    CnameMode cname = CnameMode::follow;
+    PropagationMode propagation_mode = PropagationMode::check;
+    // Resolver/nameserver overrides and timing; `propagation.resolver` also
+    // serves the CNAME look-ups.
+    PropagationOptions propagation;
+    // Zone-specific providers: a record whose (delegated) name lies in `zone`
+    // goes to that provider; the longest matching zone wins; everything else
+    // goes to the solver's default provider.
+    std::vector<std::pair<std::string, std::shared_ptr<Provider>>> zone_providers;
+};
+
+// One DNS-01 challenge: the identifier as in the order ("*.example.com") and
+// its TXT value (dns::txt_value of the key authorization).
+struct Challenge {
+    std::string domain;
+    std::string value;
+};
+
+// The records a present() put in place. Move-only: cleanup() removes exactly
+// them; when it was never called, the destructor does it (best effort,
+// logged) so an early return or an exception leaves nothing behind.
+class Presentation {
+public:
+    Presentation(Presentation&&) noexcept;
+    Presentation& operator=(Presentation&&) noexcept;
+    Presentation(const Presentation&) = delete;
+    Presentation& operator=(const Presentation&) = delete;
+    ~Presentation();
+
+    // Removes exactly the values that were added; idempotent.
+    core::Status cleanup();
+
+    // The records as written (after CNAME delegation), in challenge order.
+    const std::vector<TxtRecord>& records() const;
+    std::chrono::milliseconds present_time() const;      // until the provider(s) reported applied
+    std::chrono::milliseconds propagation_time() const;  // then until visible everywhere
+
+private:
+    friend class Solver;
+    struct State;
+    explicit Presentation(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+};
+
+class Solver {
+public:
+    Solver(std::shared_ptr<Provider> provider, SolverOptions options);
+
+    // Presents every challenge and waits until it is visible. On any failure,
+    // whatever was added is removed again before the error returns. Errors
+    // are one line naming the domain and, where known, the zone.
+    core::Result<Presentation> present(const std::vector<Challenge>& challenges);
+
+    // `_acme-challenge.<domain>.` after CNAME delegation (per the options).
+    core::Result<std::string> record_name(const std::string& domain) const;
+
+    const SolverOptions& options() const { return options_; }
+
+private:
+    std::shared_ptr<Provider> provider_;
+    SolverOptions options_;
+};
+
+// What `renewer dns-test -d NAME` reports.
+struct DnsTestReport {
+    std::string domain;
+    std::string fqdn;                       // where the TXT went (after CNAME delegation)
+    std::string value;                      // the random value presented
+    std::chrono::milliseconds present_time{0};      // provider applied (Route53 INSYNC)
+    std::chrono::milliseconds propagation_time{0};  // visible on every authoritative server
+    std::chrono::milliseconds cleanup_time{0};
+    std::chrono::milliseconds total_time{0};
+};
+
+// Presents a random TXT value for `domain` through `provider`, waits until
+// every authoritative server shows it, reports the time taken and cleans up
+// (also when a step fails). The first thing an operator runs to check
+// credentials and permissions.
+core::Result<DnsTestReport> run_dns_test(std::shared_ptr<Provider> provider, const SolverOptions& options,
+                                         const std::string& domain);
+
+}  // namespace dns
