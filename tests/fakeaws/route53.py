@@ -78,8 +78,8 @@ def create_zone(store, name, private=False, vpcs=None, comment=None,
             for z in zones.values():
                 if z["caller_ref"] == caller_ref:
                     raise AwsError("HostedZoneAlreadyExists",
-                                   f"A hosted zone has already been created with "
-                                   f"the specified caller reference.", 409)
+                                   "A hosted zone has already been created with "
+                                   "the specified caller reference.", 409)
         zid = rand_id("Z", 13)
         ns = [f"ns1.{name}", f"ns2.{name}"]
         rrsets = {
@@ -288,8 +288,7 @@ def op_CreateHostedZone(store, call):
     if not name or not caller_ref:
         raise AwsError("InvalidInput", "Name and CallerReference are required")
     if not re.match(r"^[A-Za-z0-9_\-.*\\]+\.?$", name) or ".." in name:
-        raise AwsError("InvalidDomainName", f"{name} is reserved by AWS!"
-                       if False else f"Invalid domain name: {name}")
+        raise AwsError("InvalidDomainName", f"Invalid domain name: {name}")
     comment = _text(req, "HostedZoneConfig/Comment")
     private_flag = _text(req, "HostedZoneConfig/PrivateZone") == "true"
     vpcs = []
@@ -425,8 +424,8 @@ def op_GetChange(store, call):
     with store.lock:
         change = store.data["changes"].get(cid)
         if change is None:
-            raise AwsError("NoSuchChange", f"A change with the specified change ID "
-                           f"does not exist.", 404)
+            raise AwsError("NoSuchChange", "A change with the specified change ID "
+                           "does not exist.", 404)
         call.log["change_id"] = cid
         call.log["status"] = change["status"]
         return _ok("GetChangeResponse", change_xml(change))

@@ -158,7 +158,7 @@ def verify(store, protocol, service, method, raw_path, headers, body,
     if isinstance(expected_region, str):
         expected_region = (expected_region,)
     if parsed["region"] not in expected_region:
-        fail("bad_signature", f"Credential should be scoped to a valid region. ")
+        fail("bad_signature", f"Credential should be scoped to a valid region, not '{parsed['region']}'. ")
     if "host" not in parsed["signed_headers"]:
         fail("bad_signature", "'Host' must be a 'SignedHeader' in the AWS "
              "Authorization.")
