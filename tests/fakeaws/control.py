@@ -16,6 +16,7 @@ POST   /_fake/roles {arn, external_id?, deny?}
 POST   /_fake/deny {action, access_key?, service?}          DELETE: clear all
 POST   /_fake/faults {action, kind, count?, probability?, seed?, delay_ms?,
                       service?, code?, status?, message?}   GET: list  DELETE: clear
+POST   /_fake/rate-limit {service | action, per_second, burst?}  GET: buckets  DELETE
 POST   /_fake/secrets {name, string? | binary? (base64), description?, tags?}
 GET    /_fake/secrets                     every secret with versions and values
 POST   /_fake/instances {instances: [{tags, state?, id?, asg?, instance_type?}]}
@@ -147,6 +148,17 @@ def _route(server, store, m, parts, query, body):
             return _resp(200, {"ok": True, "rule": rule})
         with store.lock:
             return _resp(200, {"faults": [dict(f) for f in store.faults]})
+    if p0 == "rate-limit":
+        if m == "DELETE":
+            with store.lock:
+                store.rate_limits.clear()
+            return _resp(200, {"ok": True})
+        if m == "POST":
+            faults.set_rate_limit(store, body.get("action") or body["service"],
+                                  body.get("per_second"), body.get("burst"))
+            return _resp(200, {"ok": True})
+        with store.lock:
+            return _resp(200, {"rate_limits": {k: dict(v) for k, v in store.rate_limits.items()}})
     if p0 == "secrets":
         if m == "POST":
             return _resp(200, secretsmanager.seed_secret(

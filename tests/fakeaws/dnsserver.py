@@ -13,7 +13,7 @@ import threading
 
 from dnslib import (AAAA, CNAME, NS, QTYPE, RCODE, RR, SOA, TXT, A, DNSLabel,
                     DNSRecord)
-from dnslib.server import BaseResolver, DNSLogger, DNSServer
+from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 
 import route53
 
@@ -151,6 +151,23 @@ class ZoneResolver(BaseResolver):
         return reply
 
 
+class _Handler(DNSHandler):
+    """Truncates UDP answers (TC bit) beyond 512 bytes or the size the
+    query's EDNS OPT record advertises, so clients retry over TCP."""
+
+    def get_reply(self, data):
+        if self.protocol == "udp":
+            size = 512
+            try:
+                for rr in DNSRecord.parse(data).ar:
+                    if rr.rtype == QTYPE.OPT:
+                        size = max(512, rr.rclass)
+            except Exception:
+                pass
+            self.udplen = size
+        return super().get_reply(data)
+
+
 class DnsServers:
     """UDP + TCP servers on the same loopback port."""
 
@@ -160,10 +177,12 @@ class DnsServers:
                            prefix=False, logf=lambda s: None)
         last = None
         for _ in range(50):
-            udp = DNSServer(resolver, address=host, port=port, tcp=False, logger=logger)
+            udp = DNSServer(resolver, address=host, port=port, tcp=False, logger=logger,
+                            handler=_Handler)
             actual = udp.server.server_address[1]
             try:
-                tcp = DNSServer(resolver, address=host, port=actual, tcp=True, logger=logger)
+                tcp = DNSServer(resolver, address=host, port=actual, tcp=True, logger=logger,
+                                handler=_Handler)
             except OSError as e:
                 last = e
                 udp.server.server_close()
@@ -190,4 +209,4 @@ class DnsServers:
                 pass
 
 
-_ = (socket, threading, DNSLabel, DNSRecord)
+_ = (socket, threading, DNSLabel)

@@ -54,13 +54,44 @@ def check_deny(store, service, action, cred, resource):
     raise AwsError(code, msg, status)
 
 
+def set_rate_limit(store, key, per_second, burst=None):
+    """Token bucket per service (or action): beyond `per_second` calls per
+    second (bursts up to `burst`) calls are throttled as AWS does, e.g.
+    Route53's account-wide 5 requests per second.  per_second=None removes it."""
+    with store.lock:
+        if per_second is None:
+            store.rate_limits.pop(key, None)
+            return
+        burst = float(burst if burst is not None else per_second)
+        store.rate_limits[key] = {"rate": float(per_second), "burst": burst,
+                                  "tokens": burst, "last": time.monotonic(),
+                                  "throttled": 0}
+
+
+def _rate_limited(store, service, action):
+    now = time.monotonic()
+    for key in (action, service):
+        b = store.rate_limits.get(key)
+        if b is None:
+            continue
+        b["tokens"] = min(b["burst"], b["tokens"] + (now - b["last"]) * b["rate"])
+        b["last"] = now
+        if b["tokens"] < 1.0:
+            b["throttled"] += 1
+            return True
+        b["tokens"] -= 1.0
+    return False
+
+
 def apply_faults(store, service, action):
     """Called once per AWS call after authentication.  May sleep, raise an
     AwsError, or raise DropConnection."""
     delay = 0.0
     error = None
     with store.lock:
-        for rule in store.faults:
+        if store.rate_limits and _rate_limited(store, service, action):
+            error = {"kind": "throttle"}
+        for rule in ([] if error else store.faults):
             if rule["action"] not in (action, "*"):
                 continue
             if rule.get("service") not in (None, service):

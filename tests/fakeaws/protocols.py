@@ -97,7 +97,7 @@ def route53_response(root, inner):
 
 
 # ---- errors ------------------------------------------------------------
-def render_error(protocol, err, request_id):
+def render_error(protocol, err, request_id, service=None):
     """(status, headers, body bytes) for an AwsError."""
     status = err.status
     if protocol == "json":
@@ -114,7 +114,7 @@ def render_error(protocol, err, request_id):
                 f'<Type>{typ}</Type>{el("Code", err.code)}{el("Message", err.message)}'
                 f'</Error><RequestId>{request_id}</RequestId></ErrorResponse>')
     else:
-        ns = ""
+        ns = f' xmlns="{QUERY_NS[service]}"' if service in QUERY_NS else ""
         body = (f'<ErrorResponse{ns}><Error><Type>{typ}</Type>'
                 f'{el("Code", err.code)}{el("Message", err.message)}</Error>'
                 f'<RequestId>{request_id}</RequestId></ErrorResponse>')

@@ -203,12 +203,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._drop()
         except AwsError as e:
             status, code = e.status, e.code
-            status, headers, out = render_error(protocol, e, call.request_id)
+            status, headers, out = render_error(protocol, e, call.request_id, call.service)
         except Exception as e:  # a bug here: answer like AWS would, log it
             traceback.print_exc()
             err = AwsError("InternalFailure", f"fakeaws bug: {e}", 500, sender=False)
             status, code = 500, err.code
-            status, headers, out = render_error(protocol, err, call.request_id)
+            status, headers, out = render_error(protocol, err, call.request_id, call.service)
         self._log(store, call, status, code)
         self._send(status, headers, out)
 

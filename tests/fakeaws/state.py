@@ -61,6 +61,7 @@ class Store:
         self.calls = []
         self.denies = []     # {"action", "access_key"}
         self.faults = []     # see faults.py
+        self.rate_limits = {}  # service or action -> token bucket (faults.py)
         self.rng = random.Random(0)
         self.metadata = {}   # see metadata.py
         self._install_initial_credentials()
@@ -86,6 +87,7 @@ class Store:
             self.calls.clear()
             self.denies.clear()
             self.faults.clear()
+            self.rate_limits.clear()
             self.rng = random.Random(0)
             self.metadata.clear()
             self._install_initial_credentials()

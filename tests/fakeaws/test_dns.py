@@ -149,6 +149,16 @@ class Dns(unittest.TestCase):
         self.assertEqual(ans, [("any.wild.target.test.", 60, "A", "192.0.2.99")])
         self.assertEqual(dig(self.port, "A", "wild.target.test")[0], "NOERROR")  # ENT
 
+    def test_large_answer_truncated_on_udp(self):
+        values = [f'"{i:02d}' + "x" * 200 + '"' for i in range(12)]
+        self.apply(change("UPSERT", "big.dns.test", "TXT", 60, values))
+        cmd = [DIG, "@127.0.0.1", "-p", str(self.port), "+norec", "+time=3", "+tries=2",
+               "+ignore", "+bufsize=1232", "TXT", "big.dns.test"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
+        self.assertRegex(out, r"flags: qr tc aa|flags: qr aa tc")
+        status, _, ans, _ = dig(self.port, "TXT", "big.dns.test")  # dig retries over TCP
+        self.assertEqual(sorted(a[3] for a in ans), sorted(values))
+
     def test_records_view_matches_dns(self):
         self.apply(change("UPSERT", "v.dns.test", "TXT", 60, ['"v"']))
         api = self.fake.records(self.zid.split("/")[-1])

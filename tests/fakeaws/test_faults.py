@@ -117,6 +117,14 @@ class Faults(unittest.TestCase):
         self.assertTrue(6 <= hits <= 30, hits)
         self.fake.clear_faults()
 
+    def test_rate_limit(self):
+        self.fake.rate_limit("route53", 0.5, burst=3)
+        results = [code_of(self.r53.get_hosted_zone, Id=self.zid)[0] for _ in range(8)]
+        self.assertEqual(results[:3], [None] * 3)
+        self.assertIn("Throttling", results[3:])
+        self.fake.rate_limit("route53", None)
+        self.assertEqual(code_of(self.r53.get_hosted_zone, Id=self.zid), (None, 200))
+
     def test_deny(self):
         self.fake.deny("ChangeResourceRecordSets")
         with self.assertRaises(ClientError) as cm:

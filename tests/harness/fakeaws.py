@@ -271,7 +271,17 @@ class FakeAws:
                 body[k] = v
         return self.control("POST", "faults", body)["rule"]
 
+    def rate_limit(self, service_or_action, per_second, burst=None):
+        """Throttle (protocol's code) calls beyond per_second (token bucket,
+        bursts up to `burst`), as Route53 does at 5/s per account.
+        per_second=None removes the limit."""
+        key = "action" if service_or_action[:1].isupper() else "service"
+        self.control("POST", "rate-limit", {key: service_or_action,
+                                            "per_second": per_second, "burst": burst})
+
     def clear_faults(self):
+        """Remove fault rules and rate limits."""
+        self.control("DELETE", "rate-limit")
         self.control("DELETE", "faults")
 
     def deny(self, action, access_key=None, service=None):
