@@ -52,7 +52,9 @@ private:
 
 struct ClientSettings {
     std::string region;  // empty = resolve_region()
-    std::shared_ptr<CredentialsProvider> credentials;  // null = default chain
+    // null = a new default_credentials_chain() for this client; share one
+    // provider between clients to share its cache.
+    std::shared_ptr<CredentialsProvider> credentials;
     core::http::ClientOptions http;
     core::RetryPolicy retry;
     std::shared_ptr<RateLimiter> rate_limiter;  // null = unlimited
@@ -77,6 +79,11 @@ public:
     // `query` unencoded pairs; `body` XML or empty. Returns the response XML.
     core::Result<std::string> rest_xml(const Service& service, std::string_view method, std::string_view path,
                                        const Params& query, std::string_view body);
+    // The same, naming the API action for logs and error messages
+    // ("route53 ChangeResourceRecordSets: ..."). The form above derives the
+    // name from Route53's paths, else uses "<METHOD> <path>".
+    core::Result<std::string> rest_xml(const Service& service, std::string_view action, std::string_view method,
+                                       std::string_view path, const Params& query, std::string_view body);
 
     const std::string& region() const;
 

@@ -33,6 +33,13 @@ public:
 
 std::shared_ptr<CredentialsProvider> default_credentials_chain();
 std::shared_ptr<CredentialsProvider> static_credentials(Credentials credentials);
+// No credentials: the client sends the request unsigned (STS
+// AssumeRoleWithWebIdentity, which authenticates with the token in its body).
+std::shared_ptr<CredentialsProvider> anonymous_credentials();
+
+// Parses the timestamps AWS returns for credential expiry
+// ("2026-11-23T20:00:00Z", with optional fractional seconds or "+00:00").
+core::Result<std::chrono::system_clock::time_point> parse_iso8601(const std::string& text);
 
 // Assumes `role_arn` with the given source credentials (Route53 zone in another account).
 struct AssumeRoleOptions {
