@@ -1,1 +1,158 @@
 #include "core/atomic_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace core {
+
+namespace {
+
+Error io_error(const std::string& path, const char* step, int err) {
+    return make_error(ErrorKind::io, path + ": " + step + ": " + std::strerror(err));
+}
+
+// Closes an fd on scope exit unless released.
+class Fd {
+public:
+    explicit Fd(int fd) : fd_(fd) {}
+    ~Fd() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+
+    int get() const { return fd_; }
+    // Closes now and reports close(2)'s error (it can carry a deferred write error).
+    int close_now() {
+        const int fd = fd_;
+        fd_ = -1;
+        return ::close(fd);
+    }
+
+private:
+    int fd_;
+};
+
+Status write_all(int fd, std::string_view content, const std::string& path) {
+    while (!content.empty()) {
+        const ssize_t n = ::write(fd, content.data(), content.size());
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return io_error(path, "write temporary file", errno);
+        }
+        content.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+}
+
+// Everything after mkstemp; the caller unlinks the temp file on failure.
+Status fill_and_rename(int raw_fd, const std::string& temp, const std::string& path, const std::string& dir,
+                       std::string_view content, const FileOptions& options) {
+    Fd fd(raw_fd);
+    // Final mode first, so the content is never readable with a wider mode
+    // (mkstemp creates 0600, umask does not apply to fchmod).
+    if (::fchmod(fd.get(), options.mode) != 0) {
+        return io_error(path, "fchmod temporary file", errno);
+    }
+    if (options.owner || options.group) {
+        const uid_t uid = options.owner ? *options.owner : static_cast<uid_t>(-1);
+        const gid_t gid = options.group ? *options.group : static_cast<gid_t>(-1);
+        if (::fchown(fd.get(), uid, gid) != 0) {
+            return io_error(path, "fchown temporary file", errno);
+        }
+        // chown may clear set-id bits; restore the requested mode exactly.
+        if (::fchmod(fd.get(), options.mode) != 0) {
+            return io_error(path, "fchmod temporary file", errno);
+        }
+    }
+    TRY(write_all(fd.get(), content, path));
+    if (::fsync(fd.get()) != 0) {
+        return io_error(path, "fsync temporary file", errno);
+    }
+    if (fd.close_now() != 0) {
+        return io_error(path, "close temporary file", errno);
+    }
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+        return io_error(path, "rename", errno);
+    }
+    // Make the rename itself durable.
+    Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir_fd.get() < 0) {
+        return io_error(dir, "open directory", errno);
+    }
+    if (::fsync(dir_fd.get()) != 0) {
+        return io_error(dir, "fsync directory", errno);
+    }
+    return {};
+}
+
+}  // namespace
+
+Status write_file_atomic(const std::string& path, std::string_view content, const FileOptions& options) {
+    if (path.empty() || path.back() == '/') {
+        return make_error(ErrorKind::io, "'" + path + "': not a file path");
+    }
+    const auto slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    const std::string prefix = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+
+    std::string temp = prefix + "." + name + ".tmp.XXXXXX";
+    std::vector<char> buffer(temp.begin(), temp.end());
+    buffer.push_back('\0');
+    const int fd = ::mkostemp(buffer.data(), O_CLOEXEC);
+    if (fd < 0) {
+        return io_error(path, "create temporary file", errno);
+    }
+    temp.assign(buffer.data());
+
+    auto status = fill_and_rename(fd, temp, path, dir, content, options);
+    if (!status.ok()) {
+        // After a successful rename the temp name is gone; unlink is harmless.
+        const int saved = errno;
+        ::unlink(temp.c_str());
+        errno = saved;
+    }
+    return status;
+}
+
+Result<std::string> read_file(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+        if (errno == ENOENT) {
+            return make_error(ErrorKind::not_found, path + ": " + std::strerror(ENOENT));
+        }
+        return io_error(path, "open", errno);
+    }
+    std::string content;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        content.reserve(static_cast<std::size_t>(st.st_size));
+    }
+    std::vector<char> chunk(64 * 1024);
+    while (true) {
+        const ssize_t n = ::read(fd.get(), chunk.data(), chunk.size());
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return io_error(path, "read", errno);
+        }
+        if (n == 0) {
+            break;
+        }
+        content.append(chunk.data(), static_cast<std::size_t>(n));
+    }
+    return content;
+}
+
+}  // namespace core

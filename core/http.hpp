@@ -40,14 +40,21 @@ struct Response {
 struct ClientOptions {
     std::chrono::milliseconds connect_timeout{10'000};
     std::chrono::milliseconds total_timeout{60'000};
-    std::string ca_bundle;   // PEM file of extra trusted roots; empty = system store only
+    // PEM file of trusted roots. When set it REPLACES the system store (curl's
+    // CAINFO, with CAPATH cleared): only these roots are trusted, which is what
+    // Pebble and the local AWS-compatible service need. Empty = system store.
+    std::string ca_bundle;
     std::string user_agent;  // empty = "renewer/<version>"
 };
 
 // A single HTTP/1.1 connection owner. Not thread-safe: use one per thread.
 // Errors: ErrorKind::timeout for connect/total timeouts, ErrorKind::network for
-// everything else below HTTP (refused, reset, TLS). Any HTTP status is a
-// successful Response; callers decide what a status means.
+// everything else below HTTP (refused, reset, TLS; TLS failures are not
+// retryable), ErrorKind::cancelled when core::cancel() interrupts a transfer,
+// ErrorKind::invalid_input for bad URLs, headers or an unusable ca_bundle.
+// Any HTTP status is a successful Response; callers decide what a status means.
+// Redirects are never followed; only http and https are allowed; proxies
+// come from the usual environment variables (https_proxy, no_proxy).
 class Client {
 public:
     explicit Client(ClientOptions options = {});

@@ -1,0 +1,254 @@
+// Atomic file replacement and whole-file reads.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
+#include <string>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#include "core/atomic_file.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using core::ErrorKind;
+
+class AtomicFileTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char pattern[] = "/tmp/renewer-atomic-XXXXXX";
+        ASSERT_NE(::mkdtemp(pattern), nullptr);
+        dir_ = pattern;
+    }
+    void TearDown() override {
+        std::error_code ignored;
+        fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::add, ignored);
+        fs::remove_all(dir_, ignored);
+    }
+
+    // Names in the folder other than `keep`: leftovers such as temp files.
+    std::vector<std::string> others(const std::vector<std::string>& keep) const {
+        std::vector<std::string> found;
+        for (const auto& entry : fs::directory_iterator(dir_)) {
+            const std::string name = entry.path().filename().string();
+            if (std::find(keep.begin(), keep.end(), name) == keep.end()) {
+                found.push_back(name);
+            }
+        }
+        return found;
+    }
+
+    static mode_t mode_of(const std::string& path) {
+        struct stat st {};
+        EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+        return st.st_mode & 07777;
+    }
+
+    std::string dir_;
+};
+
+TEST_F(AtomicFileTest, WritesExactContentAndMode) {
+    const std::string path = dir_ + "/privkey.pem";
+    std::string content = "-----BEGIN PRIVATE KEY-----\n";
+    content += std::string("\0\x01\xff binary", 10);
+    content += std::string(100'000, 'k');
+    core::FileOptions options;
+    options.mode = 0600;
+    const auto status = core::write_file_atomic(path, content, options);
+    ASSERT_TRUE(status.ok()) << status.error().message;
+    EXPECT_EQ(mode_of(path), 0600U);
+    auto read = core::read_file(path);
+    ASSERT_TRUE(read.ok()) << read.error().message;
+    EXPECT_EQ(*read, content);
+    EXPECT_TRUE(others({"privkey.pem"}).empty());
+}
+
+TEST_F(AtomicFileTest, ModeIsExactWhateverTheUmask) {
+    const mode_t previous = ::umask(077);
+    core::FileOptions options;
+    options.mode = 0644;
+    const auto status = core::write_file_atomic(dir_ + "/fullchain.pem", "cert", options);
+    ::umask(previous);
+    ASSERT_TRUE(status.ok()) << status.error().message;
+    EXPECT_EQ(mode_of(dir_ + "/fullchain.pem"), 0644U);
+}
+
+TEST_F(AtomicFileTest, OverwriteReplacesContentModeAndInode) {
+    const std::string path = dir_ + "/cert.pem";
+    core::FileOptions wide;
+    wide.mode = 0644;
+    ASSERT_TRUE(core::write_file_atomic(path, "old content that is longer", wide).ok());
+    struct stat before {};
+    ASSERT_EQ(::stat(path.c_str(), &before), 0);
+
+    core::FileOptions narrow;
+    narrow.mode = 0600;
+    const auto status = core::write_file_atomic(path, "new", narrow);
+    ASSERT_TRUE(status.ok()) << status.error().message;
+    EXPECT_EQ(*core::read_file(path), "new");
+    EXPECT_EQ(mode_of(path), 0600U);
+    struct stat after {};
+    ASSERT_EQ(::stat(path.c_str(), &after), 0);
+    EXPECT_NE(before.st_ino, after.st_ino) << "replaced by rename, not rewritten in place";
+    EXPECT_TRUE(others({"cert.pem"}).empty());
+}
+
+TEST_F(AtomicFileTest, EmptyContent) {
+    const std::string path = dir_ + "/empty";
+    ASSERT_TRUE(core::write_file_atomic(path, "").ok());
+    auto read = core::read_file(path);
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ(*read, "");
+}
+
+TEST_F(AtomicFileTest, OwnerAndGroupAreApplied) {
+    const std::string path = dir_ + "/owned";
+    core::FileOptions options;
+    options.mode = 0640;
+    options.owner = ::geteuid();
+    options.group = ::getegid();
+    const auto status = core::write_file_atomic(path, "x", options);
+    ASSERT_TRUE(status.ok()) << status.error().message;
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, ::geteuid());
+    EXPECT_EQ(st.st_gid, ::getegid());
+    EXPECT_EQ(st.st_mode & 07777, 0640U);
+}
+
+TEST_F(AtomicFileTest, RelativePathUsesTheCurrentFolder) {
+    const auto previous = fs::current_path();
+    fs::current_path(dir_);
+    const auto status = core::write_file_atomic("relative.txt", "here");
+    fs::current_path(previous);
+    ASSERT_TRUE(status.ok()) << status.error().message;
+    EXPECT_EQ(*core::read_file(dir_ + "/relative.txt"), "here");
+    EXPECT_TRUE(others({"relative.txt"}).empty());
+}
+
+TEST_F(AtomicFileTest, FailedRenameLeavesNoTempFile) {
+    // The target is a non-empty folder: the temp file is written, the rename fails.
+    const std::string path = dir_ + "/target";
+    fs::create_directory(path);
+    fs::create_directory(path + "/inside");
+    const auto status = core::write_file_atomic(path, "content");
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.error().kind, ErrorKind::io);
+    EXPECT_NE(status.error().message.find(path), std::string::npos) << status.error().message;
+    EXPECT_NE(status.error().message.find("rename"), std::string::npos) << status.error().message;
+    EXPECT_TRUE(others({"target"}).empty());
+}
+
+// What an unwritable folder must produce; "" when all holds.
+std::string check_unwritable(const std::string& folder) {
+    const std::string path = folder + "/file";
+    const auto status = core::write_file_atomic(path, "content");
+    if (status.ok()) {
+        return "write succeeded";
+    }
+    if (status.error().kind != ErrorKind::io) {
+        return "kind " + std::string(core::to_string(status.error().kind));
+    }
+    if (status.error().message.find(path) == std::string::npos ||
+        status.error().message.find("Permission denied") == std::string::npos) {
+        return "message: " + status.error().message;
+    }
+    return "";
+}
+
+TEST_F(AtomicFileTest, UnwritableFolderFailsCleanly) {
+    const std::string locked = dir_ + "/locked";
+    fs::create_directory(locked);
+    std::string problem;
+    if (::geteuid() != 0) {
+        fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
+        problem = check_unwritable(locked);
+        fs::permissions(locked, fs::perms::owner_all);
+    } else {
+        // Root ignores folder permissions: try as "nobody" in a child process,
+        // against root-owned folders that others may enter but not write.
+        fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+        fs::permissions(locked, fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+        int out[2];
+        ASSERT_EQ(::pipe(out), 0);
+        const pid_t pid = ::fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            ::close(out[0]);
+            std::string result = "could not drop privileges";
+            if (::setgid(65534) == 0 && ::setuid(65534) == 0) {
+                result = check_unwritable(locked);
+            }
+            (void)!::write(out[1], result.data(), result.size());
+            ::_exit(0);
+        }
+        ::close(out[1]);
+        char buffer[512];
+        ssize_t n = 0;
+        while ((n = ::read(out[0], buffer, sizeof buffer)) > 0) {
+            problem.append(buffer, static_cast<std::size_t>(n));
+        }
+        ::close(out[0]);
+        int wstatus = 0;
+        ::waitpid(pid, &wstatus, 0);
+    }
+    EXPECT_EQ(problem, "");
+    EXPECT_TRUE(fs::is_empty(locked));
+}
+
+TEST_F(AtomicFileTest, MissingFolderIsAnIoError) {
+    const std::string path = dir_ + "/no/such/folder/file";
+    const auto status = core::write_file_atomic(path, "content");
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.error().kind, ErrorKind::io);
+    EXPECT_NE(status.error().message.find(path), std::string::npos) << status.error().message;
+    EXPECT_NE(status.error().message.find("No such file or directory"), std::string::npos) << status.error().message;
+}
+
+TEST_F(AtomicFileTest, FailedWriteKeepsTheOldFileAndLeavesNoTemp) {
+    const std::string path = dir_ + "/keep.pem";
+    ASSERT_TRUE(core::write_file_atomic(path, "good").ok());
+    // A file size limit makes write(2) fail with EFBIG (for root too).
+    struct rlimit previous {};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &previous), 0);
+    struct rlimit small = previous;
+    small.rlim_cur = 1024;
+    const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    const auto status = core::write_file_atomic(path, std::string(64 * 1024, 'b'));
+    ::setrlimit(RLIMIT_FSIZE, &previous);
+    std::signal(SIGXFSZ, old_handler);
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.error().kind, ErrorKind::io);
+    EXPECT_NE(status.error().message.find(path), std::string::npos) << status.error().message;
+    EXPECT_NE(status.error().message.find("File too large"), std::string::npos) << status.error().message;
+    EXPECT_EQ(*core::read_file(path), "good");
+    EXPECT_TRUE(others({"keep.pem"}).empty());
+}
+
+TEST_F(AtomicFileTest, TrailingSlashIsRejected) {
+    const auto status = core::write_file_atomic(dir_ + "/", "x");
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.error().kind, ErrorKind::io);
+    EXPECT_TRUE(others({}).empty());
+}
+
+TEST_F(AtomicFileTest, ReadFileErrors) {
+    auto missing = core::read_file(dir_ + "/absent");
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
+    EXPECT_NE(missing.error().message.find(dir_ + "/absent"), std::string::npos);
+
+    auto folder = core::read_file(dir_);
+    ASSERT_FALSE(folder.ok());
+    EXPECT_EQ(folder.error().kind, ErrorKind::io);
+    EXPECT_NE(folder.error().message.find(dir_), std::string::npos);
+}
+
+}  // namespace
