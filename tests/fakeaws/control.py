@@ -51,11 +51,15 @@ def handle(server, call):
         body = json.loads(call.body) if call.body else {}
     except ValueError as e:
         return _resp(400, {"error": f"bad JSON: {e}"})
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        return _resp(400, {"error": "the body must be a JSON object"})
     parts = [urllib.parse.unquote(p) for p in call.path.split("/")[2:] if p]
     m = call.method
     try:
         return _route(server, store, m, parts, call.query, body)
-    except (KeyError, ValueError, TypeError) as e:
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
         return _resp(400, {"error": f"{type(e).__name__}: {e}"})
     except route53.AwsError as e:
         return _resp(404 if e.status == 404 else 400, {"error": e.message, "code": e.code})
