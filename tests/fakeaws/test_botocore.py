@@ -259,6 +259,25 @@ class SecretsManagerRules(Base):
         self.assertEqual(self.sm.get_secret_value(SecretId=arn[:-7])["Name"], "s")
         self.assertEqual(self.sm.get_secret_value(SecretId=arn)["Name"], "s")
 
+    def test_update_stage_and_tags(self):
+        v1 = self.sm.create_secret(Name="u", SecretString="1",
+                                   Tags=[{"Key": "a", "Value": "1"}])["VersionId"]
+        v2 = self.sm.put_secret_value(SecretId="u", SecretString="2")["VersionId"]
+        code, _, _ = self.error(self.sm.update_secret_version_stage, SecretId="u",
+                                VersionStage="AWSCURRENT", MoveToVersionId=v1)
+        self.assertEqual(code, "InvalidParameterException")   # must name the holder
+        self.sm.update_secret_version_stage(SecretId="u", VersionStage="AWSCURRENT",
+                                            MoveToVersionId=v1, RemoveFromVersionId=v2)
+        self.assertEqual(self.stages("u"), {v1: ["AWSCURRENT"], v2: ["AWSPREVIOUS"]})
+        self.assertEqual(self.sm.get_secret_value(SecretId="u")["SecretString"], "1")
+        self.sm.update_secret_version_stage(SecretId="u", VersionStage="custom",
+                                            MoveToVersionId=v2)
+        self.assertEqual(self.stages("u")[v2], ["AWSPREVIOUS", "custom"])
+        self.sm.tag_resource(SecretId="u", Tags=[{"Key": "a", "Value": "2"},
+                                                 {"Key": "b", "Value": "3"}])
+        self.assertEqual(self.sm.describe_secret(SecretId="u")["Tags"],
+                         [{"Key": "a", "Value": "2"}, {"Key": "b", "Value": "3"}])
+
     def test_deleted_secret(self):
         self.sm.create_secret(Name="d", SecretString="a")
         self.sm.delete_secret(SecretId="d", RecoveryWindowInDays=7)
@@ -331,6 +350,34 @@ class Ec2AsgEcsSts(Base):
             "services"][0]["deployments"][0]["rolloutState"] == "COMPLETED", what="rollout")
         code, _, _ = self.error(ecs.update_service, cluster="nope", service="s")
         self.assertEqual(code, "ClusterNotFoundException")
+
+    def test_web_identity(self):
+        import base64
+        import json
+        from botocore import UNSIGNED
+        from botocore.config import Config
+        import botocore.session
+        sts = botocore.session.Session().create_client(
+            "sts", region_name="us-east-1", endpoint_url=self.fake.endpoint,
+            config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}))
+        claims = base64.urlsafe_b64encode(json.dumps(
+            {"sub": "repo:o/r:ref:refs/heads/main", "aud": "sts.amazonaws.com",
+             "iss": "https://token.actions.githubusercontent.com"}).encode()).decode().rstrip("=")
+        out = sts.assume_role_with_web_identity(
+            RoleArn="arn:aws:iam::123456789012:role/gha", RoleSessionName="gha",
+            WebIdentityToken=f"eyJhbGciOiJSUzI1NiJ9.{claims}.c2ln")
+        self.assertEqual(out["SubjectFromWebIdentityToken"], "repo:o/r:ref:refs/heads/main")
+        self.assertEqual(out["Provider"], "https://token.actions.githubusercontent.com")
+        c = out["Credentials"]
+        ec2 = self.fake.client("ec2", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        ec2.describe_instances()
+        code, _, status = self.error(sts.assume_role_with_web_identity,
+                                     RoleArn="arn:aws:iam::123456789012:role/gha",
+                                     RoleSessionName="gha", WebIdentityToken="opaque-token")
+        self.assertEqual((code, status), ("InvalidIdentityToken", 400))
+        # unsigned calls of other actions are refused
+        code, _, status = self.error(sts.get_caller_identity)
+        self.assertEqual((code, status), ("MissingAuthenticationToken", 403))
 
     def test_sts_temporary_credentials(self):
         sts = self.fake.client("sts")
