@@ -80,6 +80,9 @@ class FakeAws:
         """
         if self.proc is not None:
             raise FakeAwsError("already started")
+        self._last_start = dict(state_file=state_file, change_delay=change_delay,
+                                credentials=credentials, region=region,
+                                http_port=http_port, dns_port=dns_port, timeout=timeout)
         if self.tmpdir is None:
             self.tmpdir = tempfile.mkdtemp(prefix="fakeaws-")
         self.region = region
@@ -137,9 +140,11 @@ class FakeAws:
             self.tmpdir = None
 
     def restart(self, **start_args):
-        """Stop the process (keeping the temp dir) and start it again."""
+        """Stop the process (keeping the temp dir) and start it again with
+        the previous start() arguments, updated by start_args.  Without a
+        state file the new process starts empty; ports change unless given."""
         self._cleanup_proc()
-        args = dict(self._start_args)
+        args = dict(getattr(self, "_last_start", self._start_args))
         args.update(start_args)
         return self.start(**args)
 
