@@ -13,7 +13,7 @@ POST   /_fake/change-delay {seconds}
 POST   /_fake/credentials {access_key, secret_key, token?, arn?, expires_in?}
 POST   /_fake/credentials/expire {access_key}
 POST   /_fake/roles {arn, external_id?, deny?}
-POST   /_fake/deny {action, access_key?, service?}          DELETE: clear all
+POST   /_fake/deny {action, access_key?, service?, principal? (ARN glob)}          DELETE: clear all
 POST   /_fake/faults {action, kind, count?, probability?, seed?, delay_ms?,
                       service?, code?, status?, message?}   GET: list  DELETE: clear
 POST   /_fake/rate-limit {service | action, per_second, burst?}  GET: buckets  DELETE
@@ -140,7 +140,8 @@ def _route(server, store, m, parts, query, body):
             with store.lock:
                 store.denies.clear()
             return _resp(200, {"ok": True})
-        faults.add_deny(store, body["action"], body.get("access_key"), body.get("service"))
+        faults.add_deny(store, body["action"], body.get("access_key"), body.get("service"),
+                        body.get("principal"))
         return _resp(200, {"ok": True})
     if p0 == "faults":
         if m == "DELETE":

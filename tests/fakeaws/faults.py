@@ -7,6 +7,7 @@ A fault rule: {"action": "ChangeResourceRecordSets" | "*", "service": optional,
  "delay_ms": for kind delay, "code"/"status"/"message": for kind custom}
 """
 
+import fnmatch
 import time
 
 from protocols import AwsError, DropConnection, code_for
@@ -29,17 +30,22 @@ def add_fault(store, rule):
     return rule
 
 
-def add_deny(store, action, access_key=None, service=None):
+def add_deny(store, action, access_key=None, service=None, principal=None):
+    """AccessDenied for `action` (or "*"), optionally only for one access key,
+    one service, or principals whose ARN matches the glob `principal`
+    (e.g. "*:assumed-role/dns-owner/*")."""
     with store.lock:
         store.denies.append({"action": action, "access_key": access_key,
-                             "service": service})
+                             "service": service, "principal": principal})
 
 
 def check_deny(store, service, action, cred, resource):
     with store.lock:
         hit = any((d["action"] in (action, "*")) and
                   (d.get("access_key") in (None, cred["access_key"])) and
-                  (d.get("service") in (None, service))
+                  (d.get("service") in (None, service)) and
+                  (d.get("principal") is None or
+                   fnmatch.fnmatchcase(cred.get("arn") or "", d["principal"]))
                   for d in store.denies)
     if not hit:
         return

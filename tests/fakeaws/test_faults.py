@@ -144,6 +144,16 @@ class Faults(unittest.TestCase):
                          ("AccessDeniedException", 400))
         self.fake.clear_denies()
         self.upsert()
+        # only an assumed role is denied
+        self.fake.deny("ListHostedZones", principal="*:assumed-role/limited/*")
+        c = self.fake.client("sts").assume_role(
+            RoleArn="arn:aws:iam::123456789012:role/limited",
+            RoleSessionName="lim")["Credentials"]
+        limited = self.fake.client("route53", c["AccessKeyId"], c["SecretAccessKey"],
+                                   c["SessionToken"])
+        self.assertEqual(code_of(limited.list_hosted_zones), ("AccessDenied", 403))
+        self.assertEqual(code_of(self.r53.list_hosted_zones), (None, 200))
+        self.fake.clear_denies()
 
     def test_calls_log_fields(self):
         self.fake.clear_calls()

@@ -289,9 +289,12 @@ class FakeAws:
         self.control("DELETE", "rate-limit")
         self.control("DELETE", "faults")
 
-    def deny(self, action, access_key=None, service=None):
+    def deny(self, action, access_key=None, service=None, principal=None):
+        """AccessDenied (AWS's wording) for `action` or "*"; optionally only for
+        one access key, one service, or caller ARNs matching the glob
+        `principal`, e.g. "*:assumed-role/dns-owner/*"."""
         self.control("POST", "deny", {"action": action, "access_key": access_key,
-                                      "service": service})
+                                      "service": service, "principal": principal})
 
     def clear_denies(self):
         self.control("DELETE", "deny")
