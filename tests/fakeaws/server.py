@@ -23,6 +23,7 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.dont_write_bytecode = True   # keep the source tree clean when run by any test
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import autoscaling  # noqa: E402
