@@ -87,9 +87,14 @@ Result<KeyType> classify(const EVP_PKEY* key) {
         char group[64] = {};
         std::size_t len = 0;
         if (EVP_PKEY_get_group_name(key, group, sizeof group, &len) != 1) {
-            return crypto_error("EC key without a named curve");
+            ERR_clear_error();
+            return make_error(ErrorKind::invalid_input,
+                              "EC key with explicit curve parameters that name no curve (want P-256 or P-384)");
         }
-        const int nid = OBJ_txt2nid(group);
+        int nid = OBJ_txt2nid(group);  // "prime256v1", "secp384r1"
+        if (nid == NID_undef) {
+            nid = EC_curve_nist2nid(group);  // "P-256", "P-384"
+        }
         if (nid == NID_X9_62_prime256v1) {
             return KeyType::ec256;
         }
@@ -230,7 +235,7 @@ Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
     }
     const BioPtr bio = read_bio(pem);
     if (!bio) {
-        return crypto_error("private key PEM");
+        return make_error(ErrorKind::invalid_input, "private key PEM too large or out of memory");
     }
     ERR_clear_error();
     // Reads PKCS#8 ("PRIVATE KEY") and the traditional "EC PRIVATE KEY" /
@@ -240,6 +245,19 @@ Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
         return make_error(ErrorKind::invalid_input, "no readable private key in PEM: " + openssl_error());
     }
     TRY_ASSIGN(const KeyType type, classify(key.get()));
+    if (is_ec(key.get())) {
+        // A P-256/P-384 key written with explicit curve parameters is the same
+        // key, but CAs refuse explicit parameters in a CSR (RFC 5480 §2.1.1
+        // requires namedCurve): switch its encoding to the curve's name.
+        char encoding[32] = {};
+        if (EVP_PKEY_get_utf8_string_param(key.get(), OSSL_PKEY_PARAM_EC_ENCODING, encoding, sizeof encoding,
+                                           nullptr) == 1 &&
+            std::string_view(encoding) != OSSL_PKEY_EC_ENCODING_GROUP &&
+            EVP_PKEY_set_utf8_string_param(key.get(), OSSL_PKEY_PARAM_EC_ENCODING, OSSL_PKEY_EC_ENCODING_GROUP) != 1) {
+            return crypto_error("converting EC key to a named curve");
+        }
+        ERR_clear_error();
+    }
     return PrivateKey(std::move(key), type);
 }
 

@@ -39,6 +39,8 @@ public:
     static Result<PrivateKey> from_pem(std::string_view pem);
 
     KeyType type() const { return type_; }
+    // These three throw std::runtime_error only if OpenSSL fails internally
+    // (out of memory); a loaded key always has what they read.
     std::string to_pem() const;         // PKCS#8 "BEGIN PRIVATE KEY"
     std::string public_key_pem() const;  // SubjectPublicKeyInfo
     PublicKeyParams public_params() const;

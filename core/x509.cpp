@@ -328,7 +328,7 @@ Result<std::string> make_csr_der(const PrivateKey& key, const std::vector<std::s
 Result<Certificate> Certificate::from_pem(std::string_view pem) {
     const BioPtr bio = read_bio(pem);
     if (!bio) {
-        return crypto_error("certificate PEM");
+        return make_error(ErrorKind::invalid_input, "certificate PEM too large or out of memory");
     }
     ERR_clear_error();
     X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -419,7 +419,7 @@ bool Certificate::matches_key(const PrivateKey& key) const {
 Result<std::vector<Certificate>> parse_pem_chain(std::string_view pem) {
     const BioPtr bio = read_bio(pem);
     if (!bio) {
-        return crypto_error("certificate chain PEM");
+        return make_error(ErrorKind::invalid_input, "certificate chain PEM too large or out of memory");
     }
     ERR_clear_error();
     std::vector<Certificate> chain;
@@ -441,7 +441,8 @@ Result<std::vector<Certificate>> parse_pem_chain(std::string_view pem) {
             return make_error(ErrorKind::invalid_input,
                               "PEM block " + std::to_string(block) + " is malformed: " + openssl_error());
         }
-        if (std::string_view(name.get()) != PEM_STRING_X509) {
+        const std::string_view label(name.get());
+        if (label != PEM_STRING_X509 && label != PEM_STRING_X509_OLD) {
             // Name the label only: the block may be a private key.
             OPENSSL_cleanse(data.get(), static_cast<std::size_t>(len));
             return make_error(ErrorKind::invalid_input, "PEM block " + std::to_string(block) + " is '" +
@@ -517,9 +518,10 @@ Status verify_chain(const std::vector<Certificate>& chain, const std::vector<Cer
     } else if (code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) {
         detail = "; its issuer is in neither the chain nor the trusted roots";
     }
-    return make_error(ErrorKind::crypto, fmt::format("certificate chain does not verify at {}: {} (depth {}, subject {}{})",
-                                                     format_time(at), X509_verify_cert_error_string(code), depth,
-                                                     subject_of(at_fault), detail));
+    return make_error(ErrorKind::crypto,
+                      fmt::format("certificate chain does not verify at {}: {} (depth {}, subject {}{})",
+                                  format_time(at), X509_verify_cert_error_string(code), depth, subject_of(at_fault),
+                                  detail));
 }
 
 std::string format_time(SystemTime t) {

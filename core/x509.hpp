@@ -31,6 +31,8 @@ struct CertInfo {
     std::string subject_cn;
     std::string issuer_cn;
     std::string issuer;        // one-line RFC 2253 form
+    // Clamped to what system_clock holds (about 1678..2261): RFC 9773's
+    // example says year 1, RFC 5280 §4.1.2.5 uses 9999 for "no expiry".
     SystemTime not_before;
     SystemTime not_after;
     std::string serial_hex;    // lower-case hex, no leading zeros beyond one byte
@@ -46,7 +48,7 @@ public:
     static Result<Certificate> from_der(std::string_view der);
 
     CertInfo info() const;
-    std::string to_pem() const;
+    std::string to_pem() const;  // these two throw std::runtime_error only if OpenSSL fails internally
     std::string to_der() const;
     bool matches_key(const PrivateKey& key) const;
     X509* get() const { return cert_.get(); }

@@ -255,13 +255,16 @@ TEST(PrivateKey, ReadsTraditionalPemFromOpensslCli) {
     const std::string p256 = run("openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null");
     const std::string p384 = run("openssl ecparam -name secp384r1 -genkey -noout 2>/dev/null");
     const std::string rsa = run("openssl genrsa -traditional 2048 2>/dev/null");
+    // Without -noout an "EC PARAMETERS" block comes first.
+    const std::string with_params = run("openssl ecparam -name prime256v1 -genkey 2>/dev/null");
     if (p256.empty()) {
         GTEST_SKIP() << "openssl CLI not available";
     }
+    ASSERT_NE(with_params.find("-----BEGIN EC PARAMETERS-----"), std::string::npos);
     ASSERT_NE(p256.find("-----BEGIN EC PRIVATE KEY-----"), std::string::npos) << p256.substr(0, 40);
     ASSERT_NE(rsa.find("-----BEGIN RSA PRIVATE KEY-----"), std::string::npos) << rsa.substr(0, 40);
     const std::vector<std::pair<std::string, KeyType>> cases = {
-        {p256, KeyType::ec256}, {p384, KeyType::ec384}, {rsa, KeyType::rsa2048}};
+        {p256, KeyType::ec256}, {p384, KeyType::ec384}, {rsa, KeyType::rsa2048}, {with_params, KeyType::ec256}};
     for (const auto& [pem, type] : cases) {
         auto key = PrivateKey::from_pem(pem);
         ASSERT_TRUE(key.ok()) << key.error().message;
@@ -271,6 +274,35 @@ TEST(PrivateKey, ReadsTraditionalPemFromOpensslCli) {
         EXPECT_TRUE(core::verify_signature(key->get(), DigestAlg::sha256, "data", *sig));
         EXPECT_FALSE(key->public_params().kty.empty());
     }
+
+    // A P-256 key written with explicit curve parameters loads as P-256 and
+    // is written back with the named curve, as CAs require in a CSR.
+    const std::string explicit_ec =
+        run("openssl ecparam -name prime256v1 -genkey -noout -param_enc explicit 2>/dev/null");
+    ASSERT_NE(explicit_ec.find("PRIVATE KEY"), std::string::npos);
+    auto named = PrivateKey::from_pem(explicit_ec);
+    ASSERT_TRUE(named.ok()) << named.error().message;
+    EXPECT_EQ(named->type(), KeyType::ec256);
+    char encoding[32] = {};
+    ASSERT_EQ(EVP_PKEY_get_utf8_string_param(named->get(), OSSL_PKEY_PARAM_EC_ENCODING, encoding, sizeof encoding,
+                                             nullptr),
+              1);
+    EXPECT_STREQ(encoding, OSSL_PKEY_EC_ENCODING_GROUP);
+    // SubjectPublicKeyInfo with a named P-256 curve is 91 DER bytes, about
+    // 124 characters of base64; explicit parameters make it over twice that.
+    EXPECT_LT(named->public_key_pem().size(), 200U) << named->public_key_pem();
+    auto again = PrivateKey::from_pem(named->to_pem());
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(EVP_PKEY_eq(again->get(), named->get()), 1);
+}
+
+// Other PEM blocks before the key (a public key, a certificate) are skipped.
+TEST(PrivateKey, SkipsOtherPemBlocks) {
+    auto key = PrivateKey::generate(KeyType::ec256);
+    ASSERT_TRUE(key.ok());
+    auto loaded = PrivateKey::from_pem(key->public_key_pem() + key->to_pem());
+    ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+    EXPECT_EQ(EVP_PKEY_eq(loaded->get(), key->get()), 1);
 }
 
 TEST(PrivateKey, GarbagePemIsCleanError) {
@@ -333,7 +365,8 @@ constexpr const char* k_a3_x = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
 constexpr const char* k_a3_y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
 constexpr const char* k_a3_d = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
 constexpr const char* k_a3_signing_input =
-    "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+    "eyJhbGciOiJFUzI1NiJ9."
+    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
 constexpr const char* k_a3_signature =
     "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
 

@@ -263,7 +263,8 @@ void check_csr(core::KeyType type, const std::vector<std::string>& names, const 
     X509_REQ_get0_signature(req.get(), nullptr, &sig_alg);
     const ASN1_OBJECT* sig_oid = nullptr;
     X509_ALGOR_get0(&sig_oid, nullptr, nullptr, sig_alg);
-    EXPECT_EQ(OBJ_obj2nid(sig_oid), type == core::KeyType::rsa2048 ? NID_sha256WithRSAEncryption : NID_ecdsa_with_SHA256);
+    EXPECT_EQ(OBJ_obj2nid(sig_oid),
+              type == core::KeyType::rsa2048 ? NID_sha256WithRSAEncryption : NID_ecdsa_with_SHA256);
 
     X509_NAME* subject = X509_REQ_get_subject_name(req.get());
     const int cn_index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
