@@ -56,6 +56,9 @@ core::Error io_error(const std::string& what, const std::string& path, int err) 
 struct Candidate {
     std::optional<secrets::Bundle> bundle;
     std::string why;
+    // The store could not be read (network, credentials, throttling after
+    // retries): not a reason to serve an older version.
+    bool fetch_failed = false;
 };
 
 Candidate load(secrets::Store& store, secrets::Stage stage, const secrets::VerifyOptions& verify) {
@@ -63,6 +66,7 @@ Candidate load(secrets::Store& store, secrets::Stage stage, const secrets::Verif
     auto got = store.get(stage);
     if (!got.ok()) {
         c.why = got.error().message;
+        c.fetch_failed = got.error().kind != ErrorKind::invalid_input;
         return c;
     }
     if (!got->has_value()) {
@@ -243,6 +247,9 @@ int run(const Options& options) {
 
     // AWSCURRENT first; AWSPREVIOUS only when the current one cannot be served.
     auto chosen = load(**store, secrets::Stage::current, verify);
+    if (!chosen.bundle && chosen.fetch_failed) {
+        return fail("cannot read " + where + ": " + chosen.why + "; files in " + options.out_dir + " left unchanged");
+    }
     if (!chosen.bundle) {
         const auto current_why = chosen.why;
         core::log::warn("certfetch: AWSCURRENT of " + where + " is unusable (" + current_why +

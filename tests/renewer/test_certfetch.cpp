@@ -1,0 +1,259 @@
+// certfetch::run against the directory store (the --store dir:/path source):
+// files and modes, unchanged -> untouched and no reload, changed -> one
+// reload, fallback to the previous version, both bad -> exit 1 with the old
+// files byte for byte. The Secrets Manager path is tests/renewer/test_certfetch_e2e.py.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/atomic_file.hpp"
+#include "core/log.hpp"
+#include "renewer/certfetch.hpp"
+#include "secrets/store.hpp"
+#include "tests/secrets/bundle_fixtures.hpp"
+#include "tests/secrets/temp_dir.hpp"
+
+namespace {
+
+namespace certfetch = renewer::certfetch;
+using std::chrono::hours;
+using std::chrono::system_clock;
+
+std::string read(const std::string& path) {
+    auto text = core::read_file(path);
+    return text ? *text : std::string("<missing>");
+}
+
+timespec mtime_of(const std::string& path) {
+    struct stat st {};
+    ::stat(path.c_str(), &st);
+    return st.st_mtim;
+}
+
+// Sets a file's mtime an hour back, so "untouched" is visible even within one second.
+void age(const std::string& path) {
+    timespec times[2];
+    times[0].tv_sec = ::time(nullptr) - 3600;
+    times[0].tv_nsec = 0;
+    times[1] = times[0];
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+}
+
+int lines_in(const std::string& path) {
+    std::ifstream in(path);
+    int n = 0;
+    std::string line;
+    while (std::getline(in, line)) {
+        ++n;
+    }
+    return n;
+}
+
+class CertfetchRun : public ::testing::Test {
+protected:
+    void SetUp() override {
+        store_dir_ = root_ / "store";
+        out_ = root_ / "out";
+        log_path_ = root_ / "log.txt";
+        log_fd_ = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+        core::log::configure({core::log::Level::info, core::log::Format::text, log_fd_});
+        store_ = secrets::make_store("dir:" + store_dir_).value();
+    }
+    void TearDown() override {
+        core::log::configure({});
+        ::close(log_fd_);
+    }
+
+    certfetch::Options options() const {
+        certfetch::Options o;
+        o.store = "dir:" + store_dir_;
+        o.out_dir = out_;
+        o.reload = "echo reloaded >> '" + (root_ / "reloads") + "'";
+        return o;
+    }
+    std::string log() const { return read(log_path_); }
+    int reloads() const { return lines_in(root_ / "reloads"); }
+
+    test_fs::TempDir root_;
+    std::string store_dir_;
+    std::string out_;
+    std::string log_path_;
+    int log_fd_ = -1;
+    std::unique_ptr<secrets::Store> store_;
+};
+
+// Lower-case suite name on purpose: CTest names are "<suite>.<test>", and
+// `ctest -R certfetch` is how this component's tests are selected.
+using certfetch_run = CertfetchRun;
+
+TEST_F(certfetch_run, WritesTheThreeFilesWithModes) {
+    const auto bundle = test_bundles::make();
+    ASSERT_TRUE(store_->put(bundle).ok());
+    ASSERT_EQ(certfetch::run(options()), 0) << log();
+    EXPECT_EQ(read(out_ + "/fullchain.pem"), bundle.certificate);
+    EXPECT_EQ(read(out_ + "/privkey.pem"), bundle.private_key);
+    EXPECT_EQ(read(out_ + "/chain.pem"), bundle.chain);
+    EXPECT_EQ(test_fs::mode_of(out_ + "/fullchain.pem"), 0644U);
+    EXPECT_EQ(test_fs::mode_of(out_ + "/chain.pem"), 0644U);
+    EXPECT_EQ(test_fs::mode_of(out_ + "/privkey.pem"), 0600U);
+    EXPECT_EQ(test_fs::names_in(out_), (std::vector<std::string>{"chain.pem", "fullchain.pem", "privkey.pem"}));
+    EXPECT_EQ(reloads(), 1);
+    EXPECT_EQ(log().find("PRIVATE KEY"), std::string::npos);
+}
+
+TEST_F(certfetch_run, UnchangedLeavesFilesAndSkipsTheReload) {
+    ASSERT_TRUE(store_->put(test_bundles::make()).ok());
+    ASSERT_EQ(certfetch::run(options()), 0) << log();
+    for (const char* f : {"/fullchain.pem", "/privkey.pem", "/chain.pem"}) {
+        age(out_ + f);
+    }
+    const auto before = mtime_of(out_ + "/privkey.pem");
+    ASSERT_EQ(certfetch::run(options()), 0) << log();
+    const auto after = mtime_of(out_ + "/privkey.pem");
+    EXPECT_EQ(before.tv_sec, after.tv_sec);
+    EXPECT_EQ(before.tv_nsec, after.tv_nsec);
+    EXPECT_EQ(reloads(), 1);
+    EXPECT_NE(log().find("unchanged"), std::string::npos);
+}
+
+TEST_F(certfetch_run, ChangedCertificateReloadsOnce) {
+    ASSERT_TRUE(store_->put(test_bundles::make()).ok());
+    ASSERT_EQ(certfetch::run(options()), 0);
+    const auto next = test_bundles::make();
+    ASSERT_TRUE(store_->put(next).ok());
+    ASSERT_EQ(certfetch::run(options()), 0) << log();
+    EXPECT_EQ(read(out_ + "/fullchain.pem"), next.certificate);
+    EXPECT_EQ(reloads(), 2);
+}
+
+TEST_F(certfetch_run, KeyModeAndGroup) {
+    ASSERT_TRUE(store_->put(test_bundles::make()).ok());
+    auto o = options();
+    o.key_mode = 0640;
+    o.group = ::getgid();
+    ASSERT_EQ(certfetch::run(o), 0) << log();
+    EXPECT_EQ(test_fs::mode_of(out_ + "/privkey.pem"), 0640U);
+    // A later run with another mode fixes it in place, without a reload.
+    o.key_mode = 0600;
+    ASSERT_EQ(certfetch::run(o), 0) << log();
+    EXPECT_EQ(test_fs::mode_of(out_ + "/privkey.pem"), 0600U);
+    EXPECT_EQ(reloads(), 1);
+}
+
+TEST_F(certfetch_run, CorruptCurrentFallsBackToPrevious) {
+    const auto previous = test_bundles::make();
+    ASSERT_TRUE(store_->put(previous).ok());
+    auto current = test_bundles::make();
+    current.private_key = test_bundles::make().private_key;  // key of another certificate
+    ASSERT_TRUE(store_->put(current).ok());
+    ASSERT_EQ(certfetch::run(options()), 0) << log();
+    EXPECT_EQ(read(out_ + "/fullchain.pem"), previous.certificate);
+    const auto text = log();
+    EXPECT_NE(text.find("AWSCURRENT"), std::string::npos) << text;
+    EXPECT_NE(text.find("private_key does not match"), std::string::npos) << text;
+    EXPECT_NE(text.find("falling back to AWSPREVIOUS"), std::string::npos) << text;
+}
+
+TEST_F(certfetch_run, MissingExpectedNameFallsBack) {
+    const auto previous = test_bundles::make({"www.example.com"});
+    ASSERT_TRUE(store_->put(previous).ok());
+    ASSERT_TRUE(store_->put(test_bundles::make({"other.example"})).ok());
+    auto o = options();
+    o.expect_name = "www.example.com";
+    ASSERT_EQ(certfetch::run(o), 0) << log();
+    EXPECT_EQ(read(out_ + "/fullchain.pem"), previous.certificate);
+    EXPECT_NE(log().find("does not cover www.example.com"), std::string::npos) << log();
+}
+
+TEST_F(certfetch_run, BothBadExitsOneAndKeepsOldFiles) {
+    ASSERT_TRUE(store_->put(test_bundles::make()).ok());
+    ASSERT_EQ(certfetch::run(options()), 0);
+    std::map<std::string, std::string> before;
+    for (const char* f : {"fullchain.pem", "privkey.pem", "chain.pem"}) {
+        before[f] = read(out_ + "/" + f);
+        age(out_ + "/" + f);
+    }
+    const auto mtime = mtime_of(out_ + "/fullchain.pem");
+    const auto now = system_clock::now();
+    // previous: expired; current: unparsable.
+    ASSERT_TRUE(store_->put(test_bundles::make_valid_between(now - hours(48), now - hours(1))).ok());
+    ASSERT_TRUE(store_->put(test_bundles::make()).ok());
+    ASSERT_TRUE(core::write_file_atomic(store_dir_ + "/bundle.json", "{not json").ok());
+    ASSERT_EQ(certfetch::run(options()), 1);
+    for (const auto& [name, content] : before) {
+        EXPECT_EQ(read(out_ + "/" + name), content) << name;
+    }
+    EXPECT_EQ(mtime_of(out_ + "/fullchain.pem").tv_sec, mtime.tv_sec);
+    EXPECT_EQ(test_fs::names_in(out_).size(), 3U);  // no temp files
+    EXPECT_EQ(reloads(), 1);
+    const auto text = log();
+    EXPECT_NE(text.find("no usable certificate"), std::string::npos) << text;
+    EXPECT_NE(text.find("expired"), std::string::npos) << text;
+}
+
+TEST_F(certfetch_run, NewerFilesOnDiskBeatAnOlderPrevious) {
+    const auto now = system_clock::now();
+    ASSERT_TRUE(store_->put(test_bundles::make_valid_between(now - hours(2), now + hours(24))).ok());
+    const auto good = test_bundles::make();  // valid for 90 days
+    ASSERT_TRUE(store_->put(good).ok());
+    ASSERT_EQ(certfetch::run(options()), 0);
+    auto broken = good;
+    broken.private_key = test_bundles::make().private_key;
+    ASSERT_TRUE(core::write_file_atomic(store_dir_ + "/bundle.json", secrets::to_json(broken)).ok());
+    ASSERT_EQ(certfetch::run(options()), 0) << log();
+    EXPECT_EQ(read(out_ + "/fullchain.pem"), good.certificate);
+    EXPECT_EQ(reloads(), 1);
+}
+
+TEST_F(certfetch_run, FailedReloadIsRetriedByTheNextRun) {
+    ASSERT_TRUE(store_->put(test_bundles::make()).ok());
+    auto o = options();
+    const auto flag = root_ / "reload-works";
+    o.reload = "test -e '" + flag + "' && echo reloaded >> '" + (root_ / "reloads") + "'";
+    EXPECT_EQ(certfetch::run(o), 1);
+    EXPECT_NE(log().find("reload command exited with status 1"), std::string::npos) << log();
+    ASSERT_TRUE(core::write_file_atomic(flag, "").ok());
+    EXPECT_EQ(certfetch::run(o), 0) << log();
+    EXPECT_EQ(reloads(), 1);
+    EXPECT_EQ(certfetch::run(o), 0);
+    EXPECT_EQ(reloads(), 1);  // owed once, paid once
+}
+
+TEST_F(certfetch_run, ReloadGetsPathsNotTheKey) {
+    const auto bundle = test_bundles::make();
+    ASSERT_TRUE(store_->put(bundle).ok());
+    auto o = options();
+    o.reload = "env > '" + (root_ / "env") + "'; echo \"$0 $*\" > '" + (root_ / "argv") + "'";
+    ASSERT_EQ(certfetch::run(o), 0) << log();
+    const auto env = read(root_ / "env");
+    EXPECT_NE(env.find("CERTFETCH_PRIVKEY=" + out_ + "/privkey.pem"), std::string::npos);
+    EXPECT_EQ(env.find("PRIVATE KEY"), std::string::npos);
+    EXPECT_EQ(read(root_ / "argv").find("PRIVATE KEY"), std::string::npos);
+}
+
+TEST_F(certfetch_run, NothingStoredIsAFailure) {
+    EXPECT_EQ(certfetch::run(options()), 1);
+    EXPECT_NE(log().find("there is no AWSCURRENT version"), std::string::npos) << log();
+    EXPECT_FALSE(std::filesystem::exists(out_ + "/privkey.pem"));
+}
+
+TEST_F(certfetch_run, BadOptionsAreExitTwo) {
+    auto o = options();
+    o.out_dir.clear();
+    EXPECT_EQ(certfetch::run(o), 2);
+    o = options();
+    o.secret_id = "also";
+    EXPECT_EQ(certfetch::run(o), 2);
+    o = options();
+    o.store = "ftp:/x";
+    EXPECT_EQ(certfetch::run(o), 2);
+}
+
+}  // namespace
