@@ -91,7 +91,6 @@ def refresh_xml(g, r):
             + (el("EndTime", iso8601(r["EndTime"])) if r.get("EndTime") else "")
             + el("PercentageComplete", r["PercentageComplete"])
             + el("InstancesToUpdate", r["InstancesToUpdate"])
-            + el("Strategy", r.get("Strategy"))
             + (raw("Preferences", pref) if pref else ""))
 
 

@@ -249,8 +249,14 @@ def op_ListSecretVersionIds(store, call, b):
 
 def op_ListSecrets(store, call, b):
     with store.lock:
-        return {"SecretList": [_describe(s) for s in store.data["secrets"].values()
-                               if not s.get("deleted")]}
+        out = []
+        for s in store.data["secrets"].values():
+            if s.get("deleted"):
+                continue
+            d = _describe(s)
+            d["SecretVersionsToStages"] = d.pop("VersionIdsToStages")
+            out.append(d)
+        return {"SecretList": out}
 
 
 def op_DeleteSecret(store, call, b):
