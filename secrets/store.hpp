@@ -41,6 +41,17 @@ struct Lease {
     core::SystemTime expires_at;
 };
 
+// A Store is used by one thread at a time (the Secrets Manager store owns one
+// aws::Client, which owns one connection); make one per worker.
+//
+// Leases (issue 8 item 3): the directory store keeps the record in
+// <dir>/.renewer.lock, read-modify-written under flock(2); the Secrets
+// Manager store keeps it in a small secret "<name>-lock" and takes it with a
+// compare-and-swap (PutSecretValue with a ClientRequestToken derived from the
+// VersionId that was read: a second writer of the same token with another
+// value gets ResourceExistsException). Both records carry owner, random
+// token, host, pid and expiry; a lease is free when released, expired, or
+// held by a pid that no longer exists on this host.
 class Store {
 public:
     virtual ~Store() = default;

@@ -10,7 +10,7 @@
 #include "aws/client.hpp"
 #include "secrets/store.hpp"
 #include "tests/secrets/bundle_fixtures.hpp"
-#include "tests/secrets/fakeaws_process.hpp"
+#include "tests/aws/fakeaws_fixture.hpp"
 
 namespace {
 
@@ -18,16 +18,34 @@ using std::chrono::seconds;
 
 class SecretsManagerStoreE2e : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { fake_ = new test_fakeaws::FakeAws(); }
-    static void TearDownTestSuite() {
-        delete fake_;
-        fake_ = nullptr;
+    static void SetUpTestSuite() {
+        std::string error;
+        fake_ = aws_test::FakeAws::start(error);
+        start_error_ = error;
+        if (fake_) {
+            env_ = std::make_unique<aws_test::AwsEnv>(fake_->endpoint);  // never real AWS
+        }
     }
-    void SetUp() override { fake_->reset(); }
+    static void TearDownTestSuite() {
+        env_.reset();
+        fake_.reset();
+    }
+    void SetUp() override {
+        ASSERT_TRUE(fake_) << start_error_;
+        fake_->control("POST", "/_fake/reset", nlohmann::json::object());
+    }
+
+    // The fake's call log, optionally for one action.
+    static nlohmann::json calls(const std::string& action = "") {
+        return fake_->control("GET", action.empty() ? "/_fake/calls" : "/_fake/calls?action=" + action)["calls"];
+    }
+    static nlohmann::json secrets_list() { return fake_->control("GET", "/_fake/secrets")["secrets"]; }
 
     static std::unique_ptr<secrets::Store> store(const std::string& id, secrets::StoreConfig config = {}) {
         if (!config.aws) {
             auto settings = std::make_shared<aws::ClientSettings>();
+            settings->credentials = aws::static_credentials(
+                aws::Credentials{aws_test::FakeAws::k_access_key, aws_test::FakeAws::k_secret_key, "", {}, "test"});
             settings->retry.base_delay = std::chrono::milliseconds(5);
             settings->retry.max_delay = std::chrono::milliseconds(50);
             config.aws = settings;
@@ -40,7 +58,7 @@ protected:
     }
 
     static nlohmann::json secret_named(const std::string& name) {
-        for (const auto& s : fake_->secrets()) {
+        for (const auto& s : secrets_list()) {
             if (s.value("name", "") == name) {
                 return s;
             }
@@ -48,10 +66,14 @@ protected:
         return nullptr;
     }
 
-    static test_fakeaws::FakeAws* fake_;
+    static std::unique_ptr<aws_test::FakeAws> fake_;
+    static std::unique_ptr<aws_test::AwsEnv> env_;
+    static std::string start_error_;
 };
 
-test_fakeaws::FakeAws* SecretsManagerStoreE2e::fake_ = nullptr;
+std::unique_ptr<aws_test::FakeAws> SecretsManagerStoreE2e::fake_;
+std::unique_ptr<aws_test::AwsEnv> SecretsManagerStoreE2e::env_;
+std::string SecretsManagerStoreE2e::start_error_;
 
 TEST_F(SecretsManagerStoreE2e, AbsentSecretIsNothing) {
     auto s = store("prod/absent");
@@ -73,7 +95,7 @@ TEST_F(SecretsManagerStoreE2e, PutCreatesThenRotatesStages) {
     const auto third = test_bundles::make();
 
     ASSERT_TRUE(s->put(first).ok());
-    auto created = fake_->calls("CreateSecret");
+    auto created = calls("CreateSecret");
     ASSERT_EQ(created.size(), 1U);
     const auto secret = secret_named("prod/example");
     ASSERT_FALSE(secret.is_null());
@@ -89,11 +111,11 @@ TEST_F(SecretsManagerStoreE2e, PutCreatesThenRotatesStages) {
     ASSERT_TRUE(s->put(third).ok());
     EXPECT_EQ(**s->get(), third);
     EXPECT_EQ(**s->get(secrets::Stage::previous), second);
-    EXPECT_EQ(fake_->calls("CreateSecret").size(), 1U);
+    EXPECT_EQ(calls("CreateSecret").size(), 1U);
 
     // Every write carried a UUID v4 ClientRequestToken (the version id).
     const std::regex uuid4("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
-    const auto puts = fake_->calls("PutSecretValue");
+    const auto puts = calls("PutSecretValue");
     ASSERT_FALSE(puts.empty());
     for (const auto& call : puts) {
         const auto token = call["params"].value("ClientRequestToken", "");
@@ -104,7 +126,7 @@ TEST_F(SecretsManagerStoreE2e, PutCreatesThenRotatesStages) {
 TEST_F(SecretsManagerStoreE2e, RetriedPutMakesOneVersion) {
     auto s = store("prod/retry");
     ASSERT_TRUE(s->put(test_bundles::make()).ok());
-    fake_->fault("PutSecretValue", "error500", 2);
+    fake_->control("POST", "/_fake/faults", {{"action", "PutSecretValue"}, {"kind", "error500"}, {"count", 2}});
     const auto next = test_bundles::make();
     ASSERT_TRUE(s->put(next).ok());
     EXPECT_EQ(**s->get(), next);
@@ -118,12 +140,12 @@ TEST_F(SecretsManagerStoreE2e, SizeLimitIsCheckedBeforeAnyCall) {
     while (secrets::to_json(bundle).size() <= secrets::k_secret_string_limit) {
         bundle.chain += bundle.certificate;
     }
-    fake_->clear_calls();
+    fake_->control("DELETE", "/_fake/calls");
     auto put = s->put(bundle);
     ASSERT_FALSE(put.ok());
     EXPECT_EQ(put.error().kind, core::ErrorKind::invalid_input);
     EXPECT_NE(put.error().message.find("65536"), std::string::npos) << put.error().message;
-    EXPECT_TRUE(fake_->calls().empty()) << fake_->calls().dump();
+    EXPECT_TRUE(calls().empty()) << calls().dump();
 }
 
 TEST_F(SecretsManagerStoreE2e, ReadsByArnAndRefusesToCreateOne) {
@@ -140,7 +162,7 @@ TEST_F(SecretsManagerStoreE2e, ReadsByArnAndRefusesToCreateOne) {
 }
 
 TEST_F(SecretsManagerStoreE2e, UnparsableSecretIsAnError) {
-    fake_->seed_secret("prod/garbage", "this is not a bundle");
+    fake_->control("POST", "/_fake/secrets", {{"name", "prod/garbage"}, {"string", "this is not a bundle"}});
     auto got = store("prod/garbage")->get();
     ASSERT_FALSE(got.ok());
     EXPECT_EQ(got.error().kind, core::ErrorKind::invalid_input);
