@@ -36,6 +36,7 @@ import route53  # noqa: E402
 import secretsmanager  # noqa: E402
 import sigv4check  # noqa: E402
 import sts  # noqa: E402
+import validate  # noqa: E402
 from dnsserver import DnsServers  # noqa: E402
 from protocols import (PROTOCOL, QUERY_VERSION, AwsError, DropConnection,  # noqa: E402
                        query_response, render_error)
@@ -197,6 +198,14 @@ class Handler(BaseHTTPRequestHandler):
                 faults.check_deny(store, call.service, call.action, call.cred,
                                   self._resource(store, call))
             faults.apply_faults(store, call.service, call.action)
+            if protocol == "json":
+                unknown = validate.check_json(call.service, call.action, call.json)
+            elif protocol in ("query", "ec2"):
+                unknown = validate.check_query(call.service, call.action, call.params)
+            else:
+                unknown = []
+            if unknown:
+                call.log["unknown_params"] = unknown
             status, headers, out = self._dispatch(store, call, protocol)
         except DropConnection:
             status, code = 0, "ConnectionDropped"

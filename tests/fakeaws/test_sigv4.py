@@ -214,6 +214,27 @@ class SigV4(unittest.TestCase):
         none = self.route53(akid=c["AccessKeyId"], secret=c["SecretAccessKey"])
         self.assertEqual(self.send(none)[0], 403)
 
+    def test_requests_checked_against_the_model(self):
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        s, body = self.send(self.sign("POST", "/", "ec2", headers=form, body=(
+            b"Action=DescribeInstances&Version=2016-11-15&Filters.1.Name=tag-key")))
+        self.assertIn("<Code>UnknownParameter</Code><Message>The parameter Filters.1.Name "
+                      "is not recognized</Message>", body)
+        s, body = self.send(self.sign("POST", "/", "ec2", headers=form, body=(
+            b"Action=TerminateInstances&Version=2016-11-15")))
+        self.assertIn("<Code>MissingParameter</Code>", body)
+        s, body = self.send(self.sign("POST", "/", "sts", headers=form, body=(
+            b"Action=AssumeRole&Version=2011-06-15&RoleSessionName=abc")))
+        self.assertIn("Value null at 'roleArn' failed to satisfy constraint", body)
+        s, body = self.send(self.sign("POST", "/", "secretsmanager", body=b'{"SecretID": "x"}',
+                                      headers={"Content-Type": "application/x-amz-json-1.1",
+                                               "X-Amz-Target": "secretsmanager.GetSecretValue"}))
+        self.assertEqual(json.loads(body)["__type"], "ValidationException")
+        self.fake.clear_calls()
+        self.send(self.sign("POST", "/", "sts", headers=form, body=(
+            b"Action=GetCallerIdentity&Version=2011-06-15&Bogus=1")))
+        self.assertEqual(self.fake.calls()[-1]["params"]["unknown_params"], ["Bogus"])
+
     def test_calls_log_records_rejections(self):
         self.fake.clear_calls()
         self.send(self.sts(secret="wrong"))
