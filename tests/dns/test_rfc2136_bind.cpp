@@ -164,8 +164,7 @@ TEST_F(DnsBind, CnameDelegationToASecondZone) {
     ASSERT_TRUE(presented->cleanup().ok());
     EXPECT_TRUE(txt_values("_acme-challenge.alias.delegated.test.").empty());
 
-    // With delegation off the record goes where the CNAME is, and bind refuses
-    // a TXT next to a CNAME: the error names the zone.
+    // With delegation off the record name is the CNAME's own name.
     auto options = solver_options();
     options.cname = dns::CnameMode::ignore;
     dns::Solver direct(provider(settings()), options);
@@ -214,8 +213,8 @@ TEST_F(DnsBind, PropagationTimeoutNamesServerAndAnswer) {
 }
 
 TEST_F(DnsBind, PropagationUsesTheNsSetWithoutOverride) {
-    // Without the nameserver override the checker resolves ns1.example.test
-    // (127.0.0.1, port 53): nothing listens there, so it must say so, naming it.
+    // Without the nameserver override the checker takes the zone's NS set and
+    // resolves each name (ns1.example.test -> 127.0.0.1, port 53).
     dns::PropagationOptions po = solver_options().propagation;
     po.nameservers.clear();
     po.timeout = 5s;
