@@ -377,6 +377,22 @@ class FakeAws:
         env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = self.endpoint + "/"
         return env
 
+    def dns_query(self, name, qtype="TXT", tcp=False, timeout=3.0):
+        """Ask the fake's DNS server: (rcode name, [answer rdata as text]),
+        e.g. ("NOERROR", ['"value"']). TXT answers are written as Route53
+        stores them: each string quoted, strings separated by a space."""
+        from dnslib import QTYPE, RCODE, DNSRecord
+
+        def text(rr):
+            if QTYPE.get(rr.rtype) != "TXT":
+                return str(rr.rdata)
+            return " ".join('"' + b.decode("utf-8", "replace").replace("\\", "\\\\")
+                            .replace('"', '\\"') + '"' for b in rr.rdata.data)
+        q = DNSRecord.question(name, qtype)
+        reply = DNSRecord.parse(q.send("127.0.0.1", self.dns_port, tcp=tcp, timeout=timeout))
+        return (RCODE.get(reply.header.rcode),
+                [text(rr) for rr in reply.rr if QTYPE.get(rr.rtype) == qtype])
+
     def wait_for(self, predicate, timeout=10.0, what="condition"):
         """Poll predicate() (bounded, with backoff) until it is truthy."""
         deadline = time.monotonic() + timeout
