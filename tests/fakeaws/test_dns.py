@@ -165,6 +165,13 @@ class Dns(unittest.TestCase):
         served = self.fake.records(self.zid.split("/")[-1], published=True)
         self.assertEqual(api, served)
         self.assertIn({"Name": "v.dns.test.", "Type": "TXT", "TTL": 60, "Values": ['"v"']}, api)
+        # the harness's resolver helper speaks Route53's TXT notation
+        self.apply(change("UPSERT", "h.dns.test", "TXT", 60, ['"a b" "c"', '"q\\"x"']))
+        for tcp in (False, True):
+            self.assertEqual(self.fake.dns_query("h.dns.test", tcp=tcp),
+                             ("NOERROR", ['"a b" "c"', '"q\\"x"']))
+        self.assertEqual(self.fake.dns_query("nope.dns.test"), ("NXDOMAIN", []))
+        self.assertEqual(self.fake.dns_query("x.example.org", "A"), ("REFUSED", []))
 
 
 if __name__ == "__main__":
