@@ -323,3 +323,33 @@ TEST_F(aws_credentials, chain_precedence) {
     env_->set("AWS_EC2_METADATA_DISABLED", "true");
     EXPECT_EQ(source().rfind("error: no AWS credentials found", 0), 0u);
 }
+
+TEST_F(aws_credentials, profile_web_identity_token_file) {
+    aws_test::write_text(dir_ / "token", k_jwt);
+    write_files(std::string("[profile eks]\nrole_arn = ") + k_role_arn + "\nweb_identity_token_file = " +
+                    (dir_ / "token").string() + "\nrole_session_name = profile-web\n",
+                "");
+    env_->set("AWS_PROFILE", "eks");
+    auto c = aws::default_credentials_chain()->get();
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->source, "assume-role-web-identity:eks");
+    EXPECT_NE(caller_arn(*c).find("assumed-role/renewer-dns/profile-web"), std::string::npos);
+}
+
+TEST_F(aws_credentials, refreshes_five_minutes_before_expiry) {
+    env_->unset("AWS_EC2_METADATA_DISABLED");
+    env_->set("AWS_EC2_METADATA_SERVICE_ENDPOINT", fake_->endpoint);
+    // Credentials valid for 200 s are inside the 5-minute window: every get() refreshes.
+    fake_->control("POST", "/_fake/metadata", {{"duration", 200}});
+    auto chain = aws::default_credentials_chain();
+    ASSERT_TRUE(chain->get().ok());
+    ASSERT_TRUE(chain->get().ok());
+    EXPECT_EQ(fake_->calls("GetRoleCredentials").size(), 2u);
+    // Six hours: cached.
+    fake_->control("POST", "/_fake/metadata", {{"duration", 21600}});
+    fake_->control("DELETE", "/_fake/calls");
+    chain->invalidate();
+    ASSERT_TRUE(chain->get().ok());
+    ASSERT_TRUE(chain->get().ok());
+    EXPECT_EQ(fake_->calls("GetRoleCredentials").size(), 1u);
+}
