@@ -162,7 +162,14 @@ core::Result<core::http::Response> Client::Impl::attempt(const Service& service,
 
 core::Result<std::string> Client::Impl::execute(const Service& service, const Call& call) {
     const std::string service_name = service.signing_name;
-    TRY_ASSIGN(core::http::Url base, core::http::parse_url(endpoint(service)));
+    auto parsed_endpoint = core::http::parse_url(endpoint(service));
+    if (!parsed_endpoint) {
+        core::Error error = parsed_endpoint.error().wrap(service_name + " " + call.action + ": endpoint " +
+                                                         endpoint(service));
+        error.kind = core::ErrorKind::invalid_input;
+        return error;
+    }
+    const core::http::Url base = std::move(parsed_endpoint).value();
 
     const core::RetryPolicy& policy = settings.retry;
     const int max_attempts = policy.max_attempts < 1 ? 1 : policy.max_attempts;

@@ -270,3 +270,13 @@ TEST(aws_rate_limiter, spaces_requests) {
     auto late = limiter.acquire(core::Deadline::after(std::chrono::milliseconds(1)));
     EXPECT_FALSE(late.ok());
 }
+
+TEST_F(aws_client, bad_endpoint_is_invalid_input_naming_the_call) {
+    aws_test::ScopedEnv env;
+    env.set("AWS_ENDPOINT_URL_STS", "not a url");
+    auto c = client();
+    auto xml = c.query(aws::sts, "GetCallerIdentity", {});
+    ASSERT_FALSE(xml.ok());
+    EXPECT_EQ(xml.error().kind, core::ErrorKind::invalid_input);
+    EXPECT_EQ(xml.error().message.rfind("sts GetCallerIdentity: endpoint not a url", 0), 0u) << xml.error().message;
+}
