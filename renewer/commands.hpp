@@ -4,13 +4,16 @@
 #include <string>
 #include <vector>
 
-#include "renewer/run_options.hpp"
+#include "renewer/run.hpp"
+#include "renewer/dns_options.hpp"
 
 namespace renewer {
 
-// `renewer run`: obtain every requested certificate (concurrently, bounded),
-// verify it and write it atomically to its output folder.
-int run_command(const RunOptions& options);
+enum class RunMode { run, plan };
+
+// `renewer run` / `renewer plan`: execute (or only plan) the run and print
+// its report.
+int run_command(const RunSettings& settings, RunMode mode);
 
 // `renewer dns-test`: present a random TXT value per name, wait until every
 // authoritative server answers it, report the time taken, clean up.

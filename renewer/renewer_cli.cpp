@@ -1,7 +1,9 @@
 #include "renewer/renewer_cli.hpp"
 
 #include <csignal>
+#include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -11,11 +13,15 @@
 #include <fmt/format.h>
 
 #include "core/atomic_file.hpp"
+#include "core/x509.hpp"
 #include "core/log.hpp"
 #include "core/retry.hpp"
 #include "renewer/commands.hpp"
 #include "renewer/exit_codes.hpp"
-#include "renewer/run_options.hpp"
+#include "renewer/config.hpp"
+#include "renewer/names.hpp"
+#include "renewer/run.hpp"
+#include "renewer/dns_options.hpp"
 #include "version.hpp"
 
 namespace renewer {
@@ -23,7 +29,9 @@ namespace {
 
 constexpr const char* k_usage_tail = R"(
 Commands:
-  run        obtain certificates for the given names and write them out
+  run        renew what is due: order over ACME with DNS-01, verify, store,
+             then replace the web tier once if something changed
+  plan       print for each certificate whether it is due and why; change nothing
   dns-test   present a random TXT record, wait until every authoritative
              server answers it, report the time taken, clean up
   version    print the version
@@ -201,18 +209,27 @@ void install_signal_handlers() {
     sigaction(SIGINT, &action, nullptr);
 }
 
-int run_subcommand(int argc, char** argv) {
-    cxxopts::Options options("renewer run", "Obtain certificates over ACME with DNS-01 and write them to a folder.");
+// The flags shared by `run` and `plan`.
+void add_run_options(cxxopts::Options& options) {
     add_common_options(options);
     options.add_options("Certificates")
+        ("c,config", "JSON configuration file for many certificates (see README)", cxxopts::value<std::string>())
         ("d,domain", "a name of the certificate (repeat; wildcards allowed)", cxxopts::value<std::vector<std::string>>())
         ("cert", "one more certificate: comma-separated names (repeat)", cxxopts::value<std::vector<std::string>>())
-        ("key-type", "ec256, ec384, rsa2048, rsa3072 or rsa4096", cxxopts::value<std::string>()->default_value("ec256"))
-        ("reuse-key", "keep the existing private key from the output folder")
-        ("out", "output folder (fullchain.pem, privkey.pem, chain.pem)", cxxopts::value<std::string>())
+        ("key-type", "ec256, ec384, rsa2048, rsa3072 or rsa4096", cxxopts::value<std::string>())
+        ("reuse-key", "keep the current certificate's private key")
+        ("out", "output folder: fullchain.pem, privkey.pem (0600), chain.pem, bundle.json",
+         cxxopts::value<std::string>())
+        ("store", "where certificates live: aws-sm:SECRET_NAME or dir:/path ('{name}' expands)",
+         cxxopts::value<std::string>())
+        ("allow", "permitted name or .suffix (repeat); other names are refused",
+         cxxopts::value<std::vector<std::string>>())
         ("trust-root", "PEM file of the CA's root(s); the issued chain must verify against it",
          cxxopts::value<std::string>())
-        ("concurrency", "orders in flight at once", cxxopts::value<int>()->default_value("4"));
+        ("force", "renew even when not due")
+        ("dry-run", "plan and report; order, store and replace nothing")
+        ("spool-dir", "where issued but unstored certificates wait for the next run", cxxopts::value<std::string>())
+        ("concurrency", "orders in flight at once (default 4)", cxxopts::value<int>());
     options.add_options("ACME")
         ("server", "ACME directory URL (default: Let's Encrypt)", cxxopts::value<std::string>())
         ("staging", "use Let's Encrypt's staging directory")
@@ -221,108 +238,281 @@ int run_subcommand(int argc, char** argv) {
         ("email", "contact e-mail of the ACME account", cxxopts::value<std::string>())
         ("agree-tos", "agree to the CA's terms of service")
         ("eab-kid", "External Account Binding key id", cxxopts::value<std::string>())
-        ("eab-hmac-key", "External Account Binding HMAC key, base64url (or ACME_EAB_HMAC_KEY)",
+        ("eab-hmac-key", "External Account Binding HMAC key, base64url (better: ACME_EAB_HMAC_KEY)",
          cxxopts::value<std::string>())
         ("account-key-type", "ec256 (ES256), ec384 (ES384) or rsa2048 (RS256)",
          cxxopts::value<std::string>()->default_value("ec256"))
-        ("account-file", "where the ACME account key and URL are kept (default: <out>/account.json)",
+        ("account-file", "keep the ACME account key and URL in this file (default: in the store)",
          cxxopts::value<std::string>())
         ("preferred-chain", "issuer common name of the preferred alternate chain", cxxopts::value<std::string>())
         ("profile", "ACME profile to request (when the CA offers profiles)", cxxopts::value<std::string>())
         ("timeout", "seconds one order may take", cxxopts::value<int>()->default_value("600"));
+    options.add_options("Replacement (once per run, only when something changed)")
+        ("replace", "autoscaling:GROUP, ec2-tag:KEY=VALUE, ecs:CLUSTER/SERVICE or none",
+         cxxopts::value<std::string>())
+        ("min-healthy-percentage", "instance refresh: minimum healthy percentage",
+         cxxopts::value<int>()->default_value("90"))
+        ("max-terminate", "ec2-tag: at most this many instances per run", cxxopts::value<int>()->default_value("1"))
+        ("deploy-hook", "shell command run with RENEWED_* variables when something changed",
+         cxxopts::value<std::string>());
     add_dns_options(options);
     options.custom_help("[options]");
+}
 
-    auto args = options.parse(argc, argv);
-    if (args.count("help") != 0U) {
-        std::cout << options.help() << k_usage_tail;
-        return k_exit_ok;
+template <typename T>
+std::optional<T> flag(const cxxopts::ParseResult& args, const char* name) {
+    if (args.count(name) == 0U) {
+        return std::nullopt;
     }
-    configure_logging(args);
+    return args[name].as<T>();
+}
 
-    RunOptions run;
+ReplaceTarget replace_from_flags(const cxxopts::ParseResult& args) {
+    ReplaceTarget target;
+    if (auto hook = flag<std::string>(args, "deploy-hook")) {
+        target.type = ReplaceType::hook;
+        target.command = *hook;
+    }
+    const auto spec = flag<std::string>(args, "replace");
+    if (!spec || *spec == "none") {
+        return target;
+    }
+    if (target.type == ReplaceType::hook) {
+        throw ConfigError("--replace and --deploy-hook: give one of them");
+    }
+    const auto colon = spec->find(':');
+    const std::string kind = spec->substr(0, colon);
+    const std::string rest = colon == std::string::npos ? "" : spec->substr(colon + 1);
+    if (kind == "autoscaling" && !rest.empty()) {
+        target.type = ReplaceType::autoscaling;
+        target.group = rest;
+        target.min_healthy_percentage = args["min-healthy-percentage"].as<int>();
+    } else if (kind == "ec2-tag" && rest.find('=') != std::string::npos && rest.find('=') > 0) {
+        target.type = ReplaceType::ec2_tag;
+        target.tag_key = rest.substr(0, rest.find('='));
+        target.tag_value = rest.substr(rest.find('=') + 1);
+        target.max_terminate = args["max-terminate"].as<int>();
+    } else if (kind == "ecs" && rest.find('/') != std::string::npos) {
+        target.type = ReplaceType::ecs;
+        target.cluster = rest.substr(0, rest.find('/'));
+        target.service = rest.substr(rest.find('/') + 1);
+    } else {
+        throw ConfigError(fmt::format("--replace '{}': expected autoscaling:GROUP, ec2-tag:KEY=VALUE, "
+                                      "ecs:CLUSTER/SERVICE or none", *spec));
+    }
+    if (target.min_healthy_percentage < 0 || target.min_healthy_percentage > 100) {
+        throw ConfigError("--min-healthy-percentage: must be between 0 and 100");
+    }
+    if (target.max_terminate < 1) {
+        throw ConfigError("--max-terminate: must be at least 1");
+    }
+    return target;
+}
+
+std::vector<std::vector<std::string>> certificates_from_flags(const cxxopts::ParseResult& args) {
+    std::vector<std::vector<std::string>> certificates;
     if (args.count("domain") != 0U) {
-        run.certificates.push_back({args["domain"].as<std::vector<std::string>>()});
+        certificates.push_back(args["domain"].as<std::vector<std::string>>());
     }
     if (args.count("cert") != 0U) {
         for (const auto& spec : args["cert"].as<std::vector<std::string>>()) {
-            CertificateRequest request;
+            std::vector<std::string> names;
             std::size_t start = 0;
-            while (start <= spec.size()) {
+            while (true) {
                 const std::size_t comma = spec.find(',', start);
-                const std::string name = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+                std::string name = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
                 if (!name.empty()) {
-                    request.names.push_back(name);
+                    names.push_back(std::move(name));
                 }
                 if (comma == std::string::npos) {
                     break;
                 }
                 start = comma + 1;
             }
-            if (request.names.empty()) {
+            if (names.empty()) {
                 throw ConfigError(fmt::format("--cert '{}': no names", spec));
             }
-            run.certificates.push_back(std::move(request));
+            certificates.push_back(std::move(names));
         }
     }
-    if (run.certificates.empty()) {
-        throw ConfigError("no names: give -d NAME (repeatable) or --cert NAME,NAME");
-    }
-    if (args.count("out") == 0U) {
-        throw ConfigError("--out DIR is required");
-    }
-    run.out_dir = args["out"].as<std::string>();
-    run.key_type = args["key-type"].as<std::string>();
-    run.reuse_key = args.count("reuse-key") != 0U;
-    if (args.count("trust-root") != 0U) {
-        run.trust_root = args["trust-root"].as<std::string>();
-    }
-    run.concurrency = args["concurrency"].as<int>();
-    if (run.concurrency < 1 || run.concurrency > 64) {
-        throw ConfigError("--concurrency: must be between 1 and 64");
+    return certificates;
+}
+
+// Builds the run's settings. One precedence rule for every setting:
+// command-line flags > environment variables > configuration file > defaults.
+RunSettings settings_from(const cxxopts::ParseResult& args) {
+    RunSettings settings;
+    Config& config = settings.config;
+    const auto certificates = certificates_from_flags(args);
+    if (auto file = flag<std::string>(args, "config")) {
+        if (!certificates.empty()) {
+            throw ConfigError("--config and -d/--cert: give the names in one place");
+        }
+        auto loaded = load_config(*file);
+        if (!loaded) {
+            throw ConfigError(loaded.error().message);
+        }
+        config = std::move(*loaded);
+    } else {
+        if (certificates.empty()) {
+            throw ConfigError("no names: give -d NAME (repeatable), --cert NAME,NAME or --config FILE");
+        }
+        if (args.count("allow") != 0U) {
+            for (const auto& entry : args["allow"].as<std::vector<std::string>>()) {
+                auto normalized = normalize_allow_entry(entry);
+                if (!normalized) {
+                    throw ConfigError("--allow: " + normalized.error().message);
+                }
+                config.allow.push_back(*normalized);
+            }
+        }
+        const auto out = flag<std::string>(args, "out");
+        const auto store = flag<std::string>(args, "store");
+        if (out && store) {
+            throw ConfigError("--out and --store: give one of them");
+        }
+        if (!out && !store) {
+            throw ConfigError("where should the certificate go? give --out DIR or --store aws-sm:NAME|dir:/path");
+        }
+        const DnsOptions dns = dns_options_from(args);
+        const ReplaceTarget replace = replace_from_flags(args);
+        const std::string key_name = choose_setting<std::string>(flag<std::string>(args, "key-type"),
+                                                                 std::nullopt, std::nullopt, "ec256");
+        const auto key_type = core::parse_key_type(key_name);
+        if (!key_type) {
+            throw ConfigError(fmt::format("--key-type: unknown key type '{}' (ec256, ec384, rsa2048, rsa3072, rsa4096)",
+                                          key_name));
+        }
+        for (const auto& names : certificates) {
+            auto normalized = normalize_certificate_names(names, config.allow);
+            if (!normalized) {
+                throw ConfigError(normalized.error().message);
+            }
+            CertificateConfig certificate;
+            certificate.domains = std::move(*normalized);
+            certificate.id = certificate.domains.front();
+            certificate.key_type = *key_type;
+            // One certificate: files straight in --out; several: a folder each.
+            std::string spec = store ? *store
+                               : certificates.size() == 1 ? "dir:" + *out
+                                                          : "dir:" + *out + "/{name}";
+            std::string safe_id = certificate.id;
+            std::replace(safe_id.begin(), safe_id.end(), '*', '_');
+            if (const auto at = spec.find("{name}"); at != std::string::npos) {
+                spec.replace(at, 6, safe_id);
+            }
+            auto parsed = parse_store_spec(spec);
+            if (!parsed) {
+                throw ConfigError(parsed.error().message);
+            }
+            certificate.store = *parsed;
+            certificate.dns = dns;
+            certificate.replace = replace;
+            certificate.profile = flag<std::string>(args, "profile").value_or("");
+            config.certificates.push_back(std::move(certificate));
+        }
+        for (std::size_t i = 0; i < config.certificates.size(); ++i) {
+            for (std::size_t j = i + 1; j < config.certificates.size(); ++j) {
+                if (config.certificates[i].id == config.certificates[j].id) {
+                    throw ConfigError(fmt::format("--cert: certificate {} given twice", config.certificates[i].id));
+                }
+            }
+        }
     }
     if (args.count("server") != 0U && args.count("staging") != 0U) {
         throw ConfigError("--server and --staging: give one of them");
     }
-    run.server = args.count("server") != 0U ? args["server"].as<std::string>()
-                 : args.count("staging") != 0U ? std::string(k_letsencrypt_staging)
-                                                : std::string(k_letsencrypt);
-    if (args.count("ca-bundle") != 0U) {
-        run.ca_bundle = args["ca-bundle"].as<std::string>();
+    std::optional<std::string> server_flag = flag<std::string>(args, "server");
+    if (args.count("staging") != 0U) {
+        server_flag = k_letsencrypt_staging;
     }
-    if (args.count("email") != 0U) {
-        run.email = args["email"].as<std::string>();
+    config.server = choose_setting<std::string>(server_flag, env_setting("ACME_SERVER"), std::nullopt, config.server);
+    if (config.server.empty()) {
+        config.server = k_letsencrypt;
     }
-    run.agree_tos = args.count("agree-tos") != 0U;
-    if (args.count("eab-kid") != 0U) {
-        run.eab_kid = args["eab-kid"].as<std::string>();
+    if (config.server.rfind("https://", 0) != 0) {
+        throw ConfigError(fmt::format("--server '{}': must be an https:// URL", config.server));
     }
-    run.eab_hmac_key = env_or("ACME_EAB_HMAC_KEY", "");
-    if (args.count("eab-hmac-key") != 0U) {
-        run.eab_hmac_key = args["eab-hmac-key"].as<std::string>();
+    config.ca_bundle = choose_setting<std::string>(flag<std::string>(args, "ca-bundle"), env_setting("ACME_CA_BUNDLE"),
+                                                   std::nullopt, config.ca_bundle);
+    config.email = choose_setting<std::string>(flag<std::string>(args, "email"), env_setting("ACME_EMAIL"),
+                                               std::nullopt, config.email);
+    config.agree_tos = config.agree_tos || args.count("agree-tos") != 0U;
+    if (auto kid = flag<std::string>(args, "eab-kid")) {
+        config.eab.kid = *kid;
+        config.eab.hmac_key = choose_setting<std::string>(flag<std::string>(args, "eab-hmac-key"),
+                                                          env_setting("ACME_EAB_HMAC_KEY"), std::nullopt, "");
+    } else if (args.count("eab-hmac-key") != 0U) {
+        throw ConfigError("--eab-hmac-key needs --eab-kid");
     }
-    if (run.eab_kid.empty() != run.eab_hmac_key.empty()) {
-        throw ConfigError("--eab-kid and --eab-hmac-key: give both or neither");
+    if (!config.eab.kid.empty() && config.eab.hmac_key.empty()) {
+        throw ConfigError("--eab-kid needs the HMAC key: --eab-hmac-key or ACME_EAB_HMAC_KEY");
     }
-    if (!run.eab_hmac_key.empty()) {
-        core::log::register_secret(run.eab_hmac_key);
+    if (!config.eab.hmac_key.empty()) {
+        core::log::register_secret(config.eab.hmac_key);
     }
-    run.account_key_type = args["account-key-type"].as<std::string>();
-    run.account_file = args.count("account-file") != 0U ? args["account-file"].as<std::string>()
-                                                        : run.out_dir + "/account.json";
-    if (args.count("preferred-chain") != 0U) {
-        run.preferred_chain = args["preferred-chain"].as<std::string>();
+    if (auto spool = flag<std::string>(args, "spool-dir")) {
+        config.spool_dir = *spool;
     }
-    if (args.count("profile") != 0U) {
-        run.profile = args["profile"].as<std::string>();
+    if (auto concurrency = flag<int>(args, "concurrency")) {
+        if (*concurrency < 1 || *concurrency > 64) {
+            throw ConfigError("--concurrency: must be between 1 and 64");
+        }
+        config.concurrency = *concurrency;
     }
+    const std::string account_key = args["account-key-type"].as<std::string>();
+    if (account_key == "ec256") {
+        settings.account_key_type = core::KeyType::ec256;
+    } else if (account_key == "ec384") {
+        settings.account_key_type = core::KeyType::ec384;
+    } else if (account_key == "rsa2048") {
+        settings.account_key_type = core::KeyType::rsa2048;
+    } else {
+        throw ConfigError(fmt::format("--account-key-type: '{}' is not ec256, ec384 or rsa2048", account_key));
+    }
+    settings.account_file = flag<std::string>(args, "account-file").value_or("");
+    settings.preferred_chain = flag<std::string>(args, "preferred-chain").value_or("");
+    settings.reuse_key = args.count("reuse-key") != 0U;
+    settings.force = args.count("force") != 0U ? Force::yes : Force::no;
+    settings.dry_run = args.count("dry-run") != 0U ? DryRun::yes : DryRun::no;
     const int timeout = args["timeout"].as<int>();
     if (timeout <= 0 || timeout > 86400) {
         throw ConfigError("--timeout: must be between 1 and 86400 seconds");
     }
-    run.order_timeout = std::chrono::seconds(timeout);
-    run.dns = dns_options_from(args);
-    return run_command(run);
+    settings.order_timeout = std::chrono::seconds(timeout);
+    settings.lease_ttl = settings.order_timeout + std::chrono::seconds(300);
+    if (auto root_file = flag<std::string>(args, "trust-root")) {
+        auto text = core::read_file(*root_file);
+        if (!text) {
+            throw ConfigError("--trust-root: " + text.error().message);
+        }
+        auto roots = core::parse_pem_chain(*text);
+        if (!roots) {
+            throw ConfigError("--trust-root " + *root_file + ": " + roots.error().message);
+        }
+        settings.trust_roots = std::move(*roots);
+    }
+    if (!config.ca_bundle.empty()) {
+        if (auto bundle = core::read_file(config.ca_bundle); !bundle) {
+            throw ConfigError("--ca-bundle: " + bundle.error().message);
+        }
+    }
+    return settings;
+}
+
+int run_subcommand(int argc, char** argv, RunMode mode) {
+    cxxopts::Options options(mode == RunMode::plan ? "renewer plan" : "renewer run",
+                             mode == RunMode::plan
+                                 ? "Print for each certificate whether it is due and why; change nothing."
+                                 : "Renew what is due: order over ACME with DNS-01, verify, store, replace.");
+    add_run_options(options);
+    auto args = options.parse(argc, argv);
+    if (args.count("help") != 0U) {
+        std::cout << options.help() << k_usage_tail;
+        return k_exit_ok;
+    }
+    configure_logging(args);
+    return run_command(settings_from(args), mode);
 }
 
 int dns_test_subcommand(int argc, char** argv) {
@@ -378,12 +568,15 @@ int renewer_main(int argc, char** argv) {
         }
         const int rest_argc = static_cast<int>(rest.size());
         if (command == "run") {
-            return run_subcommand(rest_argc, rest.data());
+            return run_subcommand(rest_argc, rest.data(), RunMode::run);
+        }
+        if (command == "plan") {
+            return run_subcommand(rest_argc, rest.data(), RunMode::plan);
         }
         if (command == "dns-test") {
             return dns_test_subcommand(rest_argc, rest.data());
         }
-        std::cerr << "renewer: unknown command '" << command << "' (run, dns-test, version; --help)\n";
+        std::cerr << "renewer: unknown command '" << command << "' (run, plan, dns-test, version; --help)\n";
         return k_exit_bad_config;
     } catch (const cxxopts::exceptions::exception& e) {
         std::cerr << "renewer: " << e.what() << "\n";

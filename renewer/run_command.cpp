@@ -1,0 +1,44 @@
+#include <chrono>
+#include <random>
+#include <thread>
+#include <unistd.h>
+
+#include "core/log.hpp"
+#include "core/retry.hpp"
+#include "renewer/commands.hpp"
+#include "renewer/exit_codes.hpp"
+
+namespace renewer {
+namespace {
+
+// A scheduled run (no terminal) may wait a random part of `jitter` first, so
+// a fleet of daily jobs does not hit the CA at the same second.
+void maybe_spread(const std::chrono::seconds jitter) {
+    if (jitter.count() <= 0 || isatty(STDIN_FILENO) != 0) {
+        return;
+    }
+    std::mt19937_64 rng{std::random_device{}()};
+    const auto delay = std::chrono::milliseconds(
+        std::uniform_int_distribution<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(jitter).count())(rng));
+    core::log::info("waiting before the run to spread scheduled runs", {{"delay_ms", std::to_string(delay.count())}});
+    (void)core::sleep_for(delay);
+}
+
+}  // namespace
+
+int run_command(const RunSettings& settings, RunMode mode) {
+    if (mode == RunMode::plan) {
+        const auto report = plan_run(settings);
+        print_report(report);
+        return report.exit_code();
+    }
+    maybe_spread(settings.config.jitter);
+    if (core::cancelled()) {
+        return k_exit_failed;
+    }
+    const auto report = execute_run(settings);
+    print_report(report);
+    return report.exit_code();
+}
+
+}  // namespace renewer
