@@ -80,7 +80,7 @@
 #include "core/keys.hpp"
 #include "core/result.hpp"
 #include "renewer/replace.hpp"
-#include "renewer/run_options.hpp"
+#include "renewer/dns_options.hpp"
 
 namespace renewer {
 
@@ -118,7 +118,7 @@ struct CertificateConfig {
     std::vector<std::string> domains;  // normalized (punycode, lower case), order kept
     core::KeyType key_type = core::KeyType::ec256;
     StoreSpec store;
-    DnsOptions dns;                    // rfc2136_tsig_secret resolved from env/file
+    DnsOptions dns;                    // (dns_options.hpp) rfc2136_tsig_secret resolved from env/file
     ReplaceTarget replace;
     std::string profile;
 };
