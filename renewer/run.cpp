@@ -387,6 +387,7 @@ std::vector<Job> make_jobs(const RunSettings& settings) {
     for (const auto& certificate : settings.config.certificates) {
         Job job;
         job.config = &certificate;
+        job.result.outcome = Outcome::not_due;  // until prepare/plan say otherwise
         jobs.push_back(std::move(job));
     }
     return jobs;
