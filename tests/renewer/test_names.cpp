@@ -25,7 +25,7 @@ std::string refusal(std::string_view input) {
     return result.error().message;
 }
 
-TEST(NormalizeName, KeepsValidAsciiNames) {
+TEST(renewer_NormalizeName, KeepsValidAsciiNames) {
     EXPECT_EQ(normalized("example.com"), "example.com");
     EXPECT_EQ(normalized("www.example.com"), "www.example.com");
     EXPECT_EQ(normalized("a-b.c-d.example"), "a-b.c-d.example");
@@ -34,13 +34,13 @@ TEST(NormalizeName, KeepsValidAsciiNames) {
     EXPECT_EQ(normalized("123.example.com"), "123.example.com");  // digit-only labels below the TLD are fine
 }
 
-TEST(NormalizeName, LowerCasesAndDropsOneTrailingDot) {
+TEST(renewer_NormalizeName, LowerCasesAndDropsOneTrailingDot) {
     EXPECT_EQ(normalized("WWW.Example.COM"), "www.example.com");
     EXPECT_EQ(normalized("example.com."), "example.com");
     EXPECT_EQ(normalized("*.Example.Com."), "*.example.com");
 }
 
-TEST(NormalizeName, ConvertsIdnToPunycode) {
+TEST(renewer_NormalizeName, ConvertsIdnToPunycode) {
     EXPECT_EQ(normalized("bücher.example"), "xn--bcher-kva.example");
     EXPECT_EQ(normalized("BÜCHER.example"), "xn--bcher-kva.example");
     EXPECT_EQ(normalized("*.bücher.example"), "*.xn--bcher-kva.example");
@@ -50,19 +50,19 @@ TEST(NormalizeName, ConvertsIdnToPunycode) {
     EXPECT_EQ(normalized("faß.de"), "xn--fa-hia.de");
 }
 
-TEST(NormalizeName, AcceptsValidALabelsAsGiven) {
+TEST(renewer_NormalizeName, AcceptsValidALabelsAsGiven) {
     EXPECT_EQ(normalized("xn--bcher-kva.example"), "xn--bcher-kva.example");
     EXPECT_EQ(normalized("XN--BCHER-KVA.example"), "xn--bcher-kva.example");
 }
 
-TEST(NormalizeName, AcceptsWildcardAsWholeLeftmostLabel) {
+TEST(renewer_NormalizeName, AcceptsWildcardAsWholeLeftmostLabel) {
     EXPECT_EQ(normalized("*.example.com"), "*.example.com");
     EXPECT_EQ(normalized("*.a.example.com"), "*.a.example.com");
     EXPECT_TRUE(is_wildcard("*.example.com"));
     EXPECT_FALSE(is_wildcard("example.com"));
 }
 
-TEST(NormalizeName, RefusesMisplacedWildcards) {
+TEST(renewer_NormalizeName, RefusesMisplacedWildcards) {
     EXPECT_NE(refusal("a.*.example.com").find("leftmost"), std::string::npos);
     EXPECT_NE(refusal("*foo.example.com").find("leftmost"), std::string::npos);
     EXPECT_NE(refusal("foo*.example.com").find("leftmost"), std::string::npos);
@@ -73,7 +73,7 @@ TEST(NormalizeName, RefusesMisplacedWildcards) {
     EXPECT_NE(refusal("a.*.bücher.example").find("leftmost"), std::string::npos);
 }
 
-TEST(NormalizeName, RefusesBadSyntaxAndNamesTheInput) {
+TEST(renewer_NormalizeName, RefusesBadSyntaxAndNamesTheInput) {
     const std::string empty_label = refusal("a..example.com");
     EXPECT_NE(empty_label.find("\"a..example.com\""), std::string::npos) << empty_label;
     EXPECT_NE(empty_label.find("empty label"), std::string::npos) << empty_label;
@@ -95,7 +95,7 @@ TEST(NormalizeName, RefusesBadSyntaxAndNamesTheInput) {
     EXPECT_NE(refusal("a\x01.example.com").find("0x01"), std::string::npos);
 }
 
-TEST(NormalizeName, RefusesIpAddresses) {
+TEST(renewer_NormalizeName, RefusesIpAddresses) {
     EXPECT_NE(refusal("192.0.2.1").find("IP address"), std::string::npos);
     EXPECT_NE(refusal("192.0.2.1.").find("IP address"), std::string::npos);
     EXPECT_NE(refusal("10.1").find("all digits"), std::string::npos);
@@ -104,7 +104,7 @@ TEST(NormalizeName, RefusesIpAddresses) {
     EXPECT_NE(refusal("example.123").find("all digits"), std::string::npos);
 }
 
-TEST(NormalizeName, EnforcesLengthLimits) {
+TEST(renewer_NormalizeName, EnforcesLengthLimits) {
     const std::string label63(63, 'a');
     const std::string label64(64, 'a');
     EXPECT_EQ(normalized(label63 + ".example.com"), label63 + ".example.com");
@@ -125,14 +125,14 @@ TEST(NormalizeName, EnforcesLengthLimits) {
     EXPECT_NE(idn_refusal.find("63"), std::string::npos) << idn_refusal;
 }
 
-TEST(NormalizeName, RefusesInvalidInternationalNames) {
+TEST(renewer_NormalizeName, RefusesInvalidInternationalNames) {
     // U+2028 LINE SEPARATOR and a lone combining mark are not valid in IDNA2008.
     const std::string bad = refusal("a\xe2\x80\xa8" "b.example");
     EXPECT_FALSE(bad.empty());
     EXPECT_FALSE(refusal("\xcc\x81" "abc.example").empty());
 }
 
-TEST(Allowlist, ExactEntryMatchesOnlyThatName) {
+TEST(renewer_Allowlist, ExactEntryMatchesOnlyThatName) {
     const std::vector<std::string> allow = {"example.com"};
     EXPECT_TRUE(name_allowed("example.com", allow));
     EXPECT_FALSE(name_allowed("www.example.com", allow));
@@ -141,7 +141,7 @@ TEST(Allowlist, ExactEntryMatchesOnlyThatName) {
     EXPECT_FALSE(name_allowed("example.com.evil.net", allow));
 }
 
-TEST(Allowlist, SuffixEntryMatchesNamesBelowButNotTheApex) {
+TEST(renewer_Allowlist, SuffixEntryMatchesNamesBelowButNotTheApex) {
     for (const std::vector<std::string>& allow : {std::vector<std::string>{".example.com"},
                                                   std::vector<std::string>{"*.example.com"}}) {
         EXPECT_TRUE(name_allowed("www.example.com", allow));
@@ -155,7 +155,7 @@ TEST(Allowlist, SuffixEntryMatchesNamesBelowButNotTheApex) {
     }
 }
 
-TEST(Allowlist, EmptyListAllowsEverythingAndEntriesCombine) {
+TEST(renewer_Allowlist, EmptyListAllowsEverythingAndEntriesCombine) {
     EXPECT_TRUE(name_allowed("anything.example", {}));
     const std::vector<std::string> allow = {"example.com", ".example.com", "shop.example.net"};
     EXPECT_TRUE(name_allowed("example.com", allow));
@@ -164,7 +164,7 @@ TEST(Allowlist, EmptyListAllowsEverythingAndEntriesCombine) {
     EXPECT_FALSE(name_allowed("www.shop.example.net", allow));
 }
 
-TEST(Allowlist, EntriesAreNormalized) {
+TEST(renewer_Allowlist, EntriesAreNormalized) {
     EXPECT_EQ(*normalize_allow_entry("Example.COM."), "example.com");
     EXPECT_EQ(*normalize_allow_entry(".Example.com"), ".example.com");
     EXPECT_EQ(*normalize_allow_entry("*.example.com"), ".example.com");
@@ -177,13 +177,13 @@ TEST(Allowlist, EntriesAreNormalized) {
     EXPECT_NE(bad.error().message.find("allowlist entry \"exa mple.com\""), std::string::npos);
 }
 
-TEST(CertificateNames, NormalizesInOrder) {
+TEST(renewer_CertificateNames, NormalizesInOrder) {
     auto names = normalize_certificate_names({"Example.com", "*.EXAMPLE.com", "bücher.example"}, {});
     ASSERT_TRUE(names.ok()) << names.error().message;
     EXPECT_EQ(*names, (std::vector<std::string>{"example.com", "*.example.com", "xn--bcher-kva.example"}));
 }
 
-TEST(CertificateNames, RefusesDuplicatesAfterNormalization) {
+TEST(renewer_CertificateNames, RefusesDuplicatesAfterNormalization) {
     auto names = normalize_certificate_names({"example.com", "www.example.com", "EXAMPLE.com."}, {});
     ASSERT_FALSE(names.ok());
     EXPECT_NE(names.error().message.find("duplicate name \"EXAMPLE.com.\""), std::string::npos)
@@ -195,7 +195,7 @@ TEST(CertificateNames, RefusesDuplicatesAfterNormalization) {
     EXPECT_NE(idn.error().message.find("duplicate"), std::string::npos);
 }
 
-TEST(CertificateNames, RefusesEmptyTooManyAndOutsideAllowlist) {
+TEST(renewer_CertificateNames, RefusesEmptyTooManyAndOutsideAllowlist) {
     EXPECT_FALSE(validate_certificate_names({}, {}).ok());
     std::vector<std::string> many;
     for (int i = 0; i < 101; ++i) {
