@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -173,6 +174,8 @@ public:
             return nullptr;
         }
         if (pid == 0) {
+            // Dies with the test process even when it crashes or is killed by a CTest timeout.
+            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
             const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
             if (fd >= 0) {
                 ::dup2(fd, 1);
