@@ -1,5 +1,5 @@
 // The replacement step. Unit tests (hook, dry run, nothing changed) and, in
-// suites ending in "E2e" (labels e2e;aws), each AWS target driven against
+// suites ending in "E2e" (label e2e), each AWS target driven against
 // tests/fakeaws: the fake sees the right calls with the right parameters.
 #include "renewer/replace.hpp"
 
