@@ -1,0 +1,81 @@
+// One certificate, start to finish (STYLE.md habit 4): newOrder ->
+// authorizations -> ONE Dns01Solver::present() with every pending record ->
+// answer every challenge -> poll -> cleanup (always) -> finalize -> download
+// -> choose chain. Plus obtain_many(): several at once, bounded.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "acme/account.hpp"
+#include "acme/order.hpp"
+#include "acme/transport.hpp"
+#include "core/keys.hpp"
+#include "core/result.hpp"
+#include "core/retry.hpp"
+#include "core/x509.hpp"
+
+namespace acme {
+
+// One dns-01 TXT record to publish at _acme-challenge.<domain> (RFC 8555 §8.4).
+struct Dns01Record {
+    std::string domain;  // without "*." (apex and wildcard share a name)
+    std::string value;   // the TXT value, base64url(SHA-256(key authorization))
+};
+
+// The DNS side of DNS-01, declared here so acme needs no dns dependency; the
+// dns/ layer adapts its providers to it. Records for the same domain arrive
+// together (apex + wildcard: one name, two values). With obtain_many() the
+// solver is called from several threads at once and must be thread-safe.
+class Dns01Solver {
+public:
+    virtual ~Dns01Solver();
+    // Publishes every record; returns once they are live everywhere the CA
+    // may look (or an error).
+    virtual core::Status present(const std::vector<Dns01Record>& records) = 0;
+    // Removes exactly these values (other values at the same name stay).
+    // Best effort: logs its own failures, never throws.
+    virtual void cleanup(const std::vector<Dns01Record>& records) = 0;
+};
+
+struct ObtainRequest {
+    std::vector<std::string> names;                  // first = the certificate's name in messages and CN
+    core::KeyType key_type = core::KeyType::ec256;   // used when `key_pem` is empty
+    std::string key_pem;                             // reuse this certificate key when not empty
+    std::string profile;                             // "" = CA default (must be advertised otherwise)
+    std::string replaces;                            // RFC 9773 certificate id of the one being renewed
+    std::string preferred_chain;                     // issuer CN of the topmost certificate, "" = default
+    std::chrono::milliseconds timeout{600'000};      // the whole flow, validation included
+    PollSchedule poll;
+};
+
+struct ObtainedCertificate {
+    std::string fullchain_pem;  // leaf + intermediates
+    std::string chain_pem;      // intermediates only
+    std::string leaf_pem;
+    std::string key_pem;        // PKCS#8, secret
+    core::KeyType key_type = core::KeyType::ec256;
+    core::CertInfo leaf;
+    std::string certificate_url;
+    std::string order_url;
+    std::string replaced;       // the `replaces` the CA accepted, "" when none
+};
+
+// Obtains one certificate. Errors are one line naming the certificate's first
+// domain and the failing step/domain, e.g.
+// "example.test: authorization for *.example.test failed: dns: No TXT record found at ...".
+// Thread-safe for distinct requests sharing the transport, account and solver.
+core::Result<ObtainedCertificate> obtain(Transport& transport, const Account& account, Dns01Solver& solver,
+                                         const ObtainRequest& request,
+                                         const core::Deadline& run_deadline = core::Deadline::never());
+
+// Obtains several certificates with at most `concurrency` in flight; one
+// failure never stops the others. Results are in request order.
+std::vector<core::Result<ObtainedCertificate>> obtain_many(Transport& transport, const Account& account,
+                                                           Dns01Solver& solver,
+                                                           const std::vector<ObtainRequest>& requests,
+                                                           int concurrency = 4,
+                                                           const core::Deadline& run_deadline = core::Deadline::never());
+
+}  // namespace acme
