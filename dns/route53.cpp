@@ -312,8 +312,8 @@ private:
                         const rw::HostedZone& zone) {
         core::Error out = error;
         std::string message = one_line(error.message);
-        if (error.code == "AccessDenied" || error.kind == core::ErrorKind::auth) {
-            message = "access denied for route53:" + std::string(action) + " (missing IAM permission?): " + message;
+        if (error.code == "AccessDenied") {
+            message = "missing IAM permission route53:" + std::string(action) + ": " + message;
         }
         out.message = "route53: " + fqdn + " in zone " + zone_label(zone) + ": " + message;
         return out;
