@@ -181,16 +181,15 @@ auto poll(Fetch fetch, Done done, const core::Deadline& deadline, const PollSche
         if (!current.ok() || done(*current)) {
             return current;
         }
-        milliseconds wait = std::max(delay, current->retry_after);
-        if (deadline.remaining() <= milliseconds{0}) {
-            core::Error error = core::make_error(core::ErrorKind::timeout, std::string(what) + ": still \"" +
-                                                                               current->status +
-                                                                               "\" at the deadline");
-            return error;
-        }
+        const milliseconds wait = std::max(delay, current->retry_after);
+        const bool last = wait >= deadline.remaining();
         auto slept = core::sleep_for(std::min(wait, deadline.remaining()), deadline);
         if (!slept.ok() && slept.error().kind == core::ErrorKind::cancelled) {
             return slept.error().wrap(std::string(what));
+        }
+        if (last || deadline.expired()) {
+            return core::make_error(core::ErrorKind::timeout,
+                                    std::string(what) + ": still \"" + current->status + "\" at the deadline");
         }
         delay = std::min(delay * 2, schedule.cap);
     }

@@ -205,6 +205,43 @@ TEST_F(PebbleE2E, RecordThatNeverAppearsFailsWithOneLineAndCleansUp) {
     EXPECT_EQ(solver.cleaned.size(), 2u);
 }
 
+// A solver that fails in present() in one of three ways.
+class FailingSolver : public acme::Dns01Solver {
+public:
+    enum class How { error, exception, cancel };
+    explicit FailingSolver(How how) : how_(how) {}
+    core::Status present(const std::vector<acme::Dns01Record>&) override {
+        switch (how_) {
+            case How::error: return core::make_error(core::ErrorKind::network, "route53: throttled");
+            case How::exception: throw std::runtime_error("solver blew up");
+            case How::cancel: core::cancel(); return {};
+        }
+        return {};
+    }
+    void cleanup(const std::vector<acme::Dns01Record>& records) override { cleaned += static_cast<int>(records.size()); }
+    int cleaned = 0;
+
+private:
+    How how_;
+};
+
+TEST_F(PebbleE2E, CleanupAfterSolverErrorExceptionAndCancel) {
+    const acme::Account account = ca_->account();
+    acme::ObtainRequest request;
+    request.names = {"fail.example.test", "*.fail.example.test"};
+    for (auto how : {FailingSolver::How::error, FailingSolver::How::exception, FailingSolver::How::cancel}) {
+        FailingSolver solver(how);
+        auto cert = acme::obtain(*ca_->transport, account, solver, request);
+        core::reset_cancel();
+        ASSERT_FALSE(cert.ok());
+        EXPECT_EQ(cert.error().message.rfind("fail.example.test: ", 0), 0u) << cert.error().message;
+        EXPECT_EQ(solver.cleaned, 2) << cert.error().message;
+        if (how == FailingSolver::How::cancel) {
+            EXPECT_EQ(cert.error().kind, core::ErrorKind::cancelled) << cert.error().message;
+        }
+    }
+}
+
 TEST_F(PebbleE2E, RefusedNameFailsWithOneLineNamingIt) {
     const acme::Account account = ca_->account();
     test::ChallTestSolver solver(*dns_);
