@@ -161,7 +161,8 @@ std::string to_json(const Bundle& bundle) {
     j["issuer"] = bundle.issuer;
     j["key_type"] = bundle.key_type;
     j["renewed_at"] = bundle.renewed_at;
-    return j.dump();
+    // Replace, not throw, on invalid UTF-8 (dump()'s default is a type_error).
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 core::Result<Bundle> parse_bundle(std::string_view json_text) {

@@ -91,7 +91,8 @@ core::Status Spool::put(const std::string& name, const Bundle& bundle) {
     j["bundle"] = nlohmann::ordered_json::parse(to_json(bundle));
     core::FileOptions options;
     options.mode = 0600;
-    auto written = core::write_file_atomic(path_for(name), j.dump(), options);
+    const auto text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    auto written = core::write_file_atomic(path_for(name), text, options);
     if (!written.ok()) {
         return written.error().wrap("spool");
     }

@@ -103,7 +103,7 @@ std::string lease_to_json(const LeaseRecord& record) {
     j["host"] = record.host;
     j["pid"] = record.pid;
     j["expires_at"] = core::format_time(record.expires_at);
-    return j.dump();
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::optional<LeaseRecord> lease_from_json(std::string_view text) {
