@@ -190,6 +190,20 @@ class CertfetchE2e(unittest.TestCase):
         self.assertIn("does not cover example.com", r.stderr)
         self.assertNotIn("PRIVATE KEY", r.stderr)
 
+    @unittest.skipUnless(os.geteuid() == 0, "chown needs root")
+    def test_owner_and_group(self):
+        import grp
+        import pwd
+        user = pwd.getpwnam("nobody")
+        group = grp.getgrgid(user.pw_gid)
+        self.aws.seed_secret(SECRET, string=json.dumps(self.pki.bundle()))
+        r = self.run_certfetch("--owner", "nobody", "--group", group.gr_name, "--mode", "0640")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for name in ("fullchain.pem", "privkey.pem", "chain.pem"):
+            st = os.stat(os.path.join(self.out, name))
+            self.assertEqual((st.st_uid, st.st_gid), (user.pw_uid, user.pw_gid), name)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.out, "privkey.pem")).st_mode), 0o640)
+
     def test_missing_secret_exits_1(self):
         r = self.run_certfetch(secret="web/nothing-here")
         self.assertEqual(r.returncode, 1, r.stderr)
