@@ -17,9 +17,28 @@ using std::chrono::milliseconds;
 std::string quote_list(const std::vector<std::string>& values) {
     std::string out = "[";
     for (std::size_t i = 0; i < values.size(); ++i) {
-        out += (i == 0 ? "\"" : ", \"") + values[i] + "\"";
+        out += i == 0 ? "\"" : ", \"";
+        for (char c : values[i]) {
+            if (c == '"' || c == '\\') {
+                out.push_back('\\');
+            }
+            out.push_back(c);
+        }
+        out += "\"";
     }
     return out + "]";
+}
+
+// "ns1.example.com. (192.0.2.1:53)", or the address alone when overridden.
+std::string server_label(const AuthoritativeServer& server) {
+    return server.ns_name == server.address ? server.address : server.ns_name + " (" + server.address + ")";
+}
+
+std::string duration_text(std::chrono::milliseconds d) {
+    if (d < std::chrono::seconds(10)) {
+        return std::to_string(d.count()) + "ms";
+    }
+    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + "s";
 }
 
 // What is still missing at one name on one server.
@@ -155,8 +174,8 @@ core::Status wait_for_propagation(const std::vector<TxtRecord>& records, const P
                 p.last_answer = "no answer";
                 if (now - *p.first_unreachable >= options.unreachable_grace) {
                     return core::make_error(core::ErrorKind::network,
-                                            "propagation check for " + p.fqdn + ": nameserver " + p.server->ns_name +
-                                                " (" + p.server->address + ") for zone " + p.zone +
+                                            "propagation check for " + p.fqdn + ": nameserver " +
+                                                server_label(*p.server) + " for zone " + p.zone +
                                                 " unreachable: " + p.unreachable_reason);
                 }
                 ++pending;
@@ -207,13 +226,11 @@ core::Status wait_for_propagation(const std::vector<TxtRecord>& records, const P
                 if (fqdn.empty()) {
                     fqdn = p.fqdn + " (zone " + p.zone + ")";
                 }
-                servers += (servers.empty() ? "" : "; ") + p.server->ns_name +
-                           (p.server->ns_name == p.server->address ? "" : " (" + p.server->address + ")") +
-                           " answered " + p.last_answer + ", missing " + quote_list(p.missing);
+                servers += (servers.empty() ? "" : "; ") + server_label(*p.server) + " answered " + p.last_answer +
+                           ", missing " + quote_list(p.missing);
             }
-            const auto waited = std::chrono::duration_cast<std::chrono::seconds>(options.timeout);
             return core::make_error(core::ErrorKind::timeout, "propagation check: " + fqdn + " not visible after " +
-                                                                  std::to_string(waited.count()) + "s: " + servers);
+                                                                  duration_text(options.timeout) + ": " + servers);
         }
         interval = std::min(options.max_interval, interval * 2);
     }

@@ -295,7 +295,7 @@ core::Result<wire::Message> Resolver::query(std::string_view name, wire::RrType 
     switch (pending.status) {
         case ARES_SUCCESS: break;
         case ARES_ECONNREFUSED:
-            return core::make_error(core::ErrorKind::network, what + ": unreachable (connection refused)");
+            return core::make_error(core::ErrorKind::network, what + ": connection refused");
         case ARES_ETIMEOUT:
             return core::make_error(core::ErrorKind::timeout, what + ": no answer (timed out)");
         default:
