@@ -73,7 +73,9 @@ core::Result<Account> find_or_create_account(Transport& transport, std::shared_p
     auto response = transport.post(Signer{key.get(), ""}, dir.new_account, payload.dump(), deadline);
     if (!response.ok()) {
         core::Error error = response.error();
-        if (options.terms == TermsOfService::not_agreed &&
+        // Only when the CA itself refused (a problem document), not on network errors.
+        const bool ca_refused = !error.code.empty();
+        if (options.terms == TermsOfService::not_agreed && ca_refused &&
             (!dir.terms_of_service.empty() || error.message.find("terms") != std::string::npos)) {
             std::string hint = "the CA requires agreeing to its terms of service";
             if (!dir.terms_of_service.empty()) {

@@ -173,6 +173,7 @@ template <typename Fetch, typename Done>
 auto poll(Fetch fetch, Done done, const core::Deadline& deadline, const PollSchedule& schedule, std::string_view what)
     -> decltype(fetch()) {
     milliseconds delay = schedule.first;
+    const auto started = core::Clock::now();
     for (;;) {
         if (core::cancelled()) {
             return core::make_error(core::ErrorKind::cancelled, std::string(what) + ": cancelled");
@@ -182,6 +183,12 @@ auto poll(Fetch fetch, Done done, const core::Deadline& deadline, const PollSche
             return current;
         }
         const milliseconds wait = std::max(delay, current->retry_after);
+        // A progress line on a terminal once a wait gets long (DESIGN.md: logs).
+        const auto waited = std::chrono::duration_cast<std::chrono::seconds>(core::Clock::now() - started);
+        if (waited.count() >= 2) {
+            core::log::progress(std::string(what) + " still \"" + current->status + "\" after " +
+                                std::to_string(waited.count()) + " s");
+        }
         const bool last = wait >= deadline.remaining();
         auto slept = core::sleep_for(std::min(wait, deadline.remaining()), deadline);
         if (!slept.ok() && slept.error().kind == core::ErrorKind::cancelled) {
