@@ -165,6 +165,18 @@ public:
         });
     }
 
+    core::Result<Lease> renew_lock(const Lease& lease, std::chrono::seconds ttl) override {
+        return with_lock_file([&](int fd, const std::string& content) -> core::Result<Lease> {
+            auto held = detail::lease_from_json(content);
+            if (!held || held->token != lease.token) {
+                return detail::lease_lost(held, describe());
+            }
+            held->expires_at = detail::expiry_after(ttl);
+            TRY(overwrite(fd, detail::lease_to_json(*held)));
+            return detail::to_lease(*held);
+        });
+    }
+
     core::Status release_lock(const Lease& lease) override {
         auto released = with_lock_file([&](int fd, const std::string& content) -> core::Result<bool> {
             const auto held = detail::lease_from_json(content);

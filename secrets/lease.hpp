@@ -33,6 +33,12 @@ bool lease_is_free(const LeaseRecord& record, core::SystemTime now);
 
 core::Error lease_conflict(const LeaseRecord& holder, const std::string& where);
 
+// renew_lock() found the lease gone or someone else's (`holder`, when known).
+core::Error lease_lost(const std::optional<LeaseRecord>& holder, const std::string& where);
+
+// now + ttl, to the second (what the record keeps).
+core::SystemTime expiry_after(std::chrono::seconds ttl);
+
 Lease to_lease(const LeaseRecord& record);
 
 // Random UUID v4 text (RFC 9562 §5.4) from core::random_bytes.

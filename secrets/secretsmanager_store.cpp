@@ -145,6 +145,29 @@ public:
         return lost_race();
     }
 
+    core::Result<Lease> renew_lock(const Lease& lease, std::chrono::seconds ttl) override {
+        TRY_ASSIGN(auto current, get_value(lock_id_, Stage::current));
+        std::optional<detail::LeaseRecord> held;
+        if (current) {
+            held = detail::lease_from_json(current->text);
+        }
+        if (!held || held->token != lease.token) {
+            return detail::lease_lost(held, describe());
+        }
+        held->expires_at = detail::expiry_after(ttl);
+        json body = {{"SecretId", lock_id_},
+                     {"SecretString", detail::lease_to_json(*held)},
+                     {"ClientRequestToken", token_after(current->version_id)}};
+        auto put = call("PutSecretValue", body);
+        if (!put.ok()) {
+            if (put.error().code == k_exists) {
+                return detail::lease_lost(std::nullopt, describe());
+            }
+            return put.error().wrap("aws-sm:" + lock_id_ + " PutSecretValue");
+        }
+        return detail::to_lease(*held);
+    }
+
     core::Status release_lock(const Lease& lease) override {
         TRY_ASSIGN(auto current, get_value(lock_id_, Stage::current));
         if (!current) {

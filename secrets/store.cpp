@@ -92,8 +92,22 @@ LeaseRecord new_lease(const std::string& owner, std::chrono::seconds ttl) {
     record.token = core::hex_encode(core::random_bytes(16));
     record.host = hostname();
     record.pid = static_cast<long>(::getpid());
-    record.expires_at = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now() + ttl);
+    record.expires_at = expiry_after(ttl);
     return record;
+}
+
+core::SystemTime expiry_after(std::chrono::seconds ttl) {
+    return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now() + ttl);
+}
+
+core::Error lease_lost(const std::optional<LeaseRecord>& holder, const std::string& where) {
+    std::string message = where + ": our lock expired";
+    if (holder && !holder->token.empty()) {
+        message += " and " + holder->owner + " holds it now";
+    }
+    auto error = core::make_error(core::ErrorKind::conflict, message);
+    error.code = "LockLost";
+    return error;
 }
 
 std::string lease_to_json(const LeaseRecord& record) {

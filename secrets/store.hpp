@@ -81,6 +81,10 @@ public:
     // someone else holds it. The holder should release() when done; a crash
     // leaves it to expire.
     virtual core::Result<Lease> try_acquire_lock(const std::string& owner, std::chrono::seconds ttl) = 0;
+    // Extends a lease we still hold to `ttl` from now (a run that outlives its
+    // first estimate, e.g. long DNS propagation). ErrorKind::conflict when it
+    // expired and someone else took it: stop before storing anything.
+    virtual core::Result<Lease> renew_lock(const Lease& lease, std::chrono::seconds ttl) = 0;
     // Frees `lease` if it is still ours (same token); a no-op otherwise.
     virtual core::Status release_lock(const Lease& lease) = 0;
 

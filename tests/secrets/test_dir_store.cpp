@@ -161,6 +161,25 @@ TEST(DirStore, ExpiredLeaseCanBeTaken) {
     EXPECT_FALSE(a->try_acquire_lock("run-a", seconds(600)).ok());
 }
 
+TEST(DirStore, RenewExtendsOnlyOurLease) {
+    test_fs::TempDir dir;
+    auto a = dir_store(dir.path());
+    auto lease = a->try_acquire_lock("run-a", seconds(0));
+    ASSERT_TRUE(lease.ok());
+    auto renewed = a->renew_lock(*lease, seconds(600));
+    ASSERT_TRUE(renewed.ok()) << renewed.error().message;
+    EXPECT_GT(renewed->expires_at, lease->expires_at);
+    EXPECT_EQ(renewed->token, lease->token);
+    EXPECT_FALSE(dir_store(dir.path())->try_acquire_lock("run-b", seconds(600)).ok());
+    // Once it expired and another run took it, renewing is a conflict.
+    ASSERT_TRUE(a->renew_lock(*lease, seconds(0)).ok());
+    ASSERT_TRUE(dir_store(dir.path())->try_acquire_lock("run-b", seconds(600)).ok());
+    auto lost = a->renew_lock(*lease, seconds(600));
+    ASSERT_FALSE(lost.ok());
+    EXPECT_EQ(lost.error().kind, core::ErrorKind::conflict);
+    EXPECT_NE(lost.error().message.find("run-b"), std::string::npos) << lost.error().message;
+}
+
 TEST(DirStore, LeaseOfADeadProcessIsFree) {
     test_fs::TempDir dir;
     // A child takes the lease for an hour and dies without releasing it (SIGKILL-like).

@@ -199,6 +199,21 @@ TEST_F(SecretsManagerStoreE2e, LeaseIsExclusiveUntilReleasedOrExpired) {
     EXPECT_FALSE(b->try_acquire_lock("run-b", seconds(600)).ok());
 }
 
+TEST_F(SecretsManagerStoreE2e, RenewExtendsOnlyOurLease) {
+    auto a = store("prod/renew");
+    auto lease = a->try_acquire_lock("run-a", seconds(0));
+    ASSERT_TRUE(lease.ok()) << lease.error().message;
+    auto renewed = a->renew_lock(*lease, seconds(600));
+    ASSERT_TRUE(renewed.ok()) << renewed.error().message;
+    EXPECT_GT(renewed->expires_at, lease->expires_at);
+    EXPECT_FALSE(store("prod/renew")->try_acquire_lock("run-b", seconds(600)).ok());
+    ASSERT_TRUE(a->renew_lock(*lease, seconds(0)).ok());
+    ASSERT_TRUE(store("prod/renew")->try_acquire_lock("run-b", seconds(600)).ok());
+    auto lost = a->renew_lock(*lease, seconds(600));
+    ASSERT_FALSE(lost.ok());
+    EXPECT_EQ(lost.error().kind, core::ErrorKind::conflict);
+}
+
 TEST_F(SecretsManagerStoreE2e, ConcurrentAcquireHasOneWinner) {
     constexpr int k_threads = 6;
     // Create the lock secret first, so the race is on the compare-and-swap.
