@@ -315,7 +315,13 @@ std::vector<std::vector<std::string>> certificates_from_flags(const cxxopts::Par
         certificates.push_back(args["domain"].as<std::vector<std::string>>());
     }
     if (args.count("cert") != 0U) {
-        for (const auto& spec : args["cert"].as<std::vector<std::string>>()) {
+        // cxxopts splits vector values at commas, which would make every name
+        // of "--cert a,b" a certificate of its own: take each --cert as given.
+        for (const auto& given : args.arguments()) {
+            if (given.key() != "cert") {
+                continue;
+            }
+            const std::string& spec = given.value();
             std::vector<std::string> names;
             std::size_t start = 0;
             while (true) {

@@ -1,0 +1,54 @@
+"""`renewer run --dns rfc2136` end to end: TSIG-signed dynamic updates to
+Debian's bind9 (tests/harness/bind.py), Pebble's -dnsserver pointing at the
+same bind, so Pebble validates the apex + wildcard records bind serves.
+
+Run: BUILD_DIR=build /usr/bin/python3 -m unittest -v tests/e2e/test_run_rfc2136.py
+"""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_common import BlocklistPebble, E2ECase, RENEWER, ZONE, run  # noqa: E402
+from harness.bind import Bind  # noqa: E402
+
+
+class RunRfc2136(E2ECase):
+    def test_apex_and_wildcard_through_bind(self):
+        ns = Bind(zones={ZONE: ""}, start=False)
+        self.addCleanup(ns.stop)
+        ns.start()
+        ca = BlocklistPebble()
+        self.addCleanup(ca.stop)
+        ca.start(dns_port=ns.port)
+        d = self.tmpdir("rfc2136-")
+        root = os.path.join(d, "root.pem")
+        with open(root, "w") as f:
+            f.write(ca.root_pem())
+        out = os.path.join(d, "out")
+        key = ns.keys["renewer-512"]
+        env = dict(os.environ, RFC2136_TSIG_SECRET=key["secret"])
+        for k in list(env):
+            if k.startswith("AWS_"):
+                del env[k]
+        names = [ZONE, "*." + ZONE]
+        self.assertEqual(ns.txt("_acme-challenge." + ZONE), [])
+        r = run([RENEWER, "run", "-d", names[0], "-d", names[1], "--out", out,
+                 "--server", ca.directory, "--ca-bundle", ca.ca_bundle, "--trust-root", root,
+                 "--email", "ops@example.test", "--agree-tos", "--account-file", os.path.join(d, "account.json"),
+                 "--spool-dir", os.path.join(d, "spool"), "--log-format", "json",
+                 "--dns", "rfc2136", "--rfc2136-server", ns.address, "--rfc2136-tsig-key", "renewer-512",
+                 "--rfc2136-tsig-algorithm", "hmac-sha512",
+                 "--dns-resolver", ns.address, "--dns-nameservers", ns.address], env=env, timeout=120)
+        print("\napex+wildcard run through RFC 2136 (bind9): %.2f s" % r.seconds)
+        self.assertEqual(r.rc, 0, r.explain())
+        self.assertEqual(r.certs[ZONE]["outcome"], "renewed", r.explain())
+        self.assert_valid_files(out, names, ca.root_pem())
+        self.assertEqual(ns.txt("_acme-challenge." + ZONE), [], "TXT records left in bind")
+        self.assertNotIn(key["secret"], r.stdout + r.stderr, "the TSIG secret leaked into the output")
+        self.assertIn("updating zone", ns.log(), "bind saw no dynamic update")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
