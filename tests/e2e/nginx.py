@@ -86,7 +86,8 @@ http {{
             f.write(text)
 
     def base_command(self):
-        return [NGINX, "-p", self.prefix + "/", "-c", self.conf]
+        # -e: the start-up error log too, so nothing touches /var/log/nginx.
+        return [NGINX, "-p", self.prefix + "/", "-c", self.conf, "-e", os.path.join(self.prefix, "logs", "error.log")]
 
     def reload_command(self):
         """Shell command that makes this nginx re-read its files (for certfetch --reload)."""

@@ -15,8 +15,8 @@ Run: BUILD_DIR=build /usr/bin/python3 -m unittest -v tests/e2e/test_run_route53.
 
 import json
 import os
+import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -223,6 +223,44 @@ class RunRoute53(E2ECase):
         with open(os.path.join(s.accounts, "keys.json")) as f:
             account = f.read()
         self.assertIn("BEGIN", account)
+
+    def test_preferred_chain(self):
+        """Pebble with an alternate root: by default the chain leads to root 0;
+        --preferred-chain with root 1's common name selects the alternate
+        chain (Link: rel="alternate"), which verifies against root 1 only."""
+        s = self.stack
+        ca = BlocklistPebble()
+        self.addCleanup(ca.stop)
+        ca.start(dns_port=s.fake.dns_port, alternate_roots=1)
+        d = self.tmpdir("chains-")
+        roots = []
+        for i in (0, 1):
+            roots.append(os.path.join(d, "root%d.pem" % i))
+            with open(roots[i], "w") as f:
+                f.write(ca.root_pem(i))
+        alt_cn = subprocess.run(["openssl", "x509", "-noout", "-subject", "-nameopt", "multiline"],
+                                input=read(roots[1]), capture_output=True, text=True, check=True).stdout
+        alt_cn = [l.split("=", 1)[1].strip() for l in alt_cn.splitlines() if "commonName" in l][0]
+        account = os.path.join(d, "account.json")
+
+        def renew(name, root, *extra):
+            out = self.tmpdir("out-")
+            r = run([RENEWER, "run", "-d", name, "--out", out, "--server", ca.directory,
+                     "--ca-bundle", ca.ca_bundle, "--trust-root", root, "--email", "ops@example.test",
+                     "--agree-tos", "--account-file", account, "--spool-dir", s.spool,
+                     "--log-format", "json", *s.dns_args(), *extra], env=s.env(), timeout=120)
+            self.assertEqual(r.rc, 0, r.explain())
+            return out
+
+        out = renew("chain0." + ZONE, roots[0])
+        leaf = self.assert_valid_files(out, ["chain0." + ZONE], read(roots[0]))
+        with self.assertRaises(AssertionError):
+            self.assert_chain_verifies(leaf, read(os.path.join(out, "chain.pem")), read(roots[1]))
+        out = renew("chain1." + ZONE, roots[1], "--preferred-chain", alt_cn)
+        leaf = self.assert_valid_files(out, ["chain1." + ZONE], read(roots[1]))
+        with self.assertRaises(AssertionError):
+            self.assert_chain_verifies(leaf, read(os.path.join(out, "chain.pem")), read(roots[0]))
+        print("\n--preferred-chain %r selected the alternate chain" % alt_cn)
 
     def test_external_account_binding(self):
         s = self.stack
