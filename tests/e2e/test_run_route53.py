@@ -78,6 +78,7 @@ class RunRoute53(E2ECase):
     def test_apex_and_wildcard(self):
         s = self.stack
         before = s.all_records()
+        s.fake.clear_calls()
         out = self.tmpdir("out-")
         names = [ZONE, "*." + ZONE]
         r = s.renewer("run", "-d", names[0], "-d", names[1], "--out", out, account="apex")
@@ -94,7 +95,7 @@ class RunRoute53(E2ECase):
         # _acme-challenge.example.test) and were removed afterwards.
         self.assertEqual(s.all_records(), before, "TXT records left behind")
         changes = s.fake.calls("ChangeResourceRecordSets")
-        self.assertTrue(changes, "no Route53 change seen by the fake")
+        self.assertEqual(len(changes), 2, "expected one create and one delete batch: %s" % changes)
         self.assertTrue(all(c["status"] == 200 for c in changes), changes)
         # The key never appears in any log line.
         with open(os.path.join(out, "privkey.pem")) as f:

@@ -351,6 +351,26 @@ class RunStore(E2ECase):
         self.assertEqual(len(self.hook_env(hook_log)), 1, "hook ran although nothing changed")
         self.assertEqual(r2.replacements, [])
 
+        # The same targets from the command line.
+        fake.clear_calls()
+        tag_dir = os.path.join(out, names["tag"])
+        r3 = s.renewer("run", "-d", names["tag"], "--store", "dir:" + tag_dir, "--force",
+                       "--replace", "ec2-tag:role=nginx-e2e", "--max-terminate", "2", account="replace")
+        self.assertEqual(r3.rc, 0, r3.explain())
+        terminate = fake.calls("TerminateInstances")
+        self.assertEqual(len(terminate), 1, terminate)
+        ids = [v for k, v in terminate[0]["params"].items() if k.startswith("InstanceId")]
+        self.assertEqual(len(ids), 2, terminate[0]["params"])
+        self.assertTrue(set(ids) <= set(tagged), ids)
+        fake.clear_calls()
+        ecs_dir = os.path.join(out, names["ecs"])
+        r4 = s.renewer("run", "-d", names["ecs"], "--store", "dir:" + ecs_dir, "--force",
+                       "--replace", "ecs:e2e-cluster/e2e-web", account="replace")
+        self.assertEqual(r4.rc, 0, r4.explain())
+        update = fake.calls("UpdateService")
+        self.assertEqual([(u["params"]["cluster"], u["params"]["service"], u["params"]["forceNewDeployment"])
+                          for u in update], [("e2e-cluster", "e2e-web", True)])
+
     # ---- bad configuration ----------------------------------------------------------
     def test_bad_configuration_exits_2_without_network(self):
         s = self.stack
