@@ -95,6 +95,15 @@ std::optional<secrets::Bundle> on_disk(const std::string& dir, const secrets::Ve
     return std::move(bundle).value();
 }
 
+// From the leaf itself: a bundle written by another tool may lack `not_after`.
+std::optional<core::SystemTime> leaf_not_after(const secrets::Bundle& bundle) {
+    auto leaf = core::Certificate::from_pem(bundle.certificate);
+    if (!leaf.ok()) {
+        return std::nullopt;
+    }
+    return leaf->info().not_after;
+}
+
 core::Status write_all(int fd, std::string_view content, const std::string& path) {
     while (!content.empty()) {
         const auto n = ::write(fd, content.data(), content.size());
@@ -261,9 +270,9 @@ int run(const Options& options) {
         }
         // Do not trade a good certificate already on disk for an older one.
         if (auto disk = on_disk(options.out_dir, verify); disk) {
-            auto disk_end = core::parse_time(disk->not_after);
-            auto prev_end = core::parse_time(chosen.bundle->not_after);
-            if (disk_end.ok() && prev_end.ok() && *disk_end > *prev_end) {
+            const auto disk_end = leaf_not_after(*disk);
+            const auto prev_end = leaf_not_after(*chosen.bundle);
+            if (disk_end && prev_end && *disk_end > *prev_end) {
                 core::log::warn("certfetch: the files in " + options.out_dir +
                                 " are newer than AWSPREVIOUS and still valid; leaving them", {{"serial", disk->serial}});
                 return k_exit_ok;
