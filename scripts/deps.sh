@@ -2,13 +2,25 @@
 # Installs every Debian package the project, its tests and its demo need.
 # Idempotent and non-interactive: packages already present are skipped, so a
 # second run costs one dpkg query.
+#   --build-only  only what configuring and building the binaries needs (the
+#                 container image's build stage, deploy/Dockerfile)
 set -euo pipefail
 
-packages=(
-  # build
+build_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --build-only) build_only=1 ;;
+    *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+  esac
+done
+
+build_packages=(
   build-essential cmake pkg-config
   libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libcxxopts-dev libfmt-dev
   libpugixml-dev libc-ares-dev libidn2-dev libgtest-dev libgmock-dev libbenchmark-dev
+)
+packages=(
+  "${build_packages[@]}"
   # test peers: ACME CA, DNS, web server, AWS reference implementations
   pebble bind9 bind9-utils bind9-dnsutils nginx curl openssl ca-certificates
   python3 python3-botocore python3-dnslib awscli
@@ -16,6 +28,10 @@ packages=(
   # systemd-analyze for the units, YAML for the infrastructure template
   clang libclang-rt-14-dev llvm valgrind systemd python3-yaml
 )
+
+if ((build_only)); then
+  packages=("${build_packages[@]}")
+fi
 
 missing=()
 for p in "${packages[@]}"; do
