@@ -26,6 +26,9 @@ dns::Env env_with(const DnsOptions& options) {
     set("AWS_ASSUME_ROLE_ARN", options.route53_assume_role_arn);
     set("AWS_EXTERNAL_ID", options.route53_external_id);
     set("AWS_ROUTE53_REQUESTS_PER_SECOND", fmt::format("{}", options.route53_requests_per_second));
+    // One timeout bounds every DNS wait: Route53's INSYNC as well as the
+    // authoritative-server check, so --dns-timeout means what it says.
+    set("AWS_PROPAGATION_TIMEOUT", std::to_string(options.propagation_timeout.count()));
     if (options.route53_private_zone) {
         set("AWS_PRIVATE_ZONE", "true");
     }

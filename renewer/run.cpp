@@ -75,6 +75,18 @@ struct Job {
 
 std::string strip_wildcard(const std::string& name) { return name.rfind("*.", 0) == 0 ? name.substr(2) : name; }
 
+// Moves each job's result into the report. The report goes to stdout; a
+// failure also goes to the log stream, so an alarm on error-level lines
+// (CloudWatch, journald) catches it.
+void take_results(std::vector<Job>& jobs, RunReport& report) {
+    for (auto& job : jobs) {
+        if (job.result.outcome == Outcome::failed) {
+            core::log::error("certificate failed", {{"certificate", job.result.id}, {"reason", job.result.reason}});
+        }
+        report.certificates.push_back(std::move(job.result));
+    }
+}
+
 double random_fraction() {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
@@ -440,9 +452,7 @@ RunReport plan_run(const RunSettings& settings) {
     }
     plan_jobs(settings, jobs, transport ? transport->get() : nullptr);
     RunReport report;
-    for (auto& job : jobs) {
-        report.certificates.push_back(std::move(job.result));
-    }
+    take_results(jobs, report);
     report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     return report;
 }
@@ -483,9 +493,7 @@ RunReport execute_run(const RunSettings& settings) {
 
     RunReport report;
     replace_changed(settings, jobs, report);
-    for (auto& job : jobs) {
-        report.certificates.push_back(std::move(job.result));
-    }
+    take_results(jobs, report);
     report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     return report;
 }
