@@ -45,6 +45,10 @@ struct CancelPipe {
 
 std::atomic<bool> g_cancelled{false};
 CancelPipe g_cancel_pipe;
+// Until when cancel() is ignored on this thread (CancelShield); min = never.
+thread_local Clock::time_point t_shielded_until = Clock::time_point::min();
+
+bool shielded() { return t_shielded_until != Clock::time_point::min() && Clock::now() < t_shielded_until; }
 
 static_assert(std::atomic<bool>::is_always_lock_free, "cancel() must be async-signal-safe");
 
@@ -291,7 +295,13 @@ Status sleep_for(milliseconds delay, const Deadline& deadline) {
         }
         const auto left = std::chrono::ceil<milliseconds>(wake - now);
         auto wait_ms = static_cast<int>(std::min<std::int64_t>(left.count(), INT_MAX));
-        if (g_cancel_pipe.read_fd >= 0) {
+        if (g_cancelled.load() && shielded()) {
+            // The pipe stays readable after cancel(): sleep on the clock until
+            // the wake time or the end of the shield, whichever comes first.
+            const auto shield_left = std::chrono::ceil<milliseconds>(t_shielded_until - now);
+            wait_ms = static_cast<int>(std::clamp<std::int64_t>(shield_left.count(), 1, wait_ms));
+            (void)::poll(nullptr, 0, wait_ms);
+        } else if (g_cancel_pipe.read_fd >= 0) {
             pollfd pfd{};
             pfd.fd = g_cancel_pipe.read_fd;
             pfd.events = POLLIN;
@@ -321,7 +331,15 @@ void cancel() {
     }
 }
 
-bool cancelled() { return g_cancelled.load(); }
+bool cancelled() { return g_cancelled.load() && !shielded(); }
+
+CancelShield::CancelShield(milliseconds budget) : previous_(t_shielded_until) {
+    const auto until = Clock::now() + budget;
+    // Nested shields never extend an outer one's budget.
+    t_shielded_until = previous_ == Clock::time_point::min() ? until : std::min(previous_, until);
+}
+
+CancelShield::~CancelShield() { t_shielded_until = previous_; }
 
 void reset_cancel() {
     g_cancelled.store(false);

@@ -59,4 +59,20 @@ void cancel();
 bool cancelled();
 void reset_cancel();  // for tests
 
+// Lets clean-up that must still reach the network after cancel() (removing
+// the DNS records we added, releasing a lease) do so: while a shield lives,
+// cancelled() stays false on this thread until `budget` has passed since the
+// shield was made, so HTTP transfers and sleeps in that scope run normally.
+// SIGTERM (ECS, systemd) then still ends the run within a bounded time.
+class CancelShield {
+public:
+    explicit CancelShield(milliseconds budget);
+    ~CancelShield();
+    CancelShield(const CancelShield&) = delete;
+    CancelShield& operator=(const CancelShield&) = delete;
+
+private:
+    Clock::time_point previous_;
+};
+
 }  // namespace core

@@ -260,4 +260,38 @@ TEST_F(RetryTest, CancelFromASignalHandler) {
     EXPECT_LT(elapsed_ms(start), 1000);
 }
 
+// Clean-up after SIGTERM (issue 8): inside a CancelShield the thread sleeps
+// and transfers as if not cancelled, until the shield's budget runs out; other
+// threads and the code after the shield see the cancellation.
+TEST_F(RetryTest, CancelShieldLetsCleanupRunForItsBudget) {
+    core::cancel();
+    ASSERT_TRUE(core::cancelled());
+    {
+        core::CancelShield shield(300ms);
+        EXPECT_FALSE(core::cancelled());
+        bool other_thread_sees_cancel = false;
+        std::thread([&] { other_thread_sees_cancel = core::cancelled(); }).join();
+        EXPECT_TRUE(other_thread_sees_cancel);
+        const auto start = Steady::now();
+        EXPECT_TRUE(core::sleep_for(50ms).ok());  // a real wait, not woken by the pipe
+        EXPECT_GE(elapsed_ms(start), 45);
+        // A wait longer than the budget ends with the shield, as cancelled.
+        const auto long_wait = core::sleep_for(10s);
+        ASSERT_FALSE(long_wait.ok());
+        EXPECT_EQ(long_wait.error().kind, ErrorKind::cancelled);
+        EXPECT_LT(elapsed_ms(start), 1000);
+        EXPECT_TRUE(core::cancelled());
+    }
+    EXPECT_TRUE(core::cancelled());
+    {
+        core::CancelShield outer(5s);
+        {
+            core::CancelShield inner(0ms);  // never extends, may shorten
+            EXPECT_TRUE(core::cancelled());
+        }
+        EXPECT_FALSE(core::cancelled());
+    }
+    core::reset_cancel();
+}
+
 }  // namespace
