@@ -90,7 +90,12 @@ std::string domain_list(const std::vector<Challenge>& challenges) {
     return out;
 }
 
+// How long clean-up may still use the network after SIGTERM (ECS waits 30 s
+// before SIGKILL by default): our TXT values must not outlive the run.
+constexpr milliseconds k_cleanup_after_cancel{20'000};
+
 core::Status cleanup_groups(std::vector<Group>& groups) {
+    const core::CancelShield shield(k_cleanup_after_cancel);
     core::Status first;
     for (auto& g : groups) {
         if (g.records.empty()) {
@@ -110,6 +115,30 @@ core::Status cleanup_groups(std::vector<Group>& groups) {
     return first;
 }
 
+// The records grouped by the provider that owns their zone (longest match).
+std::vector<Group> group_by_provider(const std::vector<TxtRecord>& records, const std::shared_ptr<Provider>& fallback,
+                                     const SolverOptions& options) {
+    std::vector<Group> groups;
+    for (const auto& r : records) {
+        std::shared_ptr<Provider> provider = fallback;
+        std::size_t best = 0;
+        for (const auto& [zone, p] : options.zone_providers) {
+            const std::string z = wire::canonical_name(zone);
+            if (wire::is_subdomain(r.fqdn, z) && z.size() > best) {
+                best = z.size();
+                provider = p;
+            }
+        }
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.provider == provider; });
+        if (it == groups.end()) {
+            groups.push_back({provider, {}});
+            it = std::prev(groups.end());
+        }
+        it->records.push_back(r);
+    }
+    return groups;
+}
+
 }  // namespace
 
 struct Presentation::State {
@@ -118,6 +147,22 @@ struct Presentation::State {
     milliseconds present_time{0};
     milliseconds propagation_time{0};
     bool cleaned = false;
+    std::shared_ptr<Journal> journal;
+    std::string journal_id;
+
+    // Cleans `which` up; once everything presented is gone, the journal
+    // entry goes too (a failed clean-up keeps it for the next run).
+    core::Status clean(std::vector<Group>& which) {
+        cleaned = true;
+        auto status = cleanup_groups(which);
+        if (status.ok() && journal && !journal_id.empty()) {
+            if (auto removed = journal->remove(journal_id); !removed) {
+                core::log::warn("dns: could not forget a journal entry", {{"error", removed.error().message}});
+            }
+            journal_id.clear();
+        }
+        return status;
+    }
 };
 
 Presentation::Presentation(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -145,8 +190,7 @@ core::Status Presentation::cleanup() {
     if (!state_ || state_->cleaned) {
         return {};
     }
-    state_->cleaned = true;
-    return cleanup_groups(state_->groups);
+    return state_->clean(state_->groups);
 }
 
 const std::vector<TxtRecord>& Presentation::records() const { return state_->records; }
@@ -200,23 +244,16 @@ core::Result<Presentation> Solver::present(const std::vector<Challenge>& challen
     }
 
     // 2. Route each record to its provider (longest matching zone wins).
-    for (const auto& r : state->records) {
-        std::shared_ptr<Provider> provider = provider_;
-        std::size_t best = 0;
-        for (const auto& [zone, p] : options_.zone_providers) {
-            const std::string z = wire::canonical_name(zone);
-            if (wire::is_subdomain(r.fqdn, z) && z.size() > best) {
-                best = z.size();
-                provider = p;
-            }
+    state->groups = group_by_provider(state->records, provider_, options_);
+
+    // Journal first: if the run dies after the change, the next run knows.
+    if (journal_) {
+        auto id = journal_->add(journal_key_, state->records);
+        if (!id) {
+            return id.error().wrap("dns-01 for " + domains);
         }
-        auto it = std::find_if(state->groups.begin(), state->groups.end(),
-                               [&](const Group& g) { return g.provider == provider; });
-        if (it == state->groups.end()) {
-            state->groups.push_back({provider, {}});
-            it = std::prev(state->groups.end());
-        }
-        it->records.push_back(r);
+        state->journal = journal_;
+        state->journal_id = *id;
     }
 
     // 3. One present per provider; it makes one change per zone.
@@ -230,8 +267,7 @@ core::Result<Presentation> Solver::present(const std::vector<Challenge>& challen
         if (!status) {
             // Clean up everything presented so far, this group included (it may be partly applied).
             std::vector<Group> done(state->groups.begin(), state->groups.begin() + static_cast<long>(i) + 1);
-            (void)cleanup_groups(done);
-            state->cleaned = true;
+            (void)state->clean(done);
             return status.error().wrap("dns-01 for " + domains);
         }
     }
@@ -242,8 +278,7 @@ core::Result<Presentation> Solver::present(const std::vector<Challenge>& challen
         const auto check_started = core::Clock::now();
         auto status = wait_for_propagation(state->records, options_.propagation);
         if (!status) {
-            (void)cleanup_groups(state->groups);
-            state->cleaned = true;
+            (void)state->clean(state->groups);
             return status.error().wrap("dns-01 for " + domains);
         }
         state->propagation_time = since(check_started);
@@ -254,6 +289,16 @@ core::Result<Presentation> Solver::present(const std::vector<Challenge>& challen
                      {"present_ms", std::to_string(state->present_time.count())},
                      {"propagation_ms", std::to_string(state->propagation_time.count())}});
     return Presentation(std::move(state));
+}
+
+void Solver::set_journal(std::shared_ptr<Journal> journal, std::string key) {
+    journal_ = std::move(journal);
+    journal_key_ = std::move(key);
+}
+
+core::Status Solver::remove(const std::vector<TxtRecord>& records) {
+    auto groups = group_by_provider(records, provider_, options_);
+    return cleanup_groups(groups);
 }
 
 core::Result<DnsTestReport> run_dns_test(std::shared_ptr<Provider> provider, const SolverOptions& options,

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "dns/journal.hpp"
 #include "dns/propagation.hpp"
 #include "dns/provider.hpp"
 
@@ -90,11 +91,22 @@ public:
     // `_acme-challenge.<domain>.` after CNAME delegation (per the options).
     core::Result<std::string> record_name(const std::string& domain) const;
 
+    // Every present() is recorded in `journal` under `key` before the
+    // provider changes anything, and forgotten once its clean-up succeeded
+    // (issue 8: a killed run's values are removed by the next run).
+    void set_journal(std::shared_ptr<Journal> journal, std::string key);
+
+    // Removes exactly `records` (as written, after delegation) through the
+    // provider each belongs to: values a killed run left behind (journal).
+    core::Status remove(const std::vector<TxtRecord>& records);
+
     const SolverOptions& options() const { return options_; }
 
 private:
     std::shared_ptr<Provider> provider_;
     SolverOptions options_;
+    std::shared_ptr<Journal> journal_;
+    std::string journal_key_;
 };
 
 // What `renewer dns-test -d NAME` reports.

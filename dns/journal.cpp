@@ -1,0 +1,160 @@
+#include "dns/journal.hpp"
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+#include <system_error>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.hpp"
+#include "core/base64.hpp"
+#include "core/digest.hpp"
+#include "core/log.hpp"
+
+namespace dns {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string this_host() {
+    std::array<char, 256> buf{};
+    if (::gethostname(buf.data(), buf.size() - 1) != 0) {
+        return "localhost";
+    }
+    return std::string(buf.data());
+}
+
+// Random per process, fixed for its lifetime.
+const std::string& this_run() {
+    static const std::string run = core::hex_encode(core::random_bytes(8));
+    return run;
+}
+
+// A member's text or number without nlohmann's value(), which trips GCC's
+// -Wnull-dereference at -O2.
+std::string text_of(const nlohmann::json& j, const char* key) {
+    const auto it = j.find(key);
+    if (it == j.end()) {
+        return {};
+    }
+    if (const auto* s = it->get_ptr<const std::string*>()) {
+        return *s;
+    }
+    return {};
+}
+
+long long number_of(const nlohmann::json& j, const char* key) {
+    const auto it = j.find(key);
+    if (it == j.end()) {
+        return 0;
+    }
+    if (const auto* n = it->get_ptr<const nlohmann::json::number_integer_t*>()) {
+        return *n;
+    }
+    if (const auto* u = it->get_ptr<const nlohmann::json::number_unsigned_t*>()) {
+        return static_cast<long long>(*u);
+    }
+    return 0;
+}
+
+bool process_gone(long pid) { return pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH); }
+
+core::Error io_error(const std::string& what, const std::string& path, const std::error_code& ec) {
+    return core::make_error(core::ErrorKind::io, "dns journal: " + what + " " + path + ": " + ec.message());
+}
+
+}  // namespace
+
+Journal::Journal(std::string dir) : dir_(std::move(dir)) {}
+
+core::Result<std::string> Journal::add(const std::string& provider, const std::vector<TxtRecord>& records) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) {
+        return io_error("cannot create", dir_, ec);
+    }
+    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace, ec);
+    const auto now = std::chrono::system_clock::now();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    const std::string id = std::to_string(ms) + "-" + core::hex_encode(core::random_bytes(6)) + ".json";
+    nlohmann::json j = {{"provider", provider},  {"host", this_host()}, {"pid", static_cast<long>(::getpid())},
+                        {"run", this_run()},     {"written_at", ms},    {"records", nlohmann::json::array()}};
+    for (const auto& r : records) {
+        j["records"].push_back({{"fqdn", r.fqdn}, {"value", r.value}});
+    }
+    core::FileOptions options;
+    options.mode = 0600;
+    if (auto written = core::write_file_atomic((fs::path(dir_) / id).string(), j.dump(), options); !written) {
+        return written.error().wrap("dns journal");
+    }
+    return id;
+}
+
+core::Status Journal::remove(const std::string& id) {
+    std::error_code ec;
+    const auto path = (fs::path(dir_) / id).string();
+    fs::remove(path, ec);
+    if (ec) {
+        return io_error("cannot remove", path, ec);
+    }
+    return {};
+}
+
+core::Result<std::vector<JournalEntry>> Journal::orphans(std::chrono::seconds max_age) const {
+    std::vector<JournalEntry> out;
+    std::error_code ec;
+    if (!fs::exists(dir_, ec)) {
+        return out;
+    }
+    fs::directory_iterator it(dir_, ec);
+    if (ec) {
+        return io_error("cannot list", dir_, ec);
+    }
+    const auto now = std::chrono::system_clock::now();
+    const std::string host = this_host();
+    for (const auto& file : it) {
+        const auto name = file.path().filename().string();
+        if (!file.is_regular_file(ec) || !name.ends_with(".json")) {
+            continue;  // atomic_file's temp files, anything else
+        }
+        auto text = core::read_file(file.path().string());
+        if (!text) {
+            continue;  // removed meanwhile
+        }
+        const auto j = nlohmann::json::parse(*text, nullptr, false);
+        if (j.is_discarded() || !j.is_object() || !j.contains("records") || !j["records"].is_array()) {
+            core::log::warn("dns journal: ignoring an unreadable entry", {{"file", file.path().string()}});
+            continue;
+        }
+        JournalEntry e;
+        e.id = name;
+        e.provider = text_of(j, "provider");
+        e.host = text_of(j, "host");
+        e.pid = static_cast<long>(number_of(j, "pid"));
+        e.run = text_of(j, "run");
+        e.written_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(number_of(j, "written_at")));
+        for (const auto& r : j["records"]) {
+            if (r.is_object()) {
+                TxtRecord record{text_of(r, "fqdn"), text_of(r, "value")};
+                if (!record.fqdn.empty() && !record.value.empty()) {
+                    e.records.push_back(std::move(record));
+                }
+            }
+        }
+        bool over = false;
+        if (e.host == host) {
+            over = e.pid == static_cast<long>(::getpid()) ? e.run != this_run() : process_gone(e.pid);
+        } else {
+            over = now - e.written_at > max_age;
+        }
+        if (over) {
+            out.push_back(std::move(e));
+        }
+    }
+    return out;
+}
+
+}  // namespace dns

@@ -1,0 +1,51 @@
+// The presentation journal (issue 8): which TXT values this host presented
+// and has not removed yet. An entry is written before the provider change and
+// deleted once the clean-up succeeded, so a run killed in between (SIGKILL,
+// OOM, a lost host) leaves the next run exactly the values of ours to remove,
+// and nobody else's. One small JSON file per presentation, 0600, written
+// atomically, in a folder beside the spool.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "dns/provider.hpp"
+
+namespace dns {
+
+struct JournalEntry {
+    std::string id;        // the file name
+    std::string provider;  // which DNS settings presented it (the caller's key)
+    std::vector<TxtRecord> records;
+    std::string host;
+    long pid = 0;
+    std::string run;  // random per process: tells a reused pid (pid 1 in containers) apart
+    std::chrono::system_clock::time_point written_at;
+};
+
+class Journal {
+public:
+    explicit Journal(std::string dir);
+
+    // Records `records` as presented by `provider` before the change is made.
+    // Returns the entry id for remove().
+    core::Result<std::string> add(const std::string& provider, const std::vector<TxtRecord>& records);
+
+    // The clean-up succeeded: forget the entry. Ok when it is already gone.
+    core::Status remove(const std::string& id);
+
+    // Entries whose run is over: written on this host by a process that no
+    // longer exists (or by an earlier process with our pid), or on another
+    // host (shared volume) longer than `max_age` ago. Unreadable files are
+    // skipped with a warning. An absent folder is an empty journal.
+    core::Result<std::vector<JournalEntry>> orphans(std::chrono::seconds max_age) const;
+
+    const std::string& dir() const { return dir_; }
+
+private:
+    std::string dir_;
+};
+
+}  // namespace dns

@@ -1,0 +1,205 @@
+// The presentation journal (issue 8): entries are written before a provider
+// change, removed after a successful clean-up, and listed as orphans only
+// when the run that wrote them is over.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "dns/journal.hpp"
+#include "dns/solver.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+
+class TempDir {
+public:
+    TempDir() {
+        std::string pattern = (fs::temp_directory_path() / "journal-XXXXXX").string();
+        path_ = ::mkdtemp(pattern.data());
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    std::string path() const { return path_; }
+    std::string sub(const std::string& name) const { return (fs::path(path_) / name).string(); }
+
+private:
+    std::string path_;
+};
+
+std::vector<std::string> files(const std::string& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        out.push_back(e.path().filename().string());
+    }
+    return out;
+}
+
+void write_entry(const std::string& dir, const std::string& name, const nlohmann::json& j) {
+    fs::create_directories(dir);
+    std::ofstream(fs::path(dir) / name) << j.dump();
+}
+
+std::string this_host() {
+    char buf[256] = {};
+    ::gethostname(buf, sizeof buf - 1);
+    return buf;
+}
+
+long long now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+TEST(Journal, EntryLivesFromPresentUntilRemovedAndIsNotAnOrphanWhileWeRun) {
+    TempDir tmp;
+    dns::Journal journal(tmp.sub("journal"));
+    auto none = journal.orphans(seconds(3600));
+    ASSERT_TRUE(none.ok());  // absent folder: empty
+    EXPECT_TRUE(none->empty());
+
+    auto id = journal.add("route53|x", {{"_acme-challenge.a.example.", "v1"}, {"_acme-challenge.a.example.", "v2"}});
+    ASSERT_TRUE(id.ok()) << id.error().message;
+    ASSERT_EQ(files(journal.dir()), std::vector<std::string>{*id});
+    struct stat st {};
+    ASSERT_EQ(::stat((fs::path(journal.dir()) / *id).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    auto orphans = journal.orphans(seconds(0));
+    ASSERT_TRUE(orphans.ok());
+    EXPECT_TRUE(orphans->empty()) << "our own live entry is not an orphan";
+
+    ASSERT_TRUE(journal.remove(*id).ok());
+    EXPECT_TRUE(files(journal.dir()).empty());
+    EXPECT_TRUE(journal.remove(*id).ok()) << "removing twice is fine";
+}
+
+TEST(Journal, EntryOfADeadProcessIsAnOrphanWithItsRecords) {
+    TempDir tmp;
+    const std::string dir = tmp.sub("journal");
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        dns::Journal journal(dir);
+        const bool ok = journal.add("route53|x", {{"_acme-challenge.b.example.", "value-b"}}).ok();
+        ::_exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);  // reaped: the pid is gone
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    dns::Journal journal(dir);
+    auto orphans = journal.orphans(seconds(3600));
+    ASSERT_TRUE(orphans.ok());
+    ASSERT_EQ(orphans->size(), 1u);
+    const auto& e = orphans->front();
+    EXPECT_EQ(e.provider, "route53|x");
+    EXPECT_EQ(e.pid, static_cast<long>(child));
+    ASSERT_EQ(e.records.size(), 1u);
+    EXPECT_EQ(e.records[0].fqdn, "_acme-challenge.b.example.");
+    EXPECT_EQ(e.records[0].value, "value-b");
+    ASSERT_TRUE(journal.remove(e.id).ok());
+    EXPECT_TRUE(journal.orphans(seconds(3600))->empty());
+}
+
+TEST(Journal, OurPidFromAnEarlierRunForeignHostsByAgeAndJunkIsSkipped) {
+    TempDir tmp;
+    const std::string dir = tmp.sub("journal");
+    const nlohmann::json records = nlohmann::json::array({{{"fqdn", "_acme-challenge.c.example."}, {"value", "v"}}});
+    // pid 1 in a container: same pid as ours, another run id -> over.
+    write_entry(dir, "1-same-pid.json",
+                {{"provider", "p"}, {"host", this_host()}, {"pid", static_cast<long>(::getpid())},
+                 {"run", "an-earlier-run"}, {"written_at", now_ms()}, {"records", records}});
+    // Another host (shared volume): only once older than max_age.
+    write_entry(dir, "2-young-foreign.json",
+                {{"provider", "p"}, {"host", "elsewhere"}, {"pid", 1}, {"run", "r"}, {"written_at", now_ms()},
+                 {"records", records}});
+    write_entry(dir, "3-old-foreign.json",
+                {{"provider", "p"}, {"host", "elsewhere"}, {"pid", 1}, {"run", "r"},
+                 {"written_at", now_ms() - 7200 * 1000}, {"records", records}});
+    write_entry(dir, "4-junk.json", "not an object");
+    std::ofstream(fs::path(dir) / ".tmp-partial") << "{";
+
+    dns::Journal journal(dir);
+    auto orphans = journal.orphans(seconds(3600));
+    ASSERT_TRUE(orphans.ok());
+    std::vector<std::string> ids;
+    for (const auto& e : *orphans) {
+        ids.push_back(e.id);
+    }
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(ids, (std::vector<std::string>{"1-same-pid.json", "3-old-foreign.json"}));
+}
+
+// A provider that records calls; cleanup can be told to fail.
+class RecordingProvider : public dns::Provider {
+public:
+    explicit RecordingProvider(std::string journal_dir) : journal_dir_(std::move(journal_dir)) {}
+    core::Status present(const std::vector<dns::TxtRecord>& records) override {
+        journal_files_at_present = files(journal_dir_).size();
+        presented += records.size();
+        return {};
+    }
+    core::Status cleanup(const std::vector<dns::TxtRecord>& records) override {
+        cleaned += records.size();
+        if (fail_cleanup) {
+            return core::make_error(core::ErrorKind::network, "cleanup refused");
+        }
+        return {};
+    }
+    std::string name() const override { return "recording"; }
+
+    std::size_t journal_files_at_present = 0;
+    std::size_t presented = 0;
+    std::size_t cleaned = 0;
+    bool fail_cleanup = false;
+
+private:
+    std::string journal_dir_;
+};
+
+dns::SolverOptions quick_options() {
+    dns::SolverOptions o;
+    o.cname = dns::CnameMode::ignore;
+    o.propagation_mode = dns::PropagationMode::skip;
+    return o;
+}
+
+TEST(Journal, SolverJournalsBeforeTheChangeAndForgetsAfterCleanup) {
+    TempDir tmp;
+    const std::string dir = tmp.sub("journal");
+    auto provider = std::make_shared<RecordingProvider>(dir);
+    dns::Solver solver(provider, quick_options());
+    solver.set_journal(std::make_shared<dns::Journal>(dir), "key-1");
+    {
+        auto p = solver.present({{"d.example", "v1"}, {"*.d.example", "v2"}});
+        ASSERT_TRUE(p.ok()) << p.error().message;
+        EXPECT_EQ(provider->journal_files_at_present, 1u) << "the entry must exist before the provider changes DNS";
+        ASSERT_TRUE(p->cleanup().ok());
+        EXPECT_TRUE(files(dir).empty());
+    }
+    // A failed clean-up keeps the entry for the next run.
+    provider->fail_cleanup = true;
+    {
+        auto p = solver.present({{"e.example", "v3"}});
+        ASSERT_TRUE(p.ok());
+        EXPECT_FALSE(p->cleanup().ok());
+    }
+    ASSERT_EQ(files(dir).size(), 1u);
+    // Solver::remove() routes records to their provider (the replay path).
+    provider->fail_cleanup = false;
+    const auto before = provider->cleaned;
+    ASSERT_TRUE(solver.remove({{"_acme-challenge.e.example.", "v3"}}).ok());
+    EXPECT_EQ(provider->cleaned, before + 1);
+}
+
+}  // namespace
