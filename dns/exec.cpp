@@ -11,10 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/child_env.hpp"
 #include "core/log.hpp"
 #include "core/retry.hpp"
-
-extern char** environ;
 
 namespace dns {
 namespace {
@@ -117,8 +116,11 @@ private:
         std::string arg2 = record.fqdn;
         std::string arg3 = record.value;
         char* argv[] = {arg0.data(), arg1.data(), arg2.data(), arg3.data(), nullptr};
+        // Our environment without our secrets: the hook gets names and values, never keys.
+        std::vector<std::string> env_block = core::child_environment();
+        std::vector<char*> envp = core::env_pointers(env_block);
         pid_t pid = 0;
-        const int rc = posix_spawnp(&pid, settings_.path.c_str(), &fa.actions, &sa.attr, argv, environ);
+        const int rc = posix_spawnp(&pid, settings_.path.c_str(), &fa.actions, &sa.attr, argv, envp.data());
         output.close_write();
         if (rc != 0) {
             return core::make_error(core::ErrorKind::invalid_input, what + ": cannot run: " + std::strerror(rc));

@@ -13,11 +13,10 @@
 #include <unistd.h>
 
 #include "core/atomic_file.hpp"
+#include "core/child_env.hpp"
 #include "core/log.hpp"
 #include "renewer/exit_codes.hpp"
 #include "secrets/bundle.hpp"
-
-extern char** environ;  // NOLINT: POSIX, for posix_spawn
 
 namespace renewer::certfetch {
 namespace {
@@ -181,13 +180,11 @@ void fsync_dir(const std::string& dir) {
 }
 
 // Runs the operator's reload command through /bin/sh -c (it is their own
-// shell text). The child gets our environment plus the file paths; never the
+// shell text). The child gets our environment (without our AWS credentials
+// and other secrets, core::child_environment) plus the file paths; never the
 // key itself, in argv or env (issue 8 item 6).
 core::Status run_reload(const Options& options) {
-    std::vector<std::string> env_strings;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-        env_strings.emplace_back(*e);
-    }
+    std::vector<std::string> env_strings = core::child_environment();
     env_strings.push_back("CERTFETCH_DIR=" + options.out_dir);
     env_strings.push_back("CERTFETCH_FULLCHAIN=" + join(options.out_dir, k_fullchain_file));
     env_strings.push_back("CERTFETCH_PRIVKEY=" + join(options.out_dir, k_privkey_file));

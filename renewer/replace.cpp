@@ -19,10 +19,9 @@
 #include <pugixml.hpp>
 
 #include "aws/client.hpp"
+#include "core/child_env.hpp"
 #include "core/log.hpp"
 #include "core/retry.hpp"
-
-extern char** environ;
 
 namespace renewer {
 namespace {
@@ -306,20 +305,16 @@ struct Fd {
     }
 };
 
-// Our own secrets never reach the hook (issue 8: exec hooks get paths, not keys).
-const std::vector<std::string> k_always_hidden = {"RFC2136_TSIG_SECRET", "ACME_EAB_HMAC_KEY", "EAB_HMAC_KEY"};
-
+// Our own secrets never reach the hook (issue 8: exec hooks get paths, not
+// keys): core::child_environment drops them, and the variables the
+// configuration names as secret sources (target.hidden_env).
 std::vector<std::string> hook_env_block(const ReplaceTarget& target, const std::vector<ChangedCertificate>& changed) {
-    std::set<std::string, std::less<>> hidden(k_always_hidden.begin(), k_always_hidden.end());
-    hidden.insert(target.hidden_env.begin(), target.hidden_env.end());
     std::vector<std::string> block;
-    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-        const std::string_view text = *entry;
-        const std::string_view name = text.substr(0, text.find('='));
-        if (hidden.contains(name) || name.substr(0, 8) == "RENEWED_") {
+    for (auto& entry : core::child_environment(target.hidden_env)) {
+        if (entry.starts_with("RENEWED_")) {
             continue;
         }
-        block.emplace_back(text);
+        block.push_back(std::move(entry));
     }
     for (const auto& [name, value] : hook_environment(changed)) {
         block.push_back(name + "=" + value);
