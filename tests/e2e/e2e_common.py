@@ -17,6 +17,8 @@ stopped by class/test cleanups, also when a test fails.
 
 import json
 import os
+import re
+import shlex
 import shutil
 import socket
 import ssl
@@ -125,16 +127,185 @@ class Result:
 
 
 def run(cmd, env=None, timeout=120, cwd=None):
+    """Runs cmd to completion. For the renewer/certfetch binaries also: runs
+    them under WRAPPER when set (valgrind), keeps their output under LOG_DIR,
+    and fails when the output holds key material (assert_no_key_material)."""
+    ours = bool(cmd) and cmd[0] in (RENEWER, CERTFETCH)
+    actual = list(cmd)
+    if ours and WRAPPER:
+        actual = WRAPPER + actual
+        timeout *= WRAPPER_SLOWDOWN
+    started = time.time()
     start = time.monotonic()
     try:
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
+        p = subprocess.run(actual, env=env, capture_output=True, text=True, timeout=timeout,
                            stdin=subprocess.DEVNULL, cwd=cwd)
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
         err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
         raise AssertionError("timed out after %ss: %s\n--- stdout ---\n%s\n--- stderr ---\n%s" %
-                             (timeout, " ".join(cmd), out[-4000:], err[-6000:])) from None
-    return Result(cmd, p.returncode, p.stdout, p.stderr, time.monotonic() - start)
+                             (timeout, " ".join(actual), out[-4000:], err[-6000:])) from None
+    result = Result(cmd, p.returncode, p.stdout, p.stderr, time.monotonic() - start)
+    if ours:
+        keep_log(result)
+        assert_no_key_material(result, env if env is not None else os.environ, started)
+    return result
+
+
+# ---- issue 8 items 5-6: wrapper, kept logs, key-material scan ---------------
+# RENEWER_WRAPPER="valgrind --tool=memcheck ..." runs every renewer/certfetch
+# started through run() under that command; timeouts grow by WRAPPER_SLOWDOWN.
+WRAPPER = shlex.split(os.environ.get("RENEWER_WRAPPER", ""))
+WRAPPER_SLOWDOWN = 8
+# Every renewer/certfetch output, one file per process: $BUILD_DIR/test-logs/.
+LOG_DIR = os.environ.get("RENEWER_TEST_LOGS") or os.path.join(BUILD_DIR, "test-logs")
+# Callables returning texts that hold keys the binaries handled outside the
+# files named on their command line (Stack adds its Secrets Manager values).
+KEY_SOURCES = []
+SECRET_ENV_NAME = re.compile(r"SECRET|HMAC|TSIG|TOKEN|PASSWORD|PRIVATE", re.I)
+# ...naming where a secret is, not the secret: AWS_WEB_IDENTITY_TOKEN_FILE, tsig_secret_env.
+NOT_SECRET_SUFFIX = re.compile(r"_(FILE|PATH|DIR|URI|URL|ENV|NAME)$", re.I)
+SECRET_FLAGS = ("--eab-hmac-key", "--rfc2136-tsig-secret")
+SECRET_FILE_FLAGS = ("--eab-hmac-key-file", "--rfc2136-tsig-secret-file")
+_PEM_KEY = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----(.*?)-----END", re.S)
+_log_counter = [0]
+
+
+def keep_log(result):
+    try:
+        os.makedirs(LOG_DIR, exist_ok=True)
+        _log_counter[0] += 1
+        name = "%s-%d-%03d.log" % (os.path.basename(result.cmd[0]), os.getpid(), _log_counter[0])
+        with open(os.path.join(LOG_DIR, name), "w") as f:
+            f.write("$ %s\nexit %s after %.2f s\n--- stdout ---\n%s\n--- stderr ---\n%s" %
+                    (" ".join(shlex.quote(a) for a in result.cmd), result.rc, result.seconds,
+                     result.stdout, result.stderr))
+    except OSError:
+        pass  # a read-only build tree only loses the copy
+
+
+def private_key_lines(text):
+    """The base64 lines (>= 32 characters) of every PEM private key in text,
+    also inside JSON strings: any of them in a log means a key leaked."""
+    text = text.replace("\\n", "\n")
+    out = set()
+    for m in _PEM_KEY.finditer(text):
+        out.update(line for line in m.group(2).split() if len(line) >= 32)
+    return out
+
+
+def _candidate_paths(cmd):
+    tmp = os.path.realpath(tempfile.gettempdir())
+    roots = (tmp + os.sep, os.path.realpath(BUILD_DIR) + os.sep)
+    for arg in cmd[1:]:
+        for value in (arg, arg.split("=", 1)[-1], arg.split(":", 1)[-1]):
+            real = os.path.realpath(value) if value.startswith("/") else ""
+            if real and real.startswith(roots) and os.path.exists(real):
+                yield real
+
+
+def _files_under(path, limit=2000):
+    if os.path.isfile(path):
+        yield path
+        return
+    count = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            count += 1
+            if count > limit:
+                return
+            yield os.path.join(root, name)
+
+
+def _read_small(path, limit=1 << 20):
+    try:
+        if os.path.getsize(path) > limit:
+            return ""
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def key_material(cmd, env):
+    """{needle: where it comes from} for one process: secret environment values,
+    secret flag values and files, and the private keys in every file or folder
+    named on the command line (a --config file's paths included) or held by
+    KEY_SOURCES. Also returns the key files written since `since` for the mode check."""
+    needles = {}
+    for name, value in (env or {}).items():
+        if SECRET_ENV_NAME.search(name) and not NOT_SECRET_SUFFIX.search(name) and len(value) >= 8:
+            needles[value] = "environment variable " + name
+    for i, arg in enumerate(cmd[:-1]):
+        if arg in SECRET_FLAGS and len(cmd[i + 1]) >= 8:
+            needles[cmd[i + 1]] = "the value of " + arg
+        if arg in SECRET_FILE_FLAGS:
+            value = _read_small(cmd[i + 1]).strip()
+            if len(value) >= 8:
+                needles[value] = "the file of " + arg
+    paths = set(_candidate_paths(cmd))
+    for i, arg in enumerate(cmd[:-1]):
+        if arg == "--config":
+            try:
+                with open(cmd[i + 1]) as f:
+                    config = json.load(f)
+            except (OSError, ValueError):
+                continue
+            stack = [config]
+            strings = []
+            while stack:
+                item = stack.pop()
+                if isinstance(item, dict):
+                    stack.extend(item.values())
+                elif isinstance(item, list):
+                    stack.extend(item)
+                elif isinstance(item, str):
+                    strings.append(item)
+            paths.update(_candidate_paths(["--config", *strings]))
+    key_files = {}
+    for path in paths:
+        for f in _files_under(path):
+            lines = private_key_lines(_read_small(f))
+            if lines:
+                key_files[f] = lines
+                for line in lines:
+                    needles[line] = "the private key in " + f
+    for source in KEY_SOURCES:
+        try:
+            texts = source()
+        except Exception:  # a stopped fake has nothing to add
+            continue
+        for text in texts:
+            for line in private_key_lines(text):
+                needles[line] = "a private key held by the test's Secrets Manager"
+    return needles, key_files
+
+
+def assert_no_key_material(result, env, since):
+    """No line of the process's output holds a PEM private key or any needle
+    from key_material(); key files it wrote are not readable by others (the
+    renewer writes them 0600)."""
+    text = result.stdout + "\n" + result.stderr
+    problems = []
+    if "PRIVATE KEY" in text:
+        problems.append("a PEM private key header")
+    needles, key_files = key_material(result.cmd, env)
+    for needle, what in needles.items():
+        if needle in text:
+            problems.append(what)
+    for path, _lines in key_files.items():
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if st.st_mtime < since:
+            continue  # not written by this process
+        mode = st.st_mode & 0o777
+        if mode & 0o007 or (result.cmd[0] == RENEWER and mode != 0o600):
+            problems.append("key file %s has mode %o" % (path, mode))
+    if problems:
+        raise AssertionError("key material exposed by %s: %s%s" %
+                             (os.path.basename(result.cmd[0]), "; ".join(sorted(set(problems))), result.explain()))
 
 
 def openssl(*args, input=None):
@@ -284,6 +455,13 @@ class Stack:
         self.spool = os.path.join(workdir, "spool")
         self.accounts = os.path.join(workdir, "accounts")
         os.makedirs(self.accounts, exist_ok=True)
+        KEY_SOURCES.append(self.secret_texts)
+
+    def secret_texts(self):
+        """Every Secrets Manager value the fake holds, as text (key scan)."""
+        if self.fake.proc is None or self.fake.proc.poll() is not None:
+            return []
+        return [json.dumps(s) for s in self.fake.secrets()]
 
     @classmethod
     def start(cls, add_cleanup, **pebble_args):
