@@ -1,0 +1,247 @@
+"""The container image (issue 6, item 2), without a Docker engine.
+
+- deploy/Dockerfile: a Debian build stage running scripts/deps.sh --build-only,
+  cmake and strip; a bookworm-slim runtime stage that installs exactly
+  ca-certificates + deploy/runtime-packages.txt, runs as a non-root user,
+  ENTRYPOINT renewer, CMD run.
+- deploy/runtime-packages.txt is exact: every shared library the built
+  renewer and certfetch load (ldd) belongs (dpkg -S) to a listed package, and
+  every listed package provides one of them.
+- A root file system made of only the listed packages' files (dpkg -L) plus
+  the two binaries runs `renewer --version` and `certfetch --version` under
+  chroot; the same root without the libcurl package does not (so the check can
+  fail). Skipped, saying why, where chroot is not permitted.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+BUILD_DIR = os.environ.get("BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
+DOCKERFILE = os.path.join(SOURCE_DIR, "deploy", "Dockerfile")
+PACKAGES_FILE = os.path.join(SOURCE_DIR, "deploy", "runtime-packages.txt")
+BINARIES = {name: os.path.join(BUILD_DIR, "bin", name) for name in ("renewer", "certfetch")}
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def listed_packages():
+    """The package names; the Dockerfile feeds the file through `grep -v '^#'`
+    to apt-get, so a line is a whole-line comment or one package name."""
+    names = []
+    for number, line in enumerate(read(PACKAGES_FILE).splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", line):
+            raise AssertionError(f"deploy/runtime-packages.txt:{number}: not one package name: {line!r}")
+        names.append(line)
+    return names
+
+
+def dockerfile_stages():
+    """[(from line, [(instruction, argument), ...]), ...] with continuations joined."""
+    text = re.sub(r"\\\n", " ", read(DOCKERFILE))
+    stages = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        instruction, _, argument = line.partition(" ")
+        instruction = instruction.upper()
+        if instruction == "FROM":
+            stages.append((argument.strip(), []))
+        elif stages:
+            stages[-1][1].append((instruction, re.sub(r"\s+", " ", argument.strip())))
+    return stages
+
+
+def shared_libraries(binary):
+    """Paths of the shared libraries `binary` loads, from ldd."""
+    r = subprocess.run(["ldd", binary], capture_output=True, text=True, timeout=30, check=True)
+    paths = []
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s*(\S+)(?: => (\S+))? \(0x[0-9a-f]+\)", line)
+        if not m:
+            if "not found" in line:
+                raise AssertionError(f"ldd {binary}: {line.strip()}")
+            continue
+        path = m.group(2) or m.group(1)
+        if path.startswith("/"):
+            paths.append(path)  # linux-vdso.so.1 has no file
+    return paths
+
+
+def owner_packages(paths):
+    """{path: Debian package shipping it}, with one dpkg -S call. Merged /usr:
+    /lib and /usr/lib are the same folder and dpkg knows one of the two
+    spellings, so both are asked."""
+    spellings = {}
+    for path in paths:
+        candidates = {path, os.path.realpath(path)}
+        for p in list(candidates):
+            if p.startswith("/usr/lib"):
+                candidates.add(p[4:])
+            elif p.startswith("/lib"):
+                candidates.add("/usr" + p)
+        for c in candidates:
+            spellings[c] = path
+    r = subprocess.run(["dpkg", "-S", *sorted(spellings)], capture_output=True, text=True, timeout=60)
+    owners = {}
+    for line in r.stdout.splitlines():
+        package, _, shipped = line.partition(": ")
+        if "diversion" in package or shipped.strip() not in spellings:
+            continue
+        owners[spellings[shipped.strip()]] = package.split(":")[0]  # drop :amd64
+    unowned = sorted(set(paths) - set(owners))
+    if unowned:
+        raise AssertionError(f"no Debian package ships {unowned}")
+    return owners
+
+
+class Dockerfile(unittest.TestCase):
+    def test_stages(self):
+        stages = dockerfile_stages()
+        self.assertEqual(len(stages), 2, [s[0] for s in stages])
+        (build_from, build), (runtime_from, runtime) = stages
+        self.assertEqual(build_from, "debian:bookworm AS build")
+        self.assertEqual(runtime_from, "debian:bookworm-slim")
+        build_runs = " && ".join(arg for ins, arg in build if ins == "RUN")
+        self.assertIn("scripts/deps.sh --build-only", build_runs)
+        self.assertIn("--target renewer certfetch", build_runs)
+        self.assertRegex(build_runs, r"strip \S*/renewer \S*/certfetch")
+
+        copies = [arg for ins, arg in runtime if ins == "COPY"]
+        self.assertIn("deploy/runtime-packages.txt /tmp/runtime-packages.txt", copies)
+        self.assertIn("--from=build /build/bin/renewer /build/bin/certfetch /usr/local/bin/", copies)
+        installs = [arg for ins, arg in runtime if ins == "RUN" and "apt-get install" in arg]
+        self.assertEqual(len(installs), 1, "one apt-get install in the runtime stage")
+        command = installs[0].split("apt-get install", 1)[1].split("&&", 1)[0]
+        words = [w for w in re.sub(r"\$\(grep -v '\^#' /tmp/runtime-packages\.txt\)", "@LIST@", command).split()
+                 if not w.startswith("-")]
+        self.assertEqual(sorted(words), ["@LIST@", "ca-certificates"],
+                         "the runtime stage installs exactly ca-certificates + deploy/runtime-packages.txt")
+        self.assertIn("--no-install-recommends", command)
+
+        users = [arg for ins, arg in runtime if ins == "USER"]
+        self.assertEqual(len(users), 1)
+        self.assertNotIn(users[0].split(":")[0], ("root", "0"), "the image runs as a non-root user")
+        self.assertTrue(any("useradd" in arg for ins, arg in runtime if ins == "RUN"))
+        entrypoint = [json.loads(arg) for ins, arg in runtime if ins == "ENTRYPOINT"]
+        cmd = [json.loads(arg) for ins, arg in runtime if ins == "CMD"]
+        self.assertEqual(entrypoint, [["/usr/local/bin/renewer"]])
+        self.assertEqual(cmd, [["run"]])
+
+    def test_build_only_deps_are_a_subset(self):
+        # The build stage relies on --build-only installing the compiler and
+        # every -dev package; the default (no flag) still installs everything.
+        deps = read(os.path.join(SOURCE_DIR, "scripts", "deps.sh"))
+        build = re.search(r"build_packages=\((.*?)\)", deps, re.S).group(1).split()
+        for needed in ("build-essential", "cmake", "pkg-config", "libssl-dev", "libcurl4-openssl-dev",
+                       "libgtest-dev"):
+            self.assertIn(needed, build)
+
+
+class RuntimePackages(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        for path in BINARIES.values():
+            if not os.access(path, os.X_OK):
+                raise unittest.SkipTest(f"{path} is not built")
+        if not shutil.which("dpkg"):
+            raise unittest.SkipTest("not a Debian system (no dpkg)")
+        cls.libraries = {name: shared_libraries(path) for name, path in BINARIES.items()}
+        if any(re.search(r"lib(asan|ubsan|tsan)", p) for paths in cls.libraries.values() for p in paths):
+            raise unittest.SkipTest("sanitizer build: the image is built without sanitizers")
+        cls.owners = owner_packages(sorted({p for paths in cls.libraries.values() for p in paths}))
+
+    def test_list_is_exact(self):
+        listed = listed_packages()
+        self.assertEqual(len(listed), len(set(listed)), "duplicates in deploy/runtime-packages.txt")
+        needed = set(self.owners.values())
+        missing = {p: [lib for lib, o in self.owners.items() if o == p] for p in needed - set(listed)}
+        self.assertEqual(missing, {}, "packages the binaries need but deploy/runtime-packages.txt lacks")
+        self.assertEqual(sorted(set(listed) - needed), [],
+                         "deploy/runtime-packages.txt lists packages no library of the binaries comes from")
+        print(f"FIGURE image-libraries: renewer {len(self.libraries['renewer'])} libs, certfetch "
+              f"{len(self.libraries['certfetch'])} libs, from {len(needed)} packages")
+
+    def build_root(self, tmp, packages):
+        root = os.path.join(tmp, "root")
+        os.mkdir(root)
+        # The merged-/usr links of the host (/lib -> usr/lib, ...), so the
+        # loader's paths resolve the same way inside.
+        for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            if os.path.islink("/" + top):
+                os.symlink(os.readlink("/" + top), os.path.join(root, top))
+        copied = 0
+        r = subprocess.run(["dpkg", "-L", *packages], capture_output=True, text=True, timeout=60, check=True)
+        for path in r.stdout.splitlines():
+            if not path.startswith("/") or (os.path.isdir(path) and not os.path.islink(path)):
+                continue
+            if not os.path.lexists(path):
+                continue  # excluded by dpkg path-exclude (docs), or a diversion
+            parent = os.path.realpath(os.path.dirname(path))
+            dest = root + parent + "/" + os.path.basename(path)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            if os.path.lexists(dest):
+                continue
+            if os.path.islink(path):
+                os.symlink(os.readlink(path), dest)
+            else:
+                shutil.copy2(path, dest)
+            copied += 1
+        os.makedirs(os.path.join(root, "usr", "local", "bin"), exist_ok=True)
+        for name, path in BINARIES.items():
+            shutil.copy2(path, os.path.join(root, "usr", "local", "bin", name))
+        return root, copied
+
+    def run_in(self, root, argv):
+        """(returncode, output) of argv inside `root`; SkipTest when chroot is
+        not permitted here."""
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+        attempts = [["chroot", root], ["unshare", "--user", "--map-root-user", "chroot", root]]
+        errors = []
+        for prefix in attempts:
+            tool = shutil.which(prefix[0]) or shutil.which(prefix[0], path="/usr/sbin:/sbin:/usr/bin:/bin")
+            if not tool:
+                errors.append(f"{prefix[0]}: not installed")
+                continue
+            prefix = [tool] + prefix[1:]
+            r = subprocess.run(prefix + argv, capture_output=True, text=True, timeout=30, env=env)
+            output = r.stdout + r.stderr
+            if r.returncode != 0 and re.search(r"(chroot|unshare): .*(Operation not permitted|Permission denied)",
+                                               output):
+                errors.append(output.strip())
+                continue
+            return r.returncode, output
+        raise unittest.SkipTest("cannot chroot here (needs root or user namespaces): " + " | ".join(errors))
+
+    def test_binaries_run_in_a_root_of_only_the_listed_packages(self):
+        listed = listed_packages()
+        with tempfile.TemporaryDirectory() as tmp:
+            root, copied = self.build_root(tmp, listed)
+            for name in BINARIES:
+                rc, out = self.run_in(root, [f"/usr/local/bin/{name}", "--version"])
+                self.assertEqual(rc, 0, f"{name} --version in the minimal root: {out}")
+                self.assertIn(name, out)
+            print(f"FIGURE image-root: {copied} files from {len(listed)} packages; renewer and certfetch start")
+        curl = [p for p in listed if p.startswith("libcurl")]
+        self.assertEqual(len(curl), 1, "the libcurl package is listed")
+        with tempfile.TemporaryDirectory() as tmp:
+            root, _ = self.build_root(tmp, [p for p in listed if p not in curl])
+            rc, out = self.run_in(root, ["/usr/local/bin/certfetch", "--version"])
+            self.assertNotEqual(rc, 0, "certfetch started without libcurl: the root is not isolated")
+            self.assertIn("error while loading shared libraries", out)
+
+
+if __name__ == "__main__":
+    unittest.main()

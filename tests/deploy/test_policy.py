@@ -1,0 +1,492 @@
+"""Policy matches code (issue 6, item 4).
+
+1. aws/actions.hpp (the one table of AWS actions) equals the set of actions
+   found at the call sites in aws/ dns/ secrets/ renewer/, and every call site
+   has a shape the extractor understands.
+2. deploy/cloudformation.yaml, evaluated for every mode x replacement x KMS
+   combination, grants each action to the role that needs it, on the resources
+   it needs and no others, with no wildcard action and nothing beyond the
+   table (plus logs/KMS/ECR plumbing); certfetch's policy can only read its
+   secret; the schedule's role can only start the run.
+3. deploy/iam/*.json (single host) do the same; README's IAM JSON (if any) is
+   one of those files.
+4. The flags the template, units and cron line pass exist in `--help`.
+5. Mutations of the template (a wildcard, a missing action, a widened
+   resource) are reported: the checker can fail.
+"""
+
+import copy
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import cfn  # noqa: E402
+
+SOURCE_DIR = os.environ.get("SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+BUILD_DIR = os.environ.get("BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
+TEMPLATE = os.path.join(SOURCE_DIR, "deploy", "cloudformation.yaml")
+ACTIONS_HPP = os.path.join(SOURCE_DIR, "aws", "actions.hpp")
+
+REGION, ACCOUNT = cfn.PSEUDO["AWS::Region"], cfn.PSEUDO["AWS::AccountId"]
+SECRET = "certs/example.com"
+KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+TARGETS = {"none": "", "autoscaling": "web", "ec2-tag": "web-tier", "ecs": "prod/web"}
+
+# Service variable in aws/endpoints.cpp -> IAM prefix.
+SERVICE_VARS = {"route53": "route53", "secrets_manager": "secretsmanager", "ec2": "ec2",
+                "autoscaling": "autoscaling", "ecs": "ecs", "sts": "sts"}
+# Plumbing that is not an API call of ours but that the job needs.
+PLUMBING = {"logs:CreateLogStream", "logs:PutLogEvents", "kms:GenerateDataKey", "kms:Decrypt"}
+# Actions without resource-level permissions: the only ones allowed on "*".
+NO_RESOURCE_LEVEL = {"route53:ListHostedZonesByName", "ec2:DescribeInstances", "ecr:GetAuthorizationToken"}
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def secret_arn(name, suffix=cfn.SECRET_SUFFIX):
+    return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-{suffix}"
+
+
+# --- 1. the table and the call sites ------------------------------------------
+
+def table_rows():
+    text = read(ACTIONS_HPP)
+    rows = re.findall(r'ActionUse\{"(\w+)",\s*"(\w+)",\s*"([\w:-]+)",\s*"[^"]*"\}', text)
+    if not rows:
+        raise AssertionError("aws/actions.hpp: no ActionUse rows found")
+    return [(service, action, caller) for service, action, caller in rows]
+
+
+CALL = re.compile(r"\b(query|json|rest_xml)\(\s*(?:aws::)?(\w+)\s*,\s*([^,)]+)")
+
+
+def call_site_actions():
+    """{(iam prefix, action): [file:line, ...]} from the sources, and a list of
+    call sites whose shape is not understood."""
+    found, strange = {}, []
+    files = []
+    for d in ("aws", "dns", "secrets", "renewer", "core", "acme"):
+        files += sorted(glob.glob(os.path.join(SOURCE_DIR, d, "*.cpp")))
+    for path in files:
+        text = read(path)
+        rel = os.path.relpath(path, SOURCE_DIR)
+        wrapper_service = None
+        for m in CALL.finditer(text):
+            var, arg = m.group(2), m.group(3).strip()
+            if var not in SERVICE_VARS:
+                continue  # not an AWS client call (resolver.query(name, ...))
+            line = text.count("\n", 0, m.start()) + 1
+            if arg == "action":
+                wrapper_service = SERVICE_VARS[var]  # call("X", ...) wraps this client call
+                continue
+            literal = re.fullmatch(r'"([A-Z][A-Za-z0-9]+)"', arg)
+            if not literal:
+                strange.append(f"{rel}:{line}: {m.group(0)}")
+                continue
+            found.setdefault((SERVICE_VARS[var], literal.group(1)), []).append(f"{rel}:{line}")
+        if wrapper_service:
+            for m in re.finditer(r'\bcall\(\s*"([A-Za-z0-9]+)"', text):
+                line = text.count("\n", 0, m.start()) + 1
+                found.setdefault((wrapper_service, m.group(1)), []).append(f"{rel}:{line}")
+    return found, strange
+
+
+class TableMatchesCode(unittest.TestCase):
+    def test_call_sites_equal_table(self):
+        found, strange = call_site_actions()
+        self.assertEqual(strange, [], "AWS call sites the extractor does not understand (name the action "
+                                      "as a string literal, or teach tests/deploy/test_policy.py)")
+        table = {(s, a) for s, a, _ in table_rows()}
+        self.assertGreaterEqual(len(found), 10, f"suspiciously few call sites found: {found}")
+        missing = sorted(set(found) - table)
+        self.assertEqual(missing, [], "actions called in the code but missing from aws/actions.hpp: " +
+                         "; ".join(f"{s}:{a} at {found[(s, a)]}" for s, a in missing))
+        stale = sorted(table - set(found))
+        self.assertEqual(stale, [], f"aws/actions.hpp rows no call site uses: {stale}")
+        print(f"FIGURE policy-actions: {len(found)} actions at "
+              f"{sum(len(v) for v in found.values())} call sites = {len(table)} table actions")
+
+    def test_table_compiles(self):
+        cxx = shutil.which("c++") or shutil.which("g++")
+        if not cxx:
+            self.skipTest("no C++ compiler")
+        r = subprocess.run([cxx, "-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-I", SOURCE_DIR,
+                            "-x", "c++", "-"], input='#include "aws/actions.hpp"\nint main() { return '
+                           'aws::k_action_uses.size() > 0 ? 0 : 1; }\n', capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_extractor_sees_a_new_call(self):
+        # The extractor itself: a literal, a wrapper call and an odd shape.
+        text = ('x = client.query(aws::ec2, "RebootInstances", p);\n'
+                'y = client->json(aws::ecs, kName, body);\n')
+        hits = [(m.group(2), m.group(3).strip()) for m in CALL.finditer(text)]
+        self.assertEqual(hits, [("ec2", '"RebootInstances"'), ("ecs", "kName")])
+
+
+# --- 2. the template ------------------------------------------------------------
+
+def scenario_parameters(mode, replace, kms):
+    return {
+        "Mode": mode, "ImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/renewer:1",
+        "EcrRepositoryName": "renewer", "Domains": "example.com,*.example.com", "HostedZoneIds": "Z111,Z222",
+        "Email": "ops@example.com", "SecretName": SECRET, "KmsKeyArn": KMS_KEY if kms else "",
+        "ReplaceType": replace, "ReplaceTarget": TARGETS[replace],
+        "EcsClusterArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/jobs" if mode == "ecs" else "",
+        "EcsSubnets": "subnet-0123456789abcdef0" if mode == "ecs" else "",
+        "EcsSecurityGroups": "sg-0123456789abcdef0" if mode == "ecs" else "",
+    }
+
+
+SCENARIOS = [(mode, replace, kms) for mode in ("lambda", "ecs") for replace in TARGETS for kms in (False, True)]
+
+
+def role_statements(resources, logical):
+    role = resources[logical]["Properties"]
+    out = []
+    for policy in role.get("Policies", []):
+        out += cfn.statements_of(policy["PolicyDocument"])
+    return out
+
+
+def change_context(names, types=("TXT",)):
+    return {"route53:ChangeResourceRecordSetsNormalizedRecordNames": list(names),
+            "route53:ChangeResourceRecordSetsRecordTypes": list(types)}
+
+
+def check_renewer(statements, replace, zones, secret_resources, kms, where):
+    """Problems with the job's statements (empty list: fine)."""
+    problems = []
+
+    def expect(action, resource, context=None, granted=True, why=""):
+        if cfn.allowed(statements, action, resource, context) != granted:
+            problems.append(f"{where}: {action} on {resource} {'not ' if granted else ''}allowed"
+                            f"{' (' + why + ')' if why else ''}")
+
+    rows = table_rows()
+    needed = {f"{s}:{a}" for s, a, c in rows if c == "renewer" or c == f"renewer:{replace}"}
+    for action in cfn.actions_of(statements):
+        if "*" in action or "?" in action:
+            problems.append(f"{where}: wildcard action {action}")
+    granted_actions = set(cfn.actions_of(statements))
+    extra = granted_actions - needed - PLUMBING
+    if extra:
+        problems.append(f"{where}: actions beyond aws/actions.hpp for this mode: {sorted(extra)}")
+    for s in statements:
+        if "*" in cfn.as_list(s.get("Resource", [])):
+            wide = set(cfn.as_list(s.get("Action", []))) - NO_RESOURCE_LEVEL
+            if wide:
+                problems.append(f"{where}: Resource \"*\" for {sorted(wide)}")
+    # Route53: the zones, TXT at _acme-challenge only.
+    expect("route53:ListHostedZonesByName", "*")
+    expect("route53:GetChange", "arn:aws:route53:::change/C0123456789")
+    for zone in zones:
+        arn = f"arn:aws:route53:::hostedzone/{zone}"
+        expect("route53:ListResourceRecordSets", arn)
+        expect("route53:ChangeResourceRecordSets", arn,
+               change_context(["_acme-challenge.example.com", "_acme-challenge.www.example.com"]))
+        expect("route53:ChangeResourceRecordSets", arn, change_context(["www.example.com"]), False, "not a challenge")
+        expect("route53:ChangeResourceRecordSets", arn, change_context(["_acme-challenge.example.com"], ["A"]),
+               False, "not TXT")
+    expect("route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/ZOTHER",
+           change_context(["_acme-challenge.example.com"]), False, "another zone")
+    expect("route53:ListResourceRecordSets", "arn:aws:route53:::hostedzone/ZOTHER", None, False, "another zone")
+    # Secrets: certificate, account, lease; nothing else.
+    for action, names in secret_resources.items():
+        for name in names:
+            expect(action, secret_arn(name))
+    for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"):
+        expect(action, secret_arn("certs/other.com"), None, False, "another secret")
+        expect(action, secret_arn(SECRET + "-lockX"), None, False, "another secret")
+    expect("secretsmanager:DeleteSecret", secret_arn(SECRET), None, False)
+    # KMS only with a key, only through Secrets Manager.
+    via = {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
+    expect("kms:Decrypt", KMS_KEY, via, granted=kms)
+    expect("kms:GenerateDataKey", KMS_KEY, via, granted=kms)
+    expect("kms:Decrypt", KMS_KEY, {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}, False, "not via Secrets Manager")
+    # Replacement: only the named target, only in its mode.
+    asg = f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0-1-2:autoScalingGroupName/"
+    instance = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0123456789abcdef0"
+    service = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/"
+    expect("autoscaling:StartInstanceRefresh", asg + "web", granted=replace == "autoscaling")
+    expect("autoscaling:StartInstanceRefresh", asg + "other", None, False, "another group")
+    expect("ec2:DescribeInstances", "*", granted=replace == "ec2-tag")
+    expect("ec2:TerminateInstances", instance, {"aws:ResourceTag/renewer-replace": "web-tier"},
+           granted=replace == "ec2-tag")
+    expect("ec2:TerminateInstances", instance, {"aws:ResourceTag/renewer-replace": "db"}, False, "other tag value")
+    expect("ec2:TerminateInstances", instance, {}, False, "untagged")
+    expect("ecs:UpdateService", service + "prod/web", granted=replace == "ecs")
+    expect("ecs:UpdateService", service + "prod/db", None, False, "another service")
+    return problems
+
+
+def check_certfetch(statements, kms, where):
+    problems = []
+    for action in cfn.actions_of(statements):
+        if action not in ("secretsmanager:GetSecretValue", "kms:Decrypt"):
+            problems.append(f"{where}: certfetch may only read its secret, not {action}")
+    if not cfn.allowed(statements, "secretsmanager:GetSecretValue", secret_arn(SECRET)):
+        problems.append(f"{where}: certfetch cannot read {SECRET}")
+    for other in (SECRET + "-account", SECRET + "-lock", "certs/other.com"):
+        if cfn.allowed(statements, "secretsmanager:GetSecretValue", secret_arn(other)):
+            problems.append(f"{where}: certfetch can read {other}")
+    via = {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
+    if cfn.allowed(statements, "kms:Decrypt", KMS_KEY, via) != kms:
+        problems.append(f"{where}: kms:Decrypt {'missing' if kms else 'granted without a key'}")
+    return problems
+
+
+def check_template(template):
+    problems = []
+    raw_actions = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("Action", "NotAction"):
+                    raw_actions.extend(a for a in cfn.as_list(v) if isinstance(a, str))
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(template.get("Resources", {}))
+    for action in raw_actions:
+        if "*" in action or "?" in action:
+            problems.append(f"template: wildcard action {action}")
+    for mode, replace, kms in SCENARIOS:
+        where = f"{mode}/{replace}/{'kms' if kms else 'no-kms'}"
+        try:
+            t = cfn.evaluate(template, scenario_parameters(mode, replace, kms))
+        except (ValueError, KeyError) as e:
+            problems.append(f"{where}: cannot evaluate the template: {e}")
+            continue
+        res = t["Resources"]
+        renewer_statements = role_statements(res, "RenewerRole")
+        # The secrets the code touches (secrets/secretsmanager_store.cpp): the
+        # template creates the certificate and account secrets; the lease
+        # secret <name>-lock is created by the code.
+        secret_resources = {
+            "secretsmanager:GetSecretValue": [SECRET, SECRET + "-account", SECRET + "-lock"],
+            "secretsmanager:PutSecretValue": [SECRET, SECRET + "-account", SECRET + "-lock"],
+            "secretsmanager:CreateSecret": [SECRET + "-lock"],
+        }
+        names = {p["Properties"]["Name"] for p in res.values() if p["Type"] == "AWS::SecretsManager::Secret"}
+        if names != {SECRET, SECRET + "-account"}:
+            problems.append(f"{where}: the template's secrets are {sorted(names)}")
+        problems += check_renewer(renewer_statements, replace, ["Z111", "Z222"], secret_resources, kms,
+                                  f"{where} RenewerRole")
+        # Logs: only its own group.
+        group = res["LogGroup"]["Properties"]["LogGroupName"]
+        stream = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:log-stream:x"
+        if not cfn.allowed(renewer_statements, "logs:PutLogEvents", stream):
+            problems.append(f"{where}: the job cannot write its logs")
+        if cfn.allowed(renewer_statements, "logs:PutLogEvents",
+                       f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:other:log-stream:x"):
+            problems.append(f"{where}: the job can write other log groups")
+        if "RetentionInDays" not in res["LogGroup"]["Properties"]:
+            problems.append(f"{where}: the log group has no retention")
+        # certfetch: the managed policy, and the instance role has nothing else.
+        certfetch = cfn.statements_of(res["CertfetchPolicy"]["Properties"]["PolicyDocument"])
+        problems += check_certfetch(certfetch, kms, f"{where} CertfetchPolicy")
+        web = res["WebInstanceRole"]["Properties"]
+        if web.get("Policies") or web.get("ManagedPolicyArns") != [cfn._ref_of(
+                "CertfetchPolicy", template["Resources"]["CertfetchPolicy"], str)]:
+            problems.append(f"{where}: WebInstanceRole has more than CertfetchPolicy")
+        # The schedule starts the run and can do nothing else.
+        scheduler = role_statements(res, "SchedulerRole")
+        schedule = res["Schedule"]["Properties"]
+        if schedule["FlexibleTimeWindow"].get("Mode") != "FLEXIBLE":
+            problems.append(f"{where}: the schedule has no flexible window")
+        if mode == "lambda":
+            fn = res["Function"]["Properties"]
+            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn['FunctionName']}"
+            if fn.get("PackageType") != "Image":
+                problems.append(f"{where}: the function is not a container image")
+            if schedule["Target"]["Arn"] != arn:
+                problems.append(f"{where}: the schedule does not target the function")
+            if set(cfn.actions_of(scheduler)) != {"lambda:InvokeFunction"} or \
+                    not cfn.allowed(scheduler, "lambda:InvokeFunction", arn) or \
+                    cfn.allowed(scheduler, "lambda:InvokeFunction", arn + "-other"):
+                problems.append(f"{where}: SchedulerRole should only invoke {arn}")
+            event = json.loads(schedule["Target"].get("Input", "{}"))
+            if not isinstance(event, dict) or set(event) - {"force", "dry_run"}:
+                problems.append(f"{where}: schedule Input {event} has fields the run does not read")
+        else:
+            task = res["TaskDefinition"]["Properties"]
+            if task["TaskRoleArn"] != f"arn:aws:iam::{ACCOUNT}:role/RenewerRole":
+                problems.append(f"{where}: the task does not run as RenewerRole")
+            cluster = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/jobs"
+            taskdef = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{task['Family']}:7"
+            if set(cfn.actions_of(scheduler)) != {"ecs:RunTask", "iam:PassRole"} or \
+                    not cfn.allowed(scheduler, "ecs:RunTask", taskdef, {"ecs:cluster": cluster}) or \
+                    cfn.allowed(scheduler, "ecs:RunTask", taskdef, {"ecs:cluster": cluster + "2"}) or \
+                    cfn.allowed(scheduler, "ecs:RunTask", taskdef.replace(task["Family"], "other"),
+                                {"ecs:cluster": cluster}):
+                problems.append(f"{where}: SchedulerRole should only run {task['Family']} in {cluster}")
+            passed = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+            for role in ("RenewerRole", "TaskExecutionRole"):
+                if not cfn.allowed(scheduler, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{role}", passed):
+                    problems.append(f"{where}: SchedulerRole cannot pass {role}")
+            if cfn.allowed(scheduler, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/Admin", passed):
+                problems.append(f"{where}: SchedulerRole can pass any role")
+            execution = role_statements(res, "TaskExecutionRole")
+            for action in cfn.actions_of(execution):
+                if action not in ("ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+                                  "logs:CreateLogStream", "logs:PutLogEvents"):
+                    problems.append(f"{where}: TaskExecutionRole has {action}")
+            if cfn.allowed(execution, "ecr:BatchGetImage", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/other"):
+                problems.append(f"{where}: TaskExecutionRole can pull from any repository")
+    return problems
+
+
+def template_commands(template):
+    """The argument lists the template gives the image, resolved."""
+    out = []
+    for mode in ("lambda", "ecs"):
+        for replace in TARGETS:
+            res = cfn.evaluate(template, scenario_parameters(mode, replace, False))["Resources"]
+            if mode == "lambda":
+                out.append(res["Function"]["Properties"]["ImageConfig"]["Command"])
+            else:
+                out.append(res["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Command"])
+    return out
+
+
+class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.template = cfn.load(TEMPLATE)
+
+    def test_template_least_privilege(self):
+        problems = check_template(self.template)
+        self.assertEqual(problems, [], "\n".join(problems))
+        print(f"FIGURE policy-template: {len(SCENARIOS)} mode/replacement/KMS combinations checked")
+
+    def test_mutations_are_caught(self):
+        statements = self.template["Resources"]["RenewerRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+            "Statement"]
+
+        def mutated(change):
+            t = copy.deepcopy(self.template)
+            change(t["Resources"]["RenewerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
+            return check_template(t)
+
+        def sid(stmts, name):
+            return next(s for s in stmts if isinstance(s, dict) and s.get("Sid") == name)
+
+        index = statements.index(sid(statements, "CertificateAndAccount"))
+        cases = {
+            "wildcard action": (lambda s: s.append({"Effect": "Allow", "Action": "route53:*", "Resource": "*"}),
+                                "wildcard action route53:*"),
+            "Get* action": (lambda s: s[index].__setitem__("Action", ["secretsmanager:Get*",
+                                                                       "secretsmanager:PutSecretValue"]),
+                            "wildcard action secretsmanager:Get*"),
+            "missing action": (lambda s: s[index].__setitem__("Action", ["secretsmanager:GetSecretValue"]),
+                               "secretsmanager:PutSecretValue on"),
+            "zone widened": (lambda s: sid(s, "ChangeChallengeTxtOnly").__setitem__("Resource", "*"),
+                             "hostedzone/ZOTHER allowed"),
+            "condition dropped": (lambda s: sid(s, "ChangeChallengeTxtOnly").pop("Condition"), "not TXT"),
+            "extra action": (lambda s: s.append({"Effect": "Allow", "Action": "secretsmanager:DeleteSecret",
+                                                 "Resource": {"Ref": "CertificateSecret"}}),
+                             "beyond aws/actions.hpp"),
+            "lease missing": (lambda s: s.remove(sid(s, "Lease")), "CreateSecret on"),
+        }
+        for name, (change, expected) in cases.items():
+            with self.subTest(name):
+                problems = mutated(change)
+                self.assertTrue(any(expected in p for p in problems),
+                                f"{name}: expected a problem containing {expected!r}, got {problems[:5]}")
+
+    def test_cfn_lint(self):
+        lint = shutil.which("cfn-lint")
+        if not lint:
+            self.skipTest("cfn-lint is not installed: schema check skipped")
+        r = subprocess.run([lint, TEMPLATE], capture_output=True, text=True, timeout=240)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+
+# --- 3. single-host policy files and README ------------------------------------
+
+PLACEHOLDERS = {"REGION": REGION, "ACCOUNT_ID": ACCOUNT, "SECRET_NAME": SECRET, "ZONE_ID": "Z111",
+                "GROUP": "web", "CLUSTER/SERVICE": "prod/web", "TAG_KEY": "renewer-replace",
+                "TAG_VALUE": "web-tier"}
+
+
+def policy_file(name):
+    text = read(os.path.join(SOURCE_DIR, "deploy", "iam", name))
+    for key, value in PLACEHOLDERS.items():
+        text = text.replace(key, value)
+    return cfn.statements_of(json.loads(text))
+
+
+class PolicyFiles(unittest.TestCase):
+    def test_single_host_files(self):
+        files = sorted(os.path.basename(p) for p in glob.glob(os.path.join(SOURCE_DIR, "deploy", "iam", "*.json")))
+        self.assertEqual(files, ["certfetch.json", "renewer-secrets.json", "replace-autoscaling.json",
+                                 "replace-ec2-tag.json", "replace-ecs.json", "route53.json"])
+        base = policy_file("route53.json") + policy_file("renewer-secrets.json")
+        # On a single host nothing creates the secrets beforehand: the code
+        # creates all three on the first run.
+        everything = [SECRET, SECRET + "-account", SECRET + "-lock"]
+        secret_resources = {a: everything for a in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+                                                     "secretsmanager:CreateSecret")}
+        problems = []
+        for replace in TARGETS:
+            extra = [] if replace == "none" else policy_file(f"replace-{replace}.json")
+            problems += check_renewer(base + extra, replace, ["Z111"], secret_resources, False, f"iam/{replace}")
+        problems += check_certfetch(policy_file("certfetch.json"), False, "iam/certfetch.json")
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def test_readme_iam_json_is_a_policy_file(self):
+        readme = read(os.path.join(SOURCE_DIR, "README.md"))
+        files = {}
+        for path in glob.glob(os.path.join(SOURCE_DIR, "deploy", "iam", "*.json")):
+            files[os.path.basename(path)] = json.loads(read(path))
+        for block in re.findall(r"```json\n(.*?)```", readme, re.S):
+            if '"Statement"' not in block:
+                continue
+            document = json.loads(block)
+            self.assertIn(document, list(files.values()),
+                          "README.md has an IAM policy that is not one of deploy/iam/*.json (keep one source)")
+        for name in files:
+            self.assertIn(f"deploy/iam/{name}", readme, f"README.md does not point at deploy/iam/{name}")
+
+
+# --- 4. flags ---------------------------------------------------------------------
+
+def help_flags(binary, *args):
+    r = subprocess.run([binary, *args, "--help"], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise AssertionError(f"{binary} {' '.join(args)} --help: exit {r.returncode}: {r.stderr}")
+    return set(re.findall(r"--[a-z0-9][a-z0-9-]*", r.stdout))
+
+
+class FlagsExist(unittest.TestCase):
+    def test_template_flags_are_real(self):
+        renewer = os.path.join(BUILD_DIR, "bin", "renewer")
+        self.assertTrue(os.access(renewer, os.X_OK), f"{renewer} is not built")
+        flags = help_flags(renewer, "run")
+        for command in template_commands(cfn.load(TEMPLATE)):
+            self.assertEqual(command[0], "run")
+            used = {a for a in command if isinstance(a, str) and a.startswith("--")}
+            self.assertEqual(used - flags, set(), f"template passes flags `renewer run --help` lacks: {command}")
+
+    def test_help_parser_sees_a_bogus_flag(self):
+        renewer = os.path.join(BUILD_DIR, "bin", "renewer")
+        self.assertNotIn("--no-such-flag", help_flags(renewer, "run"))
+        self.assertIn("--store", help_flags(renewer, "run"))
+
+
+if __name__ == "__main__":
+    unittest.main()
