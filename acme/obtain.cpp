@@ -214,6 +214,14 @@ core::Result<ObtainedCertificate> obtain(Transport& transport, const Account& ac
     if (request.names.empty()) {
         return core::make_error(core::ErrorKind::invalid_input, "a certificate needs at least one name");
     }
+    // Nothing begun yet (no key, no order): refuse rather than start what
+    // the run cannot finish.
+    if (core::cancelled()) {
+        return core::make_error(core::ErrorKind::cancelled, k_not_started_cancelled);
+    }
+    if (request.start_by.expired()) {
+        return core::make_error(core::ErrorKind::cancelled, k_not_started_deadline);
+    }
     const std::string& first = request.names.front();
     const core::Deadline deadline = core::Deadline::after(request.timeout).min(run_deadline);
     try {
@@ -230,8 +238,10 @@ core::Result<ObtainedCertificate> obtain(Transport& transport, const Account& ac
 std::vector<core::Result<ObtainedCertificate>> obtain_many(Transport& transport, const Account& account,
                                                            Dns01Solver& solver,
                                                            const std::vector<ObtainRequest>& requests,
-                                                           int concurrency, const core::Deadline& run_deadline) {
+                                                           int concurrency, const core::Deadline& run_deadline,
+                                                           std::vector<std::chrono::milliseconds>* durations) {
     std::vector<std::optional<core::Result<ObtainedCertificate>>> slots(requests.size());
+    std::vector<std::chrono::milliseconds> took(requests.size(), std::chrono::milliseconds{0});
     std::atomic<std::size_t> next{0};
     auto worker = [&] {
         for (;;) {
@@ -239,7 +249,9 @@ std::vector<core::Result<ObtainedCertificate>> obtain_many(Transport& transport,
             if (i >= requests.size()) {
                 return;
             }
+            const auto start = std::chrono::steady_clock::now();
             slots[i].emplace(obtain(transport, account, solver, requests[i], run_deadline));
+            took[i] = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
         }
     };
     const std::size_t threads =
@@ -255,6 +267,9 @@ std::vector<core::Result<ObtainedCertificate>> obtain_many(Transport& transport,
     results.reserve(requests.size());
     for (auto& slot : slots) {
         results.push_back(std::move(*slot));
+    }
+    if (durations != nullptr) {
+        *durations = std::move(took);
     }
     return results;
 }

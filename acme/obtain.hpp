@@ -48,7 +48,15 @@ struct ObtainRequest {
     std::string preferred_chain;                     // issuer CN of the topmost certificate, "" = default
     std::chrono::milliseconds timeout{600'000};      // the whole flow, validation included
     PollSchedule poll;
+    // obtain() places no order once this has passed (a run near its deadline
+    // starts nothing it cannot finish); the error is k_not_started_deadline.
+    core::Deadline start_by = core::Deadline::never();
 };
+
+// The whole error message (ErrorKind::cancelled, not prefixed with the name)
+// of an obtain() that began nothing: past `start_by`, or after core::cancel().
+inline constexpr const char* k_not_started_deadline = "deadline: not started";
+inline constexpr const char* k_not_started_cancelled = "cancelled: not started";
 
 struct ObtainedCertificate {
     std::string fullchain_pem;  // leaf + intermediates
@@ -71,11 +79,13 @@ core::Result<ObtainedCertificate> obtain(Transport& transport, const Account& ac
                                          const core::Deadline& run_deadline = core::Deadline::never());
 
 // Obtains several certificates with at most `concurrency` in flight; one
-// failure never stops the others. Results are in request order.
+// failure never stops the others. Results are in request order; when
+// `durations` is given it receives each request's wall time, in that order.
 std::vector<core::Result<ObtainedCertificate>> obtain_many(Transport& transport, const Account& account,
                                                            Dns01Solver& solver,
                                                            const std::vector<ObtainRequest>& requests,
                                                            int concurrency = 4,
-                                                           const core::Deadline& run_deadline = core::Deadline::never());
+                                                           const core::Deadline& run_deadline = core::Deadline::never(),
+                                                           std::vector<std::chrono::milliseconds>* durations = nullptr);
 
 }  // namespace acme

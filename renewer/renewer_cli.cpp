@@ -19,6 +19,7 @@
 #include "renewer/commands.hpp"
 #include "renewer/exit_codes.hpp"
 #include "renewer/config.hpp"
+#include "renewer/lambda_runtime.hpp"
 #include "renewer/names.hpp"
 #include "renewer/run.hpp"
 #include "renewer/dns_options.hpp"
@@ -40,6 +41,19 @@ Exit codes:
   0  nothing to do, or every certificate renewed
   1  some certificate failed (the others were still processed)
   2  bad configuration or flags; nothing was attempted
+
+Deadline: `run --deadline SECONDS` bounds the whole run (e.g. an ECS task's
+stop timeout): the work stops 20 s before the end, so DNS cleanup, leases,
+replacement and the report still fit; no order starts with less than 30 s
+left (those certificates fail with "deadline: not started").
+
+Lambda: when AWS_LAMBDA_RUNTIME_API is set, `renewer run` is a Lambda
+runtime: flags and configuration (--config, or RENEWER_CONFIG=FILE when
+neither --config nor -d/--cert is given) are read once (an error goes to
+/runtime/init/error, exit 2), then one run per invocation, bounded by the
+invocation's deadline. Event (all optional): {"force": bool, "dry_run": bool}.
+Exit code 0 answers with the report as JSON; 1 is an invocation error of
+type Renewer.CertificateFailed naming the failed certificates.
 
 Secrets are never taken from argv alone: --eab-hmac-key may also come from
 ACME_EAB_HMAC_KEY, the TSIG secret from RFC2136_TSIG_SECRET or
@@ -246,7 +260,10 @@ void add_run_options(cxxopts::Options& options) {
          cxxopts::value<std::string>())
         ("preferred-chain", "issuer common name of the preferred alternate chain", cxxopts::value<std::string>())
         ("profile", "ACME profile to request (when the CA offers profiles)", cxxopts::value<std::string>())
-        ("timeout", "seconds one order may take", cxxopts::value<int>()->default_value("600"));
+        ("timeout", "seconds one order may take", cxxopts::value<int>()->default_value("600"))
+        ("deadline", "seconds the whole run may take (work stops 20 s before; in Lambda: per invocation, "
+                     "besides the invocation's own deadline)",
+         cxxopts::value<int>());
     options.add_options("Replacement (once per run, only when something changed)")
         ("replace", "autoscaling:GROUP, ec2-tag:KEY=VALUE, ecs:CLUSTER/SERVICE or none",
          cxxopts::value<std::string>())
@@ -344,13 +361,31 @@ std::vector<std::vector<std::string>> certificates_from_flags(const cxxopts::Par
     return certificates;
 }
 
+// --deadline SECONDS, validated.
+std::optional<std::chrono::seconds> deadline_budget(const cxxopts::ParseResult& args) {
+    const auto seconds = flag<int>(args, "deadline");
+    if (!seconds) {
+        return std::nullopt;
+    }
+    if (*seconds <= 0 || *seconds > 86400) {
+        throw ConfigError("--deadline: must be between 1 and 86400 seconds");
+    }
+    return std::chrono::seconds(*seconds);
+}
+
 // Builds the run's settings. One precedence rule for every setting:
 // command-line flags > environment variables > configuration file > defaults.
 RunSettings settings_from(const cxxopts::ParseResult& args) {
     RunSettings settings;
     Config& config = settings.config;
     const auto certificates = certificates_from_flags(args);
-    if (auto file = flag<std::string>(args, "config")) {
+    auto config_file = flag<std::string>(args, "config");
+    if (!config_file && certificates.empty()) {
+        // A container's command line is fixed by its image; the file may be
+        // named in the environment instead (Lambda, ECS).
+        config_file = env_setting("RENEWER_CONFIG");
+    }
+    if (const auto& file = config_file) {
         if (!certificates.empty()) {
             throw ConfigError("--config and -d/--cert: give the names in one place");
         }
@@ -361,7 +396,8 @@ RunSettings settings_from(const cxxopts::ParseResult& args) {
         config = std::move(*loaded);
     } else {
         if (certificates.empty()) {
-            throw ConfigError("no names: give -d NAME (repeatable), --cert NAME,NAME or --config FILE");
+            throw ConfigError("no names: give -d NAME (repeatable), --cert NAME,NAME or --config FILE "
+                              "(or RENEWER_CONFIG=FILE)");
         }
         if (args.count("allow") != 0U) {
             for (const auto& entry : args["allow"].as<std::vector<std::string>>()) {
@@ -486,6 +522,9 @@ RunSettings settings_from(const cxxopts::ParseResult& args) {
         throw ConfigError("--timeout: must be between 1 and 86400 seconds");
     }
     settings.order_timeout = std::chrono::seconds(timeout);
+    if (auto budget = deadline_budget(args)) {
+        settings.deadline = deadline_before(core::Clock::now() + *budget);
+    }
     settings.lease_ttl = settings.order_timeout + std::chrono::seconds(300);
     if (auto root_file = flag<std::string>(args, "trust-root")) {
         auto text = core::read_file(*root_file);
@@ -506,7 +545,33 @@ RunSettings settings_from(const cxxopts::ParseResult& args) {
     return settings;
 }
 
+// `renewer run` as a Lambda runtime (AWS_LAMBDA_RUNTIME_API set): flags and
+// configuration once, reported to /runtime/init/error when they fail.
+int lambda_subcommand(int argc, char** argv, const std::string& runtime_api) {
+    std::optional<RunSettings> settings;
+    std::optional<std::chrono::seconds> budget;
+    try {
+        cxxopts::Options options("renewer run", "Renew what is due (Lambda runtime mode).");
+        add_run_options(options);
+        auto args = options.parse(argc, argv);
+        configure_logging(args);
+        settings.emplace(settings_from(args));
+        budget = deadline_budget(args);
+        settings->deadline.reset();  // per invocation, from its header and `budget`
+    } catch (const cxxopts::exceptions::exception& e) {
+        return lambda_init_failed(runtime_api, e.what());
+    } catch (const ConfigError& e) {
+        return lambda_init_failed(runtime_api, e.what());
+    }
+    return run_lambda(runtime_api, *settings, budget);
+}
+
 int run_subcommand(int argc, char** argv, RunMode mode) {
+    if (mode == RunMode::run) {
+        if (const std::string api = env_or(k_lambda_runtime_api_env, ""); !api.empty()) {
+            return lambda_subcommand(argc, argv, api);
+        }
+    }
     cxxopts::Options options(mode == RunMode::plan ? "renewer plan" : "renewer run",
                              mode == RunMode::plan
                                  ? "Print for each certificate whether it is due and why; change nothing."

@@ -48,8 +48,14 @@ public:
         }
         acme::StoredAccount account;
         account.key_pem = json["key_pem"].get<std::string>();
-        account.url = json.value("url", "");
-        account.server = json.value("server", "");
+        // Not json.value(): GCC's -Wnull-dereference false positive at -O2.
+        for (auto [key, field] : {std::pair{"url", &account.url}, std::pair{"server", &account.server}}) {
+            if (const auto it = json.find(key); it != json.end()) {
+                if (const auto* value = it->get_ptr<const std::string*>()) {
+                    *field = *value;
+                }
+            }
+        }
         return std::optional<acme::StoredAccount>(std::move(account));
     }
 
@@ -132,6 +138,13 @@ core::Result<secrets::Bundle> verified_bundle(const acme::ObtainedCertificate& i
 // spooled ones. Jobs that fail here are finished (result set).
 void prepare_jobs(const RunSettings& settings, std::vector<Job>& jobs, secrets::Spool& spool, bool take_leases) {
     for (auto& job : jobs) {
+        const auto started = Clock::now();
+        // Every path out of this iteration records the time spent on the job.
+        struct Took {
+            CertificateResult& result;
+            Clock::time_point started;
+            ~Took() { result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started); }
+        } took{job.result, started};
         const auto& config = *job.config;
         job.result.id = config.id;
         job.result.domains = config.domains;
@@ -219,7 +232,8 @@ std::unique_ptr<acme::AccountStore> account_store_for(const RunSettings& setting
 }
 
 // Decides for every open job; connects to the CA when needed for ARI.
-void plan_jobs(const RunSettings& settings, std::vector<Job>& jobs, acme::Transport* transport) {
+void plan_jobs(const RunSettings& settings, std::vector<Job>& jobs, acme::Transport* transport,
+               const core::Deadline& run_deadline) {
     const auto now = std::chrono::system_clock::now();
     for (auto& job : jobs) {
         if (finished(job)) {
@@ -236,7 +250,8 @@ void plan_jobs(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
             auto id = leaf ? acme::ari_certificate_id(*leaf) : core::Result<std::string>(leaf.error());
             if (id) {
                 job.replaces = *id;
-                auto info = acme::fetch_renewal_info(*transport, *id, core::Deadline::after(std::chrono::seconds(30)));
+                auto info = acme::fetch_renewal_info(*transport, *id,
+                                                     core::Deadline::after(std::chrono::seconds(30)).min(run_deadline));
                 if (info) {
                     ari = *info;
                 } else {
@@ -252,11 +267,13 @@ void plan_jobs(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
     }
 }
 
-std::optional<std::unique_ptr<acme::Transport>> connect_ca(const RunSettings& settings, std::string& error) {
+std::optional<std::unique_ptr<acme::Transport>> connect_ca(const RunSettings& settings, std::string& error,
+                                                           const core::Deadline& run_deadline) {
     acme::TransportOptions options;
     options.directory_url = settings.config.server;
     options.http.ca_bundle = settings.config.ca_bundle;
-    auto transport = acme::Transport::connect(options, core::Deadline::after(std::chrono::seconds(60)));
+    auto transport =
+        acme::Transport::connect(options, core::Deadline::after(std::chrono::seconds(60)).min(run_deadline));
     if (!transport) {
         error = transport.error().message;
         return std::nullopt;
@@ -266,7 +283,7 @@ std::optional<std::unique_ptr<acme::Transport>> connect_ca(const RunSettings& se
 
 // Orders every due job, verifies and stores what was issued.
 void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transport& transport, secrets::Spool& spool,
-               const core::Deadline& run_deadline) {
+               const core::Deadline& run_deadline, const core::Deadline& start_by) {
     std::vector<Job*> due;
     for (auto& job : jobs) {
         if (!finished(job) && job.due) {
@@ -297,6 +314,10 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
         fail_all(account.error().wrap("ACME account").message);
         return;
     }
+    if (start_by.expired()) {
+        fail_all(acme::k_not_started_deadline);
+        return;
+    }
 
     DnsBridge bridge;
     std::map<std::string, std::shared_ptr<dns::Solver>> solvers;  // one per distinct DNS setting
@@ -310,7 +331,14 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
                                             dns.rfc2136_server, dns.rfc2136_tsig_key, dns.exec_path);
         auto& solver = solvers[key];
         if (!solver) {
-            auto made = make_dns_solver(dns);
+            // No DNS wait (INSYNC, propagation) may outlast the run's deadline.
+            DnsOptions bounded = dns;
+            if (settings.deadline) {
+                const auto left = std::chrono::duration_cast<std::chrono::seconds>(run_deadline.remaining());
+                bounded.propagation_timeout =
+                    std::max(std::chrono::seconds(1), std::min(bounded.propagation_timeout, left));
+            }
+            auto made = make_dns_solver(bounded);
             if (!made) {
                 job->result.outcome = Outcome::failed;
                 job->result.reason = made.error().wrap("DNS provider " + dns.provider).message;
@@ -332,14 +360,20 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
         request.replaces = job->replaces;
         request.preferred_chain = settings.preferred_chain;
         request.timeout = settings.order_timeout;
+        request.start_by = start_by;
         requests.push_back(std::move(request));
         ordered.push_back(job);
     }
 
-    auto results = acme::obtain_many(transport, *account, bridge, requests, settings.config.concurrency, run_deadline);
+    std::vector<std::chrono::milliseconds> durations;
+    auto results = acme::obtain_many(transport, *account, bridge, requests, settings.config.concurrency, run_deadline,
+                                     &durations);
     for (std::size_t i = 0; i < results.size(); ++i) {
         Job& job = *ordered[i];
         auto& issued = results[i];
+        if (i < durations.size()) {
+            job.result.duration += durations[i];
+        }
         if (!issued) {
             job.result.outcome = Outcome::failed;
             job.result.reason = issued.error().message;
@@ -428,6 +462,8 @@ const char* to_string(Outcome outcome) {
     return "unknown";
 }
 
+core::Deadline deadline_before(core::Clock::time_point hard_end) { return core::Deadline(hard_end - k_deadline_margin); }
+
 bool RunReport::any_changed() const {
     return std::any_of(certificates.begin(), certificates.end(), [](const CertificateResult& r) {
         return r.outcome == Outcome::renewed || r.outcome == Outcome::stored_from_spool;
@@ -446,11 +482,12 @@ RunReport plan_run(const RunSettings& settings) {
     secrets::Spool spool(settings.config.spool_dir.empty() ? secrets::Spool::default_dir() : settings.config.spool_dir);
     prepare_jobs(settings, jobs, spool, false);
     std::string ca_error;
-    auto transport = connect_ca(settings, ca_error);
+    const auto deadline = settings.deadline.value_or(core::Deadline::never());
+    auto transport = connect_ca(settings, ca_error, deadline);
     if (!transport) {
         core::log::warn("cannot reach the CA; planning with the lifetime rule only", {{"error", ca_error}});
     }
-    plan_jobs(settings, jobs, transport ? transport->get() : nullptr);
+    plan_jobs(settings, jobs, transport ? transport->get() : nullptr, deadline);
     RunReport report;
     take_results(jobs, report);
     report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
@@ -459,7 +496,15 @@ RunReport plan_run(const RunSettings& settings) {
 
 RunReport execute_run(const RunSettings& settings) {
     const auto start = Clock::now();
-    const auto run_deadline = core::Deadline::after(settings.order_timeout + std::chrono::seconds(120));
+    auto run_deadline = core::Deadline::after(settings.order_timeout + std::chrono::seconds(120));
+    // With a deadline, orders start only while k_order_start_budget (or the
+    // order timeout, when shorter) is left; see RunSettings::deadline.
+    auto start_by = core::Deadline::never();
+    if (settings.deadline) {
+        run_deadline = run_deadline.min(*settings.deadline);
+        const auto budget = std::min<std::chrono::milliseconds>(k_order_start_budget, settings.order_timeout);
+        start_by = core::Deadline(settings.deadline->at() - budget);
+    }
     auto jobs = make_jobs(settings);
     secrets::Spool spool(settings.config.spool_dir.empty() ? secrets::Spool::default_dir() : settings.config.spool_dir);
     prepare_jobs(settings, jobs, spool, true);
@@ -468,18 +513,27 @@ RunReport execute_run(const RunSettings& settings) {
     const bool need_ca = std::any_of(jobs.begin(), jobs.end(), [](const Job& j) { return !finished(j); });
     std::optional<std::unique_ptr<acme::Transport>> transport;
     std::string ca_error;
-    if (need_ca) {
-        transport = connect_ca(settings, ca_error);
+    // Past the point where orders may start, the CA is not contacted at all
+    // (ARI would not change the outcome: nothing can be ordered).
+    if (need_ca && !start_by.expired()) {
+        transport = connect_ca(settings, ca_error, run_deadline);
     }
-    plan_jobs(settings, jobs, transport ? transport->get() : nullptr);
+    plan_jobs(settings, jobs, transport ? transport->get() : nullptr, run_deadline);
     for (auto& job : jobs) {
         if (job.result.outcome == Outcome::would_renew) {
             core::log::info("due", {{"certificate", job.config->id}, {"reason", job.result.reason}});
         }
     }
     if (settings.dry_run == DryRun::no) {
-        if (transport) {
-            issue_due(settings, jobs, **transport, spool, run_deadline);
+        if (start_by.expired()) {
+            for (auto& job : jobs) {
+                if (job.result.outcome == Outcome::would_renew) {
+                    job.result.outcome = Outcome::failed;
+                    job.result.reason = acme::k_not_started_deadline;
+                }
+            }
+        } else if (transport) {
+            issue_due(settings, jobs, **transport, spool, run_deadline, start_by);
         } else {
             for (auto& job : jobs) {
                 if (job.result.outcome == Outcome::would_renew) {
@@ -518,26 +572,56 @@ void print_report(const RunReport& report) {
                                  static_cast<double>(report.duration.count()) / 1000.0);
         return;
     }
+    print_report_json(report);
+}
+
+nlohmann::json report_to_json(const RunReport& report) {
+    nlohmann::json certificates = nlohmann::json::array();
     for (const auto& r : report.certificates) {
-        const nlohmann::json line = {{"certificate", r.id},        {"outcome", to_string(r.outcome)},
-                                     {"reason", r.reason},         {"domains", r.domains},
-                                     {"store", r.store},           {"serial", r.serial},
-                                     {"not_after", r.not_after}};
-        std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        certificates.push_back({{"id", r.id},
+                                {"domains", r.domains},
+                                {"store", r.store},
+                                {"outcome", to_string(r.outcome)},
+                                {"reason", r.reason},
+                                {"serial", r.serial},
+                                {"not_after", r.not_after},
+                                {"duration_ms", r.duration.count()}});
     }
+    nlohmann::json replacements = nlohmann::json::array();
     for (const auto& r : report.replacements) {
-        std::cout << nlohmann::json{{"replace", to_string(r.type)}, {"summary", r.summary}}.dump() << "\n";
+        replacements.push_back({{"replace", to_string(r.type)}, {"summary", r.summary}});
     }
     for (const auto& e : report.replacement_errors) {
-        std::cout << nlohmann::json{{"replace", "failed"}, {"error", e}}.dump() << "\n";
+        replacements.push_back({{"replace", "failed"}, {"error", e}});
     }
-    std::cout << nlohmann::json{{"summary", true},
-                                {"certificates", report.certificates.size()},
-                                {"changed", report.any_changed()},
-                                {"exit_code", report.exit_code()},
-                                {"duration_ms", report.duration.count()}}
-                     .dump()
-              << "\n";
+    return {{"exit_code", report.exit_code()},
+            {"changed", report.any_changed()},
+            {"duration_ms", report.duration.count()},
+            {"certificates", std::move(certificates)},
+            {"replacements", std::move(replacements)}};
+}
+
+void print_report_json(const RunReport& report) {
+    const auto dump = [](const nlohmann::json& line) {
+        std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    };
+    const nlohmann::json json = report_to_json(report);
+    // One line per certificate ("certificate" names it, as log lines do),
+    // one per replacement, then the summary.
+    for (const auto& certificate : json["certificates"]) {
+        nlohmann::json line = certificate;
+        line["certificate"] = certificate["id"];
+        dump(line);
+    }
+    for (const auto& replacement : json["replacements"]) {
+        dump(replacement);
+    }
+    dump({{"summary", true},
+          {"certificates", json["certificates"].size()},
+          {"changed", json["changed"]},
+          {"exit_code", json["exit_code"]},
+          {"duration_ms", json["duration_ms"]}});
+    std::cout.flush();
 }
 
 }  // namespace renewer

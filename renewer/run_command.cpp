@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <thread>
 #include <unistd.h>
@@ -13,13 +15,18 @@ namespace {
 
 // A scheduled run (no terminal) may wait a random part of `jitter` first, so
 // a fleet of daily jobs does not hit the CA at the same second.
-void maybe_spread(const std::chrono::seconds jitter) {
+// With a deadline, the wait takes at most a tenth of the time left.
+void maybe_spread(const std::chrono::seconds jitter, const std::optional<core::Deadline>& deadline) {
     if (jitter.count() <= 0 || isatty(STDIN_FILENO) != 0) {
         return;
     }
+    auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(jitter);
+    if (deadline) {
+        limit = std::min(limit, deadline->remaining() / 10);
+    }
     std::mt19937_64 rng{std::random_device{}()};
-    const auto delay = std::chrono::milliseconds(
-        std::uniform_int_distribution<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(jitter).count())(rng));
+    const auto delay =
+        std::chrono::milliseconds(std::uniform_int_distribution<long long>(0, limit.count())(rng));
     core::log::info("waiting before the run to spread scheduled runs", {{"delay_ms", std::to_string(delay.count())}});
     (void)core::sleep_for(delay);
 }
@@ -32,7 +39,7 @@ int run_command(const RunSettings& settings, RunMode mode) {
         print_report(report);
         return report.exit_code();
     }
-    maybe_spread(settings.config.jitter);
+    maybe_spread(settings.config.jitter, settings.deadline);
     if (core::cancelled()) {
         return k_exit_failed;
     }
