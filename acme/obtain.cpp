@@ -77,6 +77,7 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
     }
     out.order_url = order->url;
     out.replaced = order->replaces;
+    core::log::debug("acme: order created", {{"certificate", request.names.front()}, {"order", order->url}});
 
     // RFC 8555 §7.5: fetch every authorization; valid ones need nothing.
     std::vector<Pending> pending;
@@ -120,6 +121,8 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
                 return answered.error().wrap("answering the challenge for " + p.authz.name());
             }
         }
+        core::log::debug("acme: challenges answered", {{"certificate", request.names.front()},
+                                                      {"challenges", std::to_string(pending.size())}});
         for (const Pending& p : pending) {
             auto final_authz = poll_authorization(transport, account, p.authz.url, deadline, request.poll);
             if (!final_authz.ok()) {
@@ -167,6 +170,7 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
         }
         valid = std::move(*finalized);
     }
+    core::log::debug("acme: order finalized", {{"certificate", request.names.front()}, {"order", valid.url}});
 
     const Alternates alternates = request.preferred_chain.empty() ? Alternates::exclude : Alternates::include;
     auto chains = download_certificate(transport, account, valid.certificate, deadline, alternates);
