@@ -164,7 +164,7 @@ def change_context(names, types=("TXT",)):
             "route53:ChangeResourceRecordSetsRecordTypes": list(types)}
 
 
-def check_renewer(statements, replace, zones, secret_resources, kms, where):
+def check_renewer(statements, replace, zones, secret_resources, kms, where, not_yet_created=()):
     """Problems with the job's statements (empty list: fine)."""
     problems = []
 
@@ -205,9 +205,15 @@ def check_renewer(statements, replace, zones, secret_resources, kms, where):
     for action, names in secret_resources.items():
         for name in names:
             expect(action, secret_arn(name))
+    # A secret that does not exist yet is authorized by its ARN without the
+    # suffix: the first GetSecretValue must get "not found", then CreateSecret.
+    for name in not_yet_created:
+        for action in secret_resources:
+            expect(action, secret_arn(name)[:-7], None, True, "before it exists")
     for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"):
         expect(action, secret_arn("certs/other.com"), None, False, "another secret")
         expect(action, secret_arn(SECRET + "-lockX"), None, False, "another secret")
+        expect(action, secret_arn(SECRET + "-lockX")[:-7], None, False, "another secret")
     expect("secretsmanager:DeleteSecret", secret_arn(SECRET), None, False)
     # KMS only with a key, only through Secrets Manager.
     via = {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
@@ -285,7 +291,7 @@ def check_template(template):
         if names != {SECRET, SECRET + "-account"}:
             problems.append(f"{where}: the template's secrets are {sorted(names)}")
         problems += check_renewer(renewer_statements, replace, ["Z111", "Z222"], secret_resources, kms,
-                                  f"{where} RenewerRole")
+                                  f"{where} RenewerRole", not_yet_created=[SECRET + "-lock"])
         # Logs: only its own group.
         group = res["LogGroup"]["Properties"]["LogGroupName"]
         stream = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:log-stream:x"
@@ -401,6 +407,8 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
                                                  "Resource": {"Ref": "CertificateSecret"}}),
                              "beyond aws/actions.hpp"),
             "lease missing": (lambda s: s.remove(sid(s, "Lease")), "CreateSecret on"),
+            "lease only once created": (lambda s: sid(s, "Lease").__setitem__("Resource", sid(s, "Lease")["Resource"][1:]),
+                                        "before it exists"),
         }
         for name, (change, expected) in cases.items():
             with self.subTest(name):
@@ -444,7 +452,8 @@ class PolicyFiles(unittest.TestCase):
         problems = []
         for replace in TARGETS:
             extra = [] if replace == "none" else policy_file(f"replace-{replace}.json")
-            problems += check_renewer(base + extra, replace, ["Z111"], secret_resources, False, f"iam/{replace}")
+            problems += check_renewer(base + extra, replace, ["Z111"], secret_resources, False, f"iam/{replace}",
+                                      not_yet_created=everything)
         problems += check_certfetch(policy_file("certfetch.json"), False, "iam/certfetch.json")
         self.assertEqual(problems, [], "\n".join(problems))
 
