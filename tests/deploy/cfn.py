@@ -99,8 +99,13 @@ def _getatt(logical, resource, attribute, resolve):
     raise ValueError(f"GetAtt {logical}.Arn of {kind}: not modelled")
 
 
-def evaluate(template, parameters):
-    """The template resolved for `parameters` (missing ones take Default)."""
+def evaluate(template, parameters, refs=None, pseudo=None):
+    """The template resolved for `parameters` (missing ones take Default).
+    `refs` overrides what Ref of a resource gives ({logical id: value}, e.g.
+    the ARN of a secret that exists in a test service); `pseudo` overrides
+    pseudo parameters (AWS::AccountId, AWS::Region)."""
+    refs = refs or {}
+    pseudo_values = dict(PSEUDO, **(pseudo or {}))
     params = {}
     for name, spec in template.get("Parameters", {}).items():
         value = parameters.get(name, spec.get("Default"))
@@ -135,11 +140,13 @@ def evaluate(template, parameters):
                 if isinstance(value, list):
                     raise ValueError(f"Fn::Sub of list parameter {key}")
                 return value
-            if key in PSEUDO:
-                return PSEUDO[key]
+            if key in pseudo_values:
+                return pseudo_values[key]
             if "." in key:
                 logical, attribute = key.split(".", 1)
                 return _getatt(logical, resources[logical], attribute, resolve)
+            if key in refs:
+                return refs[key]
             if key in resources:
                 return _ref_of(key, resources[key], resolve)
             raise ValueError(f"Fn::Sub: unknown ${{{key}}}")
@@ -158,8 +165,10 @@ def evaluate(template, parameters):
                     return NO_VALUE
                 if arg in params:
                     return params[arg]
-                if arg in PSEUDO:
-                    return PSEUDO[arg]
+                if arg in pseudo_values:
+                    return pseudo_values[arg]
+                if arg in refs:
+                    return refs[arg]
                 if arg in resources:
                     return _ref_of(arg, resources[arg], resolve)
                 raise ValueError(f"Ref to unknown {arg}")

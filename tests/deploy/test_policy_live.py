@@ -1,0 +1,182 @@
+"""Policy matches code, observed: real runs with the template's own command
+line, every AWS call they make judged against the template's policies.
+
+renewer runs exactly the arguments deploy/cloudformation.yaml gives the Lambda
+function (plus only what points it at the local peers: Pebble's TLS root and
+the fake's DNS server) against Pebble and tests/fakeaws, once per replacement
+mode, on secrets created the way the template creates them (empty). Each call
+tests/fakeaws logged becomes (IAM action, resource ARN, condition context) and
+must be allowed by RenewerRole's statements for that mode; certfetch's calls
+must be allowed by CertfetchPolicy. A secret's ARN has Secrets Manager's
+suffix once it exists and none before (the first read of the lease secret).
+The static checks (test_policy.py) prove nothing more is granted.
+"""
+
+import os
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
+
+import botocore.session  # noqa: E402
+
+import cfn  # noqa: E402
+from e2e_common import CERTFETCH, RENEWER, ZONE, E2ECase, Stack, run  # noqa: E402
+from test_policy import TEMPLATE, role_statements  # noqa: E402
+
+SECRET = "certs/" + ZONE
+TARGETS = {"autoscaling": "web", "ec2-tag": "web-tier", "ecs": "prod/web"}
+
+
+class TemplateAllowsEveryCall(E2ECase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for path in (RENEWER, CERTFETCH):
+            if not os.access(path, os.X_OK):
+                raise unittest.SkipTest(f"{path} is not built")
+        cls.stack = Stack.start_for(cls)
+        fake = cls.stack.fake
+        # As CloudFormation does: the certificate and account secrets, empty.
+        client = botocore.session.get_session().create_client(
+            "secretsmanager", region_name=fake.region, endpoint_url=fake.endpoint,
+            aws_access_key_id=fake.access_key, aws_secret_access_key=fake.secret_key)
+        for name in (SECRET, SECRET + "-account"):
+            client.create_secret(Name=name, Description="created like deploy/cloudformation.yaml does")
+        client.close()
+        fake.seed_asg("web", size=2, refresh_seconds=0.1)
+        fake.seed_instances(count=2, tags={"renewer-replace": "web-tier"})
+        fake.seed_instances(count=1, tags={"renewer-replace": "db"})
+        fake.seed_ecs_service("prod", "web", rollout_seconds=0.1)
+        cls.template = cfn.load(TEMPLATE)
+
+    def secrets(self):
+        return {s["name"]: s for s in self.stack.fake.secrets()}
+
+    def account(self):
+        arn = self.secrets()[SECRET]["arn"]
+        return arn.split(":")[4]
+
+    def resolved(self, replace):
+        secrets = self.secrets()
+        return cfn.evaluate(self.template, {
+            "Mode": "lambda", "ImageUri": "x/renewer:1", "EcrRepositoryName": "renewer",
+            "Domains": f"{ZONE},*.{ZONE}", "HostedZoneIds": self.stack.zone_id, "Email": "ops@" + ZONE,
+            "CaDirectoryUrl": self.stack.ca.directory, "SecretName": SECRET,
+            "ReplaceType": replace, "ReplaceTarget": TARGETS[replace],
+        }, refs={"CertificateSecret": secrets[SECRET]["arn"], "AccountSecret": secrets[SECRET + "-account"]["arn"]},
+            pseudo={"AWS::Region": self.stack.fake.region, "AWS::AccountId": self.account()})
+
+    def judge(self, calls, statements, instances):
+        """[(call summary, why)] of calls the statements do not allow."""
+        region, account = self.stack.fake.region, self.account()
+        secrets = self.secrets()
+        denied = []
+        for c in calls:
+            service, action, p = c["service"], c["action"], c.get("params") or {}
+            context = {}
+            if service in ("imds", "ecs-credentials"):
+                continue
+            if service == "route53":
+                if action == "ListHostedZonesByName":
+                    resource = "*"
+                elif action == "GetChange":
+                    resource = "arn:aws:route53:::change/" + str(p.get("change_id", "")).split("/")[-1]
+                elif action in ("ListResourceRecordSets", "ChangeResourceRecordSets"):
+                    resource = f"arn:aws:route53:::hostedzone/{p.get('zone_id')}"
+                    if action == "ChangeResourceRecordSets":
+                        changes = p.get("changes") or []
+                        context = {
+                            "route53:ChangeResourceRecordSetsNormalizedRecordNames":
+                                [ch["name"].lower().rstrip(".") for ch in changes],
+                            "route53:ChangeResourceRecordSetsRecordTypes": [ch["type"] for ch in changes]}
+                else:
+                    resource = "?"
+            elif service == "secretsmanager":
+                name = p.get("SecretId") or p.get("Name") or p.get("name")
+                secret = next((s for s in secrets.values() if name in (s["name"], s["arn"])), None)
+                if secret and (action == "CreateSecret" or secret["created"] <= c["time"]):
+                    resource = secret["arn"]
+                else:
+                    resource = f"arn:aws:secretsmanager:{region}:{account}:secret:{name}"  # not created yet
+            elif service == "autoscaling":
+                resource = (f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:"
+                            f"11111111-2222-3333-4444-555555555555:autoScalingGroupName/{p.get('AutoScalingGroupName')}")
+            elif service == "ec2" and action == "DescribeInstances":
+                resource = "*"
+            elif service == "ec2" and action == "TerminateInstances":
+                ids = [v for k, v in sorted(p.items()) if k.startswith("InstanceId")]
+                for instance_id in ids:
+                    tags = instances.get(instance_id, {})
+                    ctx = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
+                    arn = f"arn:aws:ec2:{region}:{account}:instance/{instance_id}"
+                    if not cfn.allowed(statements, "ec2:TerminateInstances", arn, ctx):
+                        denied.append((f"ec2:TerminateInstances {arn} {ctx}", c.get("code")))
+                continue
+            elif service == "ecs":
+                resource = f"arn:aws:ecs:{region}:{account}:service/{p.get('cluster')}/{p.get('service')}"
+            else:
+                resource = "?"
+            if not cfn.allowed(statements, f"{service}:{action}", resource, context):
+                denied.append((f"{service}:{action} {resource} {context}", c.get("code")))
+        return denied
+
+    def test_runs_and_certfetch_stay_inside_the_template_policies(self):
+        fake = self.stack.fake
+        seen = set()
+        first = True
+        for replace in ("autoscaling", "ec2-tag", "ecs"):
+            with self.subTest(replace):
+                t = self.resolved(replace)
+                command = t["Resources"]["Function"]["Properties"]["ImageConfig"]["Command"]
+                statements = role_statements(t["Resources"], "RenewerRole")
+                instances = {i["InstanceId"]: i.get("Tags", {}) for i in fake.instances()}
+                spool = tempfile.mkdtemp(dir=self.stack.workdir, prefix="spool-")
+                fake.clear_calls()
+                argv = [RENEWER, *command, "--ca-bundle", self.stack.ca.ca_bundle, "--trust-root",
+                        self.stack.root_file, *self.stack.dns_args()]
+                if not first:
+                    argv.append("--force")  # renew again so the replacement runs again
+                r = run(argv, env=self.stack.env(RENEWER_SPOOL_DIR=spool), timeout=180)
+                self.assertEqual(r.rc, 0, r.explain())
+                self.assertEqual([c["outcome"] for c in r.certs.values()], ["renewed"], r.explain())
+                self.assertTrue(r.replacements, r.explain())
+                calls = fake.calls()
+                seen |= {f"{c['service']}:{c['action']}" for c in calls}
+                denied = self.judge(calls, statements, instances)
+                self.assertEqual(denied, [], f"calls RenewerRole ({replace}) does not allow")
+                first = False
+        for needed in ("route53:ChangeResourceRecordSets", "route53:GetChange", "secretsmanager:CreateSecret",
+                       "secretsmanager:PutSecretValue", "autoscaling:StartInstanceRefresh",
+                       "ec2:TerminateInstances", "ecs:UpdateService"):
+            self.assertIn(needed, seen, "the runs did not exercise every kind of call")
+        # certfetch on a web host, with CertfetchPolicy only.
+        t = self.resolved("autoscaling")
+        statements = cfn.statements_of(t["Resources"]["CertfetchPolicy"]["Properties"]["PolicyDocument"])
+        out = tempfile.mkdtemp(dir=self.stack.workdir, prefix="certfetch-")
+        fake.clear_calls()
+        r = run([CERTFETCH, "--secret-id", SECRET, "--out", out, "--expect-name", ZONE], env=self.stack.env())
+        self.assertEqual(r.rc, 0, r.explain())
+        calls = fake.calls()
+        self.assertTrue(any(c["action"] == "GetSecretValue" for c in calls))
+        self.assertEqual(self.judge(calls, statements, {}), [], "calls CertfetchPolicy does not allow")
+        print(f"FIGURE policy-live: {len(seen)} kinds of AWS call in 3 runs + certfetch, all inside the template")
+
+    def test_judge_can_refuse(self):
+        # The judge itself: a call on another secret or zone is refused.
+        t = self.resolved("ecs")
+        statements = role_statements(t["Resources"], "RenewerRole")
+        calls = [{"service": "secretsmanager", "action": "GetSecretValue", "time": 0,
+                  "params": {"SecretId": "certs/other"}},
+                 {"service": "route53", "action": "ChangeResourceRecordSets", "time": 0,
+                  "params": {"zone_id": "ZOTHER", "changes": [{"name": "_acme-challenge.x.", "type": "TXT"}]}},
+                 {"service": "autoscaling", "action": "StartInstanceRefresh", "time": 0,
+                  "params": {"AutoScalingGroupName": "web"}}]
+        self.assertEqual(len(self.judge(calls, statements, {})), 3)
+
+
+if __name__ == "__main__":
+    unittest.main()
