@@ -116,6 +116,24 @@ class SystemdUnits(unittest.TestCase):
                 rc, out = self.run_verify(self.copies(tmp, mutate))
                 self.assertNotEqual(out, "", f"{what}: systemd-analyze verify found nothing")
 
+    def test_exposure(self):
+        # systemd's own score of the sandbox (0 = locked down, 10 = none).
+        if not self.verify:
+            self.skipTest("systemd-analyze is not installed")
+        scores = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in self.copies(tmp):
+                if not path.endswith(".service"):
+                    continue
+                r = subprocess.run([self.verify, "security", "--offline=yes", "--no-pager", path],
+                                   capture_output=True, text=True, timeout=60, cwd=tmp)
+                m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout)
+                self.assertIsNotNone(m, r.stdout[-2000:] + r.stderr)
+                scores[os.path.basename(path)] = float(m.group(1))
+        for name, score in scores.items():
+            self.assertLessEqual(score, 3.5, f"{name}: exposure {score}")
+        print("FIGURE units-exposure: " + ", ".join(f"{n} {s}" for n, s in sorted(scores.items())))
+
     def test_certfetch_service(self):
         u = unit("certfetch.service")
         self.assertEqual(u["Service"]["Type"], "oneshot")
