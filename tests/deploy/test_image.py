@@ -15,6 +15,7 @@
 
 import json
 import os
+import sys
 import re
 import shutil
 import subprocess
@@ -204,10 +205,10 @@ class RuntimePackages(unittest.TestCase):
             shutil.copy2(path, os.path.join(root, "usr", "local", "bin", name))
         return root, copied
 
-    def run_in(self, root, argv):
+    def run_in(self, root, argv, env=None, timeout=30):
         """(returncode, output) of argv inside `root`; SkipTest when chroot is
         not permitted here."""
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+        env = dict(env or {}, PATH="/usr/local/bin:/usr/bin:/bin")
         attempts = [["chroot", root], ["unshare", "--user", "--map-root-user", "chroot", root]]
         errors = []
         for prefix in attempts:
@@ -216,7 +217,7 @@ class RuntimePackages(unittest.TestCase):
                 errors.append(f"{prefix[0]}: not installed")
                 continue
             prefix = [tool] + prefix[1:]
-            r = subprocess.run(prefix + argv, capture_output=True, text=True, timeout=30, env=env)
+            r = subprocess.run(prefix + argv, capture_output=True, text=True, timeout=timeout, env=env)
             output = r.stdout + r.stderr
             if r.returncode != 0 and re.search(r"(chroot|unshare): .*(Operation not permitted|Permission denied)",
                                                output):
@@ -241,6 +242,40 @@ class RuntimePackages(unittest.TestCase):
             rc, out = self.run_in(root, ["/usr/local/bin/certfetch", "--version"])
             self.assertNotEqual(rc, 0, "certfetch started without libcurl: the root is not isolated")
             self.assertIn("error while loading shared libraries", out)
+
+
+    def test_a_real_run_in_the_minimal_root(self):
+        """What ldd cannot see (libraries loaded at run time: NSS, OpenSSL
+        providers, gconv): a whole renewal inside the root, against Pebble and
+        tests/fakeaws over loopback, then certfetch of the stored secret."""
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
+        from e2e_common import ZONE, Stack  # noqa: E402 - only this test needs the peers
+        stack = Stack.start(self.addCleanup)
+        listed = listed_packages()
+        with tempfile.TemporaryDirectory() as tmp:
+            root, _ = self.build_root(tmp, listed + ["ca-certificates"])
+            inside = os.path.join(root, "tmp")
+            os.makedirs(inside, exist_ok=True)
+            os.chmod(inside, 0o1777)
+            shutil.copy(stack.ca.ca_bundle, os.path.join(inside, "pebble-tls.pem"))
+            shutil.copy(stack.root_file, os.path.join(inside, "pebble-root.pem"))
+            env = {k: v for k, v in stack.env().items() if k.startswith("AWS_") and k not in (
+                "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
+            env.update({"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                        "RENEWER_SPOOL_DIR": "/tmp/renewer-spool", "HOME": "/nonexistent"})
+            rc, out = self.run_in(root, [
+                "/usr/local/bin/renewer", "run", "--cert", f"{ZONE},*.{ZONE}", "--store", f"aws-sm:certs/{ZONE}",
+                "--server", stack.ca.directory, "--ca-bundle", "/tmp/pebble-tls.pem",
+                "--trust-root", "/tmp/pebble-root.pem", "--email", "ops@" + ZONE, "--agree-tos",
+                "--log-format", "json", *stack.dns_args()], env=env, timeout=120)
+            self.assertEqual(rc, 0, out[-6000:])
+            self.assertIn('"outcome":"renewed"', out.replace(" ", ""))
+            rc, out = self.run_in(root, ["/usr/local/bin/certfetch", "--secret-id", f"certs/{ZONE}", "--out",
+                                         "/tmp/tls", "--expect-name", ZONE], env=env, timeout=60)
+            self.assertEqual(rc, 0, out[-4000:])
+            for name in ("fullchain.pem", "privkey.pem", "chain.pem"):
+                self.assertTrue(os.path.getsize(os.path.join(inside, "tls", name)) > 0, name)
+        print("FIGURE image-real-run: renewer renewed and certfetch wrote the files inside the minimal root")
 
 
 if __name__ == "__main__":
