@@ -17,6 +17,7 @@
 #include "aws/client.hpp"
 #include "core/log.hpp"
 #include "core/retry.hpp"
+#include "dns/journal.hpp"
 #include "renewer/dns_bridge.hpp"
 #include "secrets/spool.hpp"
 #include "secrets/store.hpp"
@@ -80,6 +81,46 @@ struct Job {
 };
 
 std::string strip_wildcard(const std::string& name) { return name.rfind("*.", 0) == 0 ? name.substr(2) : name; }
+
+// Certificates with equal DNS settings share one solver; the journal names
+// the settings a value was presented with by this key.
+std::string dns_key(const DnsOptions& dns) {
+    return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", dns.provider, dns.resolver, dns.nameservers, dns.follow_cname,
+                       dns.route53_zone_id, dns.route53_assume_role_arn, dns.rfc2136_server, dns.rfc2136_tsig_key,
+                       dns.exec_path);
+}
+
+// TXT values a killed run left behind (issue 8): the journal beside the spool
+// lists them; remove them through the provider of a certificate with the same
+// DNS settings before anything is ordered.
+void replay_dns_journal(const RunSettings& settings, const std::vector<Job>& jobs, dns::Journal& journal) {
+    auto orphans = journal.orphans(settings.lease_ttl);
+    if (!orphans) {
+        core::log::warn("cannot read the DNS journal", {{"error", orphans.error().message}});
+        return;
+    }
+    for (const auto& entry : *orphans) {
+        const auto owner = std::find_if(jobs.begin(), jobs.end(),
+                                        [&](const Job& job) { return dns_key(job.config->dns) == entry.provider; });
+        const std::string first = entry.records.empty() ? "" : entry.records.front().fqdn;
+        if (owner == jobs.end()) {
+            core::log::warn("TXT values left by an interrupted run use DNS settings no certificate has now; "
+                            "remove them by hand",
+                            {{"fqdn", first}, {"journal", journal.dir() + "/" + entry.id}});
+            continue;
+        }
+        auto solver = make_dns_solver(owner->config->dns);
+        auto removed = solver ? (*solver)->remove(entry.records) : core::Status(solver.error());
+        if (!removed) {
+            core::log::warn("cannot remove TXT values left by an interrupted run; the next run tries again",
+                            {{"fqdn", first}, {"error", removed.error().message}});
+            continue;
+        }
+        (void)journal.remove(entry.id);
+        core::log::info("removed TXT values left by an interrupted run",
+                        {{"fqdn", first}, {"records", std::to_string(entry.records.size())}});
+    }
+}
 
 // Moves each job's result into the report. The report goes to stdout; a
 // failure also goes to the log stream, so an alarm on error-level lines
@@ -283,7 +324,7 @@ std::optional<std::unique_ptr<acme::Transport>> connect_ca(const RunSettings& se
 
 // Orders every due job, verifies and stores what was issued.
 void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transport& transport, secrets::Spool& spool,
-               const core::Deadline& run_deadline, const core::Deadline& start_by) {
+               const std::shared_ptr<dns::Journal>& journal, const core::Deadline& run_deadline, const core::Deadline& start_by) {
     std::vector<Job*> due;
     for (auto& job : jobs) {
         if (!finished(job) && job.due) {
@@ -326,9 +367,7 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
     for (auto* job : due) {
         const auto& config = *job->config;
         const DnsOptions& dns = config.dns;
-        const std::string key = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", dns.provider, dns.resolver, dns.nameservers,
-                                            dns.follow_cname, dns.route53_zone_id, dns.route53_assume_role_arn,
-                                            dns.rfc2136_server, dns.rfc2136_tsig_key, dns.exec_path);
+        const std::string key = dns_key(dns);
         auto& solver = solvers[key];
         if (!solver) {
             // No DNS wait (INSYNC, propagation) may outlast the run's deadline.
@@ -346,6 +385,7 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
                 continue;
             }
             solver = *made;
+            solver->set_journal(journal, key);
         }
         for (const auto& name : config.domains) {
             bridge.route(strip_wildcard(name), solver);
@@ -508,6 +548,10 @@ RunReport execute_run(const RunSettings& settings) {
     auto jobs = make_jobs(settings);
     secrets::Spool spool(settings.config.spool_dir.empty() ? secrets::Spool::default_dir() : settings.config.spool_dir);
     prepare_jobs(settings, jobs, spool, true);
+    auto journal = std::make_shared<dns::Journal>(spool.dir() + "-dns-journal");
+    if (settings.dry_run == DryRun::no) {
+        replay_dns_journal(settings, jobs, *journal);
+    }
 
     // The CA is needed for ARI (when something is stored) and for orders.
     const bool need_ca = std::any_of(jobs.begin(), jobs.end(), [](const Job& j) { return !finished(j); });
@@ -533,7 +577,7 @@ RunReport execute_run(const RunSettings& settings) {
                 }
             }
         } else if (transport) {
-            issue_due(settings, jobs, **transport, spool, run_deadline, start_by);
+            issue_due(settings, jobs, **transport, spool, journal, run_deadline, start_by);
         } else {
             for (auto& job : jobs) {
                 if (job.result.outcome == Outcome::would_renew) {

@@ -1,0 +1,336 @@
+"""Shared pieces of the fault and crash suites (issue 8 items 1-3): the real
+`renewer` against Pebble and tests/fakeaws, with faults injected through the
+fake's /_fake/ control endpoint, a Pebble that can be stopped and restarted
+on the same port, runs that are killed when their log reaches a phase, and
+snapshots of the zone and the secret to compare before/after.
+
+Every figure a test measures is printed as one line starting with "FIGURE "
+(grep the CTest log: `ctest -L faults -V | grep FIGURE`). Each suite adds its
+counts to TOTALS and prints them once at the end: faults injected, kills
+survived, certificates checked and lost/bad ones (must be zero).
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from e2e_common import (BlocklistPebble, E2ECase, RENEWER, Result, Stack, ZONE,  # noqa: E402,F401
+                        cert_serial, norm_serial, openssl, split_pem)
+from harness import pebble as pebble_mod  # noqa: E402
+
+TOTALS = {"faults_injected": 0, "kills_survived": 0, "certificates_checked": 0, "lost_or_bad": 0}
+
+
+def figure(text):
+    line = "FIGURE " + text
+    print(line, flush=True)
+    return line
+
+
+def print_totals(suite):
+    figure("%s totals: %d faults injected, %d kills survived, %d certificates checked, %d lost or bad" %
+           (suite, TOTALS["faults_injected"], TOTALS["kills_survived"], TOTALS["certificates_checked"],
+            TOTALS["lost_or_bad"]))
+
+
+# ---- the run report (stdout), whatever its shape --------------------------------
+def outcomes(result):
+    """{certificate id: report entry} from a run's stdout: one JSON line per
+    certificate ({"certificate": id, ...}) or one object with a
+    "certificates" list ({"id": ...})."""
+    out = {}
+    for line in result.stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if "certificate" in obj and "outcome" in obj:
+            out[obj["certificate"]] = obj
+        for c in obj.get("certificates", []) if isinstance(obj.get("certificates"), list) else []:
+            if isinstance(c, dict) and "id" in c:
+                out[c["id"]] = c
+    return out
+
+
+def log_records(stderr):
+    recs = []
+    for line in stderr.splitlines():
+        try:
+            recs.append(json.loads(line))
+        except ValueError:
+            pass
+    return recs
+
+
+# ---- Pebble that can stop and come back on the same port ------------------------
+class RestartablePebble(BlocklistPebble):
+    """The harness's Pebble, remembering its command line and environment so
+    stop_process()/restart() can take it down and bring it back on the same
+    ports with the same TLS certificate. Pebble keeps orders, accounts and
+    its issuing root in memory: a restarted Pebble has forgotten them."""
+
+    def start(self, dns_port, **kw):
+        real_popen = pebble_mod.subprocess.Popen
+        me = self
+
+        def popen(cmd, *a, **k):
+            if cmd and cmd[0] == pebble_mod.PEBBLE:
+                me._cmd, me._env, me._cwd = list(cmd), dict(k.get("env") or os.environ), k.get("cwd")
+            return real_popen(cmd, *a, **k)
+
+        pebble_mod.subprocess.Popen = popen
+        try:
+            return super().start(dns_port, **kw)
+        finally:
+            pebble_mod.subprocess.Popen = real_popen
+
+    def stop_process(self):
+        pebble_mod._stop(self.proc)
+        self.proc = None
+
+    def restart(self, timeout=30):
+        if self.proc is not None:
+            self.stop_process()
+        if getattr(self, "_log", None):
+            self._log.close()
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self._cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self._env,
+                                     cwd=self._cwd)
+        pebble_mod._wait(lambda: self._get(self.directory).status == 200, timeout, "pebble (restarted)", self.proc)
+        return self
+
+
+class FaultStack(Stack):
+    """tests/fakeaws + a restartable Pebble; helpers to snapshot the zone and
+    secrets and to count what the fake saw."""
+
+    @classmethod
+    def start(cls, add_cleanup, **pebble_args):
+        import shutil
+        import tempfile
+        from harness.fakeaws import FakeAws
+        workdir = tempfile.mkdtemp(prefix="faults-stack-")
+        add_cleanup(shutil.rmtree, workdir, True)
+        fake = FakeAws(start=False)
+        add_cleanup(fake.stop)
+        fake.start(change_delay=0)
+        ca = RestartablePebble()
+        add_cleanup(ca.stop)
+        ca.start(dns_port=fake.dns_port, **pebble_args)
+        return cls(fake, ca, workdir)
+
+    def refresh_root(self):
+        """After a Pebble restart: its new issuing root for --trust-root."""
+        with open(self.root_file, "w") as f:
+            f.write(self.ca.root_pem())
+
+    # ---- zone ------------------------------------------------------------------
+    def txt_sets(self, published=False):
+        """{name: sorted values} of every TXT set in the zone (API or DNS view)."""
+        out = {}
+        for r in self.fake.records(self.zone_id, published=published):
+            if r["Type"] == "TXT":
+                vals = r.get("Values") or [x.get("Value") for x in r.get("ResourceRecords", [])]
+                out[r["Name"]] = sorted(vals)
+        return out
+
+    def zone_state(self):
+        return {"api": self.txt_sets(), "dns": self.txt_sets(published=True)}
+
+    # ---- secrets ---------------------------------------------------------------
+    def secret_state(self, name):
+        """{"versions": {id: stages}, "current": parsed AWSCURRENT or None} for
+        a secret in the fake (None when absent)."""
+        s = self.secret(name)
+        if s is None:
+            return None
+        versions, current = {}, None
+        for vid, v in s["versions"].items():
+            versions[vid] = sorted(v.get("stages", []))
+            if "AWSCURRENT" in v.get("stages", []):
+                current = json.loads(v["string"])
+        return {"versions": versions, "current": current}
+
+    def call_count(self, action=None, status_min=None, code=None):
+        calls = self.fake.calls(action) if action else self.fake.calls()
+        if status_min is not None:
+            calls = [c for c in calls if (c.get("status") or 0) >= status_min]
+        if code is not None:
+            calls = [c for c in calls if c.get("error_code") == code or c.get("code") == code]
+        return len(calls)
+
+    def store_args(self, secret):
+        return ["--store", "aws-sm:" + secret]
+
+
+# ---- bundle checks ---------------------------------------------------------------
+def bundle_problems(case, bundle, names, root_pem):
+    """Why `bundle` (the secret's JSON) is not a complete, valid certificate
+    for `names` chaining to root_pem; empty list when it is."""
+    problems = []
+    for key in ("certificate", "private_key", "chain", "domains", "not_after", "serial"):
+        if key not in bundle:
+            problems.append("missing " + key)
+    if problems:
+        return problems
+    blocks = split_pem(bundle["certificate"])
+    if len(blocks) < 2:
+        return ["certificate holds %d PEM blocks, expected leaf + chain" % len(blocks)]
+    leaf = blocks[0]
+    try:
+        if openssl("x509", "-noout", "-pubkey", input=leaf) != openssl("pkey", "-pubout", input=bundle["private_key"]):
+            problems.append("private key does not match the certificate")
+        try:
+            case.assert_chain_verifies(leaf, "".join(blocks[1:]), root_pem)
+        except AssertionError as e:
+            problems.append(str(e))
+        from e2e_common import cert_sans
+        if cert_sans(leaf) != sorted(names):
+            problems.append("names %s, expected %s" % (cert_sans(leaf), sorted(names)))
+        if norm_serial(bundle["serial"]) != cert_serial(leaf):
+            problems.append("serial field %s does not match the leaf %s" % (bundle["serial"], cert_serial(leaf)))
+    except AssertionError as e:
+        problems.append(str(e))
+    return problems
+
+
+# ---- a renewer process that can be killed at a phase -----------------------------
+class Child:
+    """`renewer` started in the background with stderr read line by line (JSON
+    log records) on a thread. wait_for_log() blocks (bounded) until a record
+    matches; kill()/term() signal it; finish() collects a Result."""
+
+    def __init__(self, cmd, env):
+        self.cmd = cmd
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        self.cond = threading.Condition()
+        self.stdout = ""
+        self._err_thread = threading.Thread(target=self._read_err, daemon=True)
+        self._out_thread = threading.Thread(target=self._read_out, daemon=True)
+        self._err_thread.start()
+        self._out_thread.start()
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)  # EOF
+            self.cond.notify_all()
+
+    def _read_out(self):
+        self.stdout = self.proc.stdout.read()
+
+    def wait_for_log(self, pattern, timeout=60.0):
+        """The first stderr line matching regex `pattern` (searched in the raw
+        line); AssertionError when the process ends or `timeout` passes first."""
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        seen = 0
+        with self.cond:
+            while True:
+                while seen < len(self.lines):
+                    line = self.lines[seen]
+                    seen += 1
+                    if line is None:
+                        raise AssertionError("renewer ended before logging /%s/:\n%s" % (pattern, self.stderr()[-6000:]))
+                    if rx.search(line):
+                        return line
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("no log line /%s/ within %ss:\n%s" % (pattern, timeout, self.stderr()[-6000:]))
+                self.cond.wait(min(left, 0.5))
+
+    def stderr(self):
+        with self.cond:
+            return "".join(l for l in self.lines if l)
+
+    def signal(self, sig):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def kill(self):
+        self.signal(signal.SIGKILL)
+        return self.finish(timeout=10)
+
+    def finish(self, timeout=120):
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise AssertionError("renewer did not exit within %ss:\n%s" % (timeout, self.stderr()[-6000:]))
+        self._err_thread.join(timeout=10)
+        self._out_thread.join(timeout=10)
+        return Result(self.cmd, self.proc.returncode, self.stdout, self.stderr(), time.monotonic() - self.started)
+
+    def ensure_dead(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+class FaultCase(E2ECase):
+    """Base class: one FaultStack per class; setUp clears faults and calls."""
+
+    pebble_args = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.stack = FaultStack.start_for(cls, **cls.pebble_args)
+
+    def setUp(self):
+        self.stack.fake.clear_faults()
+        self.stack.fake.clear_denies()
+        self.stack.fake.set_change_delay(0)
+        self.addCleanup(self.stack.fake.clear_faults)
+
+    def spawn(self, *args, env=None, account="default", log_level="debug"):
+        s = self.stack
+        cmd = [RENEWER, "run", *s.acme_args(account), *s.dns_args(), "--log-level", log_level, *args]
+        child = Child(cmd, env or s.env())
+        self.addCleanup(child.ensure_dead)
+        return child
+
+    def run_renewer(self, *args, account="default", log_level="debug", timeout=180, env=None):
+        return self.stack.renewer("run", "--log-level", log_level, *args, account=account, timeout=timeout, env=env)
+
+    def assert_no_txt(self, msg=""):
+        state = self.stack.zone_state()
+        self.assertEqual(state["api"], {}, "TXT values left in the zone (API view) %s" % msg)
+        self.assertEqual(state["dns"], {}, "TXT values left in the zone (DNS view) %s" % msg)
+
+    def assert_good_current(self, secret, names):
+        """The secret's AWSCURRENT is a complete valid bundle for names (counted)."""
+        state = self.stack.secret_state(secret)
+        TOTALS["certificates_checked"] += 1
+        if state is None or state["current"] is None:
+            TOTALS["lost_or_bad"] += 1
+            self.fail("%s has no AWSCURRENT" % secret)
+        problems = bundle_problems(self, state["current"], names, self.stack.root_pem())
+        if problems:
+            TOTALS["lost_or_bad"] += 1
+        self.assertEqual(problems, [], "%s AWSCURRENT is not a good bundle" % secret)
+        return state["current"]
+
+    def outcome(self, result, cert_id):
+        o = outcomes(result)
+        self.assertIn(cert_id, o, result.explain())
+        return o[cert_id]

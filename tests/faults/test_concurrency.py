@@ -1,0 +1,143 @@
+"""Two runs at once for the same certificate (issue 8 item 3): a scheduled
+run overlapping a manual one. The first takes the certificate's lease (a
+"<name>-lock" secret for Secrets Manager, <dir>/.renewer.lock for a folder);
+the second reports the certificate as skipped ("locked by HOST:PID until
+TIME"), exits 0 and orders nothing. Exactly one order reaches Pebble.
+
+A lease cannot block forever: a SIGKILLed holder on this host is detected by
+its pid (the next run proceeds at once), and a holder on another host (a
+record naming another host, as an ECS task would leave) blocks only until
+the lease's expiry.
+
+The lease primitives themselves (take, renew, release, compare-and-swap)
+are unit-tested in tests/secrets; this suite drives the real binary.
+
+Run: BUILD_DIR=build-x /usr/bin/python3 -m unittest -v tests/faults/test_concurrency.py
+"""
+
+import datetime
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from faults_common import TOTALS, FaultCase, ZONE, figure, print_totals  # noqa: E402
+
+ORDER_CREATED = r'"msg":"acme: order created"'
+
+
+def lease_record(host, pid, seconds):
+    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+    return {"owner": "%s:%d" % (host, pid), "token": "0123456789abcdef0123456789abcdef", "host": host,
+            "pid": pid, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+class TwoRunsAtOnce(FaultCase):
+    @classmethod
+    def tearDownClass(cls):
+        print_totals("concurrency")
+        super().tearDownClass()
+
+    def overlap(self, label, store_args, names, lock_where):
+        """Run A holds the lease (slowed by a GetChange delay) while run B starts."""
+        s = self.stack
+        orders = s.orders()
+        # Keep A busy so B surely overlaps it: A's first GetChange (after its
+        # order, while it holds the lease) waits 1.5 s.
+        s.fake.fault("GetChange", "delay", count=1, delay_ms=1500)
+        a = self.spawn("-d", names[0], *store_args, "--force", account="conc")
+        a.wait_for_log(ORDER_CREATED, timeout=90)  # A holds the lease now
+        b = self.run_renewer("-d", names[0], *store_args, "--force", account="conc")
+        ra = a.finish(timeout=120)
+        self.assertEqual(ra.rc, 0, ra.explain())
+        self.assertEqual(self.outcome(ra, names[0])["outcome"], "renewed", ra.explain())
+        self.assertEqual(b.rc, 0, "the run that found the lease held must exit cleanly\n" + b.explain())
+        ob = self.outcome(b, names[0])
+        self.assertEqual(ob["outcome"], "skipped", b.explain())
+        self.assertIn("locked by", ob["reason"])
+        self.assertIn(lock_where, ob["reason"])
+        self.assertEqual(s.orders(), orders + 1, "both runs ordered")
+        self.assert_no_txt()
+        figure("overlap-%s: A renewed in %.2f s with 1 order; B skipped in %.2f s (exit 0): %s" %
+               (label, ra.seconds, b.seconds, ob["reason"]))
+
+    def test_overlap_secrets_manager(self):
+        name = "conc-sm." + ZONE
+        secret = "faults/conc-sm"
+        self.overlap("aws-sm", self.stack.store_args(secret), [name], "aws-sm:" + secret)
+        self.assert_good_current(secret, [name])
+
+    def test_overlap_directory(self):
+        name = "conc-dir." + ZONE
+        out = self.tmpdir("conc-dir-")
+        self.overlap("dir", ["--out", out], [name], out)
+        self.assert_valid_files(out, [name], self.stack.root_pem())
+
+    def test_sigkilled_holder_does_not_block(self):
+        s = self.stack
+        name = "conc-kill." + ZONE
+        secret = "faults/conc-kill"
+        orders = s.orders()
+        a = self.spawn("-d", name, *s.store_args(secret), account="conc")
+        a.wait_for_log(ORDER_CREATED, timeout=90)
+        a.kill()  # reaped: its pid no longer exists
+        lock = json.loads([v["string"] for v in s.secret(secret + "-lock")["versions"].values()
+                           if "AWSCURRENT" in v["stages"]][0])
+        self.assertNotEqual(lock.get("token"), "", "the killed run's lease should still be recorded")
+        r = self.run_renewer("-d", name, *s.store_args(secret), account="conc")
+        self.assertEqual(r.rc, 0, r.explain())
+        self.assertEqual(self.outcome(r, name)["outcome"], "renewed", r.explain())
+        self.assertEqual(s.orders(), orders + 2)
+        self.assert_no_txt()
+        self.assert_good_current(secret, [name])
+        TOTALS["kills_survived"] += 1
+        figure("lease-dead-holder: the lease of a SIGKILLed run (pid %d gone) was taken at once; renewed in %.2f s" %
+               (lock["pid"], r.seconds))
+
+    def expiry(self, label, store_args, name, plant_lease):
+        """A lease held by another host blocks until its expiry, then not."""
+        s = self.stack
+        ttl = 3
+        plant_lease(lease_record("other-host.example", 4242, ttl))
+        t0 = time.monotonic()
+        r1 = self.run_renewer("-d", name, *store_args, account="conc")
+        self.assertEqual(r1.rc, 0, r1.explain())
+        o1 = self.outcome(r1, name)
+        self.assertEqual(o1["outcome"], "skipped", r1.explain())
+        self.assertIn("other-host.example:4242", o1["reason"])
+        # Bounded wait for the expiry (a second past it: the record keeps seconds).
+        wait = ttl + 1.2 - (time.monotonic() - t0)
+        if wait > 0:
+            time.sleep(wait)
+        r2 = self.run_renewer("-d", name, *store_args, account="conc")
+        self.assertEqual(r2.rc, 0, r2.explain())
+        self.assertEqual(self.outcome(r2, name)["outcome"], "renewed", r2.explain())
+        figure("lease-expiry-%s: a foreign lease (%d s) blocked the first run (%s), the run after expiry renewed "
+               "in %.2f s" % (label, ttl, o1["reason"], r2.seconds))
+
+    def test_foreign_lease_expires_secrets_manager(self):
+        s = self.stack
+        name = "conc-exp." + ZONE
+        secret = "faults/conc-exp"
+        self.expiry("aws-sm", s.store_args(secret), name,
+                    lambda rec: s.fake.seed_secret(secret + "-lock", string=json.dumps(rec)))
+        self.assert_good_current(secret, [name])
+
+    def test_foreign_lease_expires_directory(self):
+        name = "conc-exp-dir." + ZONE
+        out = self.tmpdir("conc-exp-dir-")
+
+        def plant(rec):
+            path = os.path.join(out, ".renewer.lock")
+            with open(path, "w") as f:
+                json.dump(rec, f)
+            os.chmod(path, 0o600)
+
+        self.expiry("dir", ["--out", out], name, plant)
+        self.assert_valid_files(out, [name], self.stack.root_pem())
+
+
+if __name__ == "__main__":
+    unittest.main()

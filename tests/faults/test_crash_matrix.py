@@ -1,0 +1,183 @@
+"""Crash matrix (issue 8 item 2): `renewer run --force` is SIGKILLed at each
+phase of a renewal, then run again (a scheduled run, no --force), against
+Pebble and tests/fakeaws (Route53 + Secrets Manager).
+
+A phase is reached when its log record appears on the child's stderr
+(--log-level debug, JSON lines):
+
+  order      "acme: order created"        after newOrder
+  txt        "dns: TXT records live"      every authoritative server answers
+  answered   "acme: challenges answered"  the CA was told to validate
+  finalized  "acme: order finalized"      the CSR was accepted
+  downloaded "acme: certificate issued"   the chain is in memory
+  storing    "storing"                    spooled, PutSecretValue in flight
+                                          (held 1.5 s by a fakeaws delay)
+
+After every kill: the secret's AWSCURRENT is a complete, valid bundle. After
+the next run: exit 0, no TXT value of ours in the zone (API and DNS views: the
+run replays the DNS journal a killed run leaves beside the spool), AWSCURRENT
+still valid, and a spooled certificate is stored without a new order
+(Pebble's "Added order" log lines are counted).
+
+SIGTERM (ECS, systemd): the run removes its TXT values, releases its lease and
+exits within a bounded time (measured; the figure is printed).
+
+Run: BUILD_DIR=build-x /usr/bin/python3 -m unittest -v tests/faults/test_crash_matrix.py
+"""
+
+import json
+import os
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from faults_common import TOTALS, FaultCase, ZONE, figure, norm_serial, print_totals  # noqa: E402
+
+NAME = "crash." + ZONE
+NAMES = [NAME, "*." + NAME]
+SECRET = "faults/crash"
+
+PHASES = [
+    ("order", r'"msg":"acme: order created"'),
+    ("txt", r'"msg":"dns: TXT records live"'),
+    ("answered", r'"msg":"acme: challenges answered"'),
+    ("finalized", r'"msg":"acme: order finalized"'),
+    ("downloaded", r'"msg":"acme: certificate issued"'),
+    ("storing", r'"msg":"storing"'),
+]
+
+# SIGTERM must end the run (clean-up included) well within ECS's 30 s.
+SIGTERM_BOUND_S = 25.0
+
+
+class CrashMatrix(FaultCase):
+    @classmethod
+    def tearDownClass(cls):
+        print_totals("crash matrix")
+        super().tearDownClass()
+
+    def args(self):
+        return ["-d", NAMES[0], "-d", NAMES[1], *self.stack.store_args(SECRET)]
+
+    def first_certificate(self):
+        s = self.stack
+        if s.secret_state(SECRET) is None or s.secret_state(SECRET)["current"] is None:
+            r = self.run_renewer(*self.args(), account="crash")
+            self.assertEqual(r.rc, 0, r.explain())
+        return self.assert_good_current(SECRET, NAMES)
+
+    def spool_file(self):
+        d = self.stack.spool
+        return [f for f in os.listdir(d)] if os.path.isdir(d) else []
+
+    def test_sigkill_at_every_phase_then_converge(self):
+        s = self.stack
+        self.first_certificate()
+        survived = 0
+        for phase, pattern in PHASES:
+            with self.subTest(phase=phase):
+                s.fake.clear_faults()
+                s.fake.clear_calls()
+                before = s.secret_state(SECRET)
+                orders_before = s.orders()
+                child = self.spawn(*self.args(), "--force", account="crash")
+                if phase == "storing":
+                    # The lease's own PutSecretValue is done once the order
+                    # exists: the next one is the certificate's.
+                    child.wait_for_log(PHASES[0][1], timeout=90)
+                    s.fake.fault("PutSecretValue", "delay", count=1, delay_ms=1500)
+                    TOTALS["faults_injected"] += 1
+                line = child.wait_for_log(pattern, timeout=90)
+                if phase == "storing":
+                    # Kill while the write is inside the fake (held by the delay).
+                    s.fake.wait_for(lambda: any(f["kind"] == "delay" and f["hits"] >= 1
+                                                for f in s.fake.control("GET", "faults")["faults"]),
+                                    timeout=10, what="PutSecretValue in flight")
+                killed = child.kill()
+                self.assertEqual(killed.rc, -signal.SIGKILL, "the run ended before the kill:\n" + killed.stderr[-3000:])
+                serial = json.loads(line).get("serial") if phase in ("downloaded", "storing") else None
+                if phase == "storing":
+                    # The write the kill interrupted may still land: wait until
+                    # the fake answered it (the delay ends), bounded.
+                    s.fake.wait_for(lambda: any(c["params"].get("SecretId") == SECRET
+                                                for c in s.fake.calls("PutSecretValue")),
+                                    timeout=10, what="the interrupted PutSecretValue")
+                left_txt = s.zone_state()["api"]
+                spooled = self.spool_file()
+                orders_after_kill = s.orders()
+                self.assertEqual(orders_after_kill, orders_before + 1, "the killed run placed %d orders" %
+                                 (orders_after_kill - orders_before))
+                # A kill never leaves a bad certificate in the store.
+                current = self.assert_good_current(SECRET, NAMES)
+                after_kill = s.secret_state(SECRET)
+                if phase != "storing":
+                    self.assertEqual(after_kill["versions"], before["versions"],
+                                     "the store changed although the kill came before storing")
+                if phase in ("txt", "answered"):
+                    self.assertTrue(left_txt, "the kill at %s should have left TXT values to clean up" % phase)
+                if phase == "storing":
+                    self.assertTrue(spooled, "the certificate should be spooled before the store write")
+
+                # The next (scheduled) run converges.
+                s.fake.clear_faults()
+                s.fake.clear_calls()
+                r = self.run_renewer(*self.args(), account="crash")
+                self.assertEqual(r.rc, 0, r.explain())
+                outcome = self.outcome(r, NAME)
+                self.assert_no_txt("after the run that followed a kill at %s" % phase)
+                current = self.assert_good_current(SECRET, NAMES)
+                self.assertEqual(s.orders(), orders_after_kill, "the next run ordered again after a kill at %s" % phase)
+                if spooled:
+                    # Stored from the spool (or already stored by the interrupted write).
+                    self.assertIn(outcome["outcome"], ("stored", "not due"), r.explain())
+                    if serial:
+                        self.assertEqual(norm_serial(current["serial"]), norm_serial(serial),
+                                         "AWSCURRENT is not the certificate the killed run spooled")
+                    self.assertEqual(s.call_count("ChangeResourceRecordSets") -
+                                     (1 if left_txt else 0), 0, "DNS-01 ran again for a spooled certificate")
+                else:
+                    self.assertEqual(outcome["outcome"], "not due", r.explain())
+                self.assertEqual(self.spool_file(), [], "the spool still holds a certificate")
+                journal = s.spool + "-dns-journal"
+                self.assertEqual(os.listdir(journal) if os.path.isdir(journal) else [], [],
+                                 "the DNS journal still lists values")
+                survived += 1
+                TOTALS["kills_survived"] += 1
+                figure("crash-%s: SIGKILL after %.2f s; TXT sets left %d, spooled %s; next run %s in %.2f s, "
+                       "orders +%d, AWSCURRENT serial %s valid" %
+                       (phase, killed.seconds, len(left_txt), bool(spooled), outcome["outcome"], r.seconds,
+                        s.orders() - orders_before, current["serial"]))
+        figure("crash matrix: %d/%d SIGKILLs survived, 0 bad certificates" % (survived, len(PHASES)))
+
+    def test_sigterm_cleans_up_and_exits_in_bounded_time(self):
+        s = self.stack
+        first = self.first_certificate()
+        before = s.secret_state(SECRET)
+        child = self.spawn(*self.args(), "--force", account="crash")
+        child.wait_for_log(r'"msg":"dns: TXT records live"', timeout=90)
+        present = s.zone_state()["api"]
+        t0 = time.monotonic()
+        child.signal(signal.SIGTERM)
+        r = child.finish(timeout=SIGTERM_BOUND_S + 10)
+        took = time.monotonic() - t0
+        self.assertLess(took, SIGTERM_BOUND_S, r.explain())
+        self.assertNotEqual(r.rc, 0, "a cancelled run must not report success\n" + r.explain())
+        self.assertNotIn(r.rc, (-signal.SIGTERM,), "the process died of SIGTERM instead of handling it")
+        # Cleaned up by the run itself, no next run needed.
+        self.assert_no_txt("right after the SIGTERMed run exited")
+        current = self.assert_good_current(SECRET, NAMES)
+        self.assertEqual(s.secret_state(SECRET)["versions"], before["versions"])
+        self.assertEqual(current["serial"], first["serial"])
+        lock = s.secret(SECRET + "-lock")
+        if lock is not None:
+            held = [json.loads(v["string"]) for v in lock["versions"].values() if "AWSCURRENT" in v["stages"]]
+            self.assertTrue(held and held[0].get("token", "") == "", "the lease was not released: %s" % held)
+        TOTALS["kills_survived"] += 1
+        figure("sigterm: exit %d %.2f s after SIGTERM (bound %.0f s); TXT sets present at the signal %d, "
+               "left after exit 0; lease released" % (r.rc, took, SIGTERM_BOUND_S, len(present)))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,235 @@
+"""Fault matrix (issue 8 item 1): the real `renewer` renews three
+certificates into Secrets Manager (tests/fakeaws) from Pebble while faults
+are injected; each case prints one FIGURE line.
+
+  nonce-reject-50   Pebble rejects 50% of nonces (PEBBLE_WFE_NONCEREJECT=50)
+  throttle-30       30% of the calls of every AWS action throttled (seeded)
+  burst-500         bursts of three 500s on every action the run uses
+  latency           250 ms added to every AWS call
+  drop              two dropped connections (no answer) per action
+  acme-outage       Pebble stops right after newOrder and comes back on the
+                    same port (with its memory wiped, as Pebble keeps state
+                    in memory): that run fails cleanly, or registers the
+                    account again and renews; then a CA reset between runs:
+                    the stored account URL is stale, the run registers again
+  sm-after-issue    Secrets Manager fails every write after the order exists
+
+Expected for every case: each certificate is renewed (a complete valid
+bundle as AWSCURRENT) within the run's deadline, or fails with one clear
+line while the zone's TXT sets and the secret's versions are exactly as
+before; a run without faults then renews what failed (for sm-after-issue:
+from the spool, without a new order).
+
+Run: BUILD_DIR=build-x /usr/bin/python3 -m unittest -v tests/faults/test_fault_matrix.py
+"""
+
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from faults_common import TOTALS, FaultCase, ZONE, figure, outcomes, print_totals  # noqa: E402
+
+# Every AWS action a run with Route53 + Secrets Manager makes.
+ACTIONS = ["ListHostedZonesByName", "ListResourceRecordSets", "ChangeResourceRecordSets", "GetChange",
+           "GetSecretValue", "CreateSecret", "PutSecretValue"]
+# What one renewal may take here (the run's own deadline is --timeout + 120 s).
+DEADLINE_S = 120
+
+
+def injected(stack):
+    """Faults the fake applied so far (hits of every rule) plus throttled calls of rate limits."""
+    rules = stack.fake.control("GET", "faults")["faults"]
+    return sum(r.get("hits", 0) for r in rules if r.get("kind") != "delay"), \
+        sum(r.get("hits", 0) for r in rules if r.get("kind") == "delay")
+
+
+class MatrixBase(FaultCase):
+    @classmethod
+    def tearDownClass(cls):
+        print_totals(cls.__name__)
+        super().tearDownClass()
+
+    def names(self, case):
+        return ["%s-%d.%s" % (case, i, ZONE) for i in range(3)]
+
+    def cert_args(self, case):
+        args = []
+        for n in self.names(case):
+            args += ["--cert", n]
+        return args + ["--store", "aws-sm:faults/%s/{name}" % case, "--timeout", str(DEADLINE_S - 30)]
+
+    def secret_of(self, case, name):
+        return "faults/%s/%s" % (case, name)
+
+    def matrix(self, case, install, account="matrix", detail=lambda r: ""):
+        """Runs with faults installed by install(); checks every certificate
+        (renewed and valid, or failed cleanly with zone and store as before),
+        then a clean run renews the rest. Returns the faulty run's Result."""
+        s = self.stack
+        names = self.names(case)
+        zone_before = s.zone_state()
+        stores_before = {n: s.secret_state(self.secret_of(case, n)) for n in names}
+        install()
+        r = self.run_renewer(*self.cert_args(case), account=account, timeout=DEADLINE_S + 60)
+        errors, delays = injected(s)
+        TOTALS["faults_injected"] += errors + delays
+        s.fake.clear_faults()
+        got = outcomes(r)
+        renewed, failed = [], []
+        for n in names:
+            self.assertIn(n, got, r.explain())
+            o = got[n]
+            if o["outcome"] == "renewed":
+                renewed.append(n)
+                self.assert_good_current(self.secret_of(case, n), [n])
+            else:
+                failed.append(n)
+                self.assertEqual(o["outcome"], "failed", r.explain())
+                self.assertIn(n, o["reason"])
+                self.assertNotIn("\n", o["reason"])
+                self.assertEqual(s.secret_state(self.secret_of(case, n)), stores_before[n],
+                                 "%s failed but its secret changed" % n)
+        self.assertEqual(s.zone_state(), zone_before, "TXT sets changed by the faulty run")
+        self.assertLess(r.seconds, DEADLINE_S, "the run outlasted its deadline")
+        self.assertEqual(r.rc, 1 if failed else 0, r.explain())
+        figure("%s: %d certs renewed, %d failed cleanly, %d faults + %d delays injected%s, %.2f s" %
+               (case, len(renewed), len(failed), errors, delays, detail(r), r.seconds))
+        if failed:
+            r2 = self.run_renewer(*self.cert_args(case), account=account, timeout=DEADLINE_S + 60)
+            self.assertEqual(r2.rc, 0, r2.explain())
+            for n in names:
+                self.assert_good_current(self.secret_of(case, n), [n])
+            self.assert_no_txt()
+            figure("%s: the next run without faults: every certificate valid, %.2f s" % (case, r2.seconds))
+        return r
+
+
+class AwsFaults(MatrixBase):
+    def test_throttle_30_percent_of_every_action(self):
+        self.matrix("throttle-30", lambda: self.stack.fake.fault("*", "throttle", probability=0.3, seed=8),
+                    detail=lambda r: " (throttled calls seen: %d)" % sum(
+                        1 for c in self.stack.fake.calls() if c.get("code") in ("Throttling", "ThrottlingException")))
+
+    def test_bursts_of_500s(self):
+        def install():
+            for a in ACTIONS:
+                self.stack.fake.fault(a, "error500", count=3)
+        self.matrix("burst-500", install)
+
+    def test_added_latency(self):
+        self.matrix("latency", lambda: self.stack.fake.fault("*", "delay", delay_ms=250))
+
+    def test_dropped_connections(self):
+        def install():
+            for a in ACTIONS:
+                self.stack.fake.fault(a, "drop", count=2)
+        self.matrix("drop", install)
+
+    def test_secrets_manager_fails_after_issuance(self):
+        """Writes fail once the order exists (the leases are taken by then):
+        failed, spooled, store as before; the next run stores from the spool
+        without a new order and without DNS-01."""
+        s = self.stack
+        case = "sm-after-issue"
+        names = self.names(case)[:1]
+        secret = self.secret_of(case, names[0])
+        args = ["-d", names[0], "--store", "aws-sm:" + secret]
+        # A first certificate, so "as before" has a version to keep.
+        r0 = self.run_renewer(*args, account="matrix")
+        self.assertEqual(r0.rc, 0, r0.explain())
+        before_store, before_zone = s.secret_state(secret), s.zone_state()
+        orders = s.orders()
+        child = self.spawn(*args, "--force", account="matrix")
+        child.wait_for_log(r'"msg":"acme: order created"', timeout=90)
+        for a in ("PutSecretValue", "CreateSecret"):
+            s.fake.fault(a, "error500", count=1000)
+        r1 = child.finish(timeout=DEADLINE_S)
+        errors, _ = injected(s)
+        TOTALS["faults_injected"] += errors
+        s.fake.clear_faults()
+        self.assertEqual(r1.rc, 1, r1.explain())
+        reason = self.outcome(r1, names[0])["reason"]
+        self.assertIn("spool", reason)
+        self.assertNotIn("\n", reason)
+        self.assertEqual(s.secret_state(secret), before_store, "the store changed")
+        self.assertEqual(s.zone_state(), before_zone)
+        self.assertEqual(s.orders(), orders + 1)
+        s.fake.clear_calls()
+        r2 = self.run_renewer(*args, account="matrix")
+        self.assertEqual(r2.rc, 0, r2.explain())
+        self.assertEqual(self.outcome(r2, names[0])["outcome"], "stored", r2.explain())
+        self.assertEqual(s.orders(), orders + 1, "the spooled certificate was ordered again")
+        self.assertEqual(s.fake.calls("ChangeResourceRecordSets"), [], "DNS-01 ran again")
+        current = self.assert_good_current(secret, names)
+        self.assertIn(current["serial"].lower().lstrip("0"), reason.lower().replace(":", ""))
+        figure("sm-after-issue: %d failed writes injected; run failed cleanly in %.2f s (store and zone as before); "
+               "next run stored the spooled certificate in %.2f s, orders +1 in total, no DNS-01" %
+               (errors, r1.seconds, r2.seconds))
+
+
+class NonceRejection(MatrixBase):
+    pebble_args = {"nonce_reject": 50}
+
+    def test_nonce_reject_50(self):
+        r = self.matrix("nonce-reject-50", lambda: None,
+                        detail=lambda r: ", %d badNonce retries" % r.stderr.count("badNonce"))
+        self.assertGreaterEqual(r.stderr.count("badNonce"), 1, "Pebble rejected no nonce?")
+        TOTALS["faults_injected"] += r.stderr.count("badNonce")
+
+
+class AcmeOutage(MatrixBase):
+    def test_acme_server_stops_mid_order_and_comes_back(self):
+        s = self.stack
+        case = "acme-outage"
+        name = self.names(case)[0]
+        secret = self.secret_of(case, name)
+        args = ["-d", name, "--store", "aws-sm:" + secret]
+        r0 = self.run_renewer(*args, account="outage")
+        self.assertEqual(r0.rc, 0, r0.explain())
+        before_store, before_zone = s.secret_state(secret), s.zone_state()
+        child = self.spawn(*args, "--force", account="outage")
+        child.wait_for_log(r'"msg":"acme: order created"', timeout=90)
+        s.ca.stop_process()
+        s.ca.restart()  # same port, same TLS certificate, empty memory
+        TOTALS["faults_injected"] += 1
+        r1 = child.finish(timeout=DEADLINE_S)
+        s.refresh_root()
+        o1 = self.outcome(r1, name)
+        if o1["outcome"] == "renewed":
+            # Pebble came back without the account: registered again, ordered again.
+            self.assertEqual(r1.rc, 0, r1.explain())
+            self.assert_good_current(secret, [name])
+            self.assert_no_txt()
+        else:
+            self.assertEqual(r1.rc, 1, r1.explain())
+            self.assertIn(name, o1["reason"])
+            self.assertNotIn("\n", o1["reason"])
+            self.assertEqual(s.secret_state(secret), before_store, "the store changed")
+            self.assertEqual(s.zone_state(), before_zone, "TXT sets changed")
+        reason = o1["reason"]
+        r2 = self.run_renewer(*args, "--force", account="outage")
+        self.assertEqual(r2.rc, 0, r2.explain())
+        self.assertEqual(self.outcome(r2, name)["outcome"], "renewed", r2.explain())
+        self.assert_good_current(secret, [name])
+        self.assert_no_txt()
+        # A CA that forgot the account between runs (before: every later run
+        # failed with accountDoesNotExist): registered again, renewed at once.
+        s.ca.restart()
+        s.refresh_root()
+        TOTALS["faults_injected"] += 1
+        r3 = self.run_renewer(*args, "--force", account="outage")
+        self.assertEqual(r3.rc, 0, r3.explain())
+        self.assertEqual(self.outcome(r3, name)["outcome"], "renewed", r3.explain())
+        self.assertIn("registering it again", r3.stderr)
+        self.assert_good_current(secret, [name])
+        figure("acme-forgot-account: after a CA reset the stored account was registered again and the "
+               "certificate renewed in the same run, %.2f s" % r3.seconds)
+        figure("acme-outage: Pebble stopped after newOrder and restarted on port %d (memory wiped); that run: %s in "
+               "%.2f s (%s); the next run renewed in %.2f s" %
+               (s.ca.port, o1["outcome"], r1.seconds, re.sub(r"\s+", " ", reason)[:160], r2.seconds))
+
+
+if __name__ == "__main__":
+    unittest.main()
