@@ -425,9 +425,17 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
             job.result.reason = fmt::format("{}: {}", job.config->id, bundle.error().message);
             continue;
         }
+        // Spool before storing: a run that fails or is killed while storing
+        // leaves the certificate to the next run instead of a second order.
+        auto spooled = spool.put(job.config->id, *bundle);
+        if (!spooled) {
+            core::log::warn("cannot spool the issued certificate", {{"certificate", job.config->id},
+                                                                    {"error", spooled.error().message}});
+        }
+        core::log::debug("storing", {{"certificate", job.config->id},
+                                     {"store", job.store->describe()},
+                                     {"serial", bundle->serial}});
         if (auto put = job.store->put(*bundle); !put) {
-            // Keep it for the next run rather than ordering again.
-            auto spooled = spool.put(job.config->id, *bundle);
             job.result.outcome = Outcome::failed;
             job.result.reason = fmt::format("{}: issued (serial {}) but not stored: {}; {}", job.config->id,
                                             bundle->serial, put.error().message,
@@ -435,6 +443,7 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
                                                     : "could not spool it either: " + spooled.error().message);
             continue;
         }
+        (void)spool.remove(job.config->id);
         job.result.outcome = Outcome::renewed;
         fill_current(job.result, *bundle);
     }
