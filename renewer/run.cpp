@@ -489,6 +489,8 @@ std::vector<Job> make_jobs(const RunSettings& settings) {
 }
 
 void release_leases(std::vector<Job>& jobs) {
+    // Also after SIGTERM: a released lease lets the next run start at once.
+    const core::CancelShield shield(std::chrono::seconds(10));
     for (auto& job : jobs) {
         if (job.store && job.lease) {
             (void)job.store->release_lock(*job.lease);
