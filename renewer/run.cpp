@@ -408,6 +408,35 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
     std::vector<std::chrono::milliseconds> durations;
     auto results = acme::obtain_many(transport, *account, bridge, requests, settings.config.concurrency, run_deadline,
                                      &durations);
+    // A CA that no longer knows the cached account URL (a CA reset, an
+    // account it deactivated) refuses newOrder with accountDoesNotExist, and
+    // would refuse every later run the same way: forget the URL, look the key
+    // up again or register it anew, and retry those orders once (nothing was
+    // presented for them).
+    const auto account_gone = [](const core::Result<acme::ObtainedCertificate>& r) {
+        return !r && r.error().code == "accountDoesNotExist";
+    };
+    if (std::any_of(results.begin(), results.end(), account_gone)) {
+        core::log::warn("the CA does not know the stored ACME account; registering it again",
+                        {{"account", account->url()}});
+        (void)account_store->save(acme::StoredAccount{account->key().to_pem(), "", transport.directory().url});
+        auto again = acme::load_or_register(transport, *account_store, account_options, settings.account_key_type,
+                                            core::Deadline::after(std::chrono::seconds(120)).min(run_deadline));
+        if (again) {
+            std::vector<std::size_t> redo;
+            std::vector<acme::ObtainRequest> retry;
+            for (std::size_t i = 0; i < results.size(); ++i) {
+                if (account_gone(results[i])) {
+                    redo.push_back(i);
+                    retry.push_back(requests[i]);
+                }
+            }
+            auto second = acme::obtain_many(transport, *again, bridge, retry, settings.config.concurrency, run_deadline);
+            for (std::size_t k = 0; k < redo.size() && k < second.size(); ++k) {
+                results[redo[k]] = std::move(second[k]);
+            }
+        }
+    }
     for (std::size_t i = 0; i < results.size(); ++i) {
         Job& job = *ordered[i];
         auto& issued = results[i];
