@@ -278,5 +278,68 @@ class RuntimePackages(unittest.TestCase):
         print("FIGURE image-real-run: renewer renewed and certfetch wrote the files inside the minimal root")
 
 
+    def test_the_template_lambda_command_in_the_minimal_root(self):
+        """The image as Lambda runs it: the function's command from
+        deploy/cloudformation.yaml, the image's non-root user, the runtime API
+        (tests/e2e/lambda_runtime_fake.py), only /tmp written; one scheduled
+        event renews, SIGTERM while idle ends the process."""
+        sys.path.insert(0, HERE)
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
+        import cfn  # noqa: E402
+        from e2e_common import ZONE, Stack  # noqa: E402
+        from lambda_runtime_fake import FakeLambdaRuntime  # noqa: E402
+        stack = Stack.start(self.addCleanup)
+        runtime = FakeLambdaRuntime()
+        runtime.start()
+        self.addCleanup(runtime.stop)
+        template = cfn.load(os.path.join(SOURCE_DIR, "deploy", "cloudformation.yaml"))
+        resolved = cfn.evaluate(template, {
+            "Mode": "lambda", "ImageUri": "x/renewer:1", "EcrRepositoryName": "renewer",
+            "Domains": f"{ZONE},*.{ZONE}", "HostedZoneIds": stack.zone_id, "Email": "ops@" + ZONE,
+            "CaDirectoryUrl": stack.ca.directory, "SecretName": f"certs/{ZONE}"})
+        function = resolved["Resources"]["Function"]["Properties"]
+        schedule = resolved["Resources"]["Schedule"]["Properties"]
+        with tempfile.TemporaryDirectory() as tmp:
+            root, _ = self.build_root(tmp, listed_packages() + ["ca-certificates"])
+            inside = os.path.join(root, "tmp")
+            os.makedirs(inside, exist_ok=True)
+            os.chmod(inside, 0o1777)
+            shutil.copy(stack.ca.ca_bundle, os.path.join(inside, "pebble-tls.pem"))
+            shutil.copy(stack.root_file, os.path.join(inside, "pebble-root.pem"))
+            env = {k: v for k, v in stack.env().items() if k.startswith("AWS_")}
+            env.update(function["Environment"]["Variables"])
+            env.update({"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                        "AWS_LAMBDA_RUNTIME_API": runtime.host_port, "PATH": "/usr/local/bin:/usr/bin:/bin"})
+            argv = ["/usr/local/bin/renewer", *function["ImageConfig"]["Command"], "--ca-bundle",
+                    "/tmp/pebble-tls.pem", "--trust-root", "/tmp/pebble-root.pem", *stack.dns_args()]
+            chroot = shutil.which("chroot") or shutil.which("chroot", path="/usr/sbin:/sbin")
+            # The Dockerfile's user (uid 10001): nothing but /tmp is writable for it.
+            proc = subprocess.Popen([chroot, "--userspec=10001:10001", root, *argv], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+            def stop():
+                if proc.poll() is None:
+                    proc.kill()
+                proc.communicate(timeout=10)
+            self.addCleanup(stop)
+            request = runtime.invoke(json.loads(schedule["Target"]["Input"]), deadline_in=600)
+            try:
+                result = runtime.wait_result(request, timeout=120)
+            except Exception:
+                proc.kill()
+                raise AssertionError("no Lambda result: " + proc.communicate(timeout=10)[0].decode()[-6000:])
+            self.assertEqual(result["kind"], "response", result["body"])
+            report = json.loads(result["body"])
+            self.assertEqual(report["exit_code"], 0, result["body"])
+            self.assertEqual([c["outcome"] for c in report["certificates"]], ["renewed"], result["body"])
+            runtime.wait_idle(timeout=10)
+            proc.terminate()
+            output = proc.communicate(timeout=20)[0].decode()
+            self.assertEqual(proc.returncode, 0, output[-4000:])
+            self.assertIsNotNone(stack.secret(f"certs/{ZONE}"))
+        print("FIGURE image-lambda: the template's Lambda command renewed under the runtime API as uid 10001 "
+              "in the minimal root")
+
+
 if __name__ == "__main__":
     unittest.main()
