@@ -205,11 +205,11 @@ class RuntimePackages(unittest.TestCase):
             shutil.copy2(path, os.path.join(root, "usr", "local", "bin", name))
         return root, copied
 
-    def run_in(self, root, argv, env=None, timeout=30):
+    def run_in(self, root, argv, env=None, timeout=30, chroot_args=()):
         """(returncode, output) of argv inside `root`; SkipTest when chroot is
         not permitted here."""
         env = dict(env or {}, PATH="/usr/local/bin:/usr/bin:/bin")
-        attempts = [["chroot", root], ["unshare", "--user", "--map-root-user", "chroot", root]]
+        attempts = [["chroot", *chroot_args, root], ["unshare", "--user", "--map-root-user", "chroot", *chroot_args, root]]
         errors = []
         for prefix in attempts:
             tool = shutil.which(prefix[0]) or shutil.which(prefix[0], path="/usr/sbin:/sbin:/usr/bin:/bin")
@@ -246,11 +246,23 @@ class RuntimePackages(unittest.TestCase):
 
     def test_a_real_run_in_the_minimal_root(self):
         """What ldd cannot see (libraries loaded at run time: NSS, OpenSSL
-        providers, gconv): a whole renewal inside the root, against Pebble and
-        tests/fakeaws over loopback, then certfetch of the stored secret."""
+        providers, gconv): the ECS task's command and environment from
+        deploy/cloudformation.yaml, as the image's uid 10001, a whole renewal
+        against Pebble and tests/fakeaws over loopback, then certfetch of the
+        stored secret."""
+        sys.path.insert(0, HERE)
         sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
-        from e2e_common import ZONE, Stack  # noqa: E402 - only this test needs the peers
+        import cfn  # noqa: E402
+        from e2e_common import ZONE, Stack  # noqa: E402 - only these tests need the peers
         stack = Stack.start(self.addCleanup)
+        template = cfn.load(os.path.join(SOURCE_DIR, "deploy", "cloudformation.yaml"))
+        resolved = cfn.evaluate(template, {
+            "Mode": "ecs", "ImageUri": "x/renewer:1", "EcrRepositoryName": "renewer",
+            "Domains": f"{ZONE},*.{ZONE}", "HostedZoneIds": stack.zone_id, "Email": "ops@" + ZONE,
+            "CaDirectoryUrl": stack.ca.directory, "SecretName": f"certs/{ZONE}",
+            "EcsClusterArn": "arn:aws:ecs:us-east-1:111122223333:cluster/jobs", "EcsSubnets": "subnet-1",
+            "EcsSecurityGroups": "sg-1"})
+        container = resolved["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
         listed = listed_packages()
         with tempfile.TemporaryDirectory() as tmp:
             root, _ = self.build_root(tmp, listed + ["ca-certificates"])
@@ -259,24 +271,23 @@ class RuntimePackages(unittest.TestCase):
             os.chmod(inside, 0o1777)
             shutil.copy(stack.ca.ca_bundle, os.path.join(inside, "pebble-tls.pem"))
             shutil.copy(stack.root_file, os.path.join(inside, "pebble-root.pem"))
-            env = {k: v for k, v in stack.env().items() if k.startswith("AWS_") and k not in (
-                "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
+            env = {k: v for k, v in stack.env().items() if k.startswith("AWS_")}
+            env.update({e["Name"]: e["Value"] for e in container["Environment"]})
             env.update({"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-                        "RENEWER_SPOOL_DIR": "/tmp/renewer-spool", "HOME": "/nonexistent"})
+                        "HOME": "/nonexistent"})
+            user = ["--userspec=10001:10001"]
             rc, out = self.run_in(root, [
-                "/usr/local/bin/renewer", "run", "--cert", f"{ZONE},*.{ZONE}", "--store", f"aws-sm:certs/{ZONE}",
-                "--server", stack.ca.directory, "--ca-bundle", "/tmp/pebble-tls.pem",
-                "--trust-root", "/tmp/pebble-root.pem", "--email", "ops@" + ZONE, "--agree-tos",
-                "--log-format", "json", *stack.dns_args()], env=env, timeout=120)
+                "/usr/local/bin/renewer", *container["Command"], "--ca-bundle", "/tmp/pebble-tls.pem",
+                "--trust-root", "/tmp/pebble-root.pem", *stack.dns_args()], env=env, timeout=120, chroot_args=user)
             self.assertEqual(rc, 0, out[-6000:])
             self.assertIn('"outcome":"renewed"', out.replace(" ", ""))
             rc, out = self.run_in(root, ["/usr/local/bin/certfetch", "--secret-id", f"certs/{ZONE}", "--out",
-                                         "/tmp/tls", "--expect-name", ZONE], env=env, timeout=60)
+                                         "/tmp/tls", "--expect-name", ZONE], env=env, timeout=60, chroot_args=user)
             self.assertEqual(rc, 0, out[-4000:])
             for name in ("fullchain.pem", "privkey.pem", "chain.pem"):
                 self.assertTrue(os.path.getsize(os.path.join(inside, "tls", name)) > 0, name)
-        print("FIGURE image-real-run: renewer renewed and certfetch wrote the files inside the minimal root")
-
+        print("FIGURE image-real-run: the template's ECS command renewed and certfetch wrote the files as uid 10001 "
+              "inside the minimal root")
 
     def test_the_template_lambda_command_in_the_minimal_root(self):
         """The image as Lambda runs it: the function's command from
@@ -310,6 +321,7 @@ class RuntimePackages(unittest.TestCase):
             env.update(function["Environment"]["Variables"])
             env.update({"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
                         "AWS_LAMBDA_RUNTIME_API": runtime.host_port, "PATH": "/usr/local/bin:/usr/bin:/bin"})
+            self.run_in(root, ["/usr/local/bin/renewer", "--version"])  # skips where chroot is not permitted
             argv = ["/usr/local/bin/renewer", *function["ImageConfig"]["Command"], "--ca-bundle",
                     "/tmp/pebble-tls.pem", "--trust-root", "/tmp/pebble-root.pem", *stack.dns_args()]
             chroot = shutil.which("chroot") or shutil.which("chroot", path="/usr/sbin:/sbin")
