@@ -134,8 +134,8 @@ class Dockerfile(unittest.TestCase):
 
         users = [arg for ins, arg in runtime if ins == "USER"]
         self.assertEqual(len(users), 1)
-        self.assertNotIn(users[0].split(":")[0], ("root", "0"), "the image runs as a non-root user")
-        self.assertTrue(any("useradd" in arg for ins, arg in runtime if ins == "RUN"))
+        self.assertEqual(users[0], "10001:10001", "the image runs as the non-root user the tests use")
+        self.assertTrue(any("useradd --system --uid 10001" in arg for ins, arg in runtime if ins == "RUN"))
         entrypoint = [json.loads(arg) for ins, arg in runtime if ins == "ENTRYPOINT"]
         cmd = [json.loads(arg) for ins, arg in runtime if ins == "CMD"]
         self.assertEqual(entrypoint, [["/usr/local/bin/renewer"]])
