@@ -13,7 +13,6 @@
   policy the checker cannot judge fails instead of passing.
 """
 
-import fnmatch
 import re
 
 import yaml

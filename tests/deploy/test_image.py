@@ -209,7 +209,8 @@ class RuntimePackages(unittest.TestCase):
         """(returncode, output) of argv inside `root`; SkipTest when chroot is
         not permitted here."""
         env = dict(env or {}, PATH="/usr/local/bin:/usr/bin:/bin")
-        attempts = [["chroot", *chroot_args, root], ["unshare", "--user", "--map-root-user", "chroot", *chroot_args, root]]
+        attempts = [["chroot", *chroot_args, root],
+                    ["unshare", "--user", "--map-root-user", "chroot", *chroot_args, root]]
         errors = []
         for prefix in attempts:
             tool = shutil.which(prefix[0]) or shutil.which(prefix[0], path="/usr/sbin:/sbin:/usr/bin:/bin")

@@ -407,8 +407,9 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
                                                  "Resource": {"Ref": "CertificateSecret"}}),
                              "beyond aws/actions.hpp"),
             "lease missing": (lambda s: s.remove(sid(s, "Lease")), "CreateSecret on"),
-            "lease only once created": (lambda s: sid(s, "Lease").__setitem__("Resource", sid(s, "Lease")["Resource"][1:]),
-                                        "before it exists"),
+            "lease only once created": (
+                lambda s: sid(s, "Lease").__setitem__("Resource", sid(s, "Lease")["Resource"][1:]),
+                "before it exists"),
         }
         for name, (change, expected) in cases.items():
             with self.subTest(name):

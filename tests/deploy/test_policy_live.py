@@ -103,8 +103,9 @@ class TemplateAllowsEveryCall(E2ECase):
                 else:
                     resource = f"arn:aws:secretsmanager:{region}:{account}:secret:{name}"  # not created yet
             elif service == "autoscaling":
+                group = p.get("AutoScalingGroupName")
                 resource = (f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:"
-                            f"11111111-2222-3333-4444-555555555555:autoScalingGroupName/{p.get('AutoScalingGroupName')}")
+                            f"11111111-2222-3333-4444-555555555555:autoScalingGroupName/{group}")
             elif service == "ec2" and action == "DescribeInstances":
                 resource = "*"
             elif service == "ec2" and action == "TerminateInstances":
