@@ -227,7 +227,12 @@ void prepare_jobs(const RunSettings& settings, std::vector<Job>& jobs, secrets::
             continue;
         }
         const auto& bundle = **spooled;
-        const bool newer = !job.current || job.current->not_after < bundle.not_after;
+        // Useful unless it is what the store already holds or older than it.
+        // (Not just a later expiry: two certificates issued in the same second,
+        // e.g. a --force run right after the last one, expire in the same second.)
+        const bool newer = !job.current || job.current->not_after < bundle.not_after ||
+                           (job.current->not_after == bundle.not_after && job.current->serial != bundle.serial &&
+                            job.current->not_before <= bundle.not_before);
         if (!secrets::verify_bundle(bundle) || !newer) {
             core::log::warn("dropping a spooled certificate that is no longer useful", {{"certificate", config.id}});
             (void)spool.remove(config.id);
