@@ -41,8 +41,8 @@ std::optional<core::Error> error_of(const Json& object) {
     return std::nullopt;
 }
 
-core::Result<Json> parse_body(const core::http::Response& response, std::string_view what) {
-    Json doc = Json::parse(response.body, nullptr, false);
+core::Result<Json> parse_body(std::string_view body, std::string_view what) {
+    Json doc = Json::parse(body, nullptr, false);
     if (!doc.is_object()) {
         return core::make_error(core::ErrorKind::protocol, std::string(what) + ": the answer is not a JSON object");
     }
@@ -93,7 +93,7 @@ core::Result<Order> new_order_once(Transport& transport, const Account& account,
     if (url.empty()) {
         return core::make_error(core::ErrorKind::protocol, "newOrder answered without a Location header");
     }
-    TRY_ASSIGN(const Json doc, parse_body(response, "newOrder"));
+    TRY_ASSIGN(const Json doc, parse_body(response.body, "newOrder"));
     return order_from_json(doc, url, retry_after_of(response));
 }
 
@@ -260,21 +260,17 @@ core::Result<Order> new_order(Transport& transport, const Account& account, cons
     return order;
 }
 
-core::Result<Order> fetch_order(Transport& transport, const Account& account, const std::string& url,
-                                const core::Deadline& deadline) {
-    TRY_ASSIGN(core::http::Response response, transport.post(account.signer(), url, "", deadline));
-    TRY_ASSIGN(const Json doc, parse_body(response, "order"));
-    return order_from_json(doc, url, retry_after_of(response));
+core::Result<Order> parse_order(std::string_view body, std::string url, milliseconds retry_after) {
+    TRY_ASSIGN(const Json doc, parse_body(body, "order"));
+    return order_from_json(doc, std::move(url), retry_after);
 }
 
-core::Result<Authorization> fetch_authorization(Transport& transport, const Account& account, const std::string& url,
-                                                const core::Deadline& deadline) {
-    TRY_ASSIGN(core::http::Response response, transport.post(account.signer(), url, "", deadline));
-    TRY_ASSIGN(const Json doc, parse_body(response, "authorization"));
+core::Result<Authorization> parse_authorization(std::string_view body, std::string url, milliseconds retry_after) {
+    TRY_ASSIGN(const Json doc, parse_body(body, "authorization"));
     Authorization authz;
-    authz.url = url;
+    authz.url = std::move(url);
     authz.status = str(doc, "status");
-    authz.retry_after = retry_after_of(response);
+    authz.retry_after = retry_after;
     if (auto it = doc.find("identifier"); it != doc.end()) {
         authz.identifier = Identifier{str(*it, "type"), str(*it, "value")};
     }
@@ -288,6 +284,18 @@ core::Result<Authorization> fetch_authorization(Transport& transport, const Acco
         }
     }
     return authz;
+}
+
+core::Result<Order> fetch_order(Transport& transport, const Account& account, const std::string& url,
+                                const core::Deadline& deadline) {
+    TRY_ASSIGN(core::http::Response response, transport.post(account.signer(), url, "", deadline));
+    return parse_order(response.body, url, retry_after_of(response));
+}
+
+core::Result<Authorization> fetch_authorization(Transport& transport, const Account& account, const std::string& url,
+                                                const core::Deadline& deadline) {
+    TRY_ASSIGN(core::http::Response response, transport.post(account.signer(), url, "", deadline));
+    return parse_authorization(response.body, url, retry_after_of(response));
 }
 
 core::Status respond_to_challenge(Transport& transport, const Account& account, const Challenge& challenge,
@@ -316,7 +324,7 @@ core::Result<Order> finalize_order(Transport& transport, const Account& account,
     const Json payload = {{"csr", core::base64url_encode(csr_der)}};
     TRY_ASSIGN(core::http::Response response,
                transport.post(account.signer(), order.finalize, payload.dump(), deadline));
-    TRY_ASSIGN(const Json doc, parse_body(response, "finalize"));
+    TRY_ASSIGN(const Json doc, parse_body(response.body, "finalize"));
     Order current = order_from_json(doc, order.url, retry_after_of(response));
     if (current.status == "processing" || current.status == "pending" || current.status.empty()) {
         TRY_ASSIGN(current, poll_order(transport, account, order.url, deadline, schedule));

@@ -77,6 +77,15 @@ core::Result<Order> new_order(Transport& transport, const Account& account, cons
 // The directory's profile check alone (RFC: draft-aaron-acme-profiles §3).
 core::Status check_profile(const Directory& directory, std::string_view profile);
 
+// The JSON bodies of an order (§7.1.3) and an authorization (§7.1.4) as pure
+// functions: what fetch_order/fetch_authorization read (fuzzed in tests/fuzz).
+// An error when the body is not a JSON object; members of the wrong type are
+// read as absent.
+core::Result<Order> parse_order(std::string_view body, std::string url,
+                                std::chrono::milliseconds retry_after = std::chrono::milliseconds{0});
+core::Result<Authorization> parse_authorization(std::string_view body, std::string url,
+                                                std::chrono::milliseconds retry_after = std::chrono::milliseconds{0});
+
 core::Result<Order> fetch_order(Transport& transport, const Account& account, const std::string& url,
                                 const core::Deadline& deadline);
 core::Result<Authorization> fetch_authorization(Transport& transport, const Account& account, const std::string& url,
