@@ -1,8 +1,10 @@
 #include "dns/route53.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "aws/credentials.hpp"
@@ -131,6 +133,57 @@ private:
         return found;
     }
 
+    // "b.example.com." -> "example.com."; names of one or two labels stay as they are.
+    static std::string last_two_labels(const std::string& fqdn) {
+        const std::string name = fqdn.ends_with('.') ? fqdn.substr(0, fqdn.size() - 1) : fqdn;
+        const auto last = name.rfind('.');
+        if (last == std::string::npos || last == 0) {
+            return fqdn;
+        }
+        const auto second = name.rfind('.', last - 1);
+        return (second == std::string::npos ? name : name.substr(second + 1)) + ".";
+    }
+
+    // Every hosted zone named `base` or below it, from one page of
+    // ListHostedZonesByName (cached); nullopt when the page ends inside that
+    // subtree (the listing may be incomplete).
+    core::Result<std::optional<std::vector<rw::HostedZone>>> zones_below(const std::string& base) {
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = zones_below_.find(base); it != zones_below_.end()) {
+                return it->second;
+            }
+        }
+        aws::Params query{{"dnsname", base}, {"maxitems", "100"}};
+        TRY_ASSIGN(std::string xml, call("ListHostedZonesByName", "GET", std::string(k_api) + "/hostedzonesbyname",
+                                         query, ""));
+        TRY_ASSIGN(rw::ZonePage page, rw::parse_hosted_zones(xml));
+        std::optional<std::vector<rw::HostedZone>> found(std::in_place);
+        bool last_inside = false;
+        for (auto& z : page.zones) {
+            last_inside = z.name == base || z.name.ends_with("." + base);
+            if (last_inside) {
+                found->push_back(std::move(z));
+            }
+        }
+        if (page.truncated && last_inside) {
+            found.reset();
+        }
+        std::lock_guard lock(mutex_);
+        zones_below_[base] = found;
+        if (found) {
+            // The walk below may ask for these names: answer from this listing.
+            for (const auto& z : *found) {
+                auto& named = zones_by_name_[z.name];
+                if (std::find_if(named.begin(), named.end(), [&](const rw::HostedZone& h) { return h.id == z.id; }) ==
+                    named.end()) {
+                    named.push_back(z);
+                }
+            }
+        }
+        return found;
+    }
+
     // The hosted zone of `fqdn`: AWS_HOSTED_ZONE_ID, else the longest suffix with a zone.
     core::Result<rw::HostedZone> zone_for(const std::string& fqdn) {
         if (!settings_.hosted_zone_id.empty()) {
@@ -140,6 +193,27 @@ private:
             }
             return rw::HostedZone{id, "", false};
         }
+        // One ListHostedZonesByName from the last two labels lists that zone
+        // and every zone below it (Route53 sorts by reversed labels), so a
+        // run needs one call per base domain, not one per name and suffix.
+        const std::string base = last_two_labels(fqdn);
+        auto under = zones_below(base);
+        if (!under) {
+            return under.error().wrap("route53: looking up the hosted zone of " + fqdn);
+        }
+        if (*under) {
+            std::vector<rw::HostedZone> matching;
+            for (const auto& z : **under) {
+                if (fqdn == z.name || fqdn.ends_with("." + z.name)) {
+                    matching.push_back(z);
+                }
+            }
+            if (!matching.empty()) {
+                return rw::pick_zone(fqdn, matching, settings_.zone_visibility);
+            }
+        }
+        // Not found that way (a zone above the base, or a listing too long to
+        // trust): ask for each suffix, longest first.
         std::string suffix = fqdn;
         std::string tried;
         while (!suffix.empty() && suffix != ".") {
@@ -246,10 +320,257 @@ private:
         }
     }
 
-    // One zone: read each name, then one ChangeResourceRecordSets (split only
-    // past Route53's limits), then INSYNC.
-    core::Status apply_zone(const rw::HostedZone& zone, const std::map<std::string, std::vector<std::string>>& names,
-                            Step step) {
+    using Names = std::map<std::string, std::vector<std::string>>;  // fqdn -> our values (unquoted)
+
+    // One zone. The fast path needs no read: present CREATEs each set with
+    // just our values, cleanup DELETEs exactly the set this process created.
+    // The change goes out through the zone's group commit (below), so the
+    // certificates being ordered at the same time share one change batch and
+    // one INSYNC wait. When Route53 refuses the batch as InvalidChangeBatch
+    // (the set exists already, another writer changed it), the read-first path
+    // merges with what is there, as before.
+    core::Status apply_zone(const rw::HostedZone& zone, const Names& names, Step step) {
+        auto changes = fast_changes(names, step);
+        if (!changes) {
+            return apply_zone_read_first(zone, names, step);
+        }
+        auto status = commit_grouped(zone, std::move(*changes), names.begin()->first);
+        if (status.ok()) {
+            std::lock_guard lock(mutex_);
+            for (const auto& [fqdn, values] : names) {
+                if (step == Step::present) {
+                    created_[fqdn] = quoted(values);
+                } else {
+                    created_.erase(fqdn);
+                }
+            }
+            return status;
+        }
+        if (status.error().code != "InvalidChangeBatch") {
+            return status;
+        }
+        core::log::debug("route53: set not as expected; reading it first",
+                         {{"zone", zone_label(zone)}, {"fqdn", names.begin()->first}});
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& [fqdn, values] : names) {
+                created_.erase(fqdn);
+            }
+        }
+        return apply_zone_read_first(zone, names, step);
+    }
+
+    static std::vector<std::string> quoted(const std::vector<std::string>& values) {
+        std::vector<std::string> out;
+        out.reserve(values.size());
+        for (const auto& v : values) {
+            out.push_back(rw::quote_txt(v));
+        }
+        return out;
+    }
+
+    // CREATE (present) or DELETE (cleanup of a set this process created with
+    // exactly these values); nullopt when the fast path does not apply.
+    std::optional<std::vector<rw::Change>> fast_changes(const Names& names, Step step) {
+        std::vector<rw::Change> changes;
+        std::lock_guard lock(mutex_);
+        for (const auto& [fqdn, values] : names) {
+            rw::Change change;
+            change.rrset.name = fqdn;
+            change.rrset.ttl = settings_.ttl;
+            change.rrset.values = quoted(values);
+            if (step == Step::present) {
+                change.action = rw::Action::create;
+            } else {
+                auto it = created_.find(fqdn);
+                if (it == created_.end() || it->second != change.rrset.values) {
+                    return std::nullopt;
+                }
+                change.action = rw::Action::remove;
+            }
+            changes.push_back(std::move(change));
+        }
+        return changes;
+    }
+
+    // Group commit per zone: the first caller becomes the leader and sends
+    // its changes; whoever arrives while that request waits for the rate
+    // limiter or Route53 is queued, and the next leader sends the whole queue
+    // as one batch (no timer: batches form exactly while a request is in
+    // flight). The leader gives the lead up before it waits for INSYNC, so the
+    // next batch goes out meanwhile. A batch Route53 refuses is retried one
+    // caller at a time, so every caller gets its own result.
+    struct Submission {
+        std::vector<rw::Change> changes;
+        std::string fqdn;  // for messages
+        bool taken = false;
+        std::optional<core::Status> result;  // written under ZoneQueue::mutex
+    };
+    struct ZoneQueue {
+        std::mutex mutex;
+        std::condition_variable done;
+        std::vector<Submission*> queue;
+        bool leader = false;
+    };
+    struct Sent {
+        std::vector<std::optional<core::Status>> results;  // per submission: final unless waiting
+        std::vector<std::string> change_ids;                 // the combined change(s) to wait for
+        std::vector<bool> waiting;                            // per submission: result follows INSYNC
+    };
+
+    core::Status commit_grouped(const rw::HostedZone& zone, std::vector<rw::Change> changes, const std::string& fqdn) {
+        std::shared_ptr<ZoneQueue> q;
+        {
+            std::lock_guard lock(mutex_);
+            auto& slot = queues_[zone.id];
+            if (!slot) {
+                slot = std::make_shared<ZoneQueue>();
+            }
+            q = slot;
+        }
+        Submission me{std::move(changes), fqdn, false, std::nullopt};
+        std::unique_lock lock(q->mutex);
+        q->queue.push_back(&me);
+        while (!me.taken) {
+            if (q->leader) {
+                q->done.wait(lock);
+                continue;
+            }
+            q->leader = true;
+            std::vector<Submission*> batch;
+            batch.swap(q->queue);
+            for (auto* s : batch) {
+                s->taken = true;
+            }
+            lock.unlock();
+            Sent sent = send_batch(zone, batch);
+            lock.lock();
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                if (!sent.waiting[i]) {
+                    batch[i]->result = std::move(sent.results[i]);
+                }
+            }
+            q->leader = false;
+            q->done.notify_all();
+            if (std::find(sent.waiting.begin(), sent.waiting.end(), true) != sent.waiting.end()) {
+                lock.unlock();
+                core::Status status;
+                for (const auto& id : sent.change_ids) {
+                    status = wait_insync(zone, id);
+                    if (!status) {
+                        status = failure(status.error(), "GetChange", batch.front()->fqdn, zone);
+                        break;
+                    }
+                }
+                lock.lock();
+                for (std::size_t i = 0; i < batch.size(); ++i) {
+                    if (sent.waiting[i]) {
+                        batch[i]->result = status;
+                    }
+                }
+                q->done.notify_all();
+            }
+        }
+        q->done.wait(lock, [&] { return me.result.has_value(); });
+        return *me.result;
+    }
+
+    Sent send_batch(const rw::HostedZone& zone, const std::vector<Submission*>& batch) noexcept {
+        Sent sent;
+        sent.results.resize(batch.size());
+        sent.waiting.assign(batch.size(), false);
+        try {
+            if (batch.size() > 1) {
+                std::vector<rw::Change> all;
+                for (const auto* s : batch) {
+                    all.insert(all.end(), s->changes.begin(), s->changes.end());
+                }
+                std::vector<std::string> ids;
+                auto status = post(zone, all, ids);
+                if (status.ok()) {
+                    core::log::debug("route53: one change for several certificates",
+                                     {{"zone", zone_label(zone)}, {"callers", std::to_string(batch.size())}});
+                    sent.change_ids = std::move(ids);
+                    for (std::size_t i = 0; i < batch.size(); ++i) {
+                        sent.results[i] = core::Status();
+                        sent.waiting[i] = !sent.change_ids.empty();
+                    }
+                    return sent;
+                }
+            }
+            if (batch.size() == 1) {
+                std::vector<std::string> ids;
+                auto status = post(zone, batch.front()->changes, ids);
+                sent.results[0] = status;
+                if (status.ok() && !ids.empty()) {
+                    sent.change_ids = std::move(ids);
+                    sent.waiting[0] = true;
+                }
+                return sent;
+            }
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                sent.results[i] = submit(zone, batch[i]->changes, batch[i]->fqdn);
+            }
+        } catch (const std::exception& e) {
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                if (!sent.results[i]) {
+                    sent.results[i] =
+                        core::Status(core::make_error(core::ErrorKind::internal, std::string("route53: ") + e.what()));
+                }
+                sent.waiting[i] = false;
+            }
+        }
+        return sent;
+    }
+
+    // ChangeResourceRecordSets (split only past Route53's limits); `wait_ids`
+    // receives the changes that must reach INSYNC before the values count as
+    // live. Only what adds values is waited for: nobody waits for a removed
+    // value to vanish (the change is applied; INSYNC follows).
+    core::Status post(const rw::HostedZone& zone, const std::vector<rw::Change>& changes,
+                      std::vector<std::string>& wait_ids) {
+        auto batches = rw::split_batches(changes);
+        if (!batches) {
+            return batches.error();
+        }
+        for (const auto& batch : *batches) {
+            const std::string body = rw::change_batch_xml(batch, "renewer dns-01");
+            auto xml = call("ChangeResourceRecordSets", "POST",
+                            std::string(k_api) + "/hostedzone/" + core::http::url_encode(zone.id) + "/rrset/", {},
+                            body);
+            if (!xml) {
+                return failure(xml.error(), "ChangeResourceRecordSets", batch.front().rrset.name, zone);
+            }
+            auto info = rw::parse_change_info(*xml);
+            if (!info) {
+                return info.error();
+            }
+            const bool adds = std::any_of(batch.begin(), batch.end(),
+                                          [](const rw::Change& c) { return c.action != rw::Action::remove; });
+            if (adds && info->status != "INSYNC") {
+                wait_ids.push_back(info->id);
+            }
+        }
+        return {};
+    }
+
+    // post(), then INSYNC.
+    core::Status submit(const rw::HostedZone& zone, const std::vector<rw::Change>& changes, const std::string& fqdn) {
+        std::vector<std::string> change_ids;
+        TRY(post(zone, changes, change_ids));
+        for (const auto& id : change_ids) {
+            auto status = wait_insync(zone, id);
+            if (!status) {
+                return failure(status.error(), "GetChange", fqdn, zone);
+            }
+        }
+        return {};
+    }
+
+    // One zone, read first: read each name, then one ChangeResourceRecordSets
+    // that merges with the values already there (split only past Route53's
+    // limits), then INSYNC.
+    core::Status apply_zone_read_first(const rw::HostedZone& zone, const Names& names, Step step) {
         const std::string step_name = step == Step::present ? "present" : "cleanup";
         // A DELETE whose set changed under us (another writer) fails as
         // InvalidChangeBatch: read again and retry a few times.
@@ -289,7 +610,9 @@ private:
                 if (!info) {
                     return info.error();
                 }
-                change_ids.push_back(info->id);
+                if (step == Step::present) {  // a cleanup needs no INSYNC wait (see submit())
+                    change_ids.push_back(info->id);
+                }
             }
             for (const auto& id : change_ids) {
                 auto status = wait_insync(zone, id);
@@ -356,6 +679,9 @@ private:
     std::mutex mutex_;
     std::vector<std::unique_ptr<aws::Client>> pool_;
     std::map<std::string, std::vector<rw::HostedZone>> zones_by_name_;
+    std::map<std::string, std::optional<std::vector<rw::HostedZone>>> zones_below_;  // base -> listing
+    std::map<std::string, std::vector<std::string>> created_;  // fqdn -> quoted values this process CREATEd
+    std::map<std::string, std::shared_ptr<ZoneQueue>> queues_;  // zone id -> group commit
 };
 
 }  // namespace
