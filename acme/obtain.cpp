@@ -13,15 +13,36 @@
 namespace acme {
 namespace {
 
-// Runs the solver's cleanup exactly once: explicitly after validation, or on
-// any early return, exception or cancellation (STYLE.md habit 11).
+// Runs the solver's cleanup exactly once: in the background once every
+// authorization is valid (so a slow DNS API, e.g. Route53 behind its rate
+// limiter, overlaps finalize and download instead of delaying them), or on
+// any early return, exception or cancellation. Either way it has finished
+// before obtain() returns: the destructor joins (STYLE.md habit 11).
 class CleanupGuard {
 public:
     CleanupGuard(Dns01Solver& solver, std::vector<Dns01Record> records)
         : solver_(solver), records_(std::move(records)) {}
-    ~CleanupGuard() { run(); }
+    ~CleanupGuard() {
+        if (worker_.joinable()) {
+            worker_.join();
+        } else {
+            run();
+        }
+    }
     CleanupGuard(const CleanupGuard&) = delete;
     CleanupGuard& operator=(const CleanupGuard&) = delete;
+
+    // Starts the cleanup on its own thread (synchronously when no thread can be made).
+    void start() noexcept {
+        if (done_ || worker_.joinable()) {
+            return;
+        }
+        try {
+            worker_ = std::thread([this] { run(); });
+        } catch (...) {
+            run();
+        }
+    }
 
     void run() noexcept {
         if (done_ || records_.empty()) {
@@ -42,6 +63,7 @@ private:
     Dns01Solver& solver_;
     std::vector<Dns01Record> records_;
     bool done_ = false;
+    std::thread worker_;
 };
 
 struct Pending {
@@ -106,8 +128,10 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
         pending.push_back(Pending{*authz, *challenge});
     }
 
+    std::optional<CleanupGuard> guard;  // declared before the flow below: joined after download
+    std::optional<Order> ready_order;
     if (!pending.empty()) {
-        CleanupGuard guard(solver, records);
+        guard.emplace(solver, records);
         core::log::info("acme: presenting DNS-01 records",
                         {{"certificate", request.names.front()}, {"records", std::to_string(records.size())}});
         auto presented = solver.present(records);
@@ -123,12 +147,22 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
         }
         core::log::debug("acme: challenges answered", {{"certificate", request.names.front()},
                                                       {"challenges", std::to_string(pending.size())}});
-        for (const Pending& p : pending) {
-            auto final_authz = poll_authorization(transport, account, p.authz.url, deadline, request.poll);
-            if (!final_authz.ok()) {
-                return final_authz.error().wrap("authorization for " + p.authz.name());
-            }
-            if (final_authz->status != "valid") {
+        // RFC 8555 §7.1.6: the order leaves "pending" once every authorization
+        // is decided, so one order poll stands for a poll per authorization;
+        // the authorizations are read again only to explain a failure.
+        auto decided = poll_order(transport, account, order->url, deadline, request.poll);
+        if (!decided.ok()) {
+            return decided.error().wrap("order");
+        }
+        if (decided->status != "ready" && decided->status != "valid") {
+            for (const Pending& p : pending) {
+                auto final_authz = fetch_authorization(transport, account, p.authz.url, deadline);
+                if (!final_authz.ok()) {
+                    return final_authz.error().wrap("authorization for " + p.authz.name());
+                }
+                if (final_authz->status == "valid") {
+                    continue;
+                }
                 auto error = final_authz->error();
                 if (error) {
                     // Name the record the CA looked at when its detail does not.
@@ -143,14 +177,22 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
                                                                        "\"");
             }
         }
-        guard.run();
+        guard->start();  // RFC 8555 §8.4: the records are no longer needed
+        ready_order = std::move(*decided);
     }
 
     // RFC 8555 §7.1.6: the order becomes ready once every authorization is valid.
-    auto ready = poll_order(transport, account, order->url, deadline, request.poll);
-    if (!ready.ok()) {
-        return ready.error().wrap("order");
+    if (!ready_order && (order->status == "ready" || order->status == "valid")) {
+        ready_order = *order;  // every authorization was valid already
     }
+    if (!ready_order) {
+        auto polled = poll_order(transport, account, order->url, deadline, request.poll);
+        if (!polled.ok()) {
+            return polled.error().wrap("order");
+        }
+        ready_order = std::move(*polled);
+    }
+    const Order* ready = &*ready_order;
     if (ready->status != "ready" && ready->status != "valid") {
         if (ready->error) {
             return ready->error->wrap("order " + ready->status);

@@ -1,7 +1,8 @@
 // One certificate, start to finish (STYLE.md habit 4): newOrder ->
 // authorizations -> ONE Dns01Solver::present() with every pending record ->
-// answer every challenge -> poll -> cleanup (always) -> finalize -> download
-// -> choose chain. Plus obtain_many(): several at once, bounded.
+// answer every challenge -> poll -> finalize -> download -> choose chain, the
+// DNS cleanup (always) running alongside finalize and download. Plus
+// obtain_many(): several at once, bounded.
 #pragma once
 
 #include <chrono>

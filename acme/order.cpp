@@ -174,6 +174,14 @@ auto poll(Fetch fetch, Done done, const core::Deadline& deadline, const PollSche
     -> decltype(fetch()) {
     milliseconds delay = schedule.first;
     const auto started = core::Clock::now();
+    // Every caller has just asked for the change (challenges answered, CSR
+    // sent) and the answer said it is under way: the first look comes after
+    // the first backoff step, not at once (an immediate look is a request
+    // that almost never sees the result).
+    if (auto slept = core::sleep_for(std::min(delay, deadline.remaining()), deadline);
+        !slept.ok() && slept.error().kind == core::ErrorKind::cancelled) {
+        return slept.error().wrap(std::string(what));
+    }
     for (;;) {
         if (core::cancelled()) {
             return core::make_error(core::ErrorKind::cancelled, std::string(what) + ": cancelled");
