@@ -133,7 +133,10 @@ struct Config {
     std::optional<StoreSpec> account_store;
     std::string spool_dir;
     std::vector<std::string> allow;  // normalized entries ("example.com", ".example.com")
-    int concurrency = 4;
+    // Orders in flight at once. Route53 changes take up to a minute to reach
+    // INSYNC and its API allows 5 requests a second: with more orders in
+    // flight their DNS changes share batches and INSYNC waits (bench/RESULTS.md).
+    int concurrency = 16;
     RenewPolicy renew;
     std::chrono::seconds jitter{0};
     std::vector<CertificateConfig> certificates;
