@@ -83,11 +83,15 @@ struct Job {
 std::string strip_wildcard(const std::string& name) { return name.rfind("*.", 0) == 0 ? name.substr(2) : name; }
 
 // Certificates with equal DNS settings share one solver; the journal names
-// the settings a value was presented with by this key.
+// the settings a value was presented with by this key. Every setting counts
+// (a certificate with a 3 s timeout must not get another's 300 s), except the
+// TSIG secret, which never goes to disk (its key name does).
 std::string dns_key(const DnsOptions& dns) {
-    return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", dns.provider, dns.resolver, dns.nameservers, dns.follow_cname,
-                       dns.route53_zone_id, dns.route53_assume_role_arn, dns.rfc2136_server, dns.rfc2136_tsig_key,
-                       dns.exec_path);
+    return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", dns.provider, dns.resolver, dns.nameservers,
+                       dns.follow_cname, dns.propagation_timeout.count(), dns.route53_zone_id,
+                       dns.route53_assume_role_arn, dns.route53_external_id, dns.route53_requests_per_second,
+                       dns.route53_private_zone, dns.rfc2136_server, dns.rfc2136_tsig_key, dns.rfc2136_tsig_algorithm,
+                       dns.rfc2136_ttl, dns.exec_path);
 }
 
 // TXT values a killed run left behind (issue 8): the journal beside the spool
