@@ -12,6 +12,9 @@ A phase is reached when its log record appears on the child's stderr
   downloaded "acme: certificate issued"   the chain is in memory
   storing    "storing"                    spooled, PutSecretValue in flight
                                           (held 1.5 s by a fakeaws delay)
+  store-retrying "storing"                PutSecretValue answered 500 and
+                                          retried (killed after 2 failures):
+                                          the next run stores from the spool
 
 After every kill: the secret's AWSCURRENT is a complete, valid bundle. After
 the next run: exit 0, no TXT value of ours in the zone (API and DNS views: the
@@ -46,6 +49,7 @@ PHASES = [
     ("finalized", r'"msg":"acme: order finalized"'),
     ("downloaded", r'"msg":"acme: certificate issued"'),
     ("storing", r'"msg":"storing"'),
+    ("store-retrying", r'"msg":"storing"'),
 ]
 
 # SIGTERM must end the run (clean-up included) well within ECS's 30 s.
@@ -83,21 +87,30 @@ class CrashMatrix(FaultCase):
                 before = s.secret_state(SECRET)
                 orders_before = s.orders()
                 child = self.spawn(*self.args(), "--force", account="crash")
-                if phase == "storing":
+                if phase in ("storing", "store-retrying"):
                     # The lease's own PutSecretValue is done once the order
                     # exists: the next one is the certificate's.
                     child.wait_for_log(PHASES[0][1], timeout=90)
-                    s.fake.fault("PutSecretValue", "delay", count=1, delay_ms=1500)
-                    TOTALS["faults_injected"] += 1
+                    if phase == "storing":
+                        s.fake.fault("PutSecretValue", "delay", count=1, delay_ms=1500)
+                    else:
+                        s.fake.fault("PutSecretValue", "error500", count=1000)
                 line = child.wait_for_log(pattern, timeout=90)
                 if phase == "storing":
                     # Kill while the write is inside the fake (held by the delay).
                     s.fake.wait_for(lambda: any(f["kind"] == "delay" and f["hits"] >= 1
                                                 for f in s.fake.control("GET", "faults")["faults"]),
                                     timeout=10, what="PutSecretValue in flight")
+                if phase == "store-retrying":
+                    # Kill while the client retries a failing write (backoff).
+                    s.fake.wait_for(lambda: any(f["hits"] >= 2 for f in s.fake.control("GET", "faults")["faults"]),
+                                    timeout=10, what="PutSecretValue failing")
+                TOTALS["faults_injected"] += sum(f["hits"] for f in s.fake.control("GET", "faults")["faults"])
                 killed = child.kill()
                 self.assertEqual(killed.rc, -signal.SIGKILL, "the run ended before the kill:\n" + killed.stderr[-3000:])
-                serial = json.loads(line).get("serial") if phase in ("downloaded", "storing") else None
+                serial = json.loads(line).get("serial") if phase in ("downloaded", "storing", "store-retrying") else None
+                if phase == "store-retrying":
+                    self.assertEqual(s.secret_state(SECRET)["versions"], before["versions"])
                 if phase == "storing":
                     # The write the kill interrupted may still land: wait until
                     # the fake answered it (the delay ends), bounded.
@@ -117,7 +130,7 @@ class CrashMatrix(FaultCase):
                                      "the store changed although the kill came before storing")
                 if left_txt:
                     replayed += 1
-                if phase == "storing":
+                if phase in ("storing", "store-retrying"):
                     self.assertTrue(spooled, "the certificate should be spooled before the store write")
 
                 # The next (scheduled) run converges.
@@ -129,6 +142,8 @@ class CrashMatrix(FaultCase):
                 self.assert_no_txt("after the run that followed a kill at %s" % phase)
                 current = self.assert_good_current(SECRET, NAMES)
                 self.assertEqual(s.orders(), orders_after_kill, "the next run ordered again after a kill at %s" % phase)
+                if phase == "store-retrying":
+                    self.assertEqual(outcome["outcome"], "stored", r.explain())
                 if spooled:
                     # Stored from the spool (or already stored by the interrupted write).
                     self.assertIn(outcome["outcome"], ("stored", "not due"), r.explain())
