@@ -243,7 +243,7 @@ void add_run_options(cxxopts::Options& options) {
         ("force", "renew even when not due")
         ("dry-run", "plan and report; order, store and replace nothing")
         ("spool-dir", "where issued but unstored certificates wait for the next run", cxxopts::value<std::string>())
-        ("concurrency", "orders in flight at once (default 16)", cxxopts::value<int>());
+        ("concurrency", "orders in flight at once (default 4)", cxxopts::value<int>());
     options.add_options("ACME")
         ("server", "ACME directory URL (default: Let's Encrypt)", cxxopts::value<std::string>())
         ("staging", "use Let's Encrypt's staging directory")
