@@ -143,6 +143,8 @@ def run(cmd, env=None, timeout=120, cwd=None):
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
         err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        if ours:
+            keep_log(Result(cmd, "timeout", out, err, time.monotonic() - start))
         raise AssertionError("timed out after %ss: %s\n--- stdout ---\n%s\n--- stderr ---\n%s" %
                              (timeout, " ".join(actual), out[-4000:], err[-6000:])) from None
     result = Result(cmd, p.returncode, p.stdout, p.stderr, time.monotonic() - start)
