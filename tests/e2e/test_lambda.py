@@ -256,6 +256,7 @@ class Lambda(E2ECase):
         wait_until(lambda: s.fake.calls("GetChange"), 60, "the run waiting for INSYNC")
         r, took = self.sigterm_and_wait(proc, timeout=40)
         print("\nSIGTERM during an invocation -> exit %s after %.2f s" % (r.rc, took))
+        self.assertIn(rid, rt.results, "nothing posted for the invocation" + r.explain())
         result = rt.wait_result(rid, timeout=5)
         self.assertEqual(result["kind"], "error", result["body"] + r.explain())
         self.assertIn(name, result["json"]["errorMessage"])
