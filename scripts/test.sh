@@ -1,16 +1,79 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with warnings as errors, and runs the whole
-# test suite through CTest. Extra arguments go to ctest (e.g. -L unit).
+# test suite through CTest. Extra arguments go to ctest (e.g. -L unit) and
+# then only that main stage runs.
+#
+# Without arguments (CI) three more stages follow the main suite:
+#   asan     a second build with -DSANITIZE=address,undefined (build-asan) that
+#            runs the unit and e2e labels again; any ASan/UBSan report fails
+#   fuzz     scripts/fuzz.sh: each libFuzzer target for FUZZ_SECONDS (30) s
+#   (memcheck runs inside the main suite: label memcheck, valgrind)
+# RENEWER_STAGES="main asan fuzz" picks stages; the time of each is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
 
 build_dir=${BUILD_DIR:-build}
+asan_dir=${ASAN_BUILD_DIR:-build-asan}
 jobs=$(nproc)
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWERROR=ON
-cmake --build "$build_dir" -j"$jobs"
+if (($# > 0)); then
+  stages=${RENEWER_STAGES:-main}
+else
+  stages=${RENEWER_STAGES:-main asan fuzz}
+fi
+timings=()
+stage_start=0
+begin() { stage_start=$(date +%s); echo "test.sh: --- $1 ---"; }
+finish() { timings+=("$(printf '%-12s %5d s' "$1" $(($(date +%s) - stage_start)))"); }
+report() {
+  echo "test.sh: stage times"
+  for t in "${timings[@]}"; do echo "  $t"; done
+}
+trap report EXIT
 
-start=$(date +%s)
-ctest --test-dir "$build_dir" --output-on-failure --timeout 600 -j"$jobs" "$@"
-echo "test.sh: suite wall time $(( $(date +%s) - start )) s"
+if [[ " $stages " == *" main "* ]]; then
+  begin build
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWERROR=ON
+  cmake --build "$build_dir" -j"$jobs"
+  finish build
+
+  begin tests
+  start=$(date +%s)
+  ctest --test-dir "$build_dir" --output-on-failure --timeout 600 -j"$jobs" "$@"
+  echo "test.sh: suite wall time $(( $(date +%s) - start )) s"
+  finish tests
+fi
+
+if [[ " $stages " == *" asan "* ]]; then
+  # Debug (-O0) compiles in about half the time of -O2 and the suites wait on
+  # their peers, not on the CPU. The AWS CLI fidelity suite tests the fake,
+  # not our code: skipped here.
+  begin asan-build
+  cmake -S . -B "$asan_dir" -DCMAKE_BUILD_TYPE=Debug -DWERROR=ON -DSANITIZE=address,undefined >/dev/null
+  cmake --build "$asan_dir" -j"$jobs"
+  finish asan-build
+
+  begin asan-tests
+  # Reports go to files, so one in a process a test expected to fail is still
+  # seen: any file there fails the stage.
+  reports=$(realpath -m "$asan_dir/sanitizer-reports")
+  rm -rf "$reports"
+  mkdir -p "$reports"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:log_path=$reports/asan \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan \
+    ctest --test-dir "$asan_dir" --output-on-failure --timeout 600 -j"$jobs" -L 'unit|e2e' -E 'fidelity|awscli'
+  if [[ -n $(ls -A "$reports") ]]; then
+    for f in "$reports"/*; do echo "--- $f ---"; head -60 "$f"; done
+    echo "test.sh: sanitizer reports in $reports" >&2
+    exit 1
+  fi
+  echo "test.sh: ASan/UBSan: 0 reports"
+  finish asan-tests
+fi
+
+if [[ " $stages " == *" fuzz "* ]]; then
+  begin fuzz
+  FUZZ_JOBS=$jobs scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+  finish fuzz
+fi
