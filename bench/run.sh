@@ -26,5 +26,9 @@ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWERROR=OFF "${launcher[
 cmake --build "$build" -j"$(nproc)" --target renewer certfetch
 
 BUILD_DIR="$build" /usr/bin/python3 "$src/bench/bench.py" "$@"
+# Supplementary: 100 certificates through RFC 2136 with --concurrency 16,
+# next to uacme's loop measured again in the same (short) run.
+BUILD_DIR="$build" /usr/bin/python3 "$src/bench/bench.py" --clients uacme,renewer_rfc2136_c16 \
+  --out "$src/bench/results-concurrency.json"
 /usr/bin/python3 "$src/bench/report.py" "$src/bench/results.json"
 echo "bench: wrote $src/bench/RESULTS.md and $src/bench/results.png"
