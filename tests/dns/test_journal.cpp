@@ -140,6 +140,31 @@ TEST(Journal, OurPidFromAnEarlierRunForeignHostsByAgeAndJunkIsSkipped) {
     EXPECT_EQ(ids, (std::vector<std::string>{"1-same-pid.json", "3-old-foreign.json"}));
 }
 
+// A writer SIGKILLed between write and rename leaves core::write_file_atomic's
+// temp file: its change was never made, so the next run sweeps it (the crash
+// matrix found one blocking the journal from ever being empty again).
+TEST(Journal, TempFileOfADeadWriterIsSweptALiveOneIsKept) {
+    TempDir tmp;
+    const std::string dir = tmp.sub("journal");
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::_exit(0);
+    }
+    ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: the pid is gone
+    const std::string dead = "." + std::to_string(now_ms()) + "-" + std::to_string(child) + "-abc.json.tmp.Xy12Zq";
+    const std::string live = "." + std::to_string(now_ms()) + "-" + std::to_string(::getppid()) + "-abc.json.tmp.Ab34Cd";
+    fs::create_directories(dir);
+    std::ofstream(fs::path(dir) / dead) << "{";
+    std::ofstream(fs::path(dir) / live) << "{";
+
+    dns::Journal journal(dir);
+    auto orphans = journal.orphans(seconds(3600));
+    ASSERT_TRUE(orphans.ok());
+    EXPECT_TRUE(orphans->empty());
+    EXPECT_EQ(files(dir), (std::vector<std::string>{live}));
+}
+
 // A provider that records calls; cleanup can be told to fail.
 class RecordingProvider : public dns::Provider {
 public:
