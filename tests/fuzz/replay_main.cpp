@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
+
+#include "core/atomic_file.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
@@ -34,13 +34,12 @@ int main(int argc, char** argv) {
         return 1;
     }
     for (const auto& path : files) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) {
-            std::fprintf(stderr, "replay: cannot read %s\n", path.c_str());
+        const auto data = core::read_file(path.string());
+        if (!data) {
+            std::fprintf(stderr, "replay: %s\n", data.error().message.c_str());
             return 1;
         }
-        const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+        LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(data->data()), data->size());
     }
     std::printf("replay: %zu inputs ran without a crash\n", files.size());
     return 0;
