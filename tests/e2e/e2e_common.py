@@ -465,6 +465,9 @@ class Stack:
             return []
         return [json.dumps(s) for s in self.fake.secrets()]
 
+    # The CA class a stack starts (subclasses pick a restartable one).
+    pebble_class = BlocklistPebble
+
     @classmethod
     def start(cls, add_cleanup, **pebble_args):
         workdir = tempfile.mkdtemp(prefix="e2e-stack-")
@@ -472,7 +475,7 @@ class Stack:
         fake = FakeAws(start=False)
         add_cleanup(fake.stop)
         fake.start(change_delay=0)
-        ca = BlocklistPebble()
+        ca = cls.pebble_class()
         add_cleanup(ca.stop)
         ca.start(dns_port=fake.dns_port, **pebble_args)
         return cls(fake, ca, workdir)

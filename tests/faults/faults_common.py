@@ -116,20 +116,7 @@ class FaultStack(Stack):
     """tests/fakeaws + a restartable Pebble; helpers to snapshot the zone and
     secrets and to count what the fake saw."""
 
-    @classmethod
-    def start(cls, add_cleanup, **pebble_args):
-        import shutil
-        import tempfile
-        from harness.fakeaws import FakeAws
-        workdir = tempfile.mkdtemp(prefix="faults-stack-")
-        add_cleanup(shutil.rmtree, workdir, True)
-        fake = FakeAws(start=False)
-        add_cleanup(fake.stop)
-        fake.start(change_delay=0)
-        ca = RestartablePebble()
-        add_cleanup(ca.stop)
-        ca.start(dns_port=fake.dns_port, **pebble_args)
-        return cls(fake, ca, workdir)
+    pebble_class = RestartablePebble
 
     def refresh_root(self):
         """After a Pebble restart: its new issuing root for --trust-root."""
