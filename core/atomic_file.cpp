@@ -1,8 +1,12 @@
 #include "core/atomic_file.hpp"
 
 #include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +15,8 @@
 namespace core {
 
 namespace {
+
+constexpr const char* k_temp_marker = ".tmp.";
 
 Error io_error(const std::string& path, const char* step, int err) {
     return make_error(ErrorKind::io, path + ": " + step + ": " + std::strerror(err));
@@ -106,7 +112,9 @@ Status write_file_atomic(const std::string& path, std::string_view content, cons
     const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
     const std::string prefix = slash == std::string::npos ? "" : path.substr(0, slash + 1);
 
-    std::string temp = prefix + "." + name + ".tmp.XXXXXX";
+    // The writer's pid in the name lets remove_stale_temp_files() tell a dead
+    // writer's leftovers from a live writer's file.
+    std::string temp = prefix + "." + name + k_temp_marker + std::to_string(::getpid()) + ".XXXXXX";
     std::vector<char> buffer(temp.begin(), temp.end());
     buffer.push_back('\0');
     const int fd = ::mkostemp(buffer.data(), O_CLOEXEC);
@@ -123,6 +131,32 @@ Status write_file_atomic(const std::string& path, std::string_view content, cons
         errno = saved;
     }
     return status;
+}
+
+int remove_stale_temp_files(const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    int removed = 0;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        const auto marker = name.find(k_temp_marker);
+        if (name.empty() || name.front() != '.' || marker == std::string::npos) {
+            continue;
+        }
+        const auto age = fs::file_time_type::clock::now() - entry.last_write_time(ec);
+        bool stale = !ec && age > std::chrono::minutes(1);
+        if (!stale) {
+            const std::string rest = name.substr(marker + std::strlen(k_temp_marker));
+            char* end = nullptr;
+            const long pid = std::strtol(rest.c_str(), &end, 10);
+            stale = end != rest.c_str() && *end == '.' && pid > 0 && pid != static_cast<long>(::getpid()) &&
+                    ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+        }
+        if (stale && fs::remove(entry.path(), ec)) {
+            ++removed;
+        }
+    }
+    return removed;
 }
 
 Result<std::string> read_file(const std::string& path) {

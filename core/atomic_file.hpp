@@ -20,6 +20,12 @@ struct FileOptions {
 
 Status write_file_atomic(const std::string& path, std::string_view content, const FileOptions& options = {});
 
+// Removes the temp files write_file_atomic left in `dir` when their writer
+// was killed before the rename (they may hold key material): those of a
+// process that no longer exists, and any older than a minute (a write takes
+// milliseconds). Best effort; returns how many it removed.
+int remove_stale_temp_files(const std::string& dir);
+
 // Whole file; ErrorKind::not_found when absent, ErrorKind::io otherwise.
 Result<std::string> read_file(const std::string& path);
 

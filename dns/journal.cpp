@@ -62,32 +62,6 @@ long long number_of(const nlohmann::json& j, const char* key) {
 
 bool process_gone(long pid) { return pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH); }
 
-// A temp file core::write_file_atomic left when its writer died before the
-// rename (".<ms>-<pid>-<random>.json.tmp.XXXXXX"): garbage once that pid is
-// gone, or after a minute whoever wrote it (a write takes milliseconds).
-bool stale_temp_file(const fs::directory_entry& file, const std::string& name) {
-    if (!name.starts_with(".") || name.find(".json.tmp.") == std::string::npos) {
-        return false;
-    }
-    std::error_code ec;
-    const auto age = fs::file_time_type::clock::now() - file.last_write_time(ec);
-    if (!ec && age > std::chrono::minutes(1)) {
-        return true;
-    }
-    const auto first = name.find('-');
-    const auto second = first == std::string::npos ? first : name.find('-', first + 1);
-    if (second == std::string::npos) {
-        return false;
-    }
-    long pid = 0;
-    try {
-        pid = std::stol(name.substr(first + 1, second - first - 1));
-    } catch (const std::exception&) {
-        return false;
-    }
-    return pid != static_cast<long>(::getpid()) && process_gone(pid);
-}
-
 core::Error io_error(const std::string& what, const std::string& path, const std::error_code& ec) {
     return core::make_error(core::ErrorKind::io, "dns journal: " + what + " " + path + ": " + ec.message());
 }
@@ -105,10 +79,7 @@ core::Result<std::string> Journal::add(const std::string& provider, const std::v
     fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace, ec);
     const auto now = std::chrono::system_clock::now();
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    // The pid in the name lets orphans() sweep the temp file of a writer that
-    // was killed mid-write (its change was never made: the entry comes first).
-    const std::string id = std::to_string(ms) + "-" + std::to_string(::getpid()) + "-" +
-                           core::hex_encode(core::random_bytes(6)) + ".json";
+    const std::string id = std::to_string(ms) + "-" + core::hex_encode(core::random_bytes(6)) + ".json";
     nlohmann::json j = {{"provider", provider},  {"host", this_host()}, {"pid", static_cast<long>(::getpid())},
                         {"run", this_run()},     {"written_at", ms},    {"records", nlohmann::json::array()}};
     for (const auto& r : records) {
@@ -138,6 +109,9 @@ core::Result<std::vector<JournalEntry>> Journal::orphans(std::chrono::seconds ma
     if (!fs::exists(dir_, ec)) {
         return out;
     }
+    // A writer killed mid-write never made its change (the entry comes first):
+    // its temp file is garbage.
+    core::remove_stale_temp_files(dir_);
     fs::directory_iterator it(dir_, ec);
     if (ec) {
         return io_error("cannot list", dir_, ec);
@@ -146,10 +120,6 @@ core::Result<std::vector<JournalEntry>> Journal::orphans(std::chrono::seconds ma
     const std::string host = this_host();
     for (const auto& file : it) {
         const auto name = file.path().filename().string();
-        if (stale_temp_file(file, name)) {
-            fs::remove(file.path(), ec);
-            continue;
-        }
         if (!file.is_regular_file(ec) || !name.ends_with(".json")) {
             continue;  // a live writer's temp file, anything else
         }

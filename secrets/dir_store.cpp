@@ -103,6 +103,8 @@ public:
 
     core::Status put(const Bundle& bundle) override {
         TRY(make_dirs(dir_));
+        // A writer killed mid-put left temp files (one may hold the key).
+        core::remove_stale_temp_files(dir_);
         const auto json = to_json(bundle);
         TRY_ASSIGN(auto existing, read_optional(path(k_bundle)));
         if (existing && *existing == json) {

@@ -49,7 +49,9 @@ std::string file_stem(const std::string& name) {
 
 }  // namespace
 
-Spool::Spool(std::string dir) : dir_(std::move(dir)) {}
+// A run killed while spooling left a temp file holding a private key: the
+// next run's spool removes it.
+Spool::Spool(std::string dir) : dir_(std::move(dir)) { core::remove_stale_temp_files(dir_); }
 
 std::string Spool::default_dir() {
     if (auto dir = env("RENEWER_SPOOL_DIR"); !dir.empty()) {

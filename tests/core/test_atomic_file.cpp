@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <string>
@@ -142,6 +143,34 @@ TEST_F(AtomicFileTest, FailedRenameLeavesNoTempFile) {
     EXPECT_NE(status.error().message.find(path), std::string::npos) << status.error().message;
     EXPECT_NE(status.error().message.find("rename"), std::string::npos) << status.error().message;
     EXPECT_TRUE(others({"target"}).empty());
+}
+
+// A writer SIGKILLed between write and rename leaves its temp file (with the
+// content, maybe a key); the next run removes it, not a live writer's.
+TEST_F(AtomicFileTest, StaleTempFilesOfDeadWritersAreRemoved) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::_exit(0);
+    }
+    ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: the pid is gone
+    const std::string dead = ".key.pem.tmp." + std::to_string(child) + ".Ab12Cd";
+    const std::string live = ".key.pem.tmp." + std::to_string(::getppid()) + ".Ef34Gh";
+    const std::string old = ".chain.pem.tmp." + std::to_string(::getppid()) + ".Ij56Kl";
+    for (const auto& name : {dead, live, old, std::string("key.pem"), std::string(".hidden")}) {
+        ASSERT_TRUE(core::write_file_atomic(dir_ + "/" + name, "x").ok());
+    }
+    fs::last_write_time(dir_ + "/" + old, fs::file_time_type::clock::now() - std::chrono::minutes(5));
+    // Our own write's name has the same shape and keeps working.
+    ASSERT_TRUE(core::write_file_atomic(dir_ + "/fresh.pem", "y").ok());
+
+    EXPECT_EQ(core::remove_stale_temp_files(dir_), 2);
+    auto left = others({});
+    std::sort(left.begin(), left.end());
+    std::vector<std::string> expected{live, ".hidden", "fresh.pem", "key.pem"};
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(left, expected);
+    EXPECT_EQ(core::remove_stale_temp_files(dir_ + "/missing"), 0);
 }
 
 // What an unwritable folder must produce; "" when all holds.

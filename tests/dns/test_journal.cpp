@@ -152,8 +152,8 @@ TEST(Journal, TempFileOfADeadWriterIsSweptALiveOneIsKept) {
         ::_exit(0);
     }
     ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: the pid is gone
-    const std::string dead = "." + std::to_string(now_ms()) + "-" + std::to_string(child) + "-abc.json.tmp.Xy12Zq";
-    const std::string live = "." + std::to_string(now_ms()) + "-" + std::to_string(::getppid()) + "-abc.json.tmp.Ab34Cd";
+    const std::string dead = "." + std::to_string(now_ms()) + "-abc.json.tmp." + std::to_string(child) + ".Xy12Zq";
+    const std::string live = "." + std::to_string(now_ms()) + "-abc.json.tmp." + std::to_string(::getppid()) + ".Ab34Cd";
     fs::create_directories(dir);
     std::ofstream(fs::path(dir) / dead) << "{";
     std::ofstream(fs::path(dir) / live) << "{";
