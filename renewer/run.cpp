@@ -1,6 +1,7 @@
 #include "renewer/run.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -181,7 +182,49 @@ core::Result<secrets::Bundle> verified_bundle(const acme::ObtainedCertificate& i
 
 // Opens the stores, takes the leases, reads the current bundles and stores
 // spooled ones. Jobs that fail here are finished (result set).
-void prepare_jobs(const RunSettings& settings, std::vector<Job>& jobs, secrets::Spool& spool, bool take_leases) {
+// Reads the job's stored certificate; false (job failed) when the store cannot be read.
+bool read_current(Job& job) {
+    auto current = job.store->get(secrets::Stage::current);
+    if (!current) {
+        job.result.outcome = Outcome::failed;
+        job.result.reason = current.error().wrap("reading the stored certificate").message;
+        return false;
+    }
+    job.current = std::move(*current);
+    if (job.current) {
+        fill_current(job.result, *job.current);
+    }
+    return true;
+}
+
+// Takes the job's lease before anything is written for it, and reads the
+// store again under it: another run may have stored a certificate since our
+// first read. Only certificates with work to do are claimed, so a run where
+// nothing is due reads each store once and writes nothing. False when the
+// job is finished (held by another run, or failed).
+bool claim(const RunSettings& settings, Job& job) {
+    auto lease = job.store->try_acquire_lock(secrets::default_lock_owner(), settings.lease_ttl);
+    if (!lease) {
+        job.result.outcome = lease.error().kind == core::ErrorKind::conflict ? Outcome::locked : Outcome::failed;
+        job.result.reason = lease.error().message;
+        return false;
+    }
+    job.lease = std::move(*lease);
+    const std::string planned_serial = job.current ? job.current->serial : "";
+    if (!read_current(job)) {
+        return false;
+    }
+    if ((job.current ? job.current->serial : "") != planned_serial) {
+        job.due = false;
+        job.result.outcome = Outcome::not_due;
+        job.result.reason = "stored by another run meanwhile";
+    }
+    return true;
+}
+
+// Reads every certificate's store (no lease: reading changes nothing) and,
+// with `with_spool`, claims and stores the ones an earlier run spooled.
+void prepare_jobs(const RunSettings& settings, std::vector<Job>& jobs, secrets::Spool& spool, bool with_spool) {
     for (auto& job : jobs) {
         const auto started = Clock::now();
         // Every path out of this iteration records the time spent on the job.
@@ -201,29 +244,13 @@ void prepare_jobs(const RunSettings& settings, std::vector<Job>& jobs, secrets::
             continue;
         }
         job.store = std::move(*store);
-        if (take_leases) {
-            auto lease = job.store->try_acquire_lock(secrets::default_lock_owner(), settings.lease_ttl);
-            if (!lease) {
-                job.result.outcome = lease.error().kind == core::ErrorKind::conflict ? Outcome::locked : Outcome::failed;
-                job.result.reason = lease.error().message;
-                job.store.reset();
-                continue;
-            }
-            job.lease = std::move(*lease);
-        }
-        auto current = job.store->get(secrets::Stage::current);
-        if (!current) {
-            job.result.outcome = Outcome::failed;
-            job.result.reason = current.error().wrap("reading the stored certificate").message;
+        if (!read_current(job)) {
             continue;
-        }
-        job.current = std::move(*current);
-        if (job.current) {
-            fill_current(job.result, *job.current);
         }
         // A certificate issued by an earlier run but never stored: store it
         // now instead of ordering again (CA rate limits are precious).
-        if (!take_leases) {
+        std::error_code ec;
+        if (!with_spool || !std::filesystem::exists(spool.path_for(config.id), ec) || !claim(settings, job)) {
             continue;
         }
         auto spooled = spool.take(config.id);
@@ -626,6 +653,11 @@ RunReport execute_run(const RunSettings& settings) {
                 }
             }
         } else if (transport) {
+            for (auto& job : jobs) {
+                if (!finished(job) && job.due && !job.lease) {
+                    (void)claim(settings, job);
+                }
+            }
             issue_due(settings, jobs, **transport, spool, journal, run_deadline, start_by);
         } else {
             for (auto& job : jobs) {
