@@ -4,13 +4,16 @@
 # second run costs one dpkg query.
 #   --build-only  only what configuring and building the binaries needs (the
 #                 container image's build stage, deploy/Dockerfile)
+#   PACKAGE...    these too (bench/deps.sh adds the other ACME clients)
 set -euo pipefail
 
 build_only=0
+extra=()
 for arg in "$@"; do
   case "$arg" in
     --build-only) build_only=1 ;;
-    *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+    -*) echo "usage: $0 [--build-only] [PACKAGE...]" >&2; exit 2 ;;
+    *) extra+=("$arg") ;;
   esac
 done
 
@@ -32,6 +35,7 @@ packages=(
 if ((build_only)); then
   packages=("${build_packages[@]}")
 fi
+packages+=("${extra[@]}")
 
 missing=()
 for p in "${packages[@]}"; do
