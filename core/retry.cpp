@@ -193,7 +193,9 @@ bool parse_asctime(std::string_view text, DateParts& d) {
            c.digits(4, d.year) && c.done();
 }
 
-std::optional<std::chrono::system_clock::time_point> to_time_point(const DateParts& d) {
+// In seconds: a date years ahead (a fuzzer sent year 6026) overflows the
+// system clock's nanoseconds, not these.
+std::optional<std::chrono::sys_seconds> to_time_point(const DateParts& d) {
     using namespace std::chrono;
     const year_month_day ymd{year{d.year}, month{static_cast<unsigned>(d.month)},
                              day{static_cast<unsigned>(d.day)}};
@@ -241,6 +243,9 @@ milliseconds backoff_delay(const RetryPolicy& policy, int retry) {
     return milliseconds{pick(rng())};
 }
 
+// Saturates absurd values (callers compare with max_retry_after anyway).
+constexpr std::int64_t k_max_retry_after_seconds = std::int64_t{1} << 40;
+
 std::optional<milliseconds> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now) {
     value = trim(value);
     if (value.empty()) {
@@ -248,11 +253,9 @@ std::optional<milliseconds> parse_retry_after(std::string_view value, std::chron
     }
     // delta-seconds = 1*DIGIT
     if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        // Saturate absurd values (callers compare with max_retry_after anyway).
-        constexpr std::int64_t k_max_seconds = std::int64_t{1} << 40;
         std::int64_t seconds = 0;
         for (const char c : value) {
-            seconds = std::min(seconds * 10 + (c - '0'), k_max_seconds);
+            seconds = std::min(seconds * 10 + (c - '0'), k_max_retry_after_seconds);
         }
         return milliseconds{seconds * 1000};
     }
@@ -268,10 +271,12 @@ std::optional<milliseconds> parse_retry_after(std::string_view value, std::chron
     if (!at) {
         return std::nullopt;
     }
-    if (*at <= now) {
+    // Milliseconds hold any year a date can carry; the clock's nanoseconds do not.
+    const auto delta = time_point_cast<milliseconds>(*at) - floor<milliseconds>(now);
+    if (delta <= milliseconds{0}) {
         return milliseconds{0};
     }
-    return ceil<milliseconds>(*at - now);
+    return std::min(delta, milliseconds{k_max_retry_after_seconds * 1000});
 }
 
 Status sleep_for(milliseconds delay, const Deadline& deadline) {

@@ -127,6 +127,19 @@ TEST_F(RetryTest, RetryAfterDeltaSeconds) {
     EXPECT_GT(*huge, milliseconds{1'000'000'000});
 }
 
+// Found by fuzz_acme_json: a date past year 2262 overflowed the clock's
+// nanoseconds (UBSan: signed integer overflow). Now computed in milliseconds
+// and saturated like delta-seconds.
+TEST_F(RetryTest, RetryAfterDateFarAheadSaturates) {
+    const auto far = core::parse_retry_after("Wed, 21 Oct 6026 07:28:00 GMT", fixed_now());
+    ASSERT_TRUE(far.has_value());
+    EXPECT_GT(*far, milliseconds{std::int64_t{3999} * 365 * 24 * 3600 * 1000});
+    EXPECT_LE(*far, *core::parse_retry_after("99999999999999999999999", fixed_now()));
+    const auto ahead = core::parse_retry_after("Sat, 01 Jan 2300 00:00:00 GMT", fixed_now());
+    ASSERT_TRUE(ahead.has_value());
+    EXPECT_GT(*ahead, milliseconds{std::int64_t{273} * 365 * 24 * 3600 * 1000});
+}
+
 TEST_F(RetryTest, RetryAfterHttpDates) {
     // IMF-fixdate, 90 s after fixed_now().
     EXPECT_EQ(core::parse_retry_after("Mon, 23 Nov 2026 19:01:30 GMT", fixed_now()), milliseconds{90'000});
