@@ -205,6 +205,17 @@ class RuntimePackages(unittest.TestCase):
             shutil.copy2(path, os.path.join(root, "usr", "local", "bin", name))
         return root, copied
 
+    def image_root(self, tmp, stack):
+        """The image's root (its packages, the binaries) with Pebble's TLS
+        bundle and issuing root in /tmp, and the stack's AWS_* settings."""
+        root, _ = self.build_root(tmp, listed_packages() + ["ca-certificates"])
+        inside = os.path.join(root, "tmp")
+        os.makedirs(inside, exist_ok=True)
+        os.chmod(inside, 0o1777)
+        shutil.copy(stack.ca.ca_bundle, os.path.join(inside, "pebble-tls.pem"))
+        shutil.copy(stack.root_file, os.path.join(inside, "pebble-root.pem"))
+        return root, {k: v for k, v in stack.env().items() if k.startswith("AWS_")}
+
     def run_in(self, root, argv, env=None, timeout=30, chroot_args=()):
         """(returncode, output) of argv inside `root`; SkipTest when chroot is
         not permitted here."""
@@ -264,15 +275,8 @@ class RuntimePackages(unittest.TestCase):
             "EcsClusterArn": "arn:aws:ecs:us-east-1:111122223333:cluster/jobs", "EcsSubnets": "subnet-1",
             "EcsSecurityGroups": "sg-1"})
         container = resolved["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
-        listed = listed_packages()
         with tempfile.TemporaryDirectory() as tmp:
-            root, _ = self.build_root(tmp, listed + ["ca-certificates"])
-            inside = os.path.join(root, "tmp")
-            os.makedirs(inside, exist_ok=True)
-            os.chmod(inside, 0o1777)
-            shutil.copy(stack.ca.ca_bundle, os.path.join(inside, "pebble-tls.pem"))
-            shutil.copy(stack.root_file, os.path.join(inside, "pebble-root.pem"))
-            env = {k: v for k, v in stack.env().items() if k.startswith("AWS_")}
+            root, env = self.image_root(tmp, stack)
             env.update({e["Name"]: e["Value"] for e in container["Environment"]})
             env.update({"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
                         "HOME": "/nonexistent"})
@@ -286,7 +290,7 @@ class RuntimePackages(unittest.TestCase):
                                          "/tmp/tls", "--expect-name", ZONE], env=env, timeout=60, chroot_args=user)
             self.assertEqual(rc, 0, out[-4000:])
             for name in ("fullchain.pem", "privkey.pem", "chain.pem"):
-                self.assertTrue(os.path.getsize(os.path.join(inside, "tls", name)) > 0, name)
+                self.assertTrue(os.path.getsize(os.path.join(root, "tmp", "tls", name)) > 0, name)
         print("FIGURE image-real-run: the template's ECS command renewed and certfetch wrote the files as uid 10001 "
               "inside the minimal root")
 
@@ -312,13 +316,7 @@ class RuntimePackages(unittest.TestCase):
         function = resolved["Resources"]["Function"]["Properties"]
         schedule = resolved["Resources"]["Schedule"]["Properties"]
         with tempfile.TemporaryDirectory() as tmp:
-            root, _ = self.build_root(tmp, listed_packages() + ["ca-certificates"])
-            inside = os.path.join(root, "tmp")
-            os.makedirs(inside, exist_ok=True)
-            os.chmod(inside, 0o1777)
-            shutil.copy(stack.ca.ca_bundle, os.path.join(inside, "pebble-tls.pem"))
-            shutil.copy(stack.root_file, os.path.join(inside, "pebble-root.pem"))
-            env = {k: v for k, v in stack.env().items() if k.startswith("AWS_")}
+            root, env = self.image_root(tmp, stack)
             env.update(function["Environment"]["Variables"])
             env.update({"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
                         "AWS_LAMBDA_RUNTIME_API": runtime.host_port, "PATH": "/usr/local/bin:/usr/bin:/bin"})
