@@ -1,4 +1,5 @@
 #include "core/atomic_file.hpp"
+#include "core/process.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -150,7 +151,7 @@ int remove_stale_temp_files(const std::string& dir) {
             char* end = nullptr;
             const long pid = std::strtol(rest.c_str(), &end, 10);
             stale = end != rest.c_str() && *end == '.' && pid > 0 && pid != static_cast<long>(::getpid()) &&
-                    ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+                    process_gone(pid);
         }
         if (stale && fs::remove(entry.path(), ec)) {
             ++removed;

@@ -1,8 +1,5 @@
 #include "dns/journal.hpp"
 
-#include <array>
-#include <cerrno>
-#include <csignal>
 #include <filesystem>
 #include <system_error>
 #include <unistd.h>
@@ -13,19 +10,12 @@
 #include "core/base64.hpp"
 #include "core/digest.hpp"
 #include "core/log.hpp"
+#include "core/process.hpp"
 
 namespace dns {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string this_host() {
-    std::array<char, 256> buf{};
-    if (::gethostname(buf.data(), buf.size() - 1) != 0) {
-        return "localhost";
-    }
-    return std::string(buf.data());
-}
 
 // Random per process, fixed for its lifetime.
 const std::string& this_run() {
@@ -60,8 +50,6 @@ long long number_of(const nlohmann::json& j, const char* key) {
     return 0;
 }
 
-bool process_gone(long pid) { return pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH); }
-
 core::Error io_error(const std::string& what, const std::string& path, const std::error_code& ec) {
     return core::make_error(core::ErrorKind::io, "dns journal: " + what + " " + path + ": " + ec.message());
 }
@@ -80,7 +68,7 @@ core::Result<std::string> Journal::add(const std::string& provider, const std::v
     const auto now = std::chrono::system_clock::now();
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     const std::string id = std::to_string(ms) + "-" + core::hex_encode(core::random_bytes(6)) + ".json";
-    nlohmann::json j = {{"provider", provider},  {"host", this_host()}, {"pid", static_cast<long>(::getpid())},
+    nlohmann::json j = {{"provider", provider},  {"host", core::host_name()}, {"pid", static_cast<long>(::getpid())},
                         {"run", this_run()},     {"written_at", ms},    {"records", nlohmann::json::array()}};
     for (const auto& r : records) {
         j["records"].push_back({{"fqdn", r.fqdn}, {"value", r.value}});
@@ -117,7 +105,7 @@ core::Result<std::vector<JournalEntry>> Journal::orphans(std::chrono::seconds ma
         return io_error("cannot list", dir_, ec);
     }
     const auto now = std::chrono::system_clock::now();
-    const std::string host = this_host();
+    const std::string host = core::host_name();
     for (const auto& file : it) {
         const auto name = file.path().filename().string();
         if (!file.is_regular_file(ec) || !name.ends_with(".json")) {
@@ -149,7 +137,7 @@ core::Result<std::vector<JournalEntry>> Journal::orphans(std::chrono::seconds ma
         }
         bool over = false;
         if (e.host == host) {
-            over = e.pid == static_cast<long>(::getpid()) ? e.run != this_run() : process_gone(e.pid);
+            over = e.pid == static_cast<long>(::getpid()) ? e.run != this_run() : core::process_gone(e.pid);
         } else {
             over = now - e.written_at > max_age;
         }

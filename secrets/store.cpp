@@ -1,8 +1,6 @@
 #include "secrets/store.hpp"
 
 #include <array>
-#include <cerrno>
-#include <csignal>
 
 #include <nlohmann/json.hpp>
 #include <sys/types.h>
@@ -10,6 +8,7 @@
 
 #include "core/base64.hpp"
 #include "core/digest.hpp"
+#include "core/process.hpp"
 #include "secrets/lease.hpp"
 
 namespace secrets {
@@ -69,13 +68,7 @@ std::string default_lock_owner() { return detail::hostname() + ":" + std::to_str
 
 namespace detail {
 
-std::string hostname() {
-    std::array<char, 256> buf{};
-    if (::gethostname(buf.data(), buf.size() - 1) != 0) {
-        return "localhost";
-    }
-    return std::string(buf.data());
-}
+std::string hostname() { return core::host_name(); }
 
 std::string uuid_v4() {
     auto bytes = core::random_bytes(16);
@@ -145,9 +138,7 @@ bool lease_is_free(const LeaseRecord& record, core::SystemTime now) {
         return true;
     }
     if (record.pid > 0 && record.host == hostname()) {
-        // kill(pid, 0) probes existence without signalling; ESRCH = gone.
-        // (EPERM means it exists under another user: still held.)
-        if (::kill(static_cast<pid_t>(record.pid), 0) != 0 && errno == ESRCH) {
+        if (core::process_gone(record.pid)) {
             return true;
         }
     }

@@ -1,0 +1,20 @@
+#include "core/process.hpp"
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <unistd.h>
+
+namespace core {
+
+std::string host_name() {
+    std::array<char, 256> buf{};
+    if (::gethostname(buf.data(), buf.size() - 1) != 0) {
+        return "localhost";
+    }
+    return std::string(buf.data());
+}
+
+bool process_gone(long pid) { return pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH); }
+
+}  // namespace core
