@@ -64,16 +64,6 @@ def outcomes(result):
     return out
 
 
-def log_records(stderr):
-    recs = []
-    for line in stderr.splitlines():
-        try:
-            recs.append(json.loads(line))
-        except ValueError:
-            pass
-    return recs
-
-
 # ---- Pebble that can stop and come back on the same port ------------------------
 class RestartablePebble(BlocklistPebble):
     """The harness's Pebble, remembering its command line and environment so
