@@ -29,8 +29,8 @@ core::Result<Account> find_account(Transport& transport, std::shared_ptr<const c
                                    const core::Deadline& deadline) {
     const Signer signer{key.get(), ""};
     // RFC 8555 §7.3.1: onlyReturnExisting finds the account without creating one.
-    auto response = transport.post(signer, transport.directory().new_account, R"({"onlyReturnExisting":true})",
-                                   deadline);
+    auto response =
+        transport.post(signer, transport.directory().new_account, R"({"onlyReturnExisting":true})", deadline);
     if (!response.ok()) {
         core::Error error = response.error();
         if (error.code == "accountDoesNotExist") {
@@ -53,9 +53,9 @@ core::Result<Account> find_or_create_account(Transport& transport, std::shared_p
     }
     const Directory& dir = transport.directory();
     if (dir.external_account_required && !options.eab) {
-        return core::make_error(core::ErrorKind::invalid_input,
-                                "account: the CA at " + dir.url +
-                                    " requires External Account Binding: pass --eab-kid and --eab-hmac-key");
+        return core::make_error(
+            core::ErrorKind::invalid_input,
+            "account: the CA at " + dir.url + " requires External Account Binding: pass --eab-kid and --eab-hmac-key");
     }
     // RFC 8555 §7.3: newAccount.
     Json payload = Json::object();

@@ -58,9 +58,8 @@ core::Result<Json> sign_jws(const Signer& signer, std::string_view nonce, std::s
     // RFC 8555 §6.3: POST-as-GET carries an empty payload, not "{}" and not "null".
     const std::string payload_b64 = core::base64url_encode(payload);
     TRY_ASSIGN(const std::string signature, signer.key->sign(alg.digest, protected_b64 + "." + payload_b64));
-    return Json{{"protected", protected_b64},
-                {"payload", payload_b64},
-                {"signature", core::base64url_encode(signature)}};
+    return Json{
+        {"protected", protected_b64}, {"payload", payload_b64}, {"signature", core::base64url_encode(signature)}};
 }
 
 core::Result<Json> eab_jws(const core::PublicKeyParams& account_key, std::string_view eab_kid,

@@ -92,8 +92,8 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
     }
 
     // RFC 8555 §7.4 (+ RFC 9773 §5 replaces, profiles).
-    auto order = new_order(transport, account,
-                           NewOrderRequest{request.names, request.replaces, request.profile}, deadline);
+    auto order =
+        new_order(transport, account, NewOrderRequest{request.names, request.replaces, request.profile}, deadline);
     if (!order.ok()) {
         return order.error().wrap("newOrder");
     }
@@ -145,8 +145,8 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
                 return answered.error().wrap("answering the challenge for " + p.authz.name());
             }
         }
-        core::log::debug("acme: challenges answered", {{"certificate", request.names.front()},
-                                                      {"challenges", std::to_string(pending.size())}});
+        core::log::debug("acme: challenges answered",
+                         {{"certificate", request.names.front()}, {"challenges", std::to_string(pending.size())}});
         // RFC 8555 §7.1.6: the order leaves "pending" once every authorization
         // is decided, so one order poll stands for a poll per authorization;
         // the authorizations are read again only to explain a failure.
@@ -172,9 +172,9 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
                     }
                     return error->wrap("authorization for " + p.authz.name() + " failed");
                 }
-                return core::make_error(core::ErrorKind::protocol, "authorization for " + p.authz.name() +
-                                                                       " failed: status \"" + final_authz->status +
-                                                                       "\"");
+                return core::make_error(
+                    core::ErrorKind::protocol,
+                    "authorization for " + p.authz.name() + " failed: status \"" + final_authz->status + "\"");
             }
         }
         guard->start();  // RFC 8555 §8.4: the records are no longer needed
@@ -283,8 +283,8 @@ core::Result<ObtainedCertificate> obtain(Transport& transport, const Account& ac
 
 std::vector<core::Result<ObtainedCertificate>> obtain_many(Transport& transport, const Account& account,
                                                            Dns01Solver& solver,
-                                                           const std::vector<ObtainRequest>& requests,
-                                                           int concurrency, const core::Deadline& run_deadline,
+                                                           const std::vector<ObtainRequest>& requests, int concurrency,
+                                                           const core::Deadline& run_deadline,
                                                            std::vector<std::chrono::milliseconds>* durations) {
     std::vector<std::optional<core::Result<ObtainedCertificate>>> slots(requests.size());
     std::vector<std::chrono::milliseconds> took(requests.size(), std::chrono::milliseconds{0});

@@ -41,13 +41,13 @@ public:
 };
 
 struct ObtainRequest {
-    std::vector<std::string> names;                  // first = the certificate's name in messages and CN
-    core::KeyType key_type = core::KeyType::ec256;   // used when `key_pem` is empty
-    std::string key_pem;                             // reuse this certificate key when not empty
-    std::string profile;                             // "" = CA default (must be advertised otherwise)
-    std::string replaces;                            // RFC 9773 certificate id of the one being renewed
-    std::string preferred_chain;                     // issuer CN of the topmost certificate, "" = default
-    std::chrono::milliseconds timeout{600'000};      // the whole flow, validation included
+    std::vector<std::string> names;                 // first = the certificate's name in messages and CN
+    core::KeyType key_type = core::KeyType::ec256;  // used when `key_pem` is empty
+    std::string key_pem;                            // reuse this certificate key when not empty
+    std::string profile;                            // "" = CA default (must be advertised otherwise)
+    std::string replaces;                           // RFC 9773 certificate id of the one being renewed
+    std::string preferred_chain;                    // issuer CN of the topmost certificate, "" = default
+    std::chrono::milliseconds timeout{600'000};     // the whole flow, validation included
     PollSchedule poll;
     // obtain() places no order once this has passed (a run near its deadline
     // starts nothing it cannot finish); the error is k_not_started_deadline.
@@ -63,12 +63,12 @@ struct ObtainedCertificate {
     std::string fullchain_pem;  // leaf + intermediates
     std::string chain_pem;      // intermediates only
     std::string leaf_pem;
-    std::string key_pem;        // PKCS#8, secret
+    std::string key_pem;  // PKCS#8, secret
     core::KeyType key_type = core::KeyType::ec256;
     core::CertInfo leaf;
     std::string certificate_url;
     std::string order_url;
-    std::string replaced;       // the `replaces` the CA accepted, "" when none
+    std::string replaced;  // the `replaces` the CA accepted, "" when none
 };
 
 // Obtains one certificate. Errors are one line naming the certificate's first

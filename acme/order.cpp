@@ -114,7 +114,8 @@ std::string name_problem(std::string_view name) {
     std::size_t start = 0;
     while (start <= rest.size()) {
         const std::size_t dot = rest.find('.', start);
-        const std::string_view label = rest.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+        const std::string_view label =
+            rest.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
         if (label.empty() || label.size() > 63) {
             return "an empty or over-long label";
         }
@@ -235,9 +236,9 @@ core::Status check_profile(const Directory& directory, std::string_view profile)
         return {};
     }
     if (directory.profiles.empty()) {
-        return core::make_error(core::ErrorKind::invalid_input,
-                                "profile \"" + std::string(profile) + "\" requested, but the CA at " + directory.url +
-                                    " offers no profiles");
+        return core::make_error(core::ErrorKind::invalid_input, "profile \"" + std::string(profile) +
+                                                                    "\" requested, but the CA at " + directory.url +
+                                                                    " offers no profiles");
     }
     std::string offered;
     for (const auto& [name, description] : directory.profiles) {
@@ -255,9 +256,10 @@ core::Result<Order> new_order(Transport& transport, const Account& account, cons
     if (!order.ok() && !request.replaces.empty() && rejects_replaces(order.error())) {
         // RFC 9773 §5: the CA may refuse `replaces` (already replaced, or an
         // identifier it does not know); ordering without it is always allowed.
-        core::log::warn("acme: newOrder rejected \"replaces\"; retrying once without it (this order is not an "
-                        "ARI renewal)",
-                        {{"replaces", request.replaces}, {"error", order.error().message}});
+        core::log::warn(
+            "acme: newOrder rejected \"replaces\"; retrying once without it (this order is not an "
+            "ARI renewal)",
+            {{"replaces", request.replaces}, {"error", order.error().message}});
         NewOrderRequest plain = request;
         plain.replaces.clear();
         order = new_order_once(transport, account, plain, deadline);
@@ -421,8 +423,7 @@ std::vector<std::string> parse_links(const std::vector<std::string>& link_header
 }
 
 core::Result<std::vector<CertificateChain>> download_certificate(Transport& transport, const Account& account,
-                                                                 const std::string& url,
-                                                                 const core::Deadline& deadline,
+                                                                 const std::string& url, const core::Deadline& deadline,
                                                                  Alternates alternates) {
     const core::http::Headers accept = {{"Accept", "application/pem-certificate-chain"}};
     TRY_ASSIGN(core::http::Response response, transport.post(account.signer(), url, "", deadline, accept));

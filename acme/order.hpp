@@ -127,8 +127,7 @@ enum class Alternates { exclude, include };
 // RFC 8555 §7.4.2: POST-as-GET with Accept: application/pem-certificate-chain;
 // with Alternates::include also every Link rel="alternate" chain.
 core::Result<std::vector<CertificateChain>> download_certificate(Transport& transport, const Account& account,
-                                                                 const std::string& url,
-                                                                 const core::Deadline& deadline,
+                                                                 const std::string& url, const core::Deadline& deadline,
                                                                  Alternates alternates = Alternates::include);
 
 // Targets of the Link header values (RFC 8288) with the given rel, in order.

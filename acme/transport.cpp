@@ -134,9 +134,8 @@ core::Result<core::http::Response> Transport::send(core::http::Request request, 
     }
     // RFC 8555 §6.5.1: every response may carry a fresh nonce, errors included.
     nonces_.put(response->header("replay-nonce"));
-    core::log::trace("acme: http", {{"method", request.method},
-                                    {"url", request.url},
-                                    {"status", std::to_string(response->status)}});
+    core::log::trace("acme: http",
+                     {{"method", request.method}, {"url", request.url}, {"status", std::to_string(response->status)}});
     return response;
 }
 
@@ -164,8 +163,8 @@ core::Result<core::http::Response> Transport::get(std::string_view url, const co
         if (++transient > options_.max_transient_retries) {
             return error;
         }
-        milliseconds wait = error.retry_after.count() > 0 ? error.retry_after
-                                                          : core::backoff_delay(core::RetryPolicy{}, transient - 1);
+        milliseconds wait =
+            error.retry_after.count() > 0 ? error.retry_after : core::backoff_delay(core::RetryPolicy{}, transient - 1);
         if (wait > options_.max_retry_after || wait >= deadline.remaining()) {
             return error;
         }
@@ -200,9 +199,8 @@ core::Result<std::string> Transport::nonce(const core::Deadline& deadline) {
     }
 }
 
-core::Result<core::http::Response> Transport::post(const Signer& signer, std::string_view url,
-                                                   std::string_view payload, const core::Deadline& deadline,
-                                                   const core::http::Headers& extra) {
+core::Result<core::http::Response> Transport::post(const Signer& signer, std::string_view url, std::string_view payload,
+                                                   const core::Deadline& deadline, const core::http::Headers& extra) {
     int bad_nonces = 0;
     int transient = 0;
     for (;;) {

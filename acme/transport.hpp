@@ -51,8 +51,8 @@ struct Directory {
 class NoncePool {
 public:
     explicit NoncePool(std::size_t capacity = 32) : capacity_(capacity) {}
-    void put(std::string nonce);           // empty strings are ignored
-    std::optional<std::string> take();     // most recent first
+    void put(std::string nonce);        // empty strings are ignored
+    std::optional<std::string> take();  // most recent first
     std::size_t size() const;
 
 private:
@@ -64,8 +64,8 @@ private:
 struct TransportOptions {
     std::string directory_url;
     core::http::ClientOptions http;
-    int max_bad_nonce_retries = 10;            // RFC 8555 §6.5: badNonce is retried with a fresh nonce
-    int max_transient_retries = 3;             // network errors, 5xx, 503/429 with Retry-After
+    int max_bad_nonce_retries = 10;                     // RFC 8555 §6.5: badNonce is retried with a fresh nonce
+    int max_transient_retries = 3;                      // network errors, 5xx, 503/429 with Retry-After
     std::chrono::milliseconds max_retry_after{60'000};  // longer Retry-After: fail with the error instead
 };
 

@@ -46,7 +46,8 @@ inline constexpr std::array k_action_uses = {
     ActionUse{"ec2", "TerminateInstances", "renewer:ec2-tag", "terminate at most --max-terminate of them"},
     ActionUse{"ecs", "UpdateService", "renewer:ecs", "forceNewDeployment of --replace ecs:CLUSTER/SERVICE"},
     ActionUse{"sts", "AssumeRole", "renewer:assume-role", "Route53 in another account"},
-    ActionUse{"sts", "AssumeRoleWithWebIdentity", "none", "web identity credentials (EKS, AWS_WEB_IDENTITY_TOKEN_FILE)"},
+    ActionUse{"sts", "AssumeRoleWithWebIdentity", "none",
+              "web identity credentials (EKS, AWS_WEB_IDENTITY_TOKEN_FILE)"},
 };
 
 }  // namespace aws

@@ -15,9 +15,7 @@ namespace {
 // in the SDKs' endpoint rules).
 constexpr const char* k_global_signing_region = "us-east-1";
 
-std::string encode(std::string_view text) {
-    return sigv4::uri_encode(text, false);
-}
+std::string encode(std::string_view text) { return sigv4::uri_encode(text, false); }
 
 std::string form_encode(const Params& params) {
     std::string out;
@@ -164,8 +162,8 @@ core::Result<std::string> Client::Impl::execute(const Service& service, const Ca
     const std::string service_name = service.signing_name;
     auto parsed_endpoint = core::http::parse_url(endpoint(service));
     if (!parsed_endpoint) {
-        core::Error error = parsed_endpoint.error().wrap(service_name + " " + call.action + ": endpoint " +
-                                                         endpoint(service));
+        core::Error error =
+            parsed_endpoint.error().wrap(service_name + " " + call.action + ": endpoint " + endpoint(service));
         error.kind = core::ErrorKind::invalid_input;
         return error;
     }
@@ -204,9 +202,9 @@ core::Result<std::string> Client::Impl::execute(const Service& service, const Ca
                                           {"attempt", std::to_string(attempt_number)},
                                           {"duration_ms", std::to_string(elapsed.count())}});
             if (may_log_bodies(service) && core::log::enabled(core::log::Level::trace)) {
-                core::log::trace("aws response body", {{"service", service_name},
-                                                       {"action", call.action},
-                                                       {"body", core::log::redact(response->body)}});
+                core::log::trace(
+                    "aws response body",
+                    {{"service", service_name}, {"action", call.action}, {"body", core::log::redact(response->body)}});
             }
             if (response->status >= 200 && response->status < 300) {
                 return std::move(response->body);
@@ -249,9 +247,7 @@ Client::~Client() = default;
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 
-const std::string& Client::region() const {
-    return impl_->region;
-}
+const std::string& Client::region() const { return impl_->region; }
 
 // Query protocol: form-encoded POST of Action, Version and the parameters.
 core::Result<std::string> Client::query(const Service& service, std::string_view action, const Params& params) {
@@ -269,8 +265,7 @@ core::Result<std::string> Client::query(const Service& service, std::string_view
 }
 
 // JSON 1.1: POST / with X-Amz-Target "<target prefix>.<Action>".
-core::Result<nlohmann::json> Client::json(const Service& service, std::string_view action,
-                                          const nlohmann::json& body) {
+core::Result<nlohmann::json> Client::json(const Service& service, std::string_view action, const nlohmann::json& body) {
     Call call;
     call.protocol = Protocol::json;
     call.action = std::string(action);

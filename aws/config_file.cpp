@@ -172,12 +172,9 @@ core::Result<SharedConfig> SharedConfig::load() {
          {std::pair{out.config_path, &out.config}, std::pair{out.credentials_path, &out.credentials}}) {
         std::string text;
         switch (read_file(path, text)) {
-            case ReadOutcome::missing:
-                continue;
-            case ReadOutcome::failed:
-                return core::make_error(core::ErrorKind::io, "cannot read " + path);
-            case ReadOutcome::ok:
-                break;
+            case ReadOutcome::missing: continue;
+            case ReadOutcome::failed: return core::make_error(core::ErrorKind::io, "cannot read " + path);
+            case ReadOutcome::ok: break;
         }
         TRY_ASSIGN(Sections parsed, parse_ini(text, path));
         *target = std::move(parsed);

@@ -82,9 +82,7 @@ core::Result<std::string> read_text_file(const std::string& path, const std::str
     return buffer.str();
 }
 
-core::Error auth_error(std::string message) {
-    return core::make_error(core::ErrorKind::auth, std::move(message));
-}
+core::Error auth_error(std::string message) { return core::make_error(core::ErrorKind::auth, std::move(message)); }
 
 void register_secrets(const Credentials& credentials) {
     core::log::register_secret(credentials.secret_access_key);
@@ -131,9 +129,9 @@ core::Result<Credentials> parse_sts_credentials(const std::string& xml, const st
 }
 
 std::string default_session_name() {
-    return "renewer-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                           SystemClock::now().time_since_epoch())
-                                           .count());
+    return "renewer-" +
+           std::to_string(
+               std::chrono::duration_cast<std::chrono::seconds>(SystemClock::now().time_since_epoch()).count());
 }
 
 // STS AssumeRole, signed with `source`.
@@ -154,8 +152,7 @@ core::Result<Credentials> sts_assume_role(const std::shared_ptr<CredentialsProvi
 
 // STS AssumeRoleWithWebIdentity: unsigned, the token is the proof. The token
 // file is re-read on every refresh (EKS/ECS rotate it).
-core::Result<Credentials> sts_assume_role_with_web_identity(const std::string& token_file,
-                                                            const std::string& role_arn,
+core::Result<Credentials> sts_assume_role_with_web_identity(const std::string& token_file, const std::string& role_arn,
                                                             const std::string& session_name,
                                                             const std::string& source_name) {
     TRY_ASSIGN(std::string token, read_text_file(token_file, "web identity token file"));
@@ -240,8 +237,8 @@ Attempt from_environment(std::string& why_not) {
         return std::nullopt;
     }
     if (key.empty() || secret.empty()) {
-        return core::Result<Credentials>(auth_error(
-            "environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (only one is)"));
+        return core::Result<Credentials>(
+            auth_error("environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (only one is)"));
     }
     Credentials out;
     out.access_key_id = key;
@@ -258,8 +255,7 @@ Attempt from_web_identity_env(std::string& why_not) {
         why_not = "web identity (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN not both set)";
         return std::nullopt;
     }
-    auto result = sts_assume_role_with_web_identity(token_file, role_arn, env("AWS_ROLE_SESSION_NAME"),
-                                                    "web-identity");
+    auto result = sts_assume_role_with_web_identity(token_file, role_arn, env("AWS_ROLE_SESSION_NAME"), "web-identity");
     if (!result) {
         return core::Result<Credentials>(result.error().wrap("web identity (AWS_WEB_IDENTITY_TOKEN_FILE)"));
     }
@@ -284,9 +280,8 @@ core::Result<Credentials> resolve_profile(const config::SharedConfig& shared, co
     const std::string secret = property(*profile, "aws_secret_access_key");
     auto static_keys = [&]() -> core::Result<Credentials> {
         if (key.empty() || secret.empty()) {
-            return auth_error("profile \"" + name + "\" has " + (key.empty() ? "aws_secret_access_key" :
-                                                                               "aws_access_key_id") +
-                              " without its pair");
+            return auth_error("profile \"" + name + "\" has " +
+                              (key.empty() ? "aws_secret_access_key" : "aws_access_key_id") + " without its pair");
         }
         Credentials out;
         out.access_key_id = key;
@@ -309,7 +304,8 @@ core::Result<Credentials> resolve_profile(const config::SharedConfig& shared, co
 
     const std::string session_name = property(*profile, "role_session_name");
     if (const std::string token_file = property(*profile, "web_identity_token_file"); !token_file.empty()) {
-        return sts_assume_role_with_web_identity(token_file, role_arn, session_name, "assume-role-web-identity:" + name);
+        return sts_assume_role_with_web_identity(token_file, role_arn, session_name,
+                                                 "assume-role-web-identity:" + name);
     }
     const std::string source_profile = property(*profile, "source_profile");
     if (source_profile.empty()) {
@@ -444,9 +440,9 @@ Attempt from_container(std::string& why_not) {
             return parse_credentials_json(response->body, "container");
         }
         if (response) {
-            last = core::make_error(response->status == 401 || response->status == 403 ? core::ErrorKind::auth
-                                                                                       : core::ErrorKind::http,
-                                    "container endpoint " + url + ": HTTP " + std::to_string(response->status));
+            last = core::make_error(
+                response->status == 401 || response->status == 403 ? core::ErrorKind::auth : core::ErrorKind::http,
+                "container endpoint " + url + ": HTTP " + std::to_string(response->status));
             last.http_status = static_cast<int>(response->status);
             if (response->status < 500) {
                 break;
@@ -489,7 +485,8 @@ Attempt from_imds(std::string& why_not) {
         return std::nullopt;
     }
     if (token_response->status != 200) {
-        return core::Result<Credentials>(auth_error("EC2 instance metadata " + endpoint + ": token request answered HTTP " +
+        return core::Result<Credentials>(auth_error("EC2 instance metadata " + endpoint +
+                                                    ": token request answered HTTP " +
                                                     std::to_string(token_response->status)));
     }
     const std::string token = trim(token_response->body);
@@ -560,7 +557,8 @@ public:
 private:
     static core::Result<Credentials> resolve() {
         std::vector<std::string> tried;
-        for (auto* source : {&from_environment, &from_web_identity_env, &from_shared_files, &from_container, &from_imds}) {
+        for (auto* source :
+             {&from_environment, &from_web_identity_env, &from_shared_files, &from_container, &from_imds}) {
             std::string why_not;
             Attempt attempt = source(why_not);
             if (attempt) {
@@ -615,9 +613,7 @@ core::Result<std::chrono::system_clock::time_point> parse_iso8601(const std::str
     return when;
 }
 
-std::shared_ptr<CredentialsProvider> default_credentials_chain() {
-    return std::make_shared<DefaultChain>();
-}
+std::shared_ptr<CredentialsProvider> default_credentials_chain() { return std::make_shared<DefaultChain>(); }
 
 std::shared_ptr<CredentialsProvider> static_credentials(Credentials credentials) {
     if (credentials.source.empty()) {

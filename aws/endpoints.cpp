@@ -10,8 +10,8 @@ namespace aws {
 
 // signing name, endpoint prefix, AWS_ENDPOINT_URL_<env_name>, API version, JSON target, global
 const Service route53{"route53", "route53", "ROUTE_53", "2013-04-01", nullptr, true};
-const Service secrets_manager{"secretsmanager", "secretsmanager", "SECRETS_MANAGER", "2017-10-17", "secretsmanager",
-                              false};
+const Service secrets_manager{"secretsmanager", "secretsmanager", "SECRETS_MANAGER",
+                              "2017-10-17",     "secretsmanager", false};
 const Service ec2{"ec2", "ec2", "EC2", "2016-11-15", nullptr, false};
 const Service autoscaling{"autoscaling", "autoscaling", "AUTO_SCALING", "2011-01-01", nullptr, false};
 const Service ecs{"ecs", "ecs", "ECS", "2014-11-13", "AmazonEC2ContainerServiceV20141113", false};

@@ -31,12 +31,11 @@ constexpr std::array<std::string_view, 15> k_throttling_codes = {
 };
 
 constexpr std::array<std::string_view, 8> k_transient_codes = {
-    "RequestTimeout",  "RequestTimeoutException", "InternalError",        "InternalFailure",
-    "InternalServiceError", "ServiceUnavailable",  "IDPCommunicationError", "InternalServerError",
+    "RequestTimeout",       "RequestTimeoutException", "InternalError",         "InternalFailure",
+    "InternalServiceError", "ServiceUnavailable",      "IDPCommunicationError", "InternalServerError",
 };
 
-constexpr std::array<std::string_view, 3> k_expired_codes = {"ExpiredToken", "ExpiredTokenException",
-                                                             "RequestExpired"};
+constexpr std::array<std::string_view, 3> k_expired_codes = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"};
 
 constexpr std::array<std::string_view, 18> k_auth_codes = {
     "AccessDenied",
@@ -68,9 +67,7 @@ bool ends_with(std::string_view text, std::string_view suffix) {
     return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
-std::string child_text(const pugi::xml_node& node, const char* name) {
-    return node.child(name).text().as_string();
-}
+std::string child_text(const pugi::xml_node& node, const char* name) { return node.child(name).text().as_string(); }
 
 // JSON 1.1 codes may come as "com.amazonaws.ns#Code" or "Code:http://...".
 std::string bare_code(std::string_view raw) {
@@ -170,21 +167,13 @@ ErrorBody parse_json_error(std::string_view body, std::string_view error_type_he
     return out;
 }
 
-bool is_throttling_code(std::string_view code) {
-    return contains(k_throttling_codes, code);
-}
+bool is_throttling_code(std::string_view code) { return contains(k_throttling_codes, code); }
 
-bool is_transient_code(std::string_view code) {
-    return contains(k_transient_codes, code);
-}
+bool is_transient_code(std::string_view code) { return contains(k_transient_codes, code); }
 
-bool is_expired_credentials_code(std::string_view code) {
-    return contains(k_expired_codes, code);
-}
+bool is_expired_credentials_code(std::string_view code) { return contains(k_expired_codes, code); }
 
-bool is_auth_code(std::string_view code) {
-    return contains(k_auth_codes, code);
-}
+bool is_auth_code(std::string_view code) { return contains(k_auth_codes, code); }
 
 bool is_retryable(std::string_view code, long http_status) {
     if (is_auth_code(code)) {

@@ -16,17 +16,14 @@
 namespace aws::sigv4 {
 namespace {
 
-constexpr std::array<std::string_view, 4> k_never_signed = {"authorization", "expect", "user-agent",
-                                                            "x-amzn-trace-id"};
+constexpr std::array<std::string_view, 4> k_never_signed = {"authorization", "expect", "user-agent", "x-amzn-trace-id"};
 
 bool is_unreserved(unsigned char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
            c == '_' || c == '~';
 }
 
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 
 int hex_value(char c) {
     if (c >= '0' && c <= '9') {
@@ -144,9 +141,7 @@ std::string amz_date(std::chrono::system_clock::time_point time) {
     return buf.data();
 }
 
-std::string scope_date(std::chrono::system_clock::time_point time) {
-    return amz_date(time).substr(0, 8);
-}
+std::string scope_date(std::chrono::system_clock::time_point time) { return amz_date(time).substr(0, 8); }
 
 std::string uri_encode(std::string_view text, bool keep_slash) {
     static constexpr char k_hex[] = "0123456789ABCDEF";
@@ -347,11 +342,10 @@ Signature sign(const Request& request, const SigningParams& params) {
         join_canonical_request(request, params, request.query, canonical_headers, out.signed_headers, payload_hash);
     out.credential_scope = credential_scope(day, params.region, params.service);
     out.string_to_sign = string_to_sign(date, out.credential_scope, out.canonical_request);
-    out.signature = hmac_hex(signing_key(params.secret_access_key, day, params.region, params.service),
-                             out.string_to_sign);
-    out.authorization = std::string(k_algorithm) + " Credential=" + params.access_key_id + "/" +
-                        out.credential_scope + ", SignedHeaders=" + out.signed_headers +
-                        ", Signature=" + out.signature;
+    out.signature =
+        hmac_hex(signing_key(params.secret_access_key, day, params.region, params.service), out.string_to_sign);
+    out.authorization = std::string(k_algorithm) + " Credential=" + params.access_key_id + "/" + out.credential_scope +
+                        ", SignedHeaders=" + out.signed_headers + ", Signature=" + out.signature;
     out.added_headers.emplace_back("Authorization", out.authorization);
     return out;
 }

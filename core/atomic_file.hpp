@@ -3,10 +3,10 @@
 // old file or the new one, never a mix; a crash leaves no partial target.
 #pragma once
 
+#include <sys/types.h>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 #include "core/result.hpp"
 

@@ -78,8 +78,8 @@ Result<std::string> decode(std::string_view text, const std::array<std::uint8_t,
     for (std::size_t i = 0; i < data_len; ++i) {
         const std::uint8_t v = table[static_cast<unsigned char>(text[i])];
         if (v == k_invalid) {
-            return make_error(ErrorKind::invalid_input, std::string(what) + ": invalid character at offset " +
-                                                            std::to_string(i));
+            return make_error(ErrorKind::invalid_input,
+                              std::string(what) + ": invalid character at offset " + std::to_string(i));
         }
         acc = (acc << 6) | v;
         bits += 6;
@@ -96,18 +96,14 @@ Result<std::string> decode(std::string_view text, const std::array<std::uint8_t,
 
 }  // namespace
 
-std::string base64_encode(std::string_view bytes) {
-    return encode(bytes, k_std_alphabet, Padding::with);
-}
+std::string base64_encode(std::string_view bytes) { return encode(bytes, k_std_alphabet, Padding::with); }
 
 Result<std::string> base64_decode(std::string_view text) {
     static const auto table = make_table(k_std_alphabet);
     return decode(text, table, "base64");
 }
 
-std::string base64url_encode(std::string_view bytes) {
-    return encode(bytes, k_url_alphabet, Padding::without);
-}
+std::string base64url_encode(std::string_view bytes) { return encode(bytes, k_url_alphabet, Padding::without); }
 
 Result<std::string> base64url_decode(std::string_view text) {
     static const auto table = make_table(k_url_alphabet);

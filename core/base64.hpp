@@ -9,9 +9,9 @@
 namespace core {
 
 std::string base64_encode(std::string_view bytes);
-Result<std::string> base64_decode(std::string_view text);      // accepts padding or none
-std::string base64url_encode(std::string_view bytes);          // no padding
-Result<std::string> base64url_decode(std::string_view text);   // accepts padding or none
-std::string hex_encode(std::string_view bytes);                // lower-case
+Result<std::string> base64_decode(std::string_view text);     // accepts padding or none
+std::string base64url_encode(std::string_view bytes);         // no padding
+Result<std::string> base64url_decode(std::string_view text);  // accepts padding or none
+std::string hex_encode(std::string_view bytes);               // lower-case
 
 }  // namespace core

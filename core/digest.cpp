@@ -27,13 +27,9 @@ const EVP_MD* evp_md(DigestAlg alg) {
     throw std::invalid_argument("unknown DigestAlg");
 }
 
-[[noreturn]] void fail(const std::string& what) {
-    throw std::runtime_error(what + ": " + openssl_error());
-}
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + openssl_error()); }
 
-const unsigned char* bytes_of(std::string_view s) {
-    return reinterpret_cast<const unsigned char*>(s.data());
-}
+const unsigned char* bytes_of(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 
 }  // namespace
 
@@ -80,8 +76,8 @@ std::string hmac(DigestAlg alg, std::string_view key, std::string_view data) {
     // pass a valid pointer so OpenSSL does not treat it as "no key".
     static constexpr unsigned char k_empty = 0;
     const unsigned char* key_ptr = key.empty() ? &k_empty : bytes_of(key);
-    if (EVP_Q_mac(nullptr, "HMAC", nullptr, to_string(alg), nullptr, key_ptr, key.size(), bytes_of(data),
-                  data.size(), reinterpret_cast<unsigned char*>(out.data()), out.size(), &len) == nullptr) {
+    if (EVP_Q_mac(nullptr, "HMAC", nullptr, to_string(alg), nullptr, key_ptr, key.size(), bytes_of(data), data.size(),
+                  reinterpret_cast<unsigned char*>(out.data()), out.size(), &len) == nullptr) {
         fail(std::string("HMAC-") + to_string(alg));
     }
     out.resize(len);

@@ -1,9 +1,9 @@
 #include "core/http.hpp"
 
+#include <curl/curl.h>
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <curl/curl.h>
 #include <mutex>
 #include <string>
 
@@ -42,17 +42,15 @@ std::string to_lower(std::string_view text) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return lower(x) == lower(y);
-           });
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string_view trim(std::string_view text) {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
         text.remove_prefix(1);
     }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
-                             text.back() == '\n')) {
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n')) {
         text.remove_suffix(1);
     }
     return text;
@@ -116,7 +114,8 @@ std::string describe(const Request& request) {
         return request.method + " " + request.url.substr(0, request.url.find('?'));
     }
     const bool v6 = url->host.find(':') != std::string::npos;
-    const bool default_port = (url->scheme == "http" && url->port == 80) || (url->scheme == "https" && url->port == 443);
+    const bool default_port =
+        (url->scheme == "http" && url->port == 80) || (url->scheme == "https" && url->port == 443);
     return request.method + " " + url->scheme + "://" + (v6 ? "[" + url->host + "]" : url->host) +
            (default_port ? "" : ":" + std::to_string(url->port)) + url->path;
 }
@@ -252,7 +251,8 @@ Result<Response> Client::send(const Request& request) {
     }
     TRY_ASSIGN(const Url url, parse_url(request.url));
     if (url.scheme != "http" && url.scheme != "https") {
-        return make_error(ErrorKind::invalid_input, "unsupported URL scheme '" + url.scheme + "' in " + describe(request));
+        return make_error(ErrorKind::invalid_input,
+                          "unsupported URL scheme '" + url.scheme + "' in " + describe(request));
     }
 
     Slist header_list;
@@ -429,9 +429,8 @@ Result<Url> parse_url(std::string_view text) {
         return invalid("missing host");
     }
     if (!port_text.empty()) {
-        if (port_text.size() > 5 || !std::all_of(port_text.begin(), port_text.end(), [](char c) {
-                return c >= '0' && c <= '9';
-            })) {
+        if (port_text.size() > 5 ||
+            !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
             return invalid("bad port");
         }
         url.port = std::stoi(std::string(port_text));

@@ -35,17 +35,11 @@ struct EvpMdCtxFree {
 };
 using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, EvpMdCtxFree>;
 
-Error crypto_error(const std::string& what) {
-    return make_error(ErrorKind::crypto, what + ": " + openssl_error());
-}
+Error crypto_error(const std::string& what) { return make_error(ErrorKind::crypto, what + ": " + openssl_error()); }
 
-unsigned char* ubytes(std::string& s) {
-    return reinterpret_cast<unsigned char*>(s.data());
-}
+unsigned char* ubytes(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
 
-const unsigned char* ubytes(std::string_view s) {
-    return reinterpret_cast<const unsigned char*>(s.data());
-}
+const unsigned char* ubytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 
 // Read-only memory BIO over `text`; nullptr when it is too large for OpenSSL's int length.
 BioPtr read_bio(std::string_view text) {
@@ -67,18 +61,12 @@ std::string bio_contents(BIO* bio) {
 }
 
 // Never prompt on a terminal for a passphrase: encrypted keys fail to load.
-int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*userdata*/) {
-    return -1;
-}
+int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*userdata*/) { return -1; }
 
 // Field size in bytes of an EC key's curve: the width of r, s, x and y (RFC 7518 §3.4, §6.2.1.2).
-std::size_t ec_field_bytes(const EVP_PKEY* key) {
-    return static_cast<std::size_t>((EVP_PKEY_get_bits(key) + 7) / 8);
-}
+std::size_t ec_field_bytes(const EVP_PKEY* key) { return static_cast<std::size_t>((EVP_PKEY_get_bits(key) + 7) / 8); }
 
-bool is_ec(const EVP_PKEY* key) {
-    return EVP_PKEY_get_base_id(key) == EVP_PKEY_EC;
-}
+bool is_ec(const EVP_PKEY* key) { return EVP_PKEY_get_base_id(key) == EVP_PKEY_EC; }
 
 // Which KeyType a loaded key is, or an error for keys we do not support.
 Result<KeyType> classify(const EVP_PKEY* key) {
@@ -111,14 +99,14 @@ Result<KeyType> classify(const EVP_PKEY* key) {
             case 4096: return KeyType::rsa4096;
             default: break;
         }
-        return make_error(ErrorKind::invalid_input, "unsupported RSA key size " +
-                                                        std::to_string(EVP_PKEY_get_bits(key)) +
-                                                        " bits (want 2048, 3072 or 4096)");
+        return make_error(
+            ErrorKind::invalid_input,
+            "unsupported RSA key size " + std::to_string(EVP_PKEY_get_bits(key)) + " bits (want 2048, 3072 or 4096)");
     }
     const char* name = EVP_PKEY_get0_type_name(key);
-    return make_error(ErrorKind::invalid_input,
-                      std::string("unsupported key algorithm ") + (name != nullptr ? name : "(unknown)") +
-                          " (want EC P-256/P-384 or RSA)");
+    return make_error(ErrorKind::invalid_input, std::string("unsupported key algorithm ") +
+                                                    (name != nullptr ? name : "(unknown)") +
+                                                    " (want EC P-256/P-384 or RSA)");
 }
 
 // A public BIGNUM parameter of `key` (OSSL_PKEY_PARAM_*) as big-endian bytes,
@@ -192,8 +180,7 @@ Result<std::string> ecdsa_raw_to_der(std::string_view raw, std::size_t field) {
 }  // namespace
 
 std::optional<KeyType> parse_key_type(std::string_view name) {
-    for (const KeyType type : {KeyType::ec256, KeyType::ec384, KeyType::rsa2048, KeyType::rsa3072,
-                               KeyType::rsa4096}) {
+    for (const KeyType type : {KeyType::ec256, KeyType::ec384, KeyType::rsa2048, KeyType::rsa3072, KeyType::rsa4096}) {
         if (name == to_string(type)) {
             return type;
         }

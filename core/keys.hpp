@@ -26,10 +26,10 @@ using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 
 // Public parameters, raw big-endian bytes (JWK, RFC 7518 §6.2 and §6.3).
 struct PublicKeyParams {
-    std::string kty;  // "EC" or "RSA"
-    std::string crv;  // "P-256" / "P-384" for EC
-    std::string x, y; // EC coordinates, each padded to the field size
-    std::string n, e; // RSA modulus and exponent, no leading zeros
+    std::string kty;   // "EC" or "RSA"
+    std::string crv;   // "P-256" / "P-384" for EC
+    std::string x, y;  // EC coordinates, each padded to the field size
+    std::string n, e;  // RSA modulus and exponent, no leading zeros
 };
 
 class PrivateKey {
@@ -41,7 +41,7 @@ public:
     KeyType type() const { return type_; }
     // These three throw std::runtime_error only if OpenSSL fails internally
     // (out of memory); a loaded key always has what they read.
-    std::string to_pem() const;         // PKCS#8 "BEGIN PRIVATE KEY"
+    std::string to_pem() const;          // PKCS#8 "BEGIN PRIVATE KEY"
     std::string public_key_pem() const;  // SubjectPublicKeyInfo
     PublicKeyParams public_params() const;
 

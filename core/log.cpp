@@ -1,5 +1,6 @@
 #include "core/log.hpp"
 
+#include <unistd.h>
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -11,7 +12,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 namespace core::log {
@@ -26,9 +26,9 @@ struct State {
     std::mutex write_mutex;   // one line at a time on the fd
     std::mutex config_mutex;  // options and secrets
     Options options;
-    bool text = true;             // resolved format
-    bool terminal = false;        // text on a tty
-    bool progress_shown = false;  // a progress line is on screen (guarded by write_mutex)
+    bool text = true;                  // resolved format
+    bool terminal = false;             // text on a tty
+    bool progress_shown = false;       // a progress line is on screen (guarded by write_mutex)
     std::vector<std::string> secrets;  // longest first
     bool configured = false;
 };
@@ -215,9 +215,7 @@ void configure(const Options& options) {
 
 Level level() { return static_cast<Level>(g_level.load()); }
 
-bool enabled(Level at) {
-    return at != Level::off && static_cast<int>(at) >= g_level.load();
-}
+bool enabled(Level at) { return at != Level::off && static_cast<int>(at) >= g_level.load(); }
 
 bool is_terminal() {
     State& s = state();

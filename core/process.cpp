@@ -1,9 +1,9 @@
 #include "core/process.hpp"
 
+#include <unistd.h>
 #include <array>
 #include <cerrno>
 #include <csignal>
-#include <unistd.h>
 
 namespace core {
 

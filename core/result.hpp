@@ -20,10 +20,10 @@ enum class ErrorKind {
     protocol,       // a peer answered something that breaks its protocol
     auth,           // missing/invalid credentials or permissions
     not_found,
-    conflict,       // e.g. lock held, resource already exists
+    conflict,  // e.g. lock held, resource already exists
     crypto,
-    io,             // local files
-    cancelled,      // SIGTERM or deadline of the run
+    io,         // local files
+    cancelled,  // SIGTERM or deadline of the run
     internal,
 };
 
@@ -60,8 +60,8 @@ inline Error make_error(ErrorKind kind, std::string message) {
 template <typename T>
 class [[nodiscard]] Result {
 public:
-    Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}       // NOLINT: implicit by design
-    Result(Error error) : data_(std::in_place_index<1>, std::move(error)) {}   // NOLINT: implicit by design
+    Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit by design
+    Result(Error error) : data_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit by design
 
     bool ok() const { return data_.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -103,18 +103,18 @@ using Status = Result<void>;
 #define CORE_CONCAT(a, b) CORE_CONCAT_INNER(a, b)
 
 // TRY(expr): evaluates a Result; on error returns the error from the calling function.
-#define TRY(expr)                                            \
-    do {                                                     \
-        auto&& CORE_CONCAT(try_result_, __LINE__) = (expr);  \
-        if (!CORE_CONCAT(try_result_, __LINE__).ok()) {      \
+#define TRY(expr)                                              \
+    do {                                                       \
+        auto&& CORE_CONCAT(try_result_, __LINE__) = (expr);    \
+        if (!CORE_CONCAT(try_result_, __LINE__).ok()) {        \
             return CORE_CONCAT(try_result_, __LINE__).error(); \
-        }                                                    \
+        }                                                      \
     } while (false)
 
 // TRY_ASSIGN(var, expr): declares `var` from a Result's value, or returns its error.
-#define TRY_ASSIGN(var, expr)                                   \
-    auto CORE_CONCAT(try_tmp_, __LINE__) = (expr);              \
-    if (!CORE_CONCAT(try_tmp_, __LINE__).ok()) {                \
-        return CORE_CONCAT(try_tmp_, __LINE__).error();         \
-    }                                                           \
+#define TRY_ASSIGN(var, expr)                           \
+    auto CORE_CONCAT(try_tmp_, __LINE__) = (expr);      \
+    if (!CORE_CONCAT(try_tmp_, __LINE__).ok()) {        \
+        return CORE_CONCAT(try_tmp_, __LINE__).error(); \
+    }                                                   \
     var = std::move(CORE_CONCAT(try_tmp_, __LINE__)).value()

@@ -1,16 +1,16 @@
 #include "core/retry.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
-#include <fcntl.h>
-#include <poll.h>
 #include <random>
 #include <string>
-#include <unistd.h>
 
 namespace core {
 
@@ -71,7 +71,7 @@ std::mt19937_64& rng() {
 constexpr std::array<std::string_view, 12> k_months = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 constexpr std::array<std::string_view, 7> k_short_days = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-constexpr std::array<std::string_view, 7> k_long_days = {"Monday", "Tuesday", "Wednesday", "Thursday",
+constexpr std::array<std::string_view, 7> k_long_days = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                                          "Friday", "Saturday", "Sunday"};
 
 // A tiny cursor over the header value; every reader consumes on success only.
@@ -189,16 +189,15 @@ bool parse_asctime(std::string_view text, DateParts& d) {
     } else if (!c.digits(2, d.day)) {
         return false;
     }
-    return c.literal(" ") && c.time_of_day(d.hour, d.minute, d.second) && c.literal(" ") &&
-           c.digits(4, d.year) && c.done();
+    return c.literal(" ") && c.time_of_day(d.hour, d.minute, d.second) && c.literal(" ") && c.digits(4, d.year) &&
+           c.done();
 }
 
 // In seconds: a date years ahead (a fuzzer sent year 6026) overflows the
 // system clock's nanoseconds, not these.
 std::optional<std::chrono::sys_seconds> to_time_point(const DateParts& d) {
     using namespace std::chrono;
-    const year_month_day ymd{year{d.year}, month{static_cast<unsigned>(d.month)},
-                             day{static_cast<unsigned>(d.day)}};
+    const year_month_day ymd{year{d.year}, month{static_cast<unsigned>(d.month)}, day{static_cast<unsigned>(d.day)}};
     // Leap second 60 is allowed by the grammar; treat it as 59.
     if (!ymd.ok() || d.hour > 23 || d.minute > 59 || d.second > 60) {
         return std::nullopt;
@@ -210,8 +209,7 @@ std::string_view trim(std::string_view text) {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
         text.remove_prefix(1);
     }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
-                             text.back() == '\n')) {
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n')) {
         text.remove_suffix(1);
     }
     return text;
@@ -263,8 +261,7 @@ std::optional<milliseconds> parse_retry_after(std::string_view value, std::chron
     using namespace std::chrono;
     const int current_year = static_cast<int>(year_month_day{floor<days>(now)}.year());
     DateParts parts;
-    if (!parse_imf_fixdate(value, parts) && !parse_rfc850(value, current_year, parts) &&
-        !parse_asctime(value, parts)) {
+    if (!parse_imf_fixdate(value, parts) && !parse_rfc850(value, current_year, parts) && !parse_asctime(value, parts)) {
         return std::nullopt;
     }
     const auto at = to_time_point(parts);

@@ -32,9 +32,9 @@ private:
 };
 
 struct RetryPolicy {
-    int max_attempts = 5;               // total tries, first included
-    milliseconds base_delay{250};       // cap of the first backoff window
-    milliseconds max_delay{20'000};     // cap of any one backoff window
+    int max_attempts = 5;                   // total tries, first included
+    milliseconds base_delay{250};           // cap of the first backoff window
+    milliseconds max_delay{20'000};         // cap of any one backoff window
     milliseconds max_retry_after{120'000};  // Retry-After longer than this is an error, not a wait
 };
 
@@ -45,9 +45,8 @@ milliseconds backoff_delay(const RetryPolicy& policy, int retry);
 // Parses a Retry-After header value: delta-seconds or an HTTP-date (RFC 9110
 // §10.2.3). Returns the wait from `now`, zero for dates in the past,
 // nullopt when unparsable.
-std::optional<milliseconds> parse_retry_after(std::string_view value,
-                                              std::chrono::system_clock::time_point now =
-                                                  std::chrono::system_clock::now());
+std::optional<milliseconds> parse_retry_after(
+    std::string_view value, std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 // Sleeps for `delay`, but no later than `deadline`, waking early on cancel().
 // Returns ErrorKind::cancelled when cancelled, ErrorKind::timeout when the

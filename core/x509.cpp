@@ -87,13 +87,9 @@ using OpensslPtr = std::unique_ptr<T, OpensslFree>;
 // RFC 5280 Appendix A: ub-common-name INTEGER ::= 64.
 constexpr std::size_t k_max_common_name = 64;
 
-Error crypto_error(const std::string& what) {
-    return make_error(ErrorKind::crypto, what + ": " + openssl_error());
-}
+Error crypto_error(const std::string& what) { return make_error(ErrorKind::crypto, what + ": " + openssl_error()); }
 
-const unsigned char* ubytes(std::string_view s) {
-    return reinterpret_cast<const unsigned char*>(s.data());
-}
+const unsigned char* ubytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 
 BioPtr read_bio(std::string_view text) {
     if (text.size() > static_cast<std::size_t>(INT_MAX)) {
@@ -276,9 +272,7 @@ Result<std::string> make_csr_der(const PrivateKey& key, const std::vector<std::s
     for (const std::string& name : names) {
         // dNSName is an IA5String of A-labels (RFC 5280 §4.2.1.6); IDNs
         // must arrive already converted to punycode.
-        const bool printable_ascii = std::all_of(name.begin(), name.end(), [](char c) {
-            return c > ' ' && c < 0x7f;
-        });
+        const bool printable_ascii = std::all_of(name.begin(), name.end(), [](char c) { return c > ' ' && c < 0x7f; });
         if (name.empty() || name.size() > 253 || !printable_ascii) {
             return make_error(ErrorKind::invalid_input,
                               "CSR name '" + name + "' is empty, longer than 253 characters or not ASCII");
@@ -349,9 +343,8 @@ Result<Certificate> Certificate::from_der(std::string_view der) {
         return make_error(ErrorKind::invalid_input, "certificate DER does not parse: " + openssl_error());
     }
     if (p != ubytes(der) + der.size()) {
-        return make_error(ErrorKind::invalid_input, "certificate DER has " +
-                                                        std::to_string(ubytes(der) + der.size() - p) +
-                                                        " trailing bytes");
+        return make_error(ErrorKind::invalid_input,
+                          "certificate DER has " + std::to_string(ubytes(der) + der.size() - p) + " trailing bytes");
     }
     return Certificate(std::move(cert));
 }
@@ -445,8 +438,8 @@ Result<std::vector<Certificate>> parse_pem_chain(std::string_view pem) {
         if (label != PEM_STRING_X509 && label != PEM_STRING_X509_OLD) {
             // Name the label only: the block may be a private key.
             OPENSSL_cleanse(data.get(), static_cast<std::size_t>(len));
-            return make_error(ErrorKind::invalid_input, "PEM block " + std::to_string(block) + " is '" +
-                                                            name.get() + "', expected CERTIFICATE");
+            return make_error(ErrorKind::invalid_input,
+                              "PEM block " + std::to_string(block) + " is '" + name.get() + "', expected CERTIFICATE");
         }
         auto cert = Certificate::from_der(
             std::string_view(reinterpret_cast<const char*>(data.get()), static_cast<std::size_t>(len)));
@@ -518,10 +511,10 @@ Status verify_chain(const std::vector<Certificate>& chain, const std::vector<Cer
     } else if (code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) {
         detail = "; its issuer is in neither the chain nor the trusted roots";
     }
-    return make_error(ErrorKind::crypto,
-                      fmt::format("certificate chain does not verify at {}: {} (depth {}, subject {}{})",
-                                  format_time(at), X509_verify_cert_error_string(code), depth, subject_of(at_fault),
-                                  detail));
+    return make_error(
+        ErrorKind::crypto,
+        fmt::format("certificate chain does not verify at {}: {} (depth {}, subject {}{})", format_time(at),
+                    X509_verify_cert_error_string(code), depth, subject_of(at_fault), detail));
 }
 
 std::string format_time(SystemTime t) {
@@ -607,8 +600,7 @@ Result<SystemTime> parse_time(std::string_view text) {
 
     // Local time minus its offset is UTC.
     const std::int64_t days = std::chrono::sys_days{ymd}.time_since_epoch().count();
-    const std::int64_t seconds =
-        days * 86400 + hour * 3600 + minute * 60 + second - std::int64_t{offset_minutes} * 60;
+    const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - std::int64_t{offset_minutes} * 60;
     const SystemTime whole = from_unix_seconds(seconds);
     if (whole == SystemTime::min() || whole == SystemTime::max()) {
         return bad("outside the range of system_clock");

@@ -30,15 +30,15 @@ struct CertInfo {
     std::vector<std::string> dns_names;  // subjectAltName dNSName entries, in order
     std::string subject_cn;
     std::string issuer_cn;
-    std::string issuer;        // one-line RFC 2253 form
+    std::string issuer;  // one-line RFC 2253 form
     // Clamped to what system_clock holds (about 1678..2261): RFC 9773's
     // example says year 1, RFC 5280 §4.1.2.5 uses 9999 for "no expiry".
     SystemTime not_before;
     SystemTime not_after;
-    std::string serial_hex;    // lower-case hex, no leading zeros beyond one byte
-    std::string serial_der;    // the serial's DER INTEGER content bytes (RFC 9773 §4.1)
-    std::string aki_key_id;    // authorityKeyIdentifier keyIdentifier bytes, empty when absent
-    std::string ski_key_id;    // subjectKeyIdentifier bytes, empty when absent
+    std::string serial_hex;  // lower-case hex, no leading zeros beyond one byte
+    std::string serial_der;  // the serial's DER INTEGER content bytes (RFC 9773 §4.1)
+    std::string aki_key_id;  // authorityKeyIdentifier keyIdentifier bytes, empty when absent
+    std::string ski_key_id;  // subjectKeyIdentifier bytes, empty when absent
     bool is_ca = false;
 };
 

@@ -1,8 +1,8 @@
 #include "dns/journal.hpp"
 
+#include <unistd.h>
 #include <filesystem>
 #include <system_error>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -68,8 +68,8 @@ core::Result<std::string> Journal::add(const std::string& provider, const std::v
     const auto now = std::chrono::system_clock::now();
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     const std::string id = std::to_string(ms) + "-" + core::hex_encode(core::random_bytes(6)) + ".json";
-    nlohmann::json j = {{"provider", provider},  {"host", core::host_name()}, {"pid", static_cast<long>(::getpid())},
-                        {"run", this_run()},     {"written_at", ms},    {"records", nlohmann::json::array()}};
+    nlohmann::json j = {{"provider", provider}, {"host", core::host_name()}, {"pid", static_cast<long>(::getpid())},
+                        {"run", this_run()},    {"written_at", ms},          {"records", nlohmann::json::array()}};
     for (const auto& r : records) {
         j["records"].push_back({{"fqdn", r.fqdn}, {"value", r.value}});
     }

@@ -173,10 +173,10 @@ core::Status wait_for_propagation(const std::vector<TxtRecord>& records, const P
                 p.unreachable_reason = answer.error().message;
                 p.last_answer = "no answer";
                 if (now - *p.first_unreachable >= options.unreachable_grace) {
-                    return core::make_error(core::ErrorKind::network,
-                                            "propagation check for " + p.fqdn + ": nameserver " +
-                                                server_label(*p.server) + " for zone " + p.zone +
-                                                " unreachable: " + p.unreachable_reason);
+                    return core::make_error(core::ErrorKind::network, "propagation check for " + p.fqdn +
+                                                                          ": nameserver " + server_label(*p.server) +
+                                                                          " for zone " + p.zone +
+                                                                          " unreachable: " + p.unreachable_reason);
                 }
                 ++pending;
                 continue;
@@ -207,9 +207,8 @@ core::Status wait_for_propagation(const std::vector<TxtRecord>& records, const P
         if (core::log::is_terminal() && core::Clock::now() - last_progress >= options.progress_every) {
             last_progress = core::Clock::now();
             const auto waited = std::chrono::duration_cast<std::chrono::seconds>(core::Clock::now() - started);
-            core::log::progress("dns: waiting for " + std::to_string(pending) + " of " +
-                                std::to_string(probes.size()) + " (name, nameserver) pairs, " +
-                                std::to_string(waited.count()) + "s");
+            core::log::progress("dns: waiting for " + std::to_string(pending) + " of " + std::to_string(probes.size()) +
+                                " (name, nameserver) pairs, " + std::to_string(waited.count()) + "s");
         }
         auto slept = core::sleep_for(interval, deadline);
         if (!slept.ok() && slept.error().kind == core::ErrorKind::cancelled) {

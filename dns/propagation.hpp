@@ -22,10 +22,10 @@ struct PropagationOptions {
     // zone is then checked against exactly these servers (test servers do not
     // listen on port 53). Empty = the addresses of the zone's NS set.
     std::string nameservers;
-    std::chrono::milliseconds timeout{300'000};          // whole check
-    std::chrono::milliseconds initial_interval{50};      // first poll gap
-    std::chrono::milliseconds max_interval{2'000};       // poll gap cap
-    std::chrono::milliseconds query_timeout{1'500};      // one DNS try
+    std::chrono::milliseconds timeout{300'000};      // whole check
+    std::chrono::milliseconds initial_interval{50};  // first poll gap
+    std::chrono::milliseconds max_interval{2'000};   // poll gap cap
+    std::chrono::milliseconds query_timeout{1'500};  // one DNS try
     // A server that has not answered at all for this long fails the check at
     // once, naming it (instead of waiting for the whole timeout).
     std::chrono::milliseconds unreachable_grace{10'000};

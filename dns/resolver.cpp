@@ -240,8 +240,8 @@ core::Result<wire::Message> Resolver::query(std::string_view name, wire::RrType 
     int query_len = 0;
     const int rd = impl_->options.recursion == Recursion::desired ? 1 : 0;
     // The ID is replaced by c-ares with a random one.
-    const int rc = ares_create_query(qname.c_str(), wire::k_class_in, static_cast<int>(type), 0, rd, &raw_query,
-                                     &query_len, 0);
+    const int rc =
+        ares_create_query(qname.c_str(), wire::k_class_in, static_cast<int>(type), 0, rd, &raw_query, &query_len, 0);
     if (rc != ARES_SUCCESS) {
         return core::make_error(core::ErrorKind::invalid_input,
                                 "cannot build a DNS query for '" + qname + "': " + ares_strerror(rc));
@@ -294,12 +294,9 @@ core::Result<wire::Message> Resolver::query(std::string_view name, wire::RrType 
     const std::string what = "DNS " + type_name(type) + " " + qname + " at " + impl_->description;
     switch (pending.status) {
         case ARES_SUCCESS: break;
-        case ARES_ECONNREFUSED:
-            return core::make_error(core::ErrorKind::network, what + ": connection refused");
-        case ARES_ETIMEOUT:
-            return core::make_error(core::ErrorKind::timeout, what + ": no answer (timed out)");
-        default:
-            return core::make_error(core::ErrorKind::network, what + ": " + ares_strerror(pending.status));
+        case ARES_ECONNREFUSED: return core::make_error(core::ErrorKind::network, what + ": connection refused");
+        case ARES_ETIMEOUT: return core::make_error(core::ErrorKind::timeout, what + ": no answer (timed out)");
+        default: return core::make_error(core::ErrorKind::network, what + ": " + ares_strerror(pending.status));
     }
     auto parsed = wire::parse(pending.answer);
     if (!parsed) {
@@ -342,7 +339,8 @@ core::Result<std::string> find_zone(Resolver& resolver, std::string_view fqdn, c
                                                             last_answer + ")");
 }
 
-core::Result<std::vector<std::string>> lookup_ns(Resolver& resolver, std::string_view zone, const core::Deadline& deadline) {
+core::Result<std::vector<std::string>> lookup_ns(Resolver& resolver, std::string_view zone,
+                                                 const core::Deadline& deadline) {
     const std::string name = wire::canonical_name(zone);
     TRY_ASSIGN(wire::Message m, resolver.query(name, wire::RrType::ns, deadline));
     std::set<std::string> out;
@@ -388,8 +386,8 @@ core::Result<std::vector<std::string>> lookup_addresses(Resolver& resolver, std:
         }
     }
     if (out.empty()) {
-        return core::make_error(core::ErrorKind::not_found,
-                                "no address for nameserver " + wire::canonical_name(host) + " at " + resolver.describe());
+        return core::make_error(core::ErrorKind::not_found, "no address for nameserver " + wire::canonical_name(host) +
+                                                                " at " + resolver.describe());
     }
     return out;
 }

@@ -40,7 +40,7 @@ struct ResolverOptions {
     std::string servers;
     Recursion recursion = Recursion::desired;
     std::chrono::milliseconds try_timeout{1'500};  // per try, c-ares ARES_OPT_TIMEOUTMS
-    int tries = 2;                                  // c-ares ARES_OPT_TRIES
+    int tries = 2;                                 // c-ares ARES_OPT_TRIES
 };
 
 class Resolver {

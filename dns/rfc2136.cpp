@@ -231,9 +231,9 @@ private:
                                                     static_cast<std::uint64_t>(std::time(nullptr)));
             if (!check) {
                 if (rcode != 0) {
-                    return core::make_error(core::ErrorKind::auth,
-                                            what + ": server answered " + wire::rcode_name(rcode) + " (" +
-                                                check.error().message + ")");
+                    return core::make_error(
+                        core::ErrorKind::auth,
+                        what + ": server answered " + wire::rcode_name(rcode) + " (" + check.error().message + ")");
                 }
                 return check.error().wrap(what);
             }
@@ -249,8 +249,8 @@ private:
             kind = core::ErrorKind::auth;
             reason = "TSIG " + wire::rcode_name(tsig_error);
             if (tsig_error == static_cast<int>(wire::Rcode::badsig)) {
-                reason += ": the server rejected the signature (wrong TSIG secret or algorithm for key '" +
-                          key_->name + "')";
+                reason +=
+                    ": the server rejected the signature (wrong TSIG secret or algorithm for key '" + key_->name + "')";
             } else if (tsig_error == static_cast<int>(wire::Rcode::badkey)) {
                 reason += ": the server does not know key '" + key_->name + "' with algorithm " +
                           wire::tsig_algorithm_name(key_->algorithm);
@@ -271,9 +271,7 @@ private:
                     kind = core::ErrorKind::invalid_input;
                     reason = "NOTZONE: a name is outside the zone";
                     break;
-                default:
-                    reason = wire::rcode_name(rcode);
-                    break;
+                default: reason = wire::rcode_name(rcode); break;
             }
         }
         auto error = core::make_error(kind, what + ": " + reason);
@@ -331,7 +329,8 @@ core::Result<std::unique_ptr<Provider>> make_rfc2136(Rfc2136Settings settings) {
         key = wire::TsigKey{wire::canonical_name(settings.tsig_key), *alg, *secret};
     }
     HostPort hp = *server;
-    return std::unique_ptr<Provider>(std::make_unique<Rfc2136Provider>(std::move(settings), std::move(hp), std::move(key)));
+    return std::unique_ptr<Provider>(
+        std::make_unique<Rfc2136Provider>(std::move(settings), std::move(hp), std::move(key)));
 }
 
 }  // namespace dns

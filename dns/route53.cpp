@@ -62,12 +62,8 @@ public:
         settings_.client.rate_limiter = settings_.rate_limiter;
     }
 
-    core::Status present(const std::vector<TxtRecord>& records) override {
-        return apply(records, Step::present);
-    }
-    core::Status cleanup(const std::vector<TxtRecord>& records) override {
-        return apply(records, Step::cleanup);
-    }
+    core::Status present(const std::vector<TxtRecord>& records) override { return apply(records, Step::present); }
+    core::Status cleanup(const std::vector<TxtRecord>& records) override { return apply(records, Step::cleanup); }
     std::string name() const override { return "route53"; }
 
 private:
@@ -120,8 +116,8 @@ private:
         }
         std::vector<rw::HostedZone> found;
         aws::Params query{{"dnsname", name}, {"maxitems", "100"}};
-        TRY_ASSIGN(std::string xml, call("ListHostedZonesByName", "GET", std::string(k_api) + "/hostedzonesbyname",
-                                         query, ""));
+        TRY_ASSIGN(std::string xml,
+                   call("ListHostedZonesByName", "GET", std::string(k_api) + "/hostedzonesbyname", query, ""));
         TRY_ASSIGN(rw::ZonePage page, rw::parse_hosted_zones(xml));
         for (auto& z : page.zones) {
             if (z.name == name) {
@@ -155,8 +151,8 @@ private:
             }
         }
         aws::Params query{{"dnsname", base}, {"maxitems", "100"}};
-        TRY_ASSIGN(std::string xml, call("ListHostedZonesByName", "GET", std::string(k_api) + "/hostedzonesbyname",
-                                         query, ""));
+        TRY_ASSIGN(std::string xml,
+                   call("ListHostedZonesByName", "GET", std::string(k_api) + "/hostedzonesbyname", query, ""));
         TRY_ASSIGN(rw::ZonePage page, rw::parse_hosted_zones(xml));
         std::optional<std::vector<rw::HostedZone>> found(std::in_place);
         bool last_inside = false;
@@ -228,16 +224,15 @@ private:
             const auto dot = suffix.find('.');
             suffix = dot == std::string::npos ? std::string() : suffix.substr(dot + 1);
         }
-        return core::make_error(core::ErrorKind::not_found,
-                                "route53: no hosted zone for " + fqdn + " (none of " + tried +
-                                    " is a hosted zone this account can see)");
+        return core::make_error(core::ErrorKind::not_found, "route53: no hosted zone for " + fqdn + " (none of " +
+                                                                tried + " is a hosted zone this account can see)");
     }
 
     core::Result<std::optional<rw::RecordSet>> read_set(const rw::HostedZone& zone, const std::string& fqdn) {
         aws::Params query{{"name", fqdn}, {"type", "TXT"}, {"maxitems", "10"}};
-        TRY_ASSIGN(std::string xml, call("ListResourceRecordSets", "GET",
-                                         std::string(k_api) + "/hostedzone/" + core::http::url_encode(zone.id) + "/rrset",
-                                         query, ""));
+        TRY_ASSIGN(std::string xml,
+                   call("ListResourceRecordSets", "GET",
+                        std::string(k_api) + "/hostedzone/" + core::http::url_encode(zone.id) + "/rrset", query, ""));
         return rw::parse_record_set(xml, fqdn, "TXT");
     }
 
@@ -297,19 +292,19 @@ private:
         const core::Deadline deadline = core::Deadline::after(settings_.change_timeout);
         milliseconds delay = settings_.initial_poll;
         while (true) {
-            TRY_ASSIGN(std::string xml, call("GetChange", "GET", std::string(k_api) + "/change/" +
-                                                                  core::http::url_encode(change_id),
-                                             {}, ""));
+            TRY_ASSIGN(
+                std::string xml,
+                call("GetChange", "GET", std::string(k_api) + "/change/" + core::http::url_encode(change_id), {}, ""));
             TRY_ASSIGN(rw::ChangeInfo info, rw::parse_change_info(xml));
             if (info.status == "INSYNC") {
                 return {};
             }
             if (deadline.expired()) {
                 const auto secs = std::chrono::duration_cast<std::chrono::seconds>(settings_.change_timeout).count();
-                return core::make_error(core::ErrorKind::timeout,
-                                        "route53: change " + change_id + " in zone " + zone_label(zone) +
-                                            " still " + info.status + " after " + std::to_string(secs) +
-                                            "s (AWS_PROPAGATION_TIMEOUT)");
+                return core::make_error(core::ErrorKind::timeout, "route53: change " + change_id + " in zone " +
+                                                                      zone_label(zone) + " still " + info.status +
+                                                                      " after " + std::to_string(secs) +
+                                                                      "s (AWS_PROPAGATION_TIMEOUT)");
             }
             // GetChange backoff (Route53 docs: changes usually reach INSYNC within 60 s).
             auto slept = core::sleep_for(delay, deadline);
@@ -414,8 +409,8 @@ private:
     };
     struct Sent {
         std::vector<std::optional<core::Status>> results;  // per submission: final unless waiting
-        std::vector<std::string> change_ids;                 // the combined change(s) to wait for
-        std::vector<bool> waiting;                            // per submission: result follows INSYNC
+        std::vector<std::string> change_ids;               // the combined change(s) to wait for
+        std::vector<bool> waiting;                         // per submission: result follows INSYNC
     };
 
     core::Status commit_grouped(const rw::HostedZone& zone, std::vector<rw::Change> changes, const std::string& fqdn) {
@@ -535,9 +530,9 @@ private:
         }
         for (const auto& batch : *batches) {
             const std::string body = rw::change_batch_xml(batch, "renewer dns-01");
-            auto xml = call("ChangeResourceRecordSets", "POST",
-                            std::string(k_api) + "/hostedzone/" + core::http::url_encode(zone.id) + "/rrset/", {},
-                            body);
+            auto xml =
+                call("ChangeResourceRecordSets", "POST",
+                     std::string(k_api) + "/hostedzone/" + core::http::url_encode(zone.id) + "/rrset/", {}, body);
             if (!xml) {
                 return failure(xml.error(), "ChangeResourceRecordSets", batch.front().rrset.name, zone);
             }
@@ -596,9 +591,9 @@ private:
             bool conflict = false;
             for (const auto& batch : *batches) {
                 const std::string body = rw::change_batch_xml(batch, "renewer dns-01 " + step_name);
-                auto xml = call("ChangeResourceRecordSets", "POST",
-                                std::string(k_api) + "/hostedzone/" + core::http::url_encode(zone.id) + "/rrset/", {},
-                                body);
+                auto xml =
+                    call("ChangeResourceRecordSets", "POST",
+                         std::string(k_api) + "/hostedzone/" + core::http::url_encode(zone.id) + "/rrset/", {}, body);
                 if (!xml) {
                     if (xml.error().code == "InvalidChangeBatch" && step == Step::cleanup && attempt < 3) {
                         conflict = true;
@@ -621,12 +616,13 @@ private:
                 }
             }
             if (!conflict) {
-                core::log::debug("route53: change in sync", {{"zone", zone_label(zone)},
-                                                             {"step", step_name},
-                                                             {"changes", std::to_string(changes.size())}});
+                core::log::debug(
+                    "route53: change in sync",
+                    {{"zone", zone_label(zone)}, {"step", step_name}, {"changes", std::to_string(changes.size())}});
                 return {};
             }
-            core::log::info("route53: TXT set changed while cleaning up; reading it again", {{"zone", zone_label(zone)}});
+            core::log::info("route53: TXT set changed while cleaning up; reading it again",
+                            {{"zone", zone_label(zone)}});
         }
     }
 
@@ -680,7 +676,7 @@ private:
     std::vector<std::unique_ptr<aws::Client>> pool_;
     std::map<std::string, std::vector<rw::HostedZone>> zones_by_name_;
     std::map<std::string, std::optional<std::vector<rw::HostedZone>>> zones_below_;  // base -> listing
-    std::map<std::string, std::vector<std::string>> created_;  // fqdn -> quoted values this process CREATEd
+    std::map<std::string, std::vector<std::string>> created_;   // fqdn -> quoted values this process CREATEd
     std::map<std::string, std::shared_ptr<ZoneQueue>> queues_;  // zone id -> group commit
 };
 

@@ -62,8 +62,8 @@ std::string decode_name(std::string_view name) {
     // Route53 returns some characters as "\ooo" octal escapes (its "DNS domain name format" doc).
     std::string out;
     for (std::size_t i = 0; i < name.size(); ++i) {
-        if (name[i] == '\\' && i + 3 < name.size() &&
-            std::isdigit(static_cast<unsigned char>(name[i + 1])) && std::isdigit(static_cast<unsigned char>(name[i + 2])) &&
+        if (name[i] == '\\' && i + 3 < name.size() && std::isdigit(static_cast<unsigned char>(name[i + 1])) &&
+            std::isdigit(static_cast<unsigned char>(name[i + 2])) &&
             std::isdigit(static_cast<unsigned char>(name[i + 3]))) {
             const int code = (name[i + 1] - '0') * 64 + (name[i + 2] - '0') * 8 + (name[i + 3] - '0');
             out.push_back(static_cast<char>(code));
@@ -79,7 +79,8 @@ core::Result<ZonePage> parse_hosted_zones(std::string_view xml) {
     TRY_ASSIGN(pugi::xml_document doc, load(xml, "ListHostedZonesByName"));
     const auto root = doc.child("ListHostedZonesByNameResponse");
     if (!root) {
-        return core::make_error(core::ErrorKind::protocol, "route53: ListHostedZonesByName answered an unexpected document");
+        return core::make_error(core::ErrorKind::protocol,
+                                "route53: ListHostedZonesByName answered an unexpected document");
     }
     ZonePage page;
     for (const auto& z : root.child("HostedZones").children("HostedZone")) {
@@ -131,8 +132,8 @@ core::Result<HostedZone> pick_zone(std::string_view fqdn, const std::vector<Host
             ids += (ids.empty() ? "" : ", ") + z->id;
         }
         return core::make_error(core::ErrorKind::invalid_input, "route53: several hosted zones named " +
-                                                                    preferred.front()->name + " (" + ids +
-                                                                    ") match " + name + "; set AWS_HOSTED_ZONE_ID");
+                                                                    preferred.front()->name + " (" + ids + ") match " +
+                                                                    name + "; set AWS_HOSTED_ZONE_ID");
     }
     return *preferred.front();
 }
@@ -207,9 +208,9 @@ core::Result<std::vector<std::vector<Change>>> split_batches(const std::vector<C
         const std::size_t r = change.rrset.values.size() * w;
         const std::size_t c = value_chars(change.rrset) * w;
         if (r > limits.max_records || c > limits.max_value_chars) {
-            return core::make_error(core::ErrorKind::invalid_input,
-                                    "route53: the TXT set " + change.rrset.name +
-                                        " alone exceeds Route53's limits for one change batch");
+            return core::make_error(
+                core::ErrorKind::invalid_input,
+                "route53: the TXT set " + change.rrset.name + " alone exceeds Route53's limits for one change batch");
         }
         if (batches.empty() || batches.back().size() + 1 > limits.max_changes || records + r > limits.max_records ||
             chars + c > limits.max_value_chars) {
@@ -225,9 +226,10 @@ core::Result<std::vector<std::vector<Change>>> split_batches(const std::vector<C
 }
 
 std::string change_batch_xml(const std::vector<Change>& changes, std::string_view comment) {
-    std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                      "<ChangeResourceRecordSetsRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">"
-                      "<ChangeBatch>";
+    std::string out =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<ChangeResourceRecordSetsRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">"
+        "<ChangeBatch>";
     if (!comment.empty()) {
         out += "<Comment>" + xml_escape(comment) + "</Comment>";
     }

@@ -105,8 +105,8 @@ core::Status cleanup_groups(std::vector<Group>& groups) {
         auto status = g.provider->cleanup(g.records);
         if (!status) {
             core::log::warn("dns: cleanup failed", {{"provider", g.provider->name()},
-                                                   {"fqdn", g.records.front().fqdn},
-                                                   {"error", status.error().message}});
+                                                    {"fqdn", g.records.front().fqdn},
+                                                    {"error", status.error().message}});
             if (first.ok()) {
                 first = status;
             }
@@ -216,7 +216,8 @@ core::Result<std::string> Solver::record_name(const std::string& domain) const {
         return target.error().wrap("CNAME look-up of " + fqdn + " (turn delegation off to skip it)");
     }
     if (*target != fqdn) {
-        core::log::info("dns: _acme-challenge delegated by CNAME", {{"domain", domain}, {"from", fqdn}, {"to", *target}});
+        core::log::info("dns: _acme-challenge delegated by CNAME",
+                        {{"domain", domain}, {"from", fqdn}, {"to", *target}});
     }
     return target;
 }
@@ -283,11 +284,10 @@ core::Result<Presentation> Solver::present(const std::vector<Challenge>& challen
         }
         state->propagation_time = since(check_started);
     }
-    core::log::info("dns: TXT records live",
-                    {{"domains", domains},
-                     {"records", std::to_string(state->records.size())},
-                     {"present_ms", std::to_string(state->present_time.count())},
-                     {"propagation_ms", std::to_string(state->propagation_time.count())}});
+    core::log::info("dns: TXT records live", {{"domains", domains},
+                                              {"records", std::to_string(state->records.size())},
+                                              {"present_ms", std::to_string(state->present_time.count())},
+                                              {"propagation_ms", std::to_string(state->propagation_time.count())}});
     return Presentation(std::move(state));
 }
 

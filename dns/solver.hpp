@@ -112,8 +112,8 @@ private:
 // What `renewer dns-test -d NAME` reports.
 struct DnsTestReport {
     std::string domain;
-    std::string fqdn;                       // where the TXT went (after CNAME delegation)
-    std::string value;                      // the random value presented
+    std::string fqdn;                               // where the TXT went (after CNAME delegation)
+    std::string value;                              // the random value presented
     std::chrono::milliseconds present_time{0};      // provider applied (Route53 INSYNC)
     std::chrono::milliseconds propagation_time{0};  // visible on every authoritative server
     std::chrono::milliseconds cleanup_time{0};

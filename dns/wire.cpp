@@ -24,7 +24,8 @@ void put_u48(std::string& out, std::uint64_t v) {
 }
 
 std::uint16_t get_u16(std::string_view in, std::size_t at) {
-    return static_cast<std::uint16_t>((static_cast<unsigned char>(in[at]) << 8) | static_cast<unsigned char>(in[at + 1]));
+    return static_cast<std::uint16_t>((static_cast<unsigned char>(in[at]) << 8) |
+                                      static_cast<unsigned char>(in[at + 1]));
 }
 
 std::uint32_t get_u32(std::string_view in, std::size_t at) {
@@ -200,7 +201,8 @@ core::Result<std::string> encode_name(std::string_view name) {
         const auto dot = rest.find('.');
         const std::string_view label = rest.substr(0, dot);
         if (label.empty()) {
-            return core::make_error(core::ErrorKind::invalid_input, "empty label in DNS name '" + std::string(name) + "'");
+            return core::make_error(core::ErrorKind::invalid_input,
+                                    "empty label in DNS name '" + std::string(name) + "'");
         }
         if (label.size() > 63) {
             return core::make_error(core::ErrorKind::invalid_input,
@@ -212,7 +214,8 @@ core::Result<std::string> encode_name(std::string_view name) {
     }
     out.push_back('\0');
     if (out.size() > 255) {
-        return core::make_error(core::ErrorKind::invalid_input, "DNS name longer than 255 octets: '" + std::string(name) + "'");
+        return core::make_error(core::ErrorKind::invalid_input,
+                                "DNS name longer than 255 octets: '" + std::string(name) + "'");
     }
     return out;
 }
@@ -282,10 +285,10 @@ core::Result<std::string> build_txt_update(std::uint16_t id, std::string_view zo
     std::string out;
     put_u16(out, id);
     put_u16(out, static_cast<std::uint16_t>(k_opcode_update << 11));  // QR=0, opcode UPDATE (RFC 2136 §2.2)
-    put_u16(out, 1);                                                   // ZOCOUNT
-    put_u16(out, 0);                                                   // PRCOUNT
-    put_u16(out, static_cast<std::uint16_t>(changes.size()));          // UPCOUNT
-    put_u16(out, 0);                                                   // ADCOUNT
+    put_u16(out, 1);                                                  // ZOCOUNT
+    put_u16(out, 0);                                                  // PRCOUNT
+    put_u16(out, static_cast<std::uint16_t>(changes.size()));         // UPCOUNT
+    put_u16(out, 0);                                                  // ADCOUNT
     // Zone section (RFC 2136 §2.3): ZNAME, ZTYPE = SOA, ZCLASS = IN.
     TRY_ASSIGN(std::string zone_wire, encode_name(zone));
     out += zone_wire;

@@ -131,7 +131,7 @@ const char* tsig_algorithm_name(TsigAlgorithm alg);
 core::Result<TsigAlgorithm> parse_tsig_algorithm(std::string_view name);
 
 struct TsigKey {
-    std::string name;    // key name, e.g. "renewer-key."
+    std::string name;  // key name, e.g. "renewer-key."
     TsigAlgorithm algorithm = TsigAlgorithm::hmac_sha256;
     std::string secret;  // raw bytes (decoded from base64)
 };

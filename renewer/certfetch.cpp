@@ -212,7 +212,8 @@ core::Status run_reload(const Options& options) {
         return {};
     }
     if (WIFSIGNALED(status)) {
-        return make_error(ErrorKind::internal, "the reload command was killed by signal " + std::to_string(WTERMSIG(status)));
+        return make_error(ErrorKind::internal,
+                          "the reload command was killed by signal " + std::to_string(WTERMSIG(status)));
     }
     return make_error(ErrorKind::internal,
                       "the reload command exited with status " + std::to_string(WEXITSTATUS(status)));
@@ -262,8 +263,8 @@ int run(const Options& options) {
                         "); falling back to AWSPREVIOUS");
         chosen = load(**store, secrets::Stage::previous, verify);
         if (!chosen.bundle) {
-            return fail("no usable certificate in " + where + ": AWSCURRENT: " + current_why + "; AWSPREVIOUS: " +
-                        chosen.why + "; files in " + options.out_dir + " left unchanged");
+            return fail("no usable certificate in " + where + ": AWSCURRENT: " + current_why +
+                        "; AWSPREVIOUS: " + chosen.why + "; files in " + options.out_dir + " left unchanged");
         }
         // Do not trade a good certificate already on disk for an older one.
         if (auto disk = on_disk(options.out_dir, verify); disk) {
@@ -271,7 +272,8 @@ int run(const Options& options) {
             const auto prev_end = leaf_not_after(*chosen.bundle);
             if (disk_end && prev_end && *disk_end > *prev_end) {
                 core::log::warn("certfetch: the files in " + options.out_dir +
-                                " are newer than AWSPREVIOUS and still valid; leaving them", {{"serial", disk->serial}});
+                                    " are newer than AWSPREVIOUS and still valid; leaving them",
+                                {{"serial", disk->serial}});
                 return k_exit_ok;
             }
         }
@@ -364,10 +366,8 @@ int run(const Options& options) {
             written += (written.empty() ? "" : ",") + file.name;
         }
     }
-    const core::log::Fields fields = {{"source", where},
-                                      {"dir", options.out_dir},
-                                      {"serial", bundle.serial},
-                                      {"not_after", bundle.not_after}};
+    const core::log::Fields fields = {
+        {"source", where}, {"dir", options.out_dir}, {"serial", bundle.serial}, {"not_after", bundle.not_after}};
     if (any_changed) {
         auto f = fields;
         f.emplace_back("files", written);

@@ -15,14 +15,14 @@
 namespace renewer::certfetch {
 
 struct Options {
-    std::string secret_id;  // Secrets Manager name or ARN ...
-    std::string store;      // ... or a store spec ("dir:/path"); exactly one of the two
-    std::string out_dir;    // created when absent
+    std::string secret_id;    // Secrets Manager name or ARN ...
+    std::string store;        // ... or a store spec ("dir:/path"); exactly one of the two
+    std::string out_dir;      // created when absent
     std::string expect_name;  // a name the certificate must cover; empty = any
     std::optional<uid_t> owner;
     std::optional<gid_t> group;
-    mode_t key_mode = 0600;   // privkey.pem; the certificate files are 0644
-    std::string reload;       // run with /bin/sh -c when a file changed; empty = none
+    mode_t key_mode = 0600;               // privkey.pem; the certificate files are 0644
+    std::string reload;                   // run with /bin/sh -c when a file changed; empty = none
     std::optional<core::SystemTime> now;  // tests; empty = the clock
     secrets::StoreConfig store_config;    // tests (endpoint, credentials); defaults otherwise
 };

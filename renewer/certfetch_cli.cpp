@@ -7,9 +7,9 @@
 #include <optional>
 #include <string>
 
-#include <cxxopts.hpp>
 #include <grp.h>
 #include <pwd.h>
+#include <cxxopts.hpp>
 
 #include "renewer/certfetch.hpp"
 #include "renewer/exit_codes.hpp"
@@ -92,19 +92,16 @@ mode_t parse_key_mode(const std::string& text) {
 int certfetch_main(int argc, char** argv) {
     try {
         cxxopts::Options options("certfetch", "Fetch a certificate secret and write it for nginx.");
-        options.add_options()
-            ("h,help", "show this help")
-            ("version", "print the version")
-            ("secret-id", "Secrets Manager secret name or ARN", cxxopts::value<std::string>())
-            ("out", "folder for fullchain.pem, privkey.pem and chain.pem", cxxopts::value<std::string>())
-            ("expect-name", "a name the certificate must cover", cxxopts::value<std::string>())
-            ("owner", "owner of the written files", cxxopts::value<std::string>())
-            ("group", "group of the written files", cxxopts::value<std::string>())
-            ("mode", "mode of the private key file", cxxopts::value<std::string>()->default_value("0600"))
-            ("reload", "command to run when something changed (e.g. 'systemctl reload nginx')",
-             cxxopts::value<std::string>())
-            ("store", "read from this store instead of Secrets Manager (dir:/path)",
-             cxxopts::value<std::string>());
+        options.add_options()("h,help", "show this help")("version", "print the version")(
+            "secret-id", "Secrets Manager secret name or ARN", cxxopts::value<std::string>())(
+            "out", "folder for fullchain.pem, privkey.pem and chain.pem", cxxopts::value<std::string>())(
+            "expect-name", "a name the certificate must cover", cxxopts::value<std::string>())(
+            "owner", "owner of the written files", cxxopts::value<std::string>())("group", "group of the written files",
+                                                                                  cxxopts::value<std::string>())(
+            "mode", "mode of the private key file", cxxopts::value<std::string>()->default_value("0600"))(
+            "reload", "command to run when something changed (e.g. 'systemctl reload nginx')",
+            cxxopts::value<std::string>())("store", "read from this store instead of Secrets Manager (dir:/path)",
+                                           cxxopts::value<std::string>());
         auto args = options.parse(argc, argv);
         if (args.count("help") != 0U) {
             std::cout << options.help() << k_usage_tail;

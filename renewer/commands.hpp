@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "renewer/run.hpp"
 #include "renewer/dns_options.hpp"
+#include "renewer/run.hpp"
 
 namespace renewer {
 

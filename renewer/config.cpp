@@ -26,9 +26,7 @@ std::string join_path(const std::string& path, std::string_view key) {
     return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);
 }
 
-std::string index_path(const std::string& path, std::size_t index) {
-    return fmt::format("{}[{}]", path, index);
-}
+std::string index_path(const std::string& path, std::size_t index) { return fmt::format("{}[{}]", path, index); }
 
 // Levenshtein distance, to suggest the key an operator probably meant.
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -265,7 +263,7 @@ Fields collect(const json* object, const std::string& path) {
 // --- dns ---------------------------------------------------------------------
 
 const std::set<std::string, std::less<>> k_dns_common = {"provider", "resolver", "nameservers", "follow_cname",
-                                                          "propagation_timeout"};
+                                                         "propagation_timeout"};
 const std::map<std::string, std::set<std::string, std::less<>>, std::less<>> k_dns_provider_keys = {
     {"route53", {"zone_id", "assume_role_arn", "external_id", "private_zone", "requests_per_second"}},
     {"rfc2136", {"server", "tsig_key", "tsig_algorithm", "tsig_secret_env", "tsig_secret_file", "ttl"}},
@@ -340,8 +338,8 @@ core::Result<DnsOptions> build_dns(const Fields& fields, const std::string& bloc
                 std::size_t start = 0;
                 while (start <= joined.size()) {
                     const auto comma = joined.find(',', start);
-                    servers.push_back(joined.substr(start, comma == std::string::npos ? std::string::npos
-                                                                                       : comma - start));
+                    servers.push_back(
+                        joined.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
                     if (comma == std::string::npos) {
                         break;
                     }
@@ -353,8 +351,8 @@ core::Result<DnsOptions> build_dns(const Fields& fields, const std::string& bloc
                     return config_error(p, "empty list");
                 }
             } else {
-                return config_error(p, fmt::format("expected \"host:port,...\" or a list of them, got {}",
-                                                   v.type_name()));
+                return config_error(p,
+                                    fmt::format("expected \"host:port,...\" or a list of them, got {}", v.type_name()));
             }
             for (const auto& server : servers) {
                 if (server.empty()) {
@@ -454,8 +452,8 @@ std::set<std::string, std::less<>> all_replace_keys() {
 }
 
 Fields merge_replace(const Fields& defaults, const Fields& own) {
-    const bool same_type = !own.contains("type") || !defaults.contains("type") ||
-                           *own.at("type").value == *defaults.at("type").value;
+    const bool same_type =
+        !own.contains("type") || !defaults.contains("type") || *own.at("type").value == *defaults.at("type").value;
     Fields merged = same_type ? defaults : Fields{};
     for (const auto& [key, field] : own) {
         merged.insert_or_assign(key, field);
@@ -471,8 +469,9 @@ core::Result<ReplaceTarget> build_replace(const Fields& fields, const std::strin
         TRY_ASSIGN(type_name, get_string(*it->second.value, it->second.path));
         const auto type = parse_replace_type(type_name);
         if (!type) {
-            return config_error(it->second.path,
-                                fmt::format("unknown type \"{}\" (none, autoscaling, ec2-tag, ecs or hook)", type_name));
+            return config_error(
+                it->second.path,
+                fmt::format("unknown type \"{}\" (none, autoscaling, ec2-tag, ecs or hook)", type_name));
         }
         target.type = *type;
     }
@@ -522,22 +521,17 @@ core::Result<ReplaceTarget> build_replace(const Fields& fields, const std::strin
         return {};
     };
     switch (target.type) {
-    case ReplaceType::autoscaling:
-        TRY(require(target.group, "group"));
-        break;
-    case ReplaceType::ec2_tag:
-        TRY(require(target.tag_key, "tag_key"));
-        TRY(require(target.tag_value, "tag_value"));
-        break;
-    case ReplaceType::ecs:
-        TRY(require(target.cluster, "cluster"));
-        TRY(require(target.service, "service"));
-        break;
-    case ReplaceType::hook:
-        TRY(require(target.command, "command"));
-        break;
-    case ReplaceType::none:
-        break;
+        case ReplaceType::autoscaling: TRY(require(target.group, "group")); break;
+        case ReplaceType::ec2_tag:
+            TRY(require(target.tag_key, "tag_key"));
+            TRY(require(target.tag_value, "tag_value"));
+            break;
+        case ReplaceType::ecs:
+            TRY(require(target.cluster, "cluster"));
+            TRY(require(target.service, "service"));
+            break;
+        case ReplaceType::hook: TRY(require(target.command, "command")); break;
+        case ReplaceType::none: break;
     }
     return target;
 }
@@ -545,20 +539,20 @@ core::Result<ReplaceTarget> build_replace(const Fields& fields, const std::strin
 // --- the file ----------------------------------------------------------------
 
 const std::set<std::string, std::less<>> k_top_keys = {
-    "server", "ca_bundle", "email",  "agree_tos",      "eab",      "account_store", "spool_dir",
+    "server", "ca_bundle",   "email", "agree_tos",      "eab",      "account_store", "spool_dir",
     "allow",  "concurrency", "renew", "jitter_seconds", "defaults", "certificates"};
 const std::set<std::string, std::less<>> k_eab_keys = {"kid", "hmac_key_env", "hmac_key_file"};
 const std::set<std::string, std::less<>> k_renew_keys = {"fraction", "short_lifetime_fraction", "short_lifetime_days"};
 const std::set<std::string, std::less<>> k_defaults_keys = {"key_type", "store", "dns", "replace", "profile"};
-const std::set<std::string, std::less<>> k_certificate_keys = {"name",    "domains", "key_type", "store",
-                                                               "dns",     "replace", "profile"};
+const std::set<std::string, std::less<>> k_certificate_keys = {"name", "domains", "key_type", "store",
+                                                               "dns",  "replace", "profile"};
 
 core::Result<core::KeyType> get_key_type(const json& value, const std::string& path) {
     TRY_ASSIGN(std::string name, get_string(value, path));
     const auto type = core::parse_key_type(name);
     if (!type) {
-        return config_error(path, fmt::format("unknown key type \"{}\" (ec256, ec384, rsa2048, rsa3072 or rsa4096)",
-                                              name));
+        return config_error(path,
+                            fmt::format("unknown key type \"{}\" (ec256, ec384, rsa2048, rsa3072 or rsa4096)", name));
     }
     return *type;
 }
@@ -763,9 +757,9 @@ core::Result<CertificateConfig> parse_certificate(const json& item, const std::s
     if (const auto it = item.find("name"); it != item.end()) {
         TRY_ASSIGN(cert.id, get_string(*it, join_path(path, "name")));
         if (!valid_id(cert.id)) {
-            return config_error(join_path(path, "name"),
-                                fmt::format("\"{}\" may hold only letters, digits and . - _ * @ + = (at most 128)",
-                                            cert.id));
+            return config_error(
+                join_path(path, "name"),
+                fmt::format("\"{}\" may hold only letters, digits and . - _ * @ + = (at most 128)", cert.id));
         }
     } else {
         cert.id = cert.domains.front();
@@ -811,10 +805,9 @@ core::Result<CertificateConfig> parse_certificate(const json& item, const std::s
     if (replace != nullptr) {
         TRY(check_keys(*replace, replace_path, all_replace_keys()));
     }
-    TRY_ASSIGN(cert.replace,
-               build_replace(merge_replace(collect(defaults.replace, "defaults.replace"),
-                                           collect(replace, replace_path)),
-                             replace_path, Completeness::complete));
+    TRY_ASSIGN(cert.replace, build_replace(merge_replace(collect(defaults.replace, "defaults.replace"),
+                                                         collect(replace, replace_path)),
+                                           replace_path, Completeness::complete));
     return cert;
 }
 
@@ -889,13 +882,12 @@ core::Result<StoreSpec> parse_store_spec(std::string_view text) {
         store.kind = StoreSpec::Kind::aws_secrets_manager;
         store.location = std::string(text.substr(k_sm.size()));
         const bool valid_chars = std::all_of(store.location.begin(), store.location.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
-                   c == '_' || c == '+' || c == '=' || c == '.' || c == '@' || c == '-';
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '_' ||
+                   c == '+' || c == '=' || c == '.' || c == '@' || c == '-';
         });
         if (store.location.empty() || store.location.size() > 512 || !valid_chars) {
             return core::make_error(core::ErrorKind::invalid_input,
-                                    fmt::format("\"{}\": a secret name is 1..512 of A-Z a-z 0-9 / _ + = . @ -",
-                                                text));
+                                    fmt::format("\"{}\": a secret name is 1..512 of A-Z a-z 0-9 / _ + = . @ -", text));
         }
         return store;
     }

@@ -79,8 +79,8 @@
 
 #include "core/keys.hpp"
 #include "core/result.hpp"
-#include "renewer/replace.hpp"
 #include "renewer/dns_options.hpp"
+#include "renewer/replace.hpp"
 
 namespace renewer {
 
@@ -101,8 +101,8 @@ struct StoreSpec {
 core::Result<StoreSpec> parse_store_spec(std::string_view text);
 
 struct RenewPolicy {
-    double fraction = 1.0 / 3.0;          // renew when less than this part of the lifetime is left
-    double short_lifetime_fraction = 0.5; // ... for lifetimes of at most short_lifetime_days
+    double fraction = 1.0 / 3.0;           // renew when less than this part of the lifetime is left
+    double short_lifetime_fraction = 0.5;  // ... for lifetimes of at most short_lifetime_days
     int short_lifetime_days = 10;
 };
 
@@ -118,7 +118,7 @@ struct CertificateConfig {
     std::vector<std::string> domains;  // normalized (punycode, lower case), order kept
     core::KeyType key_type = core::KeyType::ec256;
     StoreSpec store;
-    DnsOptions dns;                    // (dns_options.hpp) rfc2136_tsig_secret resolved from env/file
+    DnsOptions dns;  // (dns_options.hpp) rfc2136_tsig_secret resolved from env/file
     ReplaceTarget replace;
     std::string profile;
 };

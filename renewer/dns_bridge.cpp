@@ -77,7 +77,8 @@ dns::SolverOptions dns_solver_options(const DnsOptions& options) {
     solver_options.cname = options.follow_cname ? dns::CnameMode::follow : dns::CnameMode::ignore;
     solver_options.propagation.resolver = options.resolver;
     solver_options.propagation.nameservers = options.nameservers;
-    solver_options.propagation.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.propagation_timeout);
+    solver_options.propagation.timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options.propagation_timeout);
     return solver_options;
 }
 
@@ -103,8 +104,9 @@ core::Status DnsBridge::present(const std::vector<acme::Dns01Record>& records) {
         std::lock_guard lock(mutex_);
         const auto it = routes_.find(records.front().domain);
         if (it == routes_.end()) {
-            return core::make_error(core::ErrorKind::internal,
-                                    fmt::format("{}: no DNS provider configured for this name", records.front().domain));
+            return core::make_error(
+                core::ErrorKind::internal,
+                fmt::format("{}: no DNS provider configured for this name", records.front().domain));
         }
         solver = it->second;
     }

@@ -30,11 +30,11 @@ int dns_test_command(const std::vector<std::string>& names, const DnsOptions& op
             exit_code = k_exit_failed;
             continue;
         }
-        std::cout << fmt::format("{}: TXT at {} applied in {:.2f} s, visible on every authoritative server after "
-                                 "{:.2f} s more, cleaned up in {:.2f} s (total {:.2f} s)\n",
-                                 *name, report->fqdn, report->present_time.count() / 1000.0,
-                                 report->propagation_time.count() / 1000.0, report->cleanup_time.count() / 1000.0,
-                                 report->total_time.count() / 1000.0);
+        std::cout << fmt::format(
+            "{}: TXT at {} applied in {:.2f} s, visible on every authoritative server after "
+            "{:.2f} s more, cleaned up in {:.2f} s (total {:.2f} s)\n",
+            *name, report->fqdn, report->present_time.count() / 1000.0, report->propagation_time.count() / 1000.0,
+            report->cleanup_time.count() / 1000.0, report->total_time.count() / 1000.0);
     }
     return exit_code;
 }

@@ -80,8 +80,8 @@ int handle(LambdaRuntimeApi& api, const LambdaInvocation& invocation, RunSetting
 
     auto event = parse_lambda_event(invocation.event);
     if (!event) {
-        core::log::error("lambda: event refused", {{"request_id", invocation.request_id},
-                                                   {"error", event.error().message}});
+        core::log::error("lambda: event refused",
+                         {{"request_id", invocation.request_id}, {"error", event.error().message}});
         if (auto sent = api.fail(invocation.request_id, k_lambda_error_invalid_event, event.error().message); !sent) {
             core::log::error("lambda: could not report the error", {{"error", sent.error().message}});
         }
@@ -122,10 +122,9 @@ int handle(LambdaRuntimeApi& api, const LambdaInvocation& invocation, RunSetting
     // After SIGTERM the HTTP client refuses new transfers; the report of this
     // invocation is still owed to Lambda, briefly.
     const core::CancelShield shield(k_report_after_cancel);
-    core::Status sent = code == k_exit_ok
-                            ? api.respond(invocation.request_id, dump(report_to_json(report)))
-                            : api.fail(invocation.request_id, k_lambda_error_certificate_failed,
-                                       failure_summary(report));
+    core::Status sent =
+        code == k_exit_ok ? api.respond(invocation.request_id, dump(report_to_json(report)))
+                          : api.fail(invocation.request_id, k_lambda_error_certificate_failed, failure_summary(report));
     if (!sent) {
         core::log::error("lambda: could not report the invocation's result",
                          {{"request_id", invocation.request_id}, {"error", sent.error().message}});
@@ -156,9 +155,9 @@ core::Result<LambdaEvent> parse_lambda_event(std::string_view body) {
             continue;
         }
         if (!value.is_boolean()) {
-            return core::make_error(core::ErrorKind::invalid_input,
-                                    fmt::format("event: \"{}\" must be true or false, not a JSON {}", key,
-                                                value.type_name()));
+            return core::make_error(
+                core::ErrorKind::invalid_input,
+                fmt::format("event: \"{}\" must be true or false, not a JSON {}", key, value.type_name()));
         }
         *target = value.get<bool>();
     }
@@ -213,9 +212,8 @@ core::Result<LambdaInvocation> LambdaRuntimeApi::next() {
         return response.error().wrap("lambda runtime API /next");
     }
     if (response->status != 200) {
-        return core::make_error(core::ErrorKind::http,
-                                fmt::format("lambda runtime API /next: HTTP {}: {}", response->status,
-                                            response->body.substr(0, 300)));
+        return core::make_error(core::ErrorKind::http, fmt::format("lambda runtime API /next: HTTP {}: {}",
+                                                                   response->status, response->body.substr(0, 300)));
     }
     LambdaInvocation invocation;
     invocation.request_id = response->header("Lambda-Runtime-Aws-Request-Id");
@@ -293,8 +291,7 @@ int run_lambda(const std::string& host_port, RunSettings& settings, std::optiona
             }
             ++failures;
             core::log::error("lambda: waiting for the next invocation failed",
-                             {{"error", invocation.error().message},
-                              {"attempt", std::to_string(failures)}});
+                             {{"error", invocation.error().message}, {"attempt", std::to_string(failures)}});
             if (failures >= k_max_next_failures) {
                 return k_exit_failed;
             }

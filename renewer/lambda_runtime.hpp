@@ -30,14 +30,14 @@ inline constexpr const char* k_lambda_runtime_api_env = "AWS_LAMBDA_RUNTIME_API"
 
 // errorType values this runtime reports.
 inline constexpr const char* k_lambda_error_certificate_failed = "Renewer.CertificateFailed";  // run exit code 1
-inline constexpr const char* k_lambda_error_invalid_event = "Renewer.InvalidEvent";  // no run was made
-inline constexpr const char* k_lambda_error_config = "Renewer.ConfigError";          // init error, exit 2
+inline constexpr const char* k_lambda_error_invalid_event = "Renewer.InvalidEvent";            // no run was made
+inline constexpr const char* k_lambda_error_config = "Renewer.ConfigError";                    // init error, exit 2
 
 // What an invocation's event asks for. Every key is optional; absent keys
 // leave the command line's setting alone.
 struct LambdaEvent {
-    std::optional<bool> force;    // renew even when not due
-    std::optional<bool> dry_run;  // plan and report; order, store and replace nothing
+    std::optional<bool> force;          // renew even when not due
+    std::optional<bool> dry_run;        // plan and report; order, store and replace nothing
     std::vector<std::string> warnings;  // what was ignored, one line each
 };
 
@@ -57,10 +57,10 @@ std::string failure_summary(const RunReport& report, std::size_t limit = 4096);
 
 // One invocation as /next hands it out.
 struct LambdaInvocation {
-    std::string request_id;                 // Lambda-Runtime-Aws-Request-Id
+    std::string request_id;                   // Lambda-Runtime-Aws-Request-Id
     std::optional<std::int64_t> deadline_ms;  // Lambda-Runtime-Deadline-Ms, Unix epoch ms
-    std::string trace_id;                   // Lambda-Runtime-Trace-Id
-    std::string event;                      // the body
+    std::string trace_id;                     // Lambda-Runtime-Trace-Id
+    std::string event;                        // the body
 };
 
 // The runtime API client over core::http (plain HTTP on the sandbox's

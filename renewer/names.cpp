@@ -36,9 +36,7 @@ std::string ascii_lower(std::string_view text) {
     return out;
 }
 
-bool is_ldh(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-}
+bool is_ldh(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
 
 bool all_digits(std::string_view label) {
     return !label.empty() && std::all_of(label.begin(), label.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -75,8 +73,8 @@ core::Result<std::string> to_a_labels(std::string_view input, const std::string&
                                                   k_max_label_length));
             }
             if (first == IDN2_TOO_BIG_DOMAIN) {
-                return invalid(input, fmt::format("longer than {} characters once converted to punycode",
-                                                  k_max_name_length));
+                return invalid(input,
+                               fmt::format("longer than {} characters once converted to punycode", k_max_name_length));
             }
             return invalid(input, fmt::format("not a valid internationalized name ({})", idn2_strerror(first)));
         }
@@ -116,8 +114,8 @@ core::Status check_label(std::string_view input, std::string_view label) {
         }
         if (!is_ldh(c)) {
             const auto byte = static_cast<unsigned char>(c);
-            const std::string shown = (byte >= 0x21 && byte < 0x7f) ? fmt::format("'{}'", c)
-                                                                       : fmt::format("byte 0x{:02x}", byte);
+            const std::string shown =
+                (byte >= 0x21 && byte < 0x7f) ? fmt::format("'{}'", c) : fmt::format("byte 0x{:02x}", byte);
             return invalid(input, fmt::format("label \"{}\" contains {} (only letters, digits and '-')", label, shown));
         }
     }
@@ -127,8 +125,8 @@ core::Status check_label(std::string_view input, std::string_view label) {
     // RFC 5891 §4.2.3.1: "--" in positions 3 and 4 is reserved for A-labels.
     if (label.size() >= 4 && label[2] == '-' && label[3] == '-') {
         if (label.substr(0, 4) != "xn--") {
-            return invalid(input, fmt::format("label \"{}\" has \"--\" in positions 3-4, reserved for \"xn--\" labels",
-                                              label));
+            return invalid(
+                input, fmt::format("label \"{}\" has \"--\" in positions 3-4, reserved for \"xn--\" labels", label));
         }
         if (!valid_a_label(label)) {
             return invalid(input, fmt::format("label \"{}\" is not a valid punycode A-label", label));
@@ -155,9 +153,7 @@ core::Status check_host_name(std::string_view input, std::string_view name, bool
 
 }  // namespace
 
-bool is_wildcard(std::string_view name) {
-    return name.size() > 2 && name.substr(0, 2) == "*.";
-}
+bool is_wildcard(std::string_view name) { return name.size() > 2 && name.substr(0, 2) == "*."; }
 
 core::Result<std::string> normalize_name(std::string_view input) {
     std::string_view text = input;
@@ -259,14 +255,13 @@ bool name_allowed(std::string_view name, const std::vector<std::string>& allow) 
 }
 
 core::Result<std::vector<std::string>> normalize_certificate_names(const std::vector<std::string>& names,
-                                                                    const std::vector<std::string>& allow) {
+                                                                   const std::vector<std::string>& allow) {
     if (names.empty()) {
         return core::make_error(core::ErrorKind::invalid_input, "no names (a certificate needs at least one)");
     }
     if (names.size() > k_max_names_per_certificate) {
-        return core::make_error(core::ErrorKind::invalid_input,
-                                fmt::format("{} names (at most {} per certificate)", names.size(),
-                                            k_max_names_per_certificate));
+        return core::make_error(core::ErrorKind::invalid_input, fmt::format("{} names (at most {} per certificate)",
+                                                                            names.size(), k_max_names_per_certificate));
     }
     std::vector<std::string> result;
     result.reserve(names.size());
@@ -278,9 +273,9 @@ core::Result<std::vector<std::string>> normalize_certificate_names(const std::ve
                 auto normalized = normalize_name(other);
                 return normalized && *normalized == name;
             });
-            return core::make_error(core::ErrorKind::invalid_input,
-                                    fmt::format("duplicate name \"{}\" (same as \"{}\" once normalized to \"{}\")",
-                                                input, *first, name));
+            return core::make_error(
+                core::ErrorKind::invalid_input,
+                fmt::format("duplicate name \"{}\" (same as \"{}\" once normalized to \"{}\")", input, *first, name));
         }
         if (!name_allowed(name, allow)) {
             return core::make_error(core::ErrorKind::invalid_input,

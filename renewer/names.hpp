@@ -12,8 +12,8 @@
 
 namespace renewer {
 
-constexpr std::size_t k_max_name_length = 253;  // RFC 1035 §2.3.4, without the root dot
-constexpr std::size_t k_max_label_length = 63;  // RFC 1035 §2.3.4
+constexpr std::size_t k_max_name_length = 253;            // RFC 1035 §2.3.4, without the root dot
+constexpr std::size_t k_max_label_length = 63;            // RFC 1035 §2.3.4
 constexpr std::size_t k_max_names_per_certificate = 100;  // Let's Encrypt's limit on identifiers per order
 
 // Turns what an operator typed into the name we order, or says what is wrong:
@@ -56,7 +56,7 @@ core::Result<std::string> normalize_allow_entry(std::string_view entry);
 // by `allow` (entries already normalized). Order is kept: the first name names
 // the certificate.
 core::Result<std::vector<std::string>> normalize_certificate_names(const std::vector<std::string>& names,
-                                                                    const std::vector<std::string>& allow);
+                                                                   const std::vector<std::string>& allow);
 
 // The same checks without the result; the flag path (-d NAME) uses it.
 core::Status validate_certificate_names(const std::vector<std::string>& names, const std::vector<std::string>& allow);

@@ -55,13 +55,13 @@ Decision decide(const std::optional<secrets::Bundle>& current, const PlanInput& 
         return {false, "not due: the CA's renewal window starts " + day_text(ari->window_start), at};
     }
     const auto lifetime = *not_after - *not_before;
-    const double share = lifetime <= std::chrono::hours(24 * input.policy.short_lifetime_days) ? input.policy.short_lifetime_fraction
-                                                                 : input.policy.fraction;
-    const auto renew_at =
-        *not_after - std::chrono::duration_cast<core::SystemTime::duration>(lifetime * share);
+    const double share = lifetime <= std::chrono::hours(24 * input.policy.short_lifetime_days)
+                             ? input.policy.short_lifetime_fraction
+                             : input.policy.fraction;
+    const auto renew_at = *not_after - std::chrono::duration_cast<core::SystemTime::duration>(lifetime * share);
     if (now >= renew_at) {
-        return {true, fmt::format("less than {:.0f}% of its lifetime left (expires {})", share * 100,
-                                  day_text(*not_after)),
+        return {true,
+                fmt::format("less than {:.0f}% of its lifetime left (expires {})", share * 100, day_text(*not_after)),
                 renew_at};
     }
     return {false, "not due until " + day_text(renew_at), renew_at};

@@ -1,28 +1,28 @@
 #include "renewer/renewer_cli.hpp"
 
-#include <csignal>
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
-#include <optional>
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include <cxxopts.hpp>
 #include <fmt/format.h>
+#include <cxxopts.hpp>
 
 #include "core/atomic_file.hpp"
-#include "core/x509.hpp"
 #include "core/log.hpp"
 #include "core/retry.hpp"
+#include "core/x509.hpp"
 #include "renewer/commands.hpp"
-#include "renewer/exit_codes.hpp"
 #include "renewer/config.hpp"
+#include "renewer/dns_options.hpp"
+#include "renewer/exit_codes.hpp"
 #include "renewer/lambda_runtime.hpp"
 #include "renewer/names.hpp"
 #include "renewer/run.hpp"
-#include "renewer/dns_options.hpp"
 #include "version.hpp"
 
 namespace renewer {
@@ -87,36 +87,33 @@ std::string read_secret_file(const std::string& path, const char* what) {
 }
 
 void add_common_options(cxxopts::Options& options) {
-    options.add_options("General")
-        ("h,help", "show this help")
-        ("version", "print the version")
-        ("log-level", "trace, debug, info, warn or error", cxxopts::value<std::string>()->default_value("info"))
-        ("log-format", "auto (text on a terminal, JSON lines otherwise), text or json",
-         cxxopts::value<std::string>()->default_value("auto"));
+    options.add_options("General")("h,help", "show this help")("version", "print the version")(
+        "log-level", "trace, debug, info, warn or error", cxxopts::value<std::string>()->default_value("info"))(
+        "log-format", "auto (text on a terminal, JSON lines otherwise), text or json",
+        cxxopts::value<std::string>()->default_value("auto"));
 }
 
 void add_dns_options(cxxopts::Options& options) {
-    options.add_options("DNS")
-        ("dns", "DNS provider: route53, rfc2136 or exec", cxxopts::value<std::string>()->default_value("route53"))
-        ("dns-resolver", "recursive resolver host:port for SOA/NS/CNAME look-ups", cxxopts::value<std::string>())
-        ("dns-nameservers", "host:port[,host:port] that replace the authoritative servers' addresses",
-         cxxopts::value<std::string>())
-        ("no-cname-follow", "do not follow a CNAME at _acme-challenge.<name>")
-        ("dns-timeout", "seconds to wait for the records to be visible everywhere",
-         cxxopts::value<int>()->default_value("300"))
-        ("route53-zone-id", "hosted zone id (skips zone discovery)", cxxopts::value<std::string>())
-        ("route53-private-zone", "prefer a private hosted zone over a public one of the same name")
-        ("route53-assume-role-arn", "role to assume for Route53 calls", cxxopts::value<std::string>())
-        ("route53-external-id", "external id for the assumed role", cxxopts::value<std::string>())
-        ("route53-rps", "maximum Route53 requests per second", cxxopts::value<double>()->default_value("4"))
-        ("rfc2136-server", "DNS server host:port for RFC 2136 updates", cxxopts::value<std::string>())
-        ("rfc2136-tsig-key", "TSIG key name", cxxopts::value<std::string>())
-        ("rfc2136-tsig-algorithm", "hmac-sha256 or hmac-sha512",
-         cxxopts::value<std::string>()->default_value("hmac-sha256"))
-        ("rfc2136-tsig-secret-file", "file holding the base64 TSIG secret (or RFC2136_TSIG_SECRET)",
-         cxxopts::value<std::string>())
-        ("rfc2136-ttl", "TTL of the TXT records", cxxopts::value<int>()->default_value("60"))
-        ("exec-path", "program called as: PROG present|cleanup FQDN VALUE", cxxopts::value<std::string>());
+    options.add_options("DNS")("dns", "DNS provider: route53, rfc2136 or exec",
+                               cxxopts::value<std::string>()->default_value("route53"))(
+        "dns-resolver", "recursive resolver host:port for SOA/NS/CNAME look-ups", cxxopts::value<std::string>())(
+        "dns-nameservers", "host:port[,host:port] that replace the authoritative servers' addresses",
+        cxxopts::value<std::string>())("no-cname-follow", "do not follow a CNAME at _acme-challenge.<name>")(
+        "dns-timeout", "seconds to wait for the records to be visible everywhere",
+        cxxopts::value<int>()->default_value("300"))("route53-zone-id", "hosted zone id (skips zone discovery)",
+                                                     cxxopts::value<std::string>())(
+        "route53-private-zone", "prefer a private hosted zone over a public one of the same name")(
+        "route53-assume-role-arn", "role to assume for Route53 calls", cxxopts::value<std::string>())(
+        "route53-external-id", "external id for the assumed role", cxxopts::value<std::string>())(
+        "route53-rps", "maximum Route53 requests per second", cxxopts::value<double>()->default_value("4"))(
+        "rfc2136-server", "DNS server host:port for RFC 2136 updates", cxxopts::value<std::string>())(
+        "rfc2136-tsig-key", "TSIG key name", cxxopts::value<std::string>())(
+        "rfc2136-tsig-algorithm", "hmac-sha256 or hmac-sha512",
+        cxxopts::value<std::string>()->default_value("hmac-sha256"))(
+        "rfc2136-tsig-secret-file", "file holding the base64 TSIG secret (or RFC2136_TSIG_SECRET)",
+        cxxopts::value<std::string>())("rfc2136-ttl", "TTL of the TXT records",
+                                       cxxopts::value<int>()->default_value("60"))(
+        "exec-path", "program called as: PROG present|cleanup FQDN VALUE", cxxopts::value<std::string>());
 }
 
 DnsOptions dns_options_from(const cxxopts::ParseResult& args) {
@@ -226,52 +223,48 @@ void install_signal_handlers() {
 // The flags shared by `run` and `plan`.
 void add_run_options(cxxopts::Options& options) {
     add_common_options(options);
-    options.add_options("Certificates")
-        ("c,config", "JSON configuration file for many certificates (see README)", cxxopts::value<std::string>())
-        ("d,domain", "a name of the certificate (repeat; wildcards allowed)", cxxopts::value<std::vector<std::string>>())
-        ("cert", "one more certificate: comma-separated names (repeat)", cxxopts::value<std::vector<std::string>>())
-        ("key-type", "ec256, ec384, rsa2048, rsa3072 or rsa4096", cxxopts::value<std::string>())
-        ("reuse-key", "keep the current certificate's private key")
-        ("out", "output folder: fullchain.pem, privkey.pem (0600), chain.pem, bundle.json",
-         cxxopts::value<std::string>())
-        ("store", "where certificates live: aws-sm:SECRET_NAME or dir:/path ('{name}' expands)",
-         cxxopts::value<std::string>())
-        ("allow", "permitted name or .suffix (repeat); other names are refused",
-         cxxopts::value<std::vector<std::string>>())
-        ("trust-root", "PEM file of the CA's root(s); the issued chain must verify against it",
-         cxxopts::value<std::string>())
-        ("force", "renew even when not due")
-        ("dry-run", "plan and report; order, store and replace nothing")
-        ("spool-dir", "where issued but unstored certificates wait for the next run", cxxopts::value<std::string>())
-        ("concurrency", "orders in flight at once (default 4)", cxxopts::value<int>());
-    options.add_options("ACME")
-        ("server", "ACME directory URL (default: Let's Encrypt)", cxxopts::value<std::string>())
-        ("staging", "use Let's Encrypt's staging directory")
-        ("ca-bundle", "PEM file of roots trusted for the ACME server's TLS (e.g. Pebble)",
-         cxxopts::value<std::string>())
-        ("email", "contact e-mail of the ACME account", cxxopts::value<std::string>())
-        ("agree-tos", "agree to the CA's terms of service")
-        ("eab-kid", "External Account Binding key id", cxxopts::value<std::string>())
-        ("eab-hmac-key", "External Account Binding HMAC key, base64url (better: ACME_EAB_HMAC_KEY)",
-         cxxopts::value<std::string>())
-        ("account-key-type", "ec256 (ES256), ec384 (ES384) or rsa2048 (RS256)",
-         cxxopts::value<std::string>()->default_value("ec256"))
-        ("account-file", "keep the ACME account key and URL in this file (default: in the store)",
-         cxxopts::value<std::string>())
-        ("preferred-chain", "issuer common name of the preferred alternate chain", cxxopts::value<std::string>())
-        ("profile", "ACME profile to request (when the CA offers profiles)", cxxopts::value<std::string>())
-        ("timeout", "seconds one order may take", cxxopts::value<int>()->default_value("600"))
-        ("deadline", "seconds the whole run may take (work stops 20 s before; in Lambda: per invocation, "
-                     "besides the invocation's own deadline)",
-         cxxopts::value<int>());
-    options.add_options("Replacement (once per run, only when something changed)")
-        ("replace", "autoscaling:GROUP, ec2-tag:KEY=VALUE, ecs:CLUSTER/SERVICE or none",
-         cxxopts::value<std::string>())
-        ("min-healthy-percentage", "instance refresh: minimum healthy percentage",
-         cxxopts::value<int>()->default_value("90"))
-        ("max-terminate", "ec2-tag: at most this many instances per run", cxxopts::value<int>()->default_value("1"))
-        ("deploy-hook", "shell command run with RENEWED_* variables when something changed",
-         cxxopts::value<std::string>());
+    options.add_options("Certificates")("c,config", "JSON configuration file for many certificates (see README)",
+                                        cxxopts::value<std::string>())(
+        "d,domain", "a name of the certificate (repeat; wildcards allowed)",
+        cxxopts::value<std::vector<std::string>>())("cert", "one more certificate: comma-separated names (repeat)",
+                                                    cxxopts::value<std::vector<std::string>>())(
+        "key-type", "ec256, ec384, rsa2048, rsa3072 or rsa4096", cxxopts::value<std::string>())(
+        "reuse-key", "keep the current certificate's private key")(
+        "out", "output folder: fullchain.pem, privkey.pem (0600), chain.pem, bundle.json",
+        cxxopts::value<std::string>())(
+        "store", "where certificates live: aws-sm:SECRET_NAME or dir:/path ('{name}' expands)",
+        cxxopts::value<std::string>())("allow", "permitted name or .suffix (repeat); other names are refused",
+                                       cxxopts::value<std::vector<std::string>>())(
+        "trust-root", "PEM file of the CA's root(s); the issued chain must verify against it",
+        cxxopts::value<std::string>())("force", "renew even when not due")(
+        "dry-run", "plan and report; order, store and replace nothing")(
+        "spool-dir", "where issued but unstored certificates wait for the next run", cxxopts::value<std::string>())(
+        "concurrency", "orders in flight at once (default 4)", cxxopts::value<int>());
+    options.add_options("ACME")("server", "ACME directory URL (default: Let's Encrypt)", cxxopts::value<std::string>())(
+        "staging", "use Let's Encrypt's staging directory")(
+        "ca-bundle", "PEM file of roots trusted for the ACME server's TLS (e.g. Pebble)",
+        cxxopts::value<std::string>())("email", "contact e-mail of the ACME account", cxxopts::value<std::string>())(
+        "agree-tos", "agree to the CA's terms of service")("eab-kid", "External Account Binding key id",
+                                                           cxxopts::value<std::string>())(
+        "eab-hmac-key", "External Account Binding HMAC key, base64url (better: ACME_EAB_HMAC_KEY)",
+        cxxopts::value<std::string>())("account-key-type", "ec256 (ES256), ec384 (ES384) or rsa2048 (RS256)",
+                                       cxxopts::value<std::string>()->default_value("ec256"))(
+        "account-file", "keep the ACME account key and URL in this file (default: in the store)",
+        cxxopts::value<std::string>())("preferred-chain", "issuer common name of the preferred alternate chain",
+                                       cxxopts::value<std::string>())(
+        "profile", "ACME profile to request (when the CA offers profiles)", cxxopts::value<std::string>())(
+        "timeout", "seconds one order may take", cxxopts::value<int>()->default_value("600"))(
+        "deadline",
+        "seconds the whole run may take (work stops 20 s before; in Lambda: per invocation, "
+        "besides the invocation's own deadline)",
+        cxxopts::value<int>());
+    options.add_options("Replacement (once per run, only when something changed)")(
+        "replace", "autoscaling:GROUP, ec2-tag:KEY=VALUE, ecs:CLUSTER/SERVICE or none", cxxopts::value<std::string>())(
+        "min-healthy-percentage", "instance refresh: minimum healthy percentage",
+        cxxopts::value<int>()->default_value("90"))("max-terminate", "ec2-tag: at most this many instances per run",
+                                                    cxxopts::value<int>()->default_value("1"))(
+        "deploy-hook", "shell command run with RENEWED_* variables when something changed",
+        cxxopts::value<std::string>());
     add_dns_options(options);
     options.custom_help("[options]");
 }
@@ -314,8 +307,10 @@ ReplaceTarget replace_from_flags(const cxxopts::ParseResult& args) {
         target.cluster = rest.substr(0, rest.find('/'));
         target.service = rest.substr(rest.find('/') + 1);
     } else {
-        throw ConfigError(fmt::format("--replace '{}': expected autoscaling:GROUP, ec2-tag:KEY=VALUE, "
-                                      "ecs:CLUSTER/SERVICE or none", *spec));
+        throw ConfigError(
+            fmt::format("--replace '{}': expected autoscaling:GROUP, ec2-tag:KEY=VALUE, "
+                        "ecs:CLUSTER/SERVICE or none",
+                        *spec));
     }
     if (target.min_healthy_percentage < 0 || target.min_healthy_percentage > 100) {
         throw ConfigError("--min-healthy-percentage: must be between 0 and 100");
@@ -396,8 +391,9 @@ RunSettings settings_from(const cxxopts::ParseResult& args) {
         config = std::move(*loaded);
     } else {
         if (certificates.empty()) {
-            throw ConfigError("no names: give -d NAME (repeatable), --cert NAME,NAME or --config FILE "
-                              "(or RENEWER_CONFIG=FILE)");
+            throw ConfigError(
+                "no names: give -d NAME (repeatable), --cert NAME,NAME or --config FILE "
+                "(or RENEWER_CONFIG=FILE)");
         }
         if (args.count("allow") != 0U) {
             for (const auto& entry : args["allow"].as<std::vector<std::string>>()) {
@@ -418,12 +414,12 @@ RunSettings settings_from(const cxxopts::ParseResult& args) {
         }
         const DnsOptions dns = dns_options_from(args);
         const ReplaceTarget replace = replace_from_flags(args);
-        const std::string key_name = choose_setting<std::string>(flag<std::string>(args, "key-type"),
-                                                                 std::nullopt, std::nullopt, "ec256");
+        const std::string key_name =
+            choose_setting<std::string>(flag<std::string>(args, "key-type"), std::nullopt, std::nullopt, "ec256");
         const auto key_type = core::parse_key_type(key_name);
         if (!key_type) {
-            throw ConfigError(fmt::format("--key-type: unknown key type '{}' (ec256, ec384, rsa2048, rsa3072, rsa4096)",
-                                          key_name));
+            throw ConfigError(
+                fmt::format("--key-type: unknown key type '{}' (ec256, ec384, rsa2048, rsa3072, rsa4096)", key_name));
         }
         for (const auto& names : certificates) {
             auto normalized = normalize_certificate_names(names, config.allow);
@@ -435,9 +431,7 @@ RunSettings settings_from(const cxxopts::ParseResult& args) {
             certificate.id = certificate.domains.front();
             certificate.key_type = *key_type;
             // One certificate: files straight in --out; several: a folder each.
-            std::string spec = store ? *store
-                               : certificates.size() == 1 ? "dir:" + *out
-                                                          : "dir:" + *out + "/{name}";
+            std::string spec = store ? *store : certificates.size() == 1 ? "dir:" + *out : "dir:" + *out + "/{name}";
             std::string safe_id = certificate.id;
             std::replace(safe_id.begin(), safe_id.end(), '*', '_');
             if (const auto at = spec.find("{name}"); at != std::string::npos) {
@@ -591,8 +585,7 @@ int dns_test_subcommand(int argc, char** argv) {
                              "Present a random TXT record for each name, wait until every authoritative server "
                              "answers it, report the time taken, and clean up.");
     add_common_options(options);
-    options.add_options("Names")
-        ("d,domain", "name to test (repeat)", cxxopts::value<std::vector<std::string>>());
+    options.add_options("Names")("d,domain", "name to test (repeat)", cxxopts::value<std::vector<std::string>>());
     add_dns_options(options);
     auto args = options.parse(argc, argv);
     if (args.count("help") != 0U) {

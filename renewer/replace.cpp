@@ -47,9 +47,7 @@ std::string names_of(const std::vector<ChangedCertificate>& changed) {
     return join(names, ",");
 }
 
-core::Error replace_error(const core::Error& error, std::string_view what) {
-    return error.wrap(std::string(what));
-}
+core::Error replace_error(const core::Error& error, std::string_view what) { return error.wrap(std::string(what)); }
 
 core::Result<pugi::xml_document> parse_xml(const std::string& text, std::string_view what) {
     pugi::xml_document doc;
@@ -172,8 +170,8 @@ core::Result<std::vector<Instance>> describe_tagged(const ReplaceTarget& target,
                 if (!state.empty() && state != "running") {
                     continue;  // the filter already asked for running; be safe
                 }
-                instances.push_back({item.child("instanceId").text().as_string(),
-                                     item.child("launchTime").text().as_string()});
+                instances.push_back(
+                    {item.child("instanceId").text().as_string(), item.child("launchTime").text().as_string()});
             }
         }
         next_token = root.child("nextToken").text().as_string();
@@ -413,7 +411,8 @@ core::Status run_hook(const ReplaceTarget& target, const std::vector<ChangedCert
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
     if (spawned != 0) {
-        return core::make_error(core::ErrorKind::io, fmt::format("hook: cannot start /bin/sh: {}", std::strerror(spawned)));
+        return core::make_error(core::ErrorKind::io,
+                                fmt::format("hook: cannot start /bin/sh: {}", std::strerror(spawned)));
     }
     ::close(write_end.fd);
     write_end.fd = -1;
@@ -490,13 +489,12 @@ core::Status run_hook(const ReplaceTarget& target, const std::vector<ChangedCert
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
 
     if (stop == Stop::timeout) {
-        return core::make_error(core::ErrorKind::timeout,
-                                fmt::format("hook: '{}' did not finish within {} s; stopped", target.command,
-                                            target.timeout.count()));
+        return core::make_error(core::ErrorKind::timeout, fmt::format("hook: '{}' did not finish within {} s; stopped",
+                                                                      target.command, target.timeout.count()));
     }
     if (stop == Stop::cancelled) {
-        return core::make_error(core::ErrorKind::cancelled, fmt::format("hook: '{}' stopped: run cancelled",
-                                                                        target.command));
+        return core::make_error(core::ErrorKind::cancelled,
+                                fmt::format("hook: '{}' stopped: run cancelled", target.command));
     }
     out.hook_exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -513,23 +511,18 @@ core::Status run_hook(const ReplaceTarget& target, const std::vector<ChangedCert
 
 const char* to_string(ReplaceType type) {
     switch (type) {
-    case ReplaceType::none:
-        return "none";
-    case ReplaceType::autoscaling:
-        return "autoscaling";
-    case ReplaceType::ec2_tag:
-        return "ec2-tag";
-    case ReplaceType::ecs:
-        return "ecs";
-    case ReplaceType::hook:
-        return "hook";
+        case ReplaceType::none: return "none";
+        case ReplaceType::autoscaling: return "autoscaling";
+        case ReplaceType::ec2_tag: return "ec2-tag";
+        case ReplaceType::ecs: return "ecs";
+        case ReplaceType::hook: return "hook";
     }
     return "none";
 }
 
 std::optional<ReplaceType> parse_replace_type(std::string_view name) {
-    for (const auto type : {ReplaceType::none, ReplaceType::autoscaling, ReplaceType::ec2_tag, ReplaceType::ecs,
-                            ReplaceType::hook}) {
+    for (const auto type :
+         {ReplaceType::none, ReplaceType::autoscaling, ReplaceType::ec2_tag, ReplaceType::ecs, ReplaceType::hook}) {
         if (name == to_string(type)) {
             return type;
         }
@@ -569,8 +562,9 @@ std::vector<std::pair<std::string, std::string>> hook_environment(const std::vec
     return env;
 }
 
-core::Result<ReplaceOutcome> run_replacement(const ReplaceTarget& target, const std::vector<ChangedCertificate>& changed,
-                                             DryRun dry_run, aws::Client* client) {
+core::Result<ReplaceOutcome> run_replacement(const ReplaceTarget& target,
+                                             const std::vector<ChangedCertificate>& changed, DryRun dry_run,
+                                             aws::Client* client) {
     ReplaceOutcome out;
     out.type = target.type;
     out.dry_run = dry_run;
@@ -580,21 +574,11 @@ core::Result<ReplaceOutcome> run_replacement(const ReplaceTarget& target, const 
     }
     core::Status status;
     switch (target.type) {
-    case ReplaceType::none:
-        out.summary = "none: no replacement configured";
-        break;
-    case ReplaceType::autoscaling:
-        status = run_autoscaling(target, dry_run, client, out);
-        break;
-    case ReplaceType::ec2_tag:
-        status = run_ec2_tag(target, changed, dry_run, client, out);
-        break;
-    case ReplaceType::ecs:
-        status = run_ecs(target, dry_run, client, out);
-        break;
-    case ReplaceType::hook:
-        status = run_hook(target, changed, dry_run, out);
-        break;
+        case ReplaceType::none: out.summary = "none: no replacement configured"; break;
+        case ReplaceType::autoscaling: status = run_autoscaling(target, dry_run, client, out); break;
+        case ReplaceType::ec2_tag: status = run_ec2_tag(target, changed, dry_run, client, out); break;
+        case ReplaceType::ecs: status = run_ecs(target, dry_run, client, out); break;
+        case ReplaceType::hook: status = run_hook(target, changed, dry_run, out); break;
     }
     if (!status) {
         core::log::error("replacement failed", {{"replace", to_string(target.type)},

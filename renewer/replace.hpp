@@ -35,19 +35,19 @@ enum class DryRun { no, yes };
 struct ReplaceTarget {
     ReplaceType type = ReplaceType::none;
     // autoscaling
-    std::string group;                      // AutoScalingGroupName
-    int min_healthy_percentage = 90;        // Preferences.MinHealthyPercentage, 0..100
-    std::optional<int> instance_warmup;     // Preferences.InstanceWarmup, seconds
+    std::string group;                   // AutoScalingGroupName
+    int min_healthy_percentage = 90;     // Preferences.MinHealthyPercentage, 0..100
+    std::optional<int> instance_warmup;  // Preferences.InstanceWarmup, seconds
     // ec2-tag
-    std::string tag_key;                    // Filter tag:<tag_key> = tag_value
+    std::string tag_key;  // Filter tag:<tag_key> = tag_value
     std::string tag_value;
-    int max_terminate = 1;                  // cap on TerminateInstances per run
+    int max_terminate = 1;  // cap on TerminateInstances per run
     // ecs
     std::string cluster;
     std::string service;
     // hook
-    std::string command;                    // run as /bin/sh -c COMMAND
-    std::chrono::seconds timeout{300};      // hook: killed (process group) after this
+    std::string command;                // run as /bin/sh -c COMMAND
+    std::chrono::seconds timeout{300};  // hook: killed (process group) after this
     // Names of environment variables removed from the hook's environment
     // because they hold our secrets (the config's *_env fields). The well-known
     // ones (RFC2136_TSIG_SECRET, ACME_EAB_HMAC_KEY) are always removed.
@@ -71,14 +71,14 @@ struct ChangedCertificate {
 struct ReplaceOutcome {
     ReplaceType type = ReplaceType::none;
     DryRun dry_run = DryRun::no;
-    std::string summary;                       // one line for the run's summary
-    std::vector<std::string> calls;            // API actions made (or that would be made in a dry run)
-    std::string refresh_id;                    // autoscaling: InstanceRefreshId
-    bool already_in_progress = false;          // autoscaling: InstanceRefreshInProgress
-    std::vector<std::string> terminated;       // ec2-tag: instance ids terminated (or that would be)
+    std::string summary;                         // one line for the run's summary
+    std::vector<std::string> calls;              // API actions made (or that would be made in a dry run)
+    std::string refresh_id;                      // autoscaling: InstanceRefreshId
+    bool already_in_progress = false;            // autoscaling: InstanceRefreshInProgress
+    std::vector<std::string> terminated;         // ec2-tag: instance ids terminated (or that would be)
     std::vector<std::string> left_for_next_run;  // ec2-tag: over the cap, still running an old copy
-    std::string deployment_id;                 // ecs: the new PRIMARY deployment id, when answered
-    int hook_exit_status = 0;                  // hook: exit status
+    std::string deployment_id;                   // ecs: the new PRIMARY deployment id, when answered
+    int hook_exit_status = 0;                    // hook: exit status
 };
 
 // Runs the replacement for `target` once for all `changed` certificates.
@@ -86,8 +86,9 @@ struct ReplaceOutcome {
 // targets unless `dry_run` is yes; it is not used by hook or none. The summary
 // line is logged (info) and returned. Errors name the target and the API
 // action ("ec2-tag TerminateInstances: ...").
-core::Result<ReplaceOutcome> run_replacement(const ReplaceTarget& target, const std::vector<ChangedCertificate>& changed,
-                                             DryRun dry_run, aws::Client* client);
+core::Result<ReplaceOutcome> run_replacement(const ReplaceTarget& target,
+                                             const std::vector<ChangedCertificate>& changed, DryRun dry_run,
+                                             aws::Client* client);
 
 // The hook's environment additions, certbot style (exposed for tests and --help):
 //   RENEWED_CERTIFICATES  certificate ids, space-separated

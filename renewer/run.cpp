@@ -44,9 +44,9 @@ public:
         }
         const auto json = nlohmann::json::parse(**text, nullptr, false);
         if (json.is_discarded() || !json.is_object() || !json.contains("key_pem") || !json["key_pem"].is_string()) {
-            return core::make_error(core::ErrorKind::invalid_input,
-                                    fmt::format("{}: the stored ACME account is not valid JSON with a key_pem",
-                                                store_.describe()));
+            return core::make_error(
+                core::ErrorKind::invalid_input,
+                fmt::format("{}: the stored ACME account is not valid JSON with a key_pem", store_.describe()));
         }
         acme::StoredAccount account;
         account.key_pem = json["key_pem"].get<std::string>();
@@ -109,9 +109,10 @@ void replay_dns_journal(const RunSettings& settings, const std::vector<Job>& job
                                         [&](const Job& job) { return dns_key(job.config->dns) == entry.provider; });
         const std::string first = entry.records.empty() ? "" : entry.records.front().fqdn;
         if (owner == jobs.end()) {
-            core::log::warn("TXT values left by an interrupted run use DNS settings no certificate has now; "
-                            "remove them by hand",
-                            {{"fqdn", first}, {"journal", journal.dir() + "/" + entry.id}});
+            core::log::warn(
+                "TXT values left by an interrupted run use DNS settings no certificate has now; "
+                "remove them by hand",
+                {{"fqdn", first}, {"journal", journal.dir() + "/" + entry.id}});
             continue;
         }
         auto solver = make_dns_solver(owner->config->dns);
@@ -360,7 +361,8 @@ std::optional<std::unique_ptr<acme::Transport>> connect_ca(const RunSettings& se
 
 // Orders every due job, verifies and stores what was issued.
 void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transport& transport, secrets::Spool& spool,
-               const std::shared_ptr<dns::Journal>& journal, const core::Deadline& run_deadline, const core::Deadline& start_by) {
+               const std::shared_ptr<dns::Journal>& journal, const core::Deadline& run_deadline,
+               const core::Deadline& start_by) {
     std::vector<Job*> due;
     for (auto& job : jobs) {
         if (!finished(job) && job.due) {
@@ -442,8 +444,8 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
     }
 
     std::vector<std::chrono::milliseconds> durations;
-    auto results = acme::obtain_many(transport, *account, bridge, requests, settings.config.concurrency, run_deadline,
-                                     &durations);
+    auto results =
+        acme::obtain_many(transport, *account, bridge, requests, settings.config.concurrency, run_deadline, &durations);
     // A CA that no longer knows the cached account URL (a CA reset, an
     // account it deactivated) refuses newOrder with accountDoesNotExist, and
     // would refuse every later run the same way: forget the URL, look the key
@@ -467,7 +469,8 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
                     retry.push_back(requests[i]);
                 }
             }
-            auto second = acme::obtain_many(transport, *again, bridge, retry, settings.config.concurrency, run_deadline);
+            auto second =
+                acme::obtain_many(transport, *again, bridge, retry, settings.config.concurrency, run_deadline);
             for (std::size_t k = 0; k < redo.size() && k < second.size(); ++k) {
                 results[redo[k]] = std::move(second[k]);
             }
@@ -494,12 +497,11 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
         // leaves the certificate to the next run instead of a second order.
         auto spooled = spool.put(job.config->id, *bundle);
         if (!spooled) {
-            core::log::warn("cannot spool the issued certificate", {{"certificate", job.config->id},
-                                                                    {"error", spooled.error().message}});
+            core::log::warn("cannot spool the issued certificate",
+                            {{"certificate", job.config->id}, {"error", spooled.error().message}});
         }
-        core::log::debug("storing", {{"certificate", job.config->id},
-                                     {"store", job.store->describe()},
-                                     {"serial", bundle->serial}});
+        core::log::debug(
+            "storing", {{"certificate", job.config->id}, {"store", job.store->describe()}, {"serial", bundle->serial}});
         if (auto put = job.store->put(*bundle); !put) {
             job.result.outcome = Outcome::failed;
             job.result.reason = fmt::format("{}: issued (serial {}) but not stored: {}; {}", job.config->id,
@@ -578,7 +580,9 @@ const char* to_string(Outcome outcome) {
     return "unknown";
 }
 
-core::Deadline deadline_before(core::Clock::time_point hard_end) { return core::Deadline(hard_end - k_deadline_margin); }
+core::Deadline deadline_before(core::Clock::time_point hard_end) {
+    return core::Deadline(hard_end - k_deadline_margin);
+}
 
 bool RunReport::any_changed() const {
     return std::any_of(certificates.begin(), certificates.end(), [](const CertificateResult& r) {

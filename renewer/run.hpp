@@ -23,9 +23,9 @@ namespace renewer {
 struct RunSettings {
     Config config;
     Force force = Force::no;
-    DryRun dry_run = DryRun::no;       // plan and report; order, store and replace nothing
+    DryRun dry_run = DryRun::no;  // plan and report; order, store and replace nothing
     core::KeyType account_key_type = core::KeyType::ec256;
-    std::string account_file;          // when set, the ACME account lives in this file
+    std::string account_file;  // when set, the ACME account lives in this file
     std::string preferred_chain;
     std::vector<core::Certificate> trust_roots;  // issued chains must verify to one of these
     bool reuse_key = false;

@@ -1,9 +1,9 @@
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <optional>
 #include <random>
 #include <thread>
-#include <unistd.h>
 
 #include "core/log.hpp"
 #include "core/retry.hpp"
@@ -25,8 +25,7 @@ void maybe_spread(const std::chrono::seconds jitter, const std::optional<core::D
         limit = std::min(limit, deadline->remaining() / 10);
     }
     std::mt19937_64 rng{std::random_device{}()};
-    const auto delay =
-        std::chrono::milliseconds(std::uniform_int_distribution<long long>(0, limit.count())(rng));
+    const auto delay = std::chrono::milliseconds(std::uniform_int_distribution<long long>(0, limit.count())(rng));
     core::log::info("waiting before the run to spread scheduled runs", {{"delay_ms", std::to_string(delay.count())}});
     (void)core::sleep_for(delay);
 }

@@ -16,8 +16,7 @@ using core::ErrorKind;
 using core::make_error;
 
 core::Error field_error(std::string_view field, std::string_view what) {
-    return make_error(ErrorKind::invalid_input,
-                      "bundle: field \"" + std::string(field) + "\" " + std::string(what));
+    return make_error(ErrorKind::invalid_input, "bundle: field \"" + std::string(field) + "\" " + std::string(what));
 }
 
 std::string lower(std::string_view text) {
@@ -86,8 +85,8 @@ core::Status check_time_field(std::string_view field, const std::string& recorde
         return field_error(field, "is not an RFC 3339 time");
     }
     if (seconds_since_epoch(*parsed) != seconds_since_epoch(actual)) {
-        return field_error(field, "(" + recorded + ") does not match the certificate (" + core::format_time(actual) +
-                                      ")");
+        return field_error(field,
+                           "(" + recorded + ") does not match the certificate (" + core::format_time(actual) + ")");
     }
     return {};
 }
@@ -111,7 +110,8 @@ core::Status check_metadata(const Bundle& bundle, const core::CertInfo& info, co
     TRY(check_time_field("not_before", bundle.not_before, info.not_before));
     TRY(check_time_field("not_after", bundle.not_after, info.not_after));
     if (!bundle.serial.empty() && canonical_serial(bundle.serial) != canonical_serial(info.serial_hex)) {
-        return field_error("serial", "(" + bundle.serial + ") does not match the certificate (" + info.serial_hex + ")");
+        return field_error("serial",
+                           "(" + bundle.serial + ") does not match the certificate (" + info.serial_hex + ")");
     }
     if (!bundle.issuer.empty() && bundle.issuer != info.issuer && bundle.issuer != info.issuer_cn) {
         return field_error("issuer", "(" + bundle.issuer + ") does not match the certificate (" + info.issuer + ")");

@@ -14,9 +14,9 @@
 namespace secrets {
 
 struct Bundle {
-    std::string certificate;  // leaf + intermediates, PEM
-    std::string private_key;  // PKCS#8 PEM (never logged)
-    std::string chain;        // intermediates only, PEM; empty for a leaf without intermediates
+    std::string certificate;           // leaf + intermediates, PEM
+    std::string private_key;           // PKCS#8 PEM (never logged)
+    std::string chain;                 // intermediates only, PEM; empty for a leaf without intermediates
     std::vector<std::string> domains;  // the leaf's subjectAltName dNSNames, in order
     // Metadata, all derived from the leaf by build_bundle(). An empty value
     // means "not recorded" (a bundle written by another tool) and is not checked.
@@ -49,7 +49,7 @@ core::Result<Bundle> build_bundle(std::string_view fullchain_pem, std::string_vi
                                   core::SystemTime renewed_at);
 
 struct VerifyOptions {
-    std::string expect_name;  // empty = no name required
+    std::string expect_name;              // empty = no name required
     std::optional<core::SystemTime> now;  // empty = the system clock
     // When not empty, the chain must verify up to one of these roots (core::verify_chain).
     std::vector<core::Certificate> roots;

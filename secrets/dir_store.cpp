@@ -84,7 +84,8 @@ private:
 
 class DirStore final : public Store {
 public:
-    DirStore(std::string dir, std::string account_path) : dir_(std::move(dir)), account_path_(std::move(account_path)) {}
+    DirStore(std::string dir, std::string account_path)
+        : dir_(std::move(dir)), account_path_(std::move(account_path)) {}
 
     core::Result<std::optional<Bundle>> get(Stage stage) override {
         if (stage == Stage::previous) {

@@ -86,10 +86,10 @@ public:
         const auto text = to_json(bundle);
         // The API would refuse it too, but only after the call: say it plainly, first.
         if (text.size() > k_secret_string_limit) {
-            return make_error(ErrorKind::invalid_input,
-                              describe() + ": the bundle is " + std::to_string(text.size()) +
-                                  " bytes; Secrets Manager's SecretString limit is " +
-                                  std::to_string(k_secret_string_limit) + " bytes (fewer intermediates or a smaller key)");
+            return make_error(ErrorKind::invalid_input, describe() + ": the bundle is " + std::to_string(text.size()) +
+                                                            " bytes; Secrets Manager's SecretString limit is " +
+                                                            std::to_string(k_secret_string_limit) +
+                                                            " bytes (fewer intermediates or a smaller key)");
         }
         return put_value(secret_id_, text, "TLS certificate bundle written by renewer");
     }
@@ -132,9 +132,8 @@ public:
             held && !detail::lease_is_free(*held, std::chrono::system_clock::now())) {
             return detail::lease_conflict(*held, describe());
         }
-        json body = {{"SecretId", lock_id_},
-                     {"SecretString", text},
-                     {"ClientRequestToken", token_after(current->version_id)}};
+        json body = {
+            {"SecretId", lock_id_}, {"SecretString", text}, {"ClientRequestToken", token_after(current->version_id)}};
         auto swapped = call("PutSecretValue", body);
         if (swapped.ok()) {
             return detail::to_lease(record);
@@ -244,7 +243,8 @@ private:
     // so a retried call does not create a second version.
     core::Status put_value(const std::string& id, const std::string& text, const std::string& default_description) {
         const auto token = detail::uuid_v4();
-        auto put = call("PutSecretValue", json{{"SecretId", id}, {"SecretString", text}, {"ClientRequestToken", token}});
+        auto put =
+            call("PutSecretValue", json{{"SecretId", id}, {"SecretString", text}, {"ClientRequestToken", token}});
         if (put.ok()) {
             return {};
         }
@@ -297,7 +297,8 @@ private:
 
 }  // namespace
 
-core::Result<std::unique_ptr<Store>> make_secretsmanager_store(const std::string& secret_id, const StoreConfig& config) {
+core::Result<std::unique_ptr<Store>> make_secretsmanager_store(const std::string& secret_id,
+                                                               const StoreConfig& config) {
     if (secret_id.empty()) {
         return make_error(ErrorKind::invalid_input, "aws-sm store: the secret name or ARN is empty");
     }

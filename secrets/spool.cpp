@@ -6,9 +6,9 @@
 #include <cstring>
 #include <filesystem>
 
-#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "core/atomic_file.hpp"
 #include "core/base64.hpp"
@@ -35,8 +35,8 @@ bool safe_char(char c) {
 // A file name for any certificate name: readable when the name is plain,
 // else "<sanitised>-<hash>" so "*.example.com" and "_.example.com" differ.
 std::string file_stem(const std::string& name) {
-    const bool plain = !name.empty() && name.front() != '.' && std::all_of(name.begin(), name.end(), safe_char) &&
-                       name.size() <= 200;
+    const bool plain =
+        !name.empty() && name.front() != '.' && std::all_of(name.begin(), name.end(), safe_char) && name.size() <= 200;
     if (plain) {
         return name;
     }
@@ -137,8 +137,8 @@ core::Result<std::vector<std::string>> Spool::list() const {
     }
     for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
         const auto file = entry.path().filename().string();
-        if (file.size() <= std::strlen(k_suffix) || file.compare(file.size() - std::strlen(k_suffix),
-                                                                  std::strlen(k_suffix), k_suffix) != 0) {
+        if (file.size() <= std::strlen(k_suffix) ||
+            file.compare(file.size() - std::strlen(k_suffix), std::strlen(k_suffix), k_suffix) != 0) {
             continue;
         }
         auto text = core::read_file(entry.path().string());

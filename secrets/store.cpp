@@ -2,9 +2,9 @@
 
 #include <array>
 
-#include <nlohmann/json.hpp>
 #include <sys/types.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "core/base64.hpp"
 #include "core/digest.hpp"
@@ -59,9 +59,8 @@ core::Result<std::unique_ptr<Store>> make_store(std::string_view spec, const Sto
             return scheme.factory(rest, config);
         }
     }
-    return core::make_error(core::ErrorKind::invalid_input,
-                            "store \"" + std::string(spec) + "\": unknown scheme \"" + std::string(name) +
-                                "\" (known: " + known + ")");
+    return core::make_error(core::ErrorKind::invalid_input, "store \"" + std::string(spec) + "\": unknown scheme \"" +
+                                                                std::string(name) + "\" (known: " + known + ")");
 }
 
 std::string default_lock_owner() { return detail::hostname() + ":" + std::to_string(::getpid()); }

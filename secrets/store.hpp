@@ -36,8 +36,8 @@ const char* to_string(Stage stage);
 // A held lease. `token` identifies this holder (random per acquisition), so a
 // release never frees a lease someone else took over after expiry.
 struct Lease {
-    std::string owner;     // who holds it, for messages ("host:pid" or as given)
-    std::string token;     // random, hex
+    std::string owner;  // who holds it, for messages ("host:pid" or as given)
+    std::string token;  // random, hex
     core::SystemTime expires_at;
 };
 
@@ -97,8 +97,8 @@ struct StoreConfig {
     // Secrets Manager: the AWS client's region, credentials, endpoint, retry.
     // Null = defaults (region and credentials from the environment, default chain).
     std::shared_ptr<const aws::ClientSettings> aws;
-    std::string kms_key_id;   // CreateSecret KmsKeyId; empty = the account's default key
-    std::string description;  // CreateSecret Description
+    std::string kms_key_id;                                 // CreateSecret KmsKeyId; empty = the account's default key
+    std::string description;                                // CreateSecret Description
     std::vector<std::pair<std::string, std::string>> tags;  // CreateSecret Tags
     // Where the ACME account record lives. Secrets Manager: a secret name,
     // default "<name>-account". Directory: a file path, default "<dir>/account.json".

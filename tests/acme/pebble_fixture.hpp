@@ -217,12 +217,29 @@ inline TlsFiles make_tls_cert(const TempDir& dir) {
     const std::string openssl = "/usr/bin/openssl";
     const std::string log = dir.file("openssl.log");
     TlsFiles files{dir.file("tls-ca.pem"), dir.file("tls.pem"), dir.file("tls.key")};
-    run_checked({openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-                 dir.file("tls-ca.key"), "-out", files.ca, "-days", "2", "-subj", "/CN=renewer test TLS root",
-                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"},
+    run_checked({openssl,
+                 "req",
+                 "-x509",
+                 "-newkey",
+                 "ec",
+                 "-pkeyopt",
+                 "ec_paramgen_curve:P-256",
+                 "-nodes",
+                 "-keyout",
+                 dir.file("tls-ca.key"),
+                 "-out",
+                 files.ca,
+                 "-days",
+                 "2",
+                 "-subj",
+                 "/CN=renewer test TLS root",
+                 "-addext",
+                 "basicConstraints=critical,CA:TRUE",
+                 "-addext",
+                 "keyUsage=critical,keyCertSign,cRLSign"},
                 log);
-    run_checked({openssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-                 files.key, "-out", dir.file("tls.csr"), "-subj", "/CN=127.0.0.1"},
+    run_checked({openssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", files.key,
+                 "-out", dir.file("tls.csr"), "-subj", "/CN=127.0.0.1"},
                 log);
     {
         std::ofstream ext(dir.file("tls.ext"));
@@ -277,10 +294,10 @@ public:
     void start() {
         dns_port_ = free_port();
         mgmt_port_ = free_port();
-        process_ = Process({"/usr/bin/pebble-challtestsrv", "-dns01", "127.0.0.1:" + std::to_string(dns_port_),
-                            "-management", "127.0.0.1:" + std::to_string(mgmt_port_), "-http01", "", "-https01", "",
-                            "-tlsalpn01", ""},
-                           {}, dir_.file("challtestsrv.log"));
+        process_ =
+            Process({"/usr/bin/pebble-challtestsrv", "-dns01", "127.0.0.1:" + std::to_string(dns_port_), "-management",
+                     "127.0.0.1:" + std::to_string(mgmt_port_), "-http01", "", "-https01", "", "-tlsalpn01", ""},
+                    {}, dir_.file("challtestsrv.log"));
         core::http::Client client;
         const std::string url = "http://127.0.0.1:" + std::to_string(mgmt_port_) + "/";
         if (!wait_until(
@@ -321,8 +338,8 @@ private:
             return response.error();
         }
         if (response->status != 200) {
-            return core::make_error(core::ErrorKind::http, "challtestsrv " + path + ": HTTP " +
-                                                               std::to_string(response->status));
+            return core::make_error(core::ErrorKind::http,
+                                    "challtestsrv " + path + ": HTTP " + std::to_string(response->status));
         }
         return {};
     }

@@ -7,8 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include "pebble_fixture.hpp"
 #include <nlohmann/json.hpp>
+#include "pebble_fixture.hpp"
 
 #include "acme/ari.hpp"
 

@@ -22,11 +22,11 @@ protected:
     void SetUp() override {
         tls_ = test::make_tls_cert(dir_);
         const std::string port_file = dir_.file("port");
-        server_ = test::Process({test::python(), test::source_dir() + "/tests/acme/ari_responder.py", "--cert", tls_.cert, "--key",
-                                 tls_.key, "--port-file", port_file},
+        server_ = test::Process({test::python(), test::source_dir() + "/tests/acme/ari_responder.py", "--cert",
+                                 tls_.cert, "--key", tls_.key, "--port-file", port_file},
                                 {}, dir_.file("responder.log"));
-        ASSERT_TRUE(test::wait_until([&] { return !test::read_text(port_file).empty(); }, std::chrono::seconds{10},
-                                     &server_))
+        ASSERT_TRUE(
+            test::wait_until([&] { return !test::read_text(port_file).empty(); }, std::chrono::seconds{10}, &server_))
             << test::read_text(dir_.file("responder.log"));
         base_ = "https://127.0.0.1:" + test::read_text(port_file);
         acme::TransportOptions options;
@@ -47,8 +47,8 @@ protected:
 };
 
 TEST_F(AriResponder, RenewalInfoForTheRfcCertificate) {
-    auto cert = core::Certificate::from_pem(
-        test::read_text(test::shared_dir() + "/testdata/rfc9773-appendix-a-cert.pem"));
+    auto cert =
+        core::Certificate::from_pem(test::read_text(test::shared_dir() + "/testdata/rfc9773-appendix-a-cert.pem"));
     ASSERT_TRUE(cert.ok());
     auto id = acme::ari_certificate_id(*cert);
     ASSERT_TRUE(id.ok());
@@ -82,14 +82,15 @@ TEST_F(AriResponder, AlreadyReplacedRetriesOnceWithoutReplacesAndSaysSo) {
     acme::AccountOptions account_options;
     account_options.terms = acme::TermsOfService::agreed;
     // The responder answers the first POST with badNonce: retried transparently.
-    auto account = acme::find_or_create_account(
-        *transport_, std::make_shared<const core::PrivateKey>(std::move(*key)), account_options, deadline);
+    auto account = acme::find_or_create_account(*transport_, std::make_shared<const core::PrivateKey>(std::move(*key)),
+                                                account_options, deadline);
     ASSERT_TRUE(account.ok()) << account.error().message;
     EXPECT_EQ(account->url(), base_ + "/acct/1");
 
-    auto order = acme::new_order(*transport_, *account,
-                                 acme::NewOrderRequest{{"example.test", "*.example.test"}, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", "shortlived"},
-                                 deadline);
+    auto order = acme::new_order(
+        *transport_, *account,
+        acme::NewOrderRequest{{"example.test", "*.example.test"}, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", "shortlived"},
+        deadline);
     core::log::configure({});
     ::close(fd);
     ASSERT_TRUE(order.ok()) << order.error().message;

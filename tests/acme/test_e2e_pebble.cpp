@@ -44,8 +44,8 @@ struct Ca {
         acme::AccountOptions options;
         options.email = "ops@example.test";
         options.terms = acme::TermsOfService::agreed;
-        auto account = acme::find_or_create_account(*transport, std::make_shared<const core::PrivateKey>(std::move(*key)),
-                                                    given ? *given : options, soon());
+        auto account = acme::find_or_create_account(
+            *transport, std::make_shared<const core::PrivateKey>(std::move(*key)), given ? *given : options, soon());
         if (!account.ok()) {
             throw std::runtime_error(account.error().message);
         }
@@ -178,8 +178,7 @@ TEST_F(PebbleE2E, EightCertificatesWithConcurrencyFour) {
     const auto start = std::chrono::steady_clock::now();
     auto results = acme::obtain_many(*ca_->transport, account, solver, requests, 4);
     std::cout << "8 certificates, concurrency 4: "
-              << std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start).count()
-              << " ms\n";
+              << std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start).count() << " ms\n";
     for (std::size_t i = 0; i < results.size(); ++i) {
         ASSERT_TRUE(results[i].ok()) << results[i].error().message;
         expect_good(*results[i], requests[i].names, ca_->roots());
@@ -218,7 +217,9 @@ public:
         }
         return {};
     }
-    void cleanup(const std::vector<acme::Dns01Record>& records) override { cleaned += static_cast<int>(records.size()); }
+    void cleanup(const std::vector<acme::Dns01Record>& records) override {
+        cleaned += static_cast<int>(records.size());
+    }
     int cleaned = 0;
 
 private:
@@ -266,15 +267,15 @@ TEST_F(PebbleE2E, Revocation) {
     ASSERT_TRUE(cert.ok()) << cert.error().message;
     auto leaf = core::Certificate::from_pem(cert->leaf_pem);
     ASSERT_TRUE(leaf.ok());
-    auto revoked = acme::revoke_certificate(*ca_->transport, account, leaf->to_der(),
-                                            acme::RevocationReason::superseded, soon());
+    auto revoked =
+        acme::revoke_certificate(*ca_->transport, account, leaf->to_der(), acme::RevocationReason::superseded, soon());
     ASSERT_TRUE(revoked.ok()) << revoked.error().message;
     auto status = ca_->pebble.cert_status(cert->leaf.serial_hex);
     ASSERT_TRUE(status.ok()) << status.error().message;
     EXPECT_EQ((*status)["Status"], "Revoked") << status->dump();
     EXPECT_EQ((*status)["Reason"], 4);
-    auto again = acme::revoke_certificate(*ca_->transport, account, leaf->to_der(),
-                                          acme::RevocationReason::superseded, soon());
+    auto again =
+        acme::revoke_certificate(*ca_->transport, account, leaf->to_der(), acme::RevocationReason::superseded, soon());
     ASSERT_FALSE(again.ok());
     EXPECT_EQ(again.error().code, "alreadyRevoked") << again.error().message;
 }
@@ -387,9 +388,8 @@ TEST(PebbleEab, RequiredWorksWithKidAndHmacFailsClearlyWithout) {
     account_options.eab = acme::ExternalAccountBinding{"kid-2", hmac};  // unknown kid
     auto bad_key = core::PrivateKey::generate(core::KeyType::ec256);
     ASSERT_TRUE(bad_key.ok());
-    auto wrong = acme::find_or_create_account(*ca.transport,
-                                              std::make_shared<const core::PrivateKey>(std::move(*bad_key)), account_options,
-                                              soon());
+    auto wrong = acme::find_or_create_account(
+        *ca.transport, std::make_shared<const core::PrivateKey>(std::move(*bad_key)), account_options, soon());
     ASSERT_FALSE(wrong.ok());
     std::cout << "wrong EAB kid: " << wrong.error().message << "\n";
 }

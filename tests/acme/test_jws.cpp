@@ -6,8 +6,8 @@
 
 #include <gtest/gtest.h>
 
-#include "pebble_fixture.hpp"
 #include <nlohmann/json.hpp>
+#include "pebble_fixture.hpp"
 
 #include "acme/jws.hpp"
 #include "core/base64.hpp"
@@ -55,8 +55,8 @@ TEST(Jws, Rfc7515EcThumbprint) {
 TEST(Jws, KeyAuthorizationAndTxtValue) {
     for (const char* name : {"dns01_acme4j", "dns01_rfc_inputs"}) {
         const Json v = vectors()[name];
-        const std::string ka = acme::key_authorization(v["token"].get<std::string>(),
-                                                       v["thumbprint_b64url"].get<std::string>());
+        const std::string ka =
+            acme::key_authorization(v["token"].get<std::string>(), v["thumbprint_b64url"].get<std::string>());
         EXPECT_EQ(ka, v["key_authorization"].get<std::string>()) << name;
         EXPECT_EQ(acme::dns01_txt_value(ka), v["txt_value"].get<std::string>()) << name;
     }

@@ -39,22 +39,22 @@ TEST_P(ProblemTypes, CodeKindAndMessage) {
     EXPECT_EQ(e.message, std::string(c.type) + ": something");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Rfc8555, ProblemTypes,
-    ::testing::Values(Case{"badNonce", core::ErrorKind::protocol, true},
-                      Case{"unauthorized", core::ErrorKind::auth, false},
-                      Case{"dns", core::ErrorKind::protocol, false}, Case{"caa", core::ErrorKind::protocol, false},
-                      Case{"rejectedIdentifier", core::ErrorKind::invalid_input, false},
-                      Case{"alreadyReplaced", core::ErrorKind::conflict, false},
-                      Case{"malformed", core::ErrorKind::invalid_input, false},
-                      Case{"orderNotReady", core::ErrorKind::conflict, false},
-                      Case{"badSignatureAlgorithm", core::ErrorKind::invalid_input, false},
-                      Case{"externalAccountRequired", core::ErrorKind::auth, false},
-                      Case{"userActionRequired", core::ErrorKind::auth, false},
-                      Case{"accountDoesNotExist", core::ErrorKind::not_found, false},
-                      Case{"serverInternal", core::ErrorKind::protocol, true},
-                      Case{"rateLimited", core::ErrorKind::http, false}),
-    [](const ::testing::TestParamInfo<Case>& p) { return std::string(p.param.type); });
+INSTANTIATE_TEST_SUITE_P(Rfc8555, ProblemTypes,
+                         ::testing::Values(Case{"badNonce", core::ErrorKind::protocol, true},
+                                           Case{"unauthorized", core::ErrorKind::auth, false},
+                                           Case{"dns", core::ErrorKind::protocol, false},
+                                           Case{"caa", core::ErrorKind::protocol, false},
+                                           Case{"rejectedIdentifier", core::ErrorKind::invalid_input, false},
+                                           Case{"alreadyReplaced", core::ErrorKind::conflict, false},
+                                           Case{"malformed", core::ErrorKind::invalid_input, false},
+                                           Case{"orderNotReady", core::ErrorKind::conflict, false},
+                                           Case{"badSignatureAlgorithm", core::ErrorKind::invalid_input, false},
+                                           Case{"externalAccountRequired", core::ErrorKind::auth, false},
+                                           Case{"userActionRequired", core::ErrorKind::auth, false},
+                                           Case{"accountDoesNotExist", core::ErrorKind::not_found, false},
+                                           Case{"serverInternal", core::ErrorKind::protocol, true},
+                                           Case{"rateLimited", core::ErrorKind::http, false}),
+                         [](const ::testing::TestParamInfo<Case>& p) { return std::string(p.param.type); });
 
 TEST(Problem, RateLimitedWithRetryAfter) {
     const json body = {{"type", "urn:ietf:params:acme:error:rateLimited"}, {"detail", "too many certificates"}};
@@ -66,16 +66,14 @@ TEST(Problem, RateLimitedWithRetryAfter) {
 }
 
 TEST(Problem, SubproblemsNameTheirIdentifiers) {
-    const json body = {
-        {"type", "urn:ietf:params:acme:error:malformed"},
-        {"detail", "Some of the identifiers requested were rejected"},
-        {"subproblems",
-         json::array({{{"type", "urn:ietf:params:acme:error:malformed"},
-                       {"detail", "Invalid underscore in DNS name \"_example.org\""},
-                       {"identifier", {{"type", "dns"}, {"value", "_example.org"}}}},
-                      {{"type", "urn:ietf:params:acme:error:rejectedIdentifier"},
-                       {"detail", "This CA will not issue for \"example.net\""},
-                       {"identifier", {{"type", "dns"}, {"value", "example.net"}}}}})}};
+    const json body = {{"type", "urn:ietf:params:acme:error:malformed"},
+                       {"detail", "Some of the identifiers requested were rejected"},
+                       {"subproblems", json::array({{{"type", "urn:ietf:params:acme:error:malformed"},
+                                                     {"detail", "Invalid underscore in DNS name \"_example.org\""},
+                                                     {"identifier", {{"type", "dns"}, {"value", "_example.org"}}}},
+                                                    {{"type", "urn:ietf:params:acme:error:rejectedIdentifier"},
+                                                     {"detail", "This CA will not issue for \"example.net\""},
+                                                     {"identifier", {{"type", "dns"}, {"value", "example.net"}}}}})}};
     const core::Error e = acme::response_to_error(problem_response(403, body));
     EXPECT_EQ(e.code, "malformed");
     EXPECT_EQ(e.message,

@@ -48,13 +48,9 @@ inline std::string env_or(const char* name, const char* fallback) {
 }
 
 // Debian's interpreter (python3-botocore, python3-dnslib): $PYTHON, else the build's.
-inline std::string python() {
-    return env_or("PYTHON", AWS_TEST_PYTHON);
-}
+inline std::string python() { return env_or("PYTHON", AWS_TEST_PYTHON); }
 
-inline std::string source_dir() {
-    return env_or("SOURCE_DIR", AWS_TEST_SOURCE_DIR);
-}
+inline std::string source_dir() { return env_or("SOURCE_DIR", AWS_TEST_SOURCE_DIR); }
 
 inline std::string read_text(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -130,15 +126,29 @@ private:
 class AwsEnv : public ScopedEnv {
 public:
     explicit AwsEnv(const std::string& endpoint = "") {
-        for (const char* name :
-             {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-              "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
-              "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-              "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-              "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
-              "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_ROUTE_53", "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-              "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_ECS", "AWS_ENDPOINT_URL_AUTO_SCALING",
-              "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"}) {
+        for (const char* name : {"AWS_ACCESS_KEY_ID",
+                                 "AWS_SECRET_ACCESS_KEY",
+                                 "AWS_SESSION_TOKEN",
+                                 "AWS_PROFILE",
+                                 "AWS_DEFAULT_PROFILE",
+                                 "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                 "AWS_ROLE_ARN",
+                                 "AWS_ROLE_SESSION_NAME",
+                                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                 "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                 "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                 "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                 "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                 "AWS_REGION",
+                                 "AWS_DEFAULT_REGION",
+                                 "AWS_ENDPOINT_URL",
+                                 "AWS_ENDPOINT_URL_STS",
+                                 "AWS_ENDPOINT_URL_ROUTE_53",
+                                 "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+                                 "AWS_ENDPOINT_URL_EC2",
+                                 "AWS_ENDPOINT_URL_ECS",
+                                 "AWS_ENDPOINT_URL_AUTO_SCALING",
+                                 "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"}) {
             unset(name);
         }
         set("AWS_CONFIG_FILE", "/nonexistent/renewer-test/config");
@@ -164,8 +174,8 @@ public:
         const std::string script = source_dir() + "/tests/fakeaws/server.py";
         const std::string ready = (fake->dir_ / "ready.json").string();
         const std::string log = (fake->dir_ / "server.log").string();
-        std::vector<std::string> args = {python(), script, "--host", "127.0.0.1", "--http-port", "0",
-                                         "--dns-port", "0", "--ready-file", ready};
+        std::vector<std::string> args = {python(), script,       "--host", "127.0.0.1",    "--http-port",
+                                         "0",      "--dns-port", "0",      "--ready-file", ready};
         args.insert(args.end(), extra_args.begin(), extra_args.end());
 
         const pid_t pid = ::fork();

@@ -210,9 +210,10 @@ TEST_F(aws_client, bad_secret_gives_signature_does_not_match) {
 TEST_F(aws_client, expired_token_refreshes_credentials_once) {
     // Temporary keys that the fake then expires: the first call answers
     // ExpiredToken, the client invalidates, the provider hands out good keys.
-    fake_->control("POST", "/_fake/credentials", {{"access_key", "ASIAEXPIREDTEST00001"},
-                                                  {"secret_key", "expired-secret-key-0123456789"},
-                                                  {"token", "expired-session-token-0123456789"}});
+    fake_->control("POST", "/_fake/credentials",
+                   {{"access_key", "ASIAEXPIREDTEST00001"},
+                    {"secret_key", "expired-secret-key-0123456789"},
+                    {"token", "expired-session-token-0123456789"}});
     fake_->control("POST", "/_fake/credentials/expire", {{"access_key", "ASIAEXPIREDTEST00001"}});
     aws::Credentials expired;
     expired.access_key_id = "ASIAEXPIREDTEST00001";

@@ -27,7 +27,7 @@ TEST(aws_config_file, parses_sections_keys_comments_and_nested_blocks) {
     ASSERT_TRUE(parsed.ok()) << parsed.error().message;
     const auto& sections = *parsed;
     ASSERT_EQ(sections.size(), 3u);
-    EXPECT_EQ(sections.at("default").at("region"), "us-west-2");  // keys lower-cased, values trimmed
+    EXPECT_EQ(sections.at("default").at("region"), "us-west-2");                   // keys lower-cased, values trimmed
     EXPECT_EQ(sections.at("default").at("aws_secret_access_key"), "abc#def;ghi");  // no inline comments
     const auto& dev = sections.at("profile dev");
     EXPECT_EQ(dev.at("s3.max_concurrent_requests"), "20");
@@ -59,7 +59,7 @@ TEST(aws_config_file, profile_lookup_and_overlay) {
     EXPECT_EQ(def->at("region"), "us-east-2");
     auto dev = shared.profile("dev");
     ASSERT_TRUE(dev.has_value());
-    EXPECT_EQ(dev->at("region"), "eu-west-3");  // "[dev]" in the config file is not profile dev
+    EXPECT_EQ(dev->at("region"), "eu-west-3");                   // "[dev]" in the config file is not profile dev
     EXPECT_EQ(dev->at("aws_access_key_id"), "FROMCREDENTIALS");  // credentials file wins
     EXPECT_TRUE(shared.profile("only-creds").has_value());
     EXPECT_FALSE(shared.profile("missing").has_value());

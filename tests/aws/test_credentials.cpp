@@ -15,7 +15,8 @@ namespace {
 
 constexpr const char* k_role_arn = "arn:aws:iam::123456789012:role/renewer-dns";
 // A syntactically valid JWT (header.payload.signature, base64url): {"alg":"none"}.{"sub":"system:serviceaccount:web:renewer"}.
-constexpr const char* k_jwt = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6d2ViOnJlbmV3ZXIifQ.c2lnbmF0dXJl";
+constexpr const char* k_jwt =
+    "eyJhbGciOiJub25lIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6d2ViOnJlbmV3ZXIifQ.c2lnbmF0dXJl";
 
 class aws_credentials : public ::testing::Test {
 protected:
@@ -93,8 +94,9 @@ TEST(aws_credentials_unit, environment_source) {
     EXPECT_EQ(c->session_token, "environment-session-token-0123456789");
     EXPECT_EQ(c->source, "environment");
     // Secrets obtained are registered for redaction.
-    const std::string line = core::log::redact("key environment-secret-key-0123456789 token "
-                                               "environment-session-token-0123456789");
+    const std::string line = core::log::redact(
+        "key environment-secret-key-0123456789 token "
+        "environment-session-token-0123456789");
     EXPECT_EQ(line.find("environment-secret-key"), std::string::npos) << line;
     EXPECT_EQ(line.find("environment-session-token"), std::string::npos) << line;
 
@@ -135,14 +137,15 @@ TEST(aws_credentials_unit, container_full_uri_must_be_loopback_or_https) {
 }
 
 TEST_F(aws_credentials, shared_files_profiles) {
-    write_files("[default]\nregion = eu-west-1\n\n[profile dev]\nregion = eu-west-2\n"
-                "aws_access_key_id = AKIACONFIGDEV00000\naws_secret_access_key = config-dev-secret-000000\n\n"
-                "[profile cfgonly]\naws_access_key_id = AKIACONFIGONLY0000\n"
-                "aws_secret_access_key = config-only-secret-000000\n",
-                "# comment\n[default]\naws_access_key_id = AKIDEXAMPLE\n"
-                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n\n"
-                "[dev]\naws_access_key_id = AKIACREDSDEV000000\naws_secret_access_key = creds-dev-secret-0000000\n"
-                "aws_session_token = creds-dev-token-00000000\n");
+    write_files(
+        "[default]\nregion = eu-west-1\n\n[profile dev]\nregion = eu-west-2\n"
+        "aws_access_key_id = AKIACONFIGDEV00000\naws_secret_access_key = config-dev-secret-000000\n\n"
+        "[profile cfgonly]\naws_access_key_id = AKIACONFIGONLY0000\n"
+        "aws_secret_access_key = config-only-secret-000000\n",
+        "# comment\n[default]\naws_access_key_id = AKIDEXAMPLE\n"
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n\n"
+        "[dev]\naws_access_key_id = AKIACREDSDEV000000\naws_secret_access_key = creds-dev-secret-0000000\n"
+        "aws_session_token = creds-dev-token-00000000\n");
     auto c = aws::default_credentials_chain()->get();
     ASSERT_TRUE(c.ok()) << c.error().message;
     EXPECT_EQ(c->access_key_id, "AKIDEXAMPLE");
@@ -187,10 +190,10 @@ TEST_F(aws_credentials, profile_role_arn_with_source_profile) {
     EXPECT_EQ(calls[0].dump().find("ext-42") != std::string::npos, true) << calls[0].dump();
 
     // Wrong external id: AccessDenied from STS, reported with the profile.
-    write_files(std::string("[profile dns]\nrole_arn = ") + k_role_arn +
-                    "\nsource_profile = base\nexternal_id = wrong\n",
-                "[base]\naws_access_key_id = AKIDEXAMPLE\n"
-                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n");
+    write_files(
+        std::string("[profile dns]\nrole_arn = ") + k_role_arn + "\nsource_profile = base\nexternal_id = wrong\n",
+        "[base]\naws_access_key_id = AKIDEXAMPLE\n"
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n");
     c = aws::default_credentials_chain()->get();
     ASSERT_FALSE(c.ok());
     EXPECT_EQ(c.error().code, "AccessDenied");
@@ -298,8 +301,9 @@ TEST_F(aws_credentials, chain_precedence) {
     aws_test::write_text(dir_ / "token", k_jwt);
     env_->set("AWS_WEB_IDENTITY_TOKEN_FILE", (dir_ / "token").string());
     env_->set("AWS_ROLE_ARN", k_role_arn);
-    write_files("", "[default]\naws_access_key_id = AKIDEXAMPLE\n"
-                    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n");
+    write_files("",
+                "[default]\naws_access_key_id = AKIDEXAMPLE\n"
+                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n");
     fake_->control("POST", "/_fake/metadata", {{"ecs_id", "task-2"}, {"ecs_token", "container-auth-token-0123"}});
     env_->set("AWS_CONTAINER_CREDENTIALS_FULL_URI", fake_->endpoint + "/ecs/credentials/task-2");
     env_->set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container-auth-token-0123");
@@ -326,8 +330,8 @@ TEST_F(aws_credentials, chain_precedence) {
 
 TEST_F(aws_credentials, profile_web_identity_token_file) {
     aws_test::write_text(dir_ / "token", k_jwt);
-    write_files(std::string("[profile eks]\nrole_arn = ") + k_role_arn + "\nweb_identity_token_file = " +
-                    (dir_ / "token").string() + "\nrole_session_name = profile-web\n",
+    write_files(std::string("[profile eks]\nrole_arn = ") + k_role_arn +
+                    "\nweb_identity_token_file = " + (dir_ / "token").string() + "\nrole_session_name = profile-web\n",
                 "");
     env_->set("AWS_PROFILE", "eks");
     auto c = aws::default_credentials_chain()->get();

@@ -16,12 +16,11 @@ core::http::Response response(long status, std::string body, core::http::Headers
 }  // namespace
 
 TEST(aws_errors, query_error_response) {
-    const auto e = aws::parse_error(
-        aws::Protocol::query,
-        response(400, R"(<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+    const auto e = aws::parse_error(aws::Protocol::query,
+                                    response(400, R"(<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>
   <RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>)"),
-        "sts", "GetCallerIdentity");
+                                    "sts", "GetCallerIdentity");
     EXPECT_EQ(e.code, "Throttling");
     EXPECT_EQ(e.http_status, 400);
     EXPECT_TRUE(e.retryable);
@@ -30,11 +29,9 @@ TEST(aws_errors, query_error_response) {
 }
 
 TEST(aws_errors, ec2_error_response) {
-    const auto e = aws::parse_error(
-        aws::Protocol::query,
-        response(400, R"(<?xml version="1.0" encoding="UTF-8"?>
+    const auto e = aws::parse_error(aws::Protocol::query, response(400, R"(<?xml version="1.0" encoding="UTF-8"?>
 <Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>The instance ID 'i-1' does not exist</Message></Error></Errors><RequestID>ea966190-f9aa-478e-9ede-example</RequestID></Response>)"),
-        "ec2", "TerminateInstances");
+                                    "ec2", "TerminateInstances");
     EXPECT_EQ(e.code, "InvalidInstanceID.NotFound");
     EXPECT_EQ(e.kind, core::ErrorKind::not_found);
     EXPECT_FALSE(e.retryable);
@@ -42,42 +39,44 @@ TEST(aws_errors, ec2_error_response) {
 
     const auto u = aws::parse_error(
         aws::Protocol::query,
-        response(403, R"(<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>x</RequestID></Response>)"),
+        response(
+            403,
+            R"(<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>x</RequestID></Response>)"),
         "ec2", "DescribeInstances");
     EXPECT_EQ(u.kind, core::ErrorKind::auth);
     EXPECT_FALSE(u.retryable);
 }
 
 TEST(aws_errors, route53_errors) {
-    const auto denied = aws::parse_error(
-        aws::Protocol::rest_xml,
-        response(403, R"(<?xml version="1.0"?>
+    const auto denied = aws::parse_error(aws::Protocol::rest_xml, response(403, R"(<?xml version="1.0"?>
 <ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/x is not authorized to perform: route53:ChangeResourceRecordSets</Message></Error><RequestId>r1</RequestId></ErrorResponse>)"),
-        "route53", "ChangeResourceRecordSets");
+                                         "route53", "ChangeResourceRecordSets");
     EXPECT_EQ(denied.code, "AccessDenied");
     EXPECT_EQ(denied.kind, core::ErrorKind::auth);
     EXPECT_FALSE(denied.retryable);
     EXPECT_EQ(denied.message.rfind("route53 ChangeResourceRecordSets: AccessDenied: User: ", 0), 0u);
 
     // InvalidChangeBatch has its own root element and a list of messages.
-    const auto batch = aws::parse_error(
-        aws::Protocol::rest_xml,
-        response(400, R"(<?xml version="1.0"?>
+    const auto batch = aws::parse_error(aws::Protocol::rest_xml, response(400, R"(<?xml version="1.0"?>
 <InvalidChangeBatch xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Messages><Message>Tried to delete resource record set [name='_acme-challenge.example.com.', type='TXT'] but it was not found</Message><Message>second</Message></Messages><RequestId>r2</RequestId></InvalidChangeBatch>)"),
-        "route53", "ChangeResourceRecordSets");
+                                        "route53", "ChangeResourceRecordSets");
     EXPECT_EQ(batch.code, "InvalidChangeBatch");
     EXPECT_EQ(batch.kind, core::ErrorKind::invalid_input);
     EXPECT_NE(batch.message.find("but it was not found; second"), std::string::npos) << batch.message;
 
     const auto prior = aws::parse_error(
         aws::Protocol::rest_xml,
-        response(400, R"(<ErrorResponse><Error><Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>The request was rejected because Route 53 was still processing a prior request.</Message></Error></ErrorResponse>)"),
+        response(
+            400,
+            R"(<ErrorResponse><Error><Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>The request was rejected because Route 53 was still processing a prior request.</Message></Error></ErrorResponse>)"),
         "route53", "ChangeResourceRecordSets");
     EXPECT_TRUE(prior.retryable);
 
     const auto zone = aws::parse_error(
         aws::Protocol::rest_xml,
-        response(404, R"(<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchHostedZone</Code><Message>No hosted zone found with ID: Z1</Message></Error></ErrorResponse>)"),
+        response(
+            404,
+            R"(<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchHostedZone</Code><Message>No hosted zone found with ID: Z1</Message></Error></ErrorResponse>)"),
         "route53", "GetHostedZone");
     EXPECT_EQ(zone.kind, core::ErrorKind::not_found);
 }
@@ -85,7 +84,9 @@ TEST(aws_errors, route53_errors) {
 TEST(aws_errors, json_errors) {
     const auto not_found = aws::parse_error(
         aws::Protocol::json,
-        response(400, R"({"__type":"ResourceNotFoundException","Message":"Secrets Manager can't find the specified secret."})"),
+        response(
+            400,
+            R"({"__type":"ResourceNotFoundException","Message":"Secrets Manager can't find the specified secret."})"),
         "secretsmanager", "GetSecretValue");
     EXPECT_EQ(not_found.code, "ResourceNotFoundException");
     EXPECT_EQ(not_found.kind, core::ErrorKind::not_found);
@@ -104,14 +105,17 @@ TEST(aws_errors, json_errors) {
     const auto header = aws::parse_error(
         aws::Protocol::json,
         response(400, R"({"message":"Rate exceeded"})",
-                 {{"x-amzn-errortype", "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/"}}),
+                 {{"x-amzn-errortype",
+                   "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/"}}),
         "ecs", "UpdateService");
     EXPECT_EQ(header.code, "ThrottlingException");
     EXPECT_TRUE(header.retryable);
 
     const auto expired = aws::parse_error(
         aws::Protocol::json,
-        response(400, R"({"__type":"ExpiredTokenException","message":"The security token included in the request is expired"})"),
+        response(
+            400,
+            R"({"__type":"ExpiredTokenException","message":"The security token included in the request is expired"})"),
         "secretsmanager", "GetSecretValue");
     EXPECT_TRUE(aws::is_expired_credentials_code(expired.code));
     EXPECT_EQ(expired.kind, core::ErrorKind::auth);
@@ -135,9 +139,9 @@ TEST(aws_errors, unparsable_bodies_fall_back_to_status) {
 }
 
 TEST(aws_errors, retry_after_header_is_kept) {
-    const auto e = aws::parse_error(
-        aws::Protocol::json, response(429, R"({"__type":"TooManyRequestsException"})", {{"retry-after", "3"}}),
-        "secretsmanager", "PutSecretValue");
+    const auto e = aws::parse_error(aws::Protocol::json,
+                                    response(429, R"({"__type":"TooManyRequestsException"})", {{"retry-after", "3"}}),
+                                    "secretsmanager", "PutSecretValue");
     EXPECT_TRUE(e.retryable);
     EXPECT_EQ(e.retry_after, std::chrono::milliseconds(3000));
 }
@@ -146,14 +150,14 @@ TEST(aws_errors, classification_tables) {
     for (const char* code :
          {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
           "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
-          "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
-          "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException"}) {
+          "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown",
+          "PriorRequestNotComplete", "EC2ThrottledException"}) {
         EXPECT_TRUE(aws::is_throttling_code(code)) << code;
         EXPECT_TRUE(aws::is_retryable(code, 400)) << code;
     }
-    for (const char* code : {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
-                             "SignatureDoesNotMatch", "InvalidClientTokenId", "UnrecognizedClientException",
-                             "InvalidSignatureException", "AuthFailure"}) {
+    for (const char* code :
+         {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "SignatureDoesNotMatch",
+          "InvalidClientTokenId", "UnrecognizedClientException", "InvalidSignatureException", "AuthFailure"}) {
         EXPECT_TRUE(aws::is_auth_code(code)) << code;
         EXPECT_FALSE(aws::is_retryable(code, 403)) << code;
         EXPECT_EQ(aws::classify(code, 403), core::ErrorKind::auth) << code;

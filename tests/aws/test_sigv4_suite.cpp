@@ -112,7 +112,8 @@ TEST(aws_sigv4, official_suite_every_case) {
             ASSERT_TRUE(when.ok());
             params.time = *when;
         }
-        const int failures_before = ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count();
+        const int failures_before =
+            ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count();
 
         // Header signing.
         SigningParams header_params = params;
@@ -131,13 +132,14 @@ TEST(aws_sigv4, official_suite_every_case) {
         EXPECT_EQ(presigned.string_to_sign, read_file(dir / "query-string-to-sign.txt"));
         EXPECT_EQ(presigned.signature, read_file(dir / "query-signature.txt"));
 
-        const int failures_after = ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count();
+        const int failures_after =
+            ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count();
         if (failures_after == failures_before) {
             ++passed;
         }
     }
-    std::cout << "SigV4 suite: " << cases.size() << " cases, " << passed
-              << " passed (header and query signing each)" << std::endl;
+    std::cout << "SigV4 suite: " << cases.size() << " cases, " << passed << " passed (header and query signing each)"
+              << std::endl;
     RecordProperty("cases", static_cast<int>(cases.size()));
     RecordProperty("passed", passed);
     EXPECT_EQ(passed, static_cast<int>(cases.size()));

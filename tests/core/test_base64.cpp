@@ -73,9 +73,7 @@ TEST(Base64Url, UsesUrlAlphabet) {
 }
 
 // RFC 7515 Appendix A.3 protected header, from ../shared/testdata/rfc-vectors.md §4.
-TEST(Base64Url, JwsHeaderVector) {
-    EXPECT_EQ(base64url_encode(R"({"alg":"ES256"})"), "eyJhbGciOiJFUzI1NiJ9");
-}
+TEST(Base64Url, JwsHeaderVector) { EXPECT_EQ(base64url_encode(R"({"alg":"ES256"})"), "eyJhbGciOiJFUzI1NiJ9"); }
 
 TEST(Base64Url, RoundTripsEveryByteValue) {
     std::string all;
@@ -95,14 +93,14 @@ TEST(Base64Url, RoundTripsEveryByteValue) {
 
 TEST(Base64, RejectsMalformedInput) {
     const std::vector<std::string> bad_std = {
-        "Zg=",      // padding that does not complete a quantum
-        "Z",        // one character cannot encode a byte
-        "Zg===",    // too much padding
-        "Z=g=",     // padding in the middle
-        "Zm9v\n",   // whitespace
-        "Zm9-",     // base64url character in base64
-        "Zh==",     // non-zero pad bits (RFC 4648 §3.5)
-        "Zm9vYmF=", // non-zero pad bits
+        "Zg=",       // padding that does not complete a quantum
+        "Z",         // one character cannot encode a byte
+        "Zg===",     // too much padding
+        "Z=g=",      // padding in the middle
+        "Zm9v\n",    // whitespace
+        "Zm9-",      // base64url character in base64
+        "Zh==",      // non-zero pad bits (RFC 4648 §3.5)
+        "Zm9vYmF=",  // non-zero pad bits
     };
     for (const std::string& text : bad_std) {
         auto decoded = base64_decode(text);
@@ -112,7 +110,7 @@ TEST(Base64, RejectsMalformedInput) {
             EXPECT_NE(decoded.error().message.find("base64"), std::string::npos);
         }
     }
-    EXPECT_FALSE(base64url_decode("Zm9+").ok());   // standard alphabet in base64url
+    EXPECT_FALSE(base64url_decode("Zm9+").ok());  // standard alphabet in base64url
     EXPECT_FALSE(base64url_decode("Zm9/").ok());
     EXPECT_FALSE(base64url_decode("a b").ok());
 }

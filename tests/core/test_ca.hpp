@@ -28,9 +28,9 @@ struct Issued {
 };
 
 struct CertSpec {
-    std::string cn;                       // subject CN; empty for none
-    std::string org = "renewer tests";    // subject O; empty for none
-    std::vector<std::string> dns_names;   // subjectAltName dNSName entries
+    std::string cn;                      // subject CN; empty for none
+    std::string org = "renewer tests";   // subject O; empty for none
+    std::vector<std::string> dns_names;  // subjectAltName dNSName entries
     bool is_ca = false;
     core::KeyType key_type = core::KeyType::ec256;
     std::uint64_t serial = 1;
@@ -145,8 +145,7 @@ struct Chain {
 // from `now - 1d` to `now + 10y`. Keys: root P-384, leaf P-256, intermediate
 // `intermediate_key` (P-256 by default because RSA generation is slow; pass
 // an RSA type to get an RSA-signed leaf).
-inline Chain make_chain(const std::vector<std::string>& names,
-                        core::SystemTime now = std::chrono::system_clock::now(),
+inline Chain make_chain(const std::vector<std::string>& names, core::SystemTime now = std::chrono::system_clock::now(),
                         const std::string& root_cn = "renewer Test Root",
                         core::KeyType intermediate_key = core::KeyType::ec256) {
     const auto day = std::chrono::hours(24);

@@ -32,9 +32,9 @@ TEST(ChildEnv, DropsSecretsKeepsTheRest) {
     core::log::register_secret("a-registered-secret-value");
 
     auto block = core::child_environment({"MY_DNS_API_SECRET_NAME"});
-    for (const auto* name : {"AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "RFC2136_TSIG_SECRET=",
-                             "ACME_EAB_HMAC_KEY=", "MY_DNS_API_SECRET_NAME=", "SOMETHING_HOLDING_A_KEY=",
-                             "REGISTERED_ELSEWHERE="}) {
+    for (const auto* name :
+         {"AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "RFC2136_TSIG_SECRET=", "ACME_EAB_HMAC_KEY=",
+          "MY_DNS_API_SECRET_NAME=", "SOMETHING_HOLDING_A_KEY=", "REGISTERED_ELSEWHERE="}) {
         EXPECT_FALSE(has(block, name)) << name;
     }
     EXPECT_TRUE(has(block, "AWS_REGION=eu-west-1"));

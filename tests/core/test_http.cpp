@@ -3,21 +3,21 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
-#include <chrono>
-#include <csignal>
 #include <fcntl.h>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <netinet/in.h>
-#include <nlohmann/json.hpp>
 #include <poll.h>
-#include <string>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "core/http.hpp"
@@ -523,9 +523,26 @@ protected:
                               "extendedKeyUsage=serverAuth\n"
                               "subjectAltName=IP:127.0.0.1\n";
         const std::vector<std::vector<std::string>> commands = {
-            {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", dir_ + "/ca.key", "-out", dir_ + "/ca.pem", "-subj", "/CN=renewer test CA", "-days", "2",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"},
+            {"openssl",
+             "req",
+             "-x509",
+             "-newkey",
+             "ec",
+             "-pkeyopt",
+             "ec_paramgen_curve:P-256",
+             "-nodes",
+             "-keyout",
+             dir_ + "/ca.key",
+             "-out",
+             dir_ + "/ca.pem",
+             "-subj",
+             "/CN=renewer test CA",
+             "-days",
+             "2",
+             "-addext",
+             "basicConstraints=critical,CA:TRUE",
+             "-addext",
+             "keyUsage=critical,keyCertSign,cRLSign"},
             {"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
              dir_ + "/server.key", "-out", dir_ + "/server.csr", "-subj", "/CN=127.0.0.1"},
             {"openssl", "x509", "-req", "-in", dir_ + "/server.csr", "-CA", dir_ + "/ca.pem", "-CAkey",

@@ -16,9 +16,7 @@
 
 namespace core {
 // Readable parameter names in test output ("ec256", not "4-byte object").
-inline void PrintTo(KeyType type, std::ostream* os) {
-    *os << to_string(type);
-}
+inline void PrintTo(KeyType type, std::ostream* os) { *os << to_string(type); }
 }  // namespace core
 
 namespace {
@@ -97,18 +95,13 @@ core::EvpPkeyPtr ec_key_from_jwk(const std::string& x, const std::string& y, con
     std::unique_ptr<EVP_PKEY_CTX, EvpPkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
     EVP_PKEY* raw = nullptr;
     EXPECT_EQ(EVP_PKEY_fromdata_init(ctx.get()), 1);
-    EXPECT_EQ(EVP_PKEY_fromdata(ctx.get(), &raw, d.empty() ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEYPAIR, params.get()),
-              1);
+    EXPECT_EQ(EVP_PKEY_fromdata(ctx.get(), &raw, d.empty() ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEYPAIR, params.get()), 1);
     return core::EvpPkeyPtr(raw);
 }
 
-bool is_ec(KeyType type) {
-    return type == KeyType::ec256 || type == KeyType::ec384;
-}
+bool is_ec(KeyType type) { return type == KeyType::ec256 || type == KeyType::ec384; }
 
-std::size_t ec_field(KeyType type) {
-    return type == KeyType::ec256 ? 32 : 48;
-}
+std::size_t ec_field(KeyType type) { return type == KeyType::ec256 ? 32 : 48; }
 
 std::size_t rsa_bytes(KeyType type) {
     switch (type) {
@@ -120,8 +113,7 @@ std::size_t rsa_bytes(KeyType type) {
 }
 
 TEST(KeyType, NamesRoundTrip) {
-    for (const KeyType type :
-         {KeyType::ec256, KeyType::ec384, KeyType::rsa2048, KeyType::rsa3072, KeyType::rsa4096}) {
+    for (const KeyType type : {KeyType::ec256, KeyType::ec384, KeyType::rsa2048, KeyType::rsa3072, KeyType::rsa4096}) {
         const auto parsed = core::parse_key_type(core::to_string(type));
         ASSERT_TRUE(parsed.has_value()) << core::to_string(type);
         EXPECT_EQ(*parsed, type);
@@ -145,7 +137,7 @@ void check_public_params(const PrivateKey& key, KeyType type) {
         EXPECT_EQ(params.kty, "RSA");
         EXPECT_TRUE(params.crv.empty());
         ASSERT_EQ(params.n.size(), rsa_bytes(type));
-        EXPECT_NE(params.n[0], '\0');  // minimal: no leading zero byte
+        EXPECT_NE(params.n[0], '\0');                         // minimal: no leading zero byte
         EXPECT_EQ(params.e, std::string("\x01\x00\x01", 3));  // 65537, "AQAB"
         EXPECT_EQ(core::base64url_encode(params.e), "AQAB");
     }
@@ -284,9 +276,9 @@ TEST(PrivateKey, ReadsTraditionalPemFromOpensslCli) {
     ASSERT_TRUE(named.ok()) << named.error().message;
     EXPECT_EQ(named->type(), KeyType::ec256);
     char encoding[32] = {};
-    ASSERT_EQ(EVP_PKEY_get_utf8_string_param(named->get(), OSSL_PKEY_PARAM_EC_ENCODING, encoding, sizeof encoding,
-                                             nullptr),
-              1);
+    ASSERT_EQ(
+        EVP_PKEY_get_utf8_string_param(named->get(), OSSL_PKEY_PARAM_EC_ENCODING, encoding, sizeof encoding, nullptr),
+        1);
     EXPECT_STREQ(encoding, OSSL_PKEY_EC_ENCODING_GROUP);
     // SubjectPublicKeyInfo with a named P-256 curve is 91 DER bytes, about
     // 124 characters of base64; explicit parameters make it over twice that.

@@ -1,14 +1,14 @@
 // Log lines (text and JSON), level filtering and redaction of keys and secrets.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fcntl.h>
-#include <nlohmann/json.hpp>
 #include <poll.h>
+#include <unistd.h>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "core/log.hpp"
@@ -194,7 +194,8 @@ TEST_F(LogTest, RedactKeepsTextAroundSeveralBlocks) {
     const std::string text = std::string("a ") + k_private_key + " b " + k_certificate + " c " + k_ec_key + " d";
     EXPECT_EQ(log::redact(text), std::string("a [REDACTED]\n b ") + k_certificate + " c [REDACTED] d");
     // A key inside a JSON document (escaped newlines) is still found.
-    const std::string json = R"({"private_key":"-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG\n-----END PRIVATE KEY-----\n"})";
+    const std::string json =
+        R"({"private_key":"-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG\n-----END PRIVATE KEY-----\n"})";
     EXPECT_EQ(log::redact(json), R"({"private_key":"[REDACTED]\n"})");
     // Not a key: wrong label or lower-case.
     EXPECT_EQ(log::redact("-----BEGIN PUBLIC KEY-----x"), "-----BEGIN PUBLIC KEY-----x");
@@ -224,7 +225,8 @@ TEST_F(LogTest, ConcurrentLinesStayWhole) {
     for (int t = 0; t < 8; ++t) {
         threads.emplace_back([t] {
             for (int i = 0; i < 200; ++i) {
-                log::info("line from thread " + std::to_string(t), {{"i", std::to_string(i)}, {"pad", std::string(300, 'x')}});
+                log::info("line from thread " + std::to_string(t),
+                          {{"i", std::to_string(i)}, {"pad", std::string(300, 'x')}});
             }
         });
     }

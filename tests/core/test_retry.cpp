@@ -1,12 +1,12 @@
 // Backoff with full jitter, Retry-After parsing, interruptible sleeps.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <set>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "core/retry.hpp"
@@ -156,10 +156,10 @@ TEST_F(RetryTest, RetryAfterHttpDates) {
 }
 
 TEST_F(RetryTest, RetryAfterGarbage) {
-    for (const char* bad : {"", "   ", "-5", "1.5", "soon", "12abc", "Mon, 23 Nov 2026 19:01:30 UTC",
-                            "Mon, 32 Nov 2026 19:01:30 GMT", "Mon, 23 Foo 2026 19:01:30 GMT",
-                            "Mon, 23 Nov 2026 25:01:30 GMT", "Mon, 23 Nov 2026 19:01 GMT", "Mon, 30 Feb 2026 10:00:00 GMT",
-                            "Mon, 23 Nov 2026 19:01:30 GMT trailing"}) {
+    for (const char* bad :
+         {"", "   ", "-5", "1.5", "soon", "12abc", "Mon, 23 Nov 2026 19:01:30 UTC", "Mon, 32 Nov 2026 19:01:30 GMT",
+          "Mon, 23 Foo 2026 19:01:30 GMT", "Mon, 23 Nov 2026 25:01:30 GMT", "Mon, 23 Nov 2026 19:01 GMT",
+          "Mon, 30 Feb 2026 10:00:00 GMT", "Mon, 23 Nov 2026 19:01:30 GMT trailing"}) {
         EXPECT_FALSE(core::parse_retry_after(bad, fixed_now()).has_value()) << "'" << bad << "'";
     }
 }

@@ -36,9 +36,7 @@ std::string shared_dir() {
 }
 
 // Certificate times have whole seconds.
-SystemTime whole_seconds(SystemTime t) {
-    return std::chrono::floor<seconds>(t);
-}
+SystemTime whole_seconds(SystemTime t) { return std::chrono::floor<seconds>(t); }
 
 class X509Chain : public ::testing::Test {
 protected:
@@ -405,12 +403,12 @@ TEST(Rfc3339Time, RoundTripsNow) {
 }
 
 TEST(Rfc3339Time, RejectsMalformed) {
-    for (const char* bad : {"", "2026-11-23", "2026-11-23T19:17:51", "2026-11-23 19:17:51Z",
-                            "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-11-31T00:00:00Z",
-                            "2026-11-23T24:00:00Z", "2026-11-23T19:60:00Z", "2026-11-23T19:17:61Z",
-                            "2026-11-23T19:17:51.Z", "2026-11-23T19:17:51+0000", "2026-11-23T19:17:51+00",
-                            "2026-11-23T19:17:51Zjunk", "20261123T191751Z", "2026-11-23T19:17:51 Z",
-                            "+026-11-23T19:17:51Z", "2026-1-23T19:17:51Z"}) {
+    for (const char* bad :
+         {"", "2026-11-23", "2026-11-23T19:17:51", "2026-11-23 19:17:51Z", "2026-13-01T00:00:00Z",
+          "2026-02-29T00:00:00Z", "2026-11-31T00:00:00Z", "2026-11-23T24:00:00Z", "2026-11-23T19:60:00Z",
+          "2026-11-23T19:17:61Z", "2026-11-23T19:17:51.Z", "2026-11-23T19:17:51+0000", "2026-11-23T19:17:51+00",
+          "2026-11-23T19:17:51Zjunk", "20261123T191751Z", "2026-11-23T19:17:51 Z", "+026-11-23T19:17:51Z",
+          "2026-1-23T19:17:51Z"}) {
         auto parsed = core::parse_time(bad);
         EXPECT_FALSE(parsed.ok()) << "accepted '" << bad << "'";
         if (!parsed.ok()) {

@@ -1,13 +1,13 @@
 // The presentation journal (issue 8): entries are written before a provider
 // change, removed after a successful clean-up, and listed as orphans only
 // when the run that wrote them is over.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -117,15 +117,27 @@ TEST(Journal, OurPidFromAnEarlierRunForeignHostsByAgeAndJunkIsSkipped) {
     const nlohmann::json records = nlohmann::json::array({{{"fqdn", "_acme-challenge.c.example."}, {"value", "v"}}});
     // pid 1 in a container: same pid as ours, another run id -> over.
     write_entry(dir, "1-same-pid.json",
-                {{"provider", "p"}, {"host", this_host()}, {"pid", static_cast<long>(::getpid())},
-                 {"run", "an-earlier-run"}, {"written_at", now_ms()}, {"records", records}});
+                {{"provider", "p"},
+                 {"host", this_host()},
+                 {"pid", static_cast<long>(::getpid())},
+                 {"run", "an-earlier-run"},
+                 {"written_at", now_ms()},
+                 {"records", records}});
     // Another host (shared volume): only once older than max_age.
     write_entry(dir, "2-young-foreign.json",
-                {{"provider", "p"}, {"host", "elsewhere"}, {"pid", 1}, {"run", "r"}, {"written_at", now_ms()},
+                {{"provider", "p"},
+                 {"host", "elsewhere"},
+                 {"pid", 1},
+                 {"run", "r"},
+                 {"written_at", now_ms()},
                  {"records", records}});
     write_entry(dir, "3-old-foreign.json",
-                {{"provider", "p"}, {"host", "elsewhere"}, {"pid", 1}, {"run", "r"},
-                 {"written_at", now_ms() - 7200 * 1000}, {"records", records}});
+                {{"provider", "p"},
+                 {"host", "elsewhere"},
+                 {"pid", 1},
+                 {"run", "r"},
+                 {"written_at", now_ms() - 7200 * 1000},
+                 {"records", records}});
     write_entry(dir, "4-junk.json", "not an object");
     std::ofstream(fs::path(dir) / ".tmp-partial") << "{";
 
@@ -153,7 +165,8 @@ TEST(Journal, TempFileOfADeadWriterIsSweptALiveOneIsKept) {
     }
     ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: the pid is gone
     const std::string dead = "." + std::to_string(now_ms()) + "-abc.json.tmp." + std::to_string(child) + ".Xy12Zq";
-    const std::string live = "." + std::to_string(now_ms()) + "-abc.json.tmp." + std::to_string(::getppid()) + ".Ab34Cd";
+    const std::string live =
+        "." + std::to_string(now_ms()) + "-abc.json.tmp." + std::to_string(::getppid()) + ".Ab34Cd";
     fs::create_directories(dir);
     std::ofstream(fs::path(dir) / dead) << "{";
     std::ofstream(fs::path(dir) / live) << "{";

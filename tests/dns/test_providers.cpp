@@ -50,10 +50,12 @@ TEST(DnsProviders, Rfc2136SettingsFromEnv) {
     auto missing = dns::make_provider("rfc2136", env_of({}));
     ASSERT_FALSE(missing.ok());
     EXPECT_NE(missing.error().message.find("RFC2136_NAMESERVER"), std::string::npos);
-    auto half_key = dns::make_provider("rfc2136", env_of({{"RFC2136_NAMESERVER", "127.0.0.1"}, {"RFC2136_TSIG_KEY", "k"}}));
+    auto half_key =
+        dns::make_provider("rfc2136", env_of({{"RFC2136_NAMESERVER", "127.0.0.1"}, {"RFC2136_TSIG_KEY", "k"}}));
     ASSERT_FALSE(half_key.ok());
     EXPECT_NE(half_key.error().message.find("RFC2136_TSIG_SECRET"), std::string::npos);
-    auto bad_ttl = dns::make_provider("rfc2136", env_of({{"RFC2136_NAMESERVER", "127.0.0.1"}, {"RFC2136_TTL", "soon"}}));
+    auto bad_ttl =
+        dns::make_provider("rfc2136", env_of({{"RFC2136_NAMESERVER", "127.0.0.1"}, {"RFC2136_TTL", "soon"}}));
     ASSERT_FALSE(bad_ttl.ok());
     EXPECT_NE(bad_ttl.error().message.find("RFC2136_TTL"), std::string::npos);
     auto bad_alg = dns::make_provider("rfc2136", env_of({{"RFC2136_NAMESERVER", "127.0.0.1"},

@@ -107,8 +107,7 @@ TEST_F(DnsBind, ApexAndWildcardShareOneRrsetSha256) {
     auto presented = solver.present({{"example.test", "apex-value"}, {"*.example.test", "wildcard-value"}});
     ASSERT_TRUE(presented.ok()) << presented.error().message;
     ASSERT_EQ(presented->records().size(), 2U);
-    EXPECT_EQ(txt_values("_acme-challenge.example.test."),
-              (std::vector<std::string>{"apex-value", "wildcard-value"}));
+    EXPECT_EQ(txt_values("_acme-challenge.example.test."), (std::vector<std::string>{"apex-value", "wildcard-value"}));
     ASSERT_TRUE(presented->cleanup().ok());
     EXPECT_TRUE(txt_values("_acme-challenge.example.test.").empty());
 }

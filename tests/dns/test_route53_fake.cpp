@@ -72,8 +72,8 @@ protected:
 
     static dns::Route53Settings settings(double rate = 50.0) {
         dns::Route53Settings s;
-        s.client.credentials = aws::static_credentials(
-            aws::Credentials{aws_test::FakeAws::k_access_key, aws_test::FakeAws::k_secret_key, "", std::nullopt, "test"});
+        s.client.credentials = aws::static_credentials(aws::Credentials{
+            aws_test::FakeAws::k_access_key, aws_test::FakeAws::k_secret_key, "", std::nullopt, "test"});
         s.client.retry.base_delay = 20ms;
         s.client.retry.max_delay = 200ms;
         s.rate_limiter = std::make_shared<aws::RateLimiter>(rate);
@@ -205,7 +205,8 @@ TEST_F(DnsRoute53, CnameDelegationToASecondZone) {
 
 TEST_F(DnsRoute53, ThrottlingAnd500AreRetried) {
     const std::string zone = create_zone("example.com");
-    fake_->control("POST", "/_fake/faults", {{"action", "ChangeResourceRecordSets"}, {"kind", "throttle"}, {"count", 2}});
+    fake_->control("POST", "/_fake/faults",
+                   {{"action", "ChangeResourceRecordSets"}, {"kind", "throttle"}, {"count", 2}});
     fake_->control("POST", "/_fake/faults", {{"action", "ListResourceRecordSets"}, {"kind", "error500"}, {"count", 1}});
     fake_->control("POST", "/_fake/faults", {{"action", "GetChange"}, {"kind", "prior"}, {"count", 1}});
     dns::Solver solver(provider(), solver_options());
@@ -226,7 +227,8 @@ TEST_F(DnsRoute53, RequestRateCapHolds) {
     const double rate = 4.0;
     dns::Solver solver(provider(settings(rate)), solver_options());
     fake_->control("DELETE", "/_fake/calls");
-    auto presented = solver.present({{"a.example", "1"}, {"*.b.example", "2"}, {"c.example", "3"}, {"x.c.example", "4"}});
+    auto presented =
+        solver.present({{"a.example", "1"}, {"*.b.example", "2"}, {"c.example", "3"}, {"x.c.example", "4"}});
     ASSERT_TRUE(presented.ok()) << presented.error().message;
     ASSERT_TRUE(presented->cleanup().ok());
     std::vector<double> times;
@@ -256,10 +258,8 @@ TEST_F(DnsRoute53, CleanupAfterSimulatedAcmeFailureRestoresEveryZone) {
     const json before = all_zones_records();
     {
         dns::Solver solver(provider(), solver_options());
-        auto presented = solver.present({{"example.com", "a"},
-                                         {"*.example.com", "b"},
-                                         {"www.example.org", "c"},
-                                         {"example.org", "d"}});
+        auto presented = solver.present(
+            {{"example.com", "a"}, {"*.example.com", "b"}, {"www.example.org", "c"}, {"example.org", "d"}});
         ASSERT_TRUE(presented.ok()) << presented.error().message;
         EXPECT_NE(all_zones_records(), before);
         // The ACME order fails here; the Presentation is dropped without cleanup().

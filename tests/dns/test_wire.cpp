@@ -59,13 +59,14 @@ TEST(DnsWire, TxtRdataSplitsAt255) {
 }
 
 TEST(DnsWire, UpdateAddMessage) {
-    auto msg = build_txt_update(0x1234, "example.test", UpdateOp::add,
-                                {{"_acme-challenge.example.test.", "abc"}, {"_acme-challenge.example.test.", "de"}}, 60);
+    auto msg =
+        build_txt_update(0x1234, "example.test", UpdateOp::add,
+                         {{"_acme-challenge.example.test.", "abc"}, {"_acme-challenge.example.test.", "de"}}, 60);
     ASSERT_TRUE(msg.ok()) << msg.error().message;
     const std::string zone = label_name({"example", "test"});
     const std::string name = label_name({"_acme-challenge", "example", "test"});
-    const std::string expected = u16(0x1234) + u16(0x2800) + u16(1) + u16(0) + u16(2) + u16(0) +  // header, opcode 5
-                                 zone + u16(6) + u16(1) +                                          // zone: SOA IN
+    const std::string expected = u16(0x1234) + u16(0x2800) + u16(1) + u16(0) + u16(2) + u16(0) +    // header, opcode 5
+                                 zone + u16(6) + u16(1) +                                           // zone: SOA IN
                                  name + u16(16) + u16(1) + u32(60) + u16(4) + bytes({3}) + "abc" +  // add RR
                                  name + u16(16) + u16(1) + u32(60) + u16(3) + bytes({2}) + "de";
     EXPECT_EQ(*msg, expected);
@@ -75,8 +76,9 @@ TEST(DnsWire, UpdateDeleteSpecificRr) {
     auto msg = build_txt_update(7, "example.test.", UpdateOp::remove, {{"x.example.test", "v"}}, 60);
     ASSERT_TRUE(msg.ok());
     const std::string expected = u16(7) + u16(0x2800) + u16(1) + u16(0) + u16(1) + u16(0) +
-                                 label_name({"example", "test"}) + u16(6) + u16(1) + label_name({"x", "example", "test"}) +
-                                 u16(16) + u16(254) + u32(0) + u16(2) + bytes({1}) + "v";  // class NONE, TTL 0
+                                 label_name({"example", "test"}) + u16(6) + u16(1) +
+                                 label_name({"x", "example", "test"}) + u16(16) + u16(254) + u32(0) + u16(2) +
+                                 bytes({1}) + "v";  // class NONE, TTL 0
     EXPECT_EQ(*msg, expected);
     EXPECT_FALSE(build_txt_update(7, "example.test", UpdateOp::add, {{"other.test", "v"}}, 60).ok());
 }
@@ -101,7 +103,8 @@ class DnsTsig : public ::testing::TestWithParam<TsigAlgorithm> {};
 
 TEST_P(DnsTsig, SignMatchesRfc8945Layout) {
     const TsigKey key{"Renewer-Key.", GetParam(), "0123456789abcdef0123456789abcdef"};
-    const core::DigestAlg digest = GetParam() == TsigAlgorithm::hmac_sha512 ? core::DigestAlg::sha512 : core::DigestAlg::sha256;
+    const core::DigestAlg digest =
+        GetParam() == TsigAlgorithm::hmac_sha512 ? core::DigestAlg::sha512 : core::DigestAlg::sha256;
     const std::string alg = GetParam() == TsigAlgorithm::hmac_sha512 ? "hmac-sha512" : "hmac-sha256";
     auto msg = build_txt_update(0xBEEF, "example.test", UpdateOp::add, {{"_acme-challenge.example.test", "abc"}}, 60);
     ASSERT_TRUE(msg.ok());
@@ -111,8 +114,8 @@ TEST_P(DnsTsig, SignMatchesRfc8945Layout) {
 
     // RFC 8945 §4.3.3: MAC over the message, then key name (canonical), class ANY,
     // TTL 0, algorithm name, time signed (48 bits), fudge, error, other len.
-    const std::string variables = label_name({"renewer-key"}) + u16(255) + u32(0) + label_name({alg}) + u48(now) +
-                                  u16(300) + u16(0) + u16(0);
+    const std::string variables =
+        label_name({"renewer-key"}) + u16(255) + u32(0) + label_name({alg}) + u48(now) + u16(300) + u16(0) + u16(0);
     const std::string mac = core::hmac(digest, key.secret, *msg + variables);
     EXPECT_EQ(signed_message->mac, mac);
 
@@ -120,7 +123,8 @@ TEST_P(DnsTsig, SignMatchesRfc8945Layout) {
     expected[11] = 1;  // ARCOUNT
     const std::string rdata = label_name({alg}) + u48(now) + u16(300) + u16(static_cast<int>(mac.size())) + mac +
                               u16(0xBEEF) + u16(0) + u16(0);
-    expected += label_name({"renewer-key"}) + u16(250) + u16(255) + u32(0) + u16(static_cast<int>(rdata.size())) + rdata;
+    expected +=
+        label_name({"renewer-key"}) + u16(250) + u16(255) + u32(0) + u16(static_cast<int>(rdata.size())) + rdata;
     EXPECT_EQ(signed_message->wire, expected);
 
     // A response signed by hand the RFC 8945 §5.3 way verifies; one bit off does not.

@@ -35,8 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                             fuzz::touch(*value);
                         }
                         break;
-                    default:
-                        break;
+                    default: break;
                 }
             }
         }

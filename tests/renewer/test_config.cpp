@@ -207,8 +207,8 @@ TEST_F(renewer_ConfigTest, WildcardIdExpandsSafelyInStore) {
 
 TEST_F(renewer_ConfigTest, UnknownKeysAreNamedByPath) {
     json doc = minimal();
-    doc["certificates"].push_back({{"domains", {"b.example.com"}}, {"store", "aws-sm:b"},
-                                   {"dns", {{"zone_idd", "Z1"}}}});
+    doc["certificates"].push_back(
+        {{"domains", {"b.example.com"}}, {"store", "aws-sm:b"}, {"dns", {{"zone_idd", "Z1"}}}});
     EXPECT_EQ(error_of(doc), "renewer.json: certificates[1].dns.zone_idd: unknown key (did you mean \"zone_id\"?)");
 
     doc = minimal();
@@ -255,7 +255,8 @@ TEST_F(renewer_ConfigTest, WrongTypesAreNamedByPath) {
 
     doc = minimal();
     doc["certificates"][0]["dns"] = {{"propagation_timeout", 1.5}};
-    EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].dns.propagation_timeout: expected an integer, got a fraction");
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: certificates[0].dns.propagation_timeout: expected an integer, got a fraction");
 
     doc = minimal();
     doc["certificates"][0]["dns"] = "route53";
@@ -298,7 +299,8 @@ TEST_F(renewer_ConfigTest, InvalidNamesAreRefusedWithTheirIndex) {
     EXPECT_NE(error_of(doc).find("IP address"), std::string::npos);
 
     doc["certificates"][0]["domains"] = json::array();
-    EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].domains: empty list (a certificate needs at least one name)");
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: certificates[0].domains: empty list (a certificate needs at least one name)");
 
     doc["certificates"][0].erase("domains");
     EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].domains: required (a list of names)");
@@ -307,8 +309,9 @@ TEST_F(renewer_ConfigTest, InvalidNamesAreRefusedWithTheirIndex) {
 TEST_F(renewer_ConfigTest, DuplicatesAreRefused) {
     json doc = minimal();
     doc["certificates"][0]["domains"] = {"example.com", "www.example.com", "Example.COM."};
-    EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].domains[2]: duplicate name \"Example.COM.\" (same as "
-                             "certificates[0].domains[0] once normalized to \"example.com\")");
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: certificates[0].domains[2]: duplicate name \"Example.COM.\" (same as "
+              "certificates[0].domains[0] once normalized to \"example.com\")");
 
     doc = minimal();
     doc["certificates"].push_back({{"domains", {"example.com", "www.example.com"}}, {"store", "aws-sm:other"}});
@@ -319,8 +322,9 @@ TEST_F(renewer_ConfigTest, DuplicatesAreRefused) {
 
     doc = minimal();
     doc["certificates"].push_back({{"domains", {"b.example.com"}}, {"store", "aws-sm:certs/example"}});
-    EXPECT_NE(error_of(doc).find("certificates[1].store: \"aws-sm:certs/example\" is also the store of certificates[0]"),
-              std::string::npos);
+    EXPECT_NE(
+        error_of(doc).find("certificates[1].store: \"aws-sm:certs/example\" is also the store of certificates[0]"),
+        std::string::npos);
 }
 
 TEST_F(renewer_ConfigTest, AllowlistRefusesOtherNames) {
@@ -344,8 +348,7 @@ TEST_F(renewer_ConfigTest, RequiredFieldsPerProviderAndReplaceType) {
     EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].dns.server: required by provider rfc2136 (host:port)");
 
     doc["certificates"][0]["dns"] = {{"provider", "rfc2136"}, {"server", "127.0.0.1:53"}, {"tsig_key", "k."}};
-    EXPECT_EQ(error_of(doc),
-              "renewer.json: certificates[0].dns.tsig_key: needs tsig_secret_env or tsig_secret_file");
+    EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].dns.tsig_key: needs tsig_secret_env or tsig_secret_file");
 
     doc["certificates"][0]["dns"] = {{"provider", "exec"}};
     EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].dns.exec_path: required by provider exec");
@@ -373,7 +376,8 @@ TEST_F(renewer_ConfigTest, RequiredFieldsPerProviderAndReplaceType) {
     EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].replace.group: not used by replace type ecs");
     doc["certificates"][0]["replace"] = {{"type", "reboot"}};
     EXPECT_NE(error_of(doc).find("certificates[0].replace.type: unknown type \"reboot\""), std::string::npos);
-    doc["certificates"][0]["replace"] = {{"type", "ec2-tag"}, {"tag_key", "r"}, {"tag_value", "v"}, {"max_terminate", 0}};
+    doc["certificates"][0]["replace"] = {
+        {"type", "ec2-tag"}, {"tag_key", "r"}, {"tag_value", "v"}, {"max_terminate", 0}};
     EXPECT_NE(error_of(doc).find("certificates[0].replace.max_terminate: must be between 1 and 1000"),
               std::string::npos);
 
@@ -405,15 +409,17 @@ TEST_F(renewer_ConfigTest, ErrorsInDefaultsPointAtDefaults) {
 
 TEST_F(renewer_ConfigTest, SecretsAreNeverInline) {
     json doc = minimal();
-    doc["certificates"][0]["dns"] = {{"provider", "rfc2136"}, {"server", "127.0.0.1:53"}, {"tsig_key", "k."},
-                                     {"tsig_secret", "c2VjcmV0"}};
-    EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].dns.tsig_secret: secrets are never written in the config "
-                             "file; use tsig_secret_env or tsig_secret_file");
+    doc["certificates"][0]["dns"] = {
+        {"provider", "rfc2136"}, {"server", "127.0.0.1:53"}, {"tsig_key", "k."}, {"tsig_secret", "c2VjcmV0"}};
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: certificates[0].dns.tsig_secret: secrets are never written in the config "
+              "file; use tsig_secret_env or tsig_secret_file");
 
     doc = minimal();
     doc["eab"] = {{"kid", "k"}, {"hmac_key", "abc"}};
-    EXPECT_EQ(error_of(doc), "renewer.json: eab.hmac_key: secrets are never written in the config file; use "
-                             "hmac_key_env or hmac_key_file");
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: eab.hmac_key: secrets are never written in the config file; use "
+              "hmac_key_env or hmac_key_file");
 
     doc = minimal();
     doc["eab"] = {{"kid", "k"}, {"hmac_key_env", "TEST_UNSET_SECRET"}};
@@ -426,7 +432,9 @@ TEST_F(renewer_ConfigTest, SecretsAreNeverInline) {
     EXPECT_EQ(error_of(doc), "renewer.json: eab.kid: required when eab is given");
 
     doc = minimal();
-    doc["certificates"][0]["dns"] = {{"provider", "rfc2136"}, {"server", "127.0.0.1:53"}, {"tsig_key", "k."},
+    doc["certificates"][0]["dns"] = {{"provider", "rfc2136"},
+                                     {"server", "127.0.0.1:53"},
+                                     {"tsig_key", "k."},
                                      {"tsig_secret_file", "/nonexistent/tsig.key"}};
     EXPECT_NE(error_of(doc).find("certificates[0].dns.tsig_secret_file: cannot read \"/nonexistent/tsig.key\""),
               std::string::npos);
@@ -439,8 +447,8 @@ TEST_F(renewer_ConfigTest, SecretFromFileIsTrimmed) {
         out << "ZmlsZS1zZWNyZXQtdmFsdWU=\n";
     }
     json doc = minimal();
-    doc["certificates"][0]["dns"] = {{"provider", "rfc2136"}, {"server", "127.0.0.1"}, {"tsig_key", "k."},
-                                     {"tsig_secret_file", path.string()}};
+    doc["certificates"][0]["dns"] = {
+        {"provider", "rfc2136"}, {"server", "127.0.0.1"}, {"tsig_key", "k."}, {"tsig_secret_file", path.string()}};
     const Config config = parsed(doc);
     std::filesystem::remove(path);
     ASSERT_EQ(config.certificates.size(), 1U);

@@ -75,7 +75,8 @@ TEST(renewer_LambdaEvent, InvalidJsonIsAnError) {
 
 TEST(renewer_LambdaErrorBody, IsTheRuntimeApiShape) {
     const auto json = nlohmann::json::parse(lambda_error_body("Renewer.CertificateFailed", "a \"quoted\"\nline"));
-    EXPECT_EQ(json, (nlohmann::json{{"errorMessage", "a \"quoted\"\nline"}, {"errorType", "Renewer.CertificateFailed"}}));
+    EXPECT_EQ(json,
+              (nlohmann::json{{"errorMessage", "a \"quoted\"\nline"}, {"errorType", "Renewer.CertificateFailed"}}));
 }
 
 RunReport sample_report() {
@@ -123,7 +124,8 @@ TEST(renewer_ReportJson, HasTheDocumentedShape) {
     EXPECT_EQ(json["certificates"][1]["outcome"], "failed");
     EXPECT_EQ(json["certificates"][1]["reason"], "deadline: not started");
     ASSERT_EQ(json["replacements"].size(), 1U);
-    EXPECT_EQ(json["replacements"][0], (nlohmann::json{{"replace", "failed"}, {"error", "autoscaling web: AccessDenied"}}));
+    EXPECT_EQ(json["replacements"][0],
+              (nlohmann::json{{"replace", "failed"}, {"error", "autoscaling web: AccessDenied"}}));
 }
 
 TEST(renewer_FailureSummary, NamesEachFailedCertificateOnce) {

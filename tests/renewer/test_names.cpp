@@ -127,9 +127,13 @@ TEST(renewer_NormalizeName, EnforcesLengthLimits) {
 
 TEST(renewer_NormalizeName, RefusesInvalidInternationalNames) {
     // U+2028 LINE SEPARATOR and a lone combining mark are not valid in IDNA2008.
-    const std::string bad = refusal("a\xe2\x80\xa8" "b.example");
+    const std::string bad = refusal(
+        "a\xe2\x80\xa8"
+        "b.example");
     EXPECT_FALSE(bad.empty());
-    EXPECT_FALSE(refusal("\xcc\x81" "abc.example").empty());
+    EXPECT_FALSE(refusal("\xcc\x81"
+                         "abc.example")
+                     .empty());
 }
 
 TEST(renewer_Allowlist, ExactEntryMatchesOnlyThatName) {
@@ -142,8 +146,8 @@ TEST(renewer_Allowlist, ExactEntryMatchesOnlyThatName) {
 }
 
 TEST(renewer_Allowlist, SuffixEntryMatchesNamesBelowButNotTheApex) {
-    for (const std::vector<std::string>& allow : {std::vector<std::string>{".example.com"},
-                                                  std::vector<std::string>{"*.example.com"}}) {
+    for (const std::vector<std::string>& allow :
+         {std::vector<std::string>{".example.com"}, std::vector<std::string>{"*.example.com"}}) {
         EXPECT_TRUE(name_allowed("www.example.com", allow));
         EXPECT_TRUE(name_allowed("a.b.example.com", allow));
         EXPECT_TRUE(name_allowed("*.example.com", allow));

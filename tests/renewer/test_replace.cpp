@@ -74,8 +74,8 @@ std::vector<ChangedCertificate> two_changed() {
 // --- unit: hook, none, dry run -------------------------------------------------
 
 TEST(renewer_ReplaceTypes, ParseAndPrint) {
-    for (const auto type : {ReplaceType::none, ReplaceType::autoscaling, ReplaceType::ec2_tag, ReplaceType::ecs,
-                            ReplaceType::hook}) {
+    for (const auto type :
+         {ReplaceType::none, ReplaceType::autoscaling, ReplaceType::ec2_tag, ReplaceType::ecs, ReplaceType::hook}) {
         EXPECT_EQ(parse_replace_type(to_string(type)), type);
     }
     EXPECT_EQ(parse_replace_type("ec2_tag"), std::nullopt);
@@ -162,8 +162,8 @@ TEST_F(renewer_HookTest, OutputIsLogged) {
     const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     ASSERT_GE(fd, 0);
     core::log::configure({core::log::Level::info, core::log::Format::json, fd});
-    auto outcome = run_replacement(hook("echo hello from hook; echo to stderr >&2; printf 'no newline'"),
-                                   two_changed(), DryRun::no, nullptr);
+    auto outcome = run_replacement(hook("echo hello from hook; echo to stderr >&2; printf 'no newline'"), two_changed(),
+                                   DryRun::no, nullptr);
     core::log::configure({});
     ::close(fd);
     ASSERT_TRUE(outcome.ok()) << outcome.error().message;
@@ -258,8 +258,8 @@ public:
         auto server = std::unique_ptr<FakeAwsServer>(new FakeAwsServer());
         const std::string ready = (server->dir_.path() / "ready.json").string();
         const std::string log = (server->dir_.path() / "server.log").string();
-        std::vector<std::string> args = {python,    script,          "--host",       "127.0.0.1", "--http-port",
-                                         "0",       "--dns-port",    "0",            "--ready-file", ready};
+        std::vector<std::string> args = {python, script,       "--host", "127.0.0.1",    "--http-port",
+                                         "0",    "--dns-port", "0",      "--ready-file", ready};
         std::vector<char*> argv;
         for (auto& arg : args) {
             argv.push_back(arg.data());
@@ -455,8 +455,9 @@ std::vector<std::string> seed_instances(FakeAwsServer& fake) {
     const json web = {{"tags", {{"role", "web"}}}};
     const json reply = fake.control(
         "POST", "/_fake/instances",
-        {{"instances", json::array({web, web, web, {{"tags", {{"role", "db"}}}},
-                                    {{"tags", {{"role", "web"}}}, {"state", "stopped"}}})}});
+        {{"instances",
+          json::array(
+              {web, web, web, {{"tags", {{"role", "db"}}}}, {{"tags", {{"role", "web"}}}, {"state", "stopped"}}})}});
     return reply["ids"].get<std::vector<std::string>>();
 }
 

@@ -33,7 +33,9 @@ inline secrets::Bundle from_pem(const std::string& fullchain, const core::Privat
     return std::move(bundle).value();
 }
 
-inline secrets::Bundle from_chain(const test_ca::Chain& chain) { return from_pem(chain.fullchain_pem(), chain.leaf.key); }
+inline secrets::Bundle from_chain(const test_ca::Chain& chain) {
+    return from_pem(chain.fullchain_pem(), chain.leaf.key);
+}
 
 // A bundle whose leaf (issued by the shared intermediate) is valid over [not_before, not_after].
 inline secrets::Bundle make_valid_between(core::SystemTime not_before, core::SystemTime not_after,

@@ -201,7 +201,8 @@ TEST(Verify, ChecksTheChainAgainstRootsWhenGiven) {
     options.roots.push_back(core::Certificate::from_der(chain.root.cert.to_der()).value());
     EXPECT_TRUE(secrets::verify_bundle(bundle, options).ok()) << error_of(secrets::verify_bundle(bundle, options));
     secrets::VerifyOptions wrong;
-    wrong.roots.push_back(std::move(test_ca::make_chain({"example.com"}, system_clock::now(), "Another Root").root.cert));
+    wrong.roots.push_back(
+        std::move(test_ca::make_chain({"example.com"}, system_clock::now(), "Another Root").root.cert));
     EXPECT_FALSE(secrets::verify_bundle(bundle, wrong).ok());
 }
 

@@ -9,8 +9,8 @@
 
 #include "aws/client.hpp"
 #include "secrets/store.hpp"
-#include "tests/secrets/bundle_fixtures.hpp"
 #include "tests/aws/fakeaws_fixture.hpp"
+#include "tests/secrets/bundle_fixtures.hpp"
 
 namespace {
 
