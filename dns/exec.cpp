@@ -1,5 +1,6 @@
 #include "dns/exec.hpp"
 
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -224,12 +225,44 @@ private:
 
 }  // namespace
 
-core::Result<ExecSettings> ExecSettings::from_env(const Env& env) {
+namespace {
+
+using core::settings::Setting;
+using core::settings::Type;
+
+const std::array<Setting, 2> k_exec_settings{{
+    {.key = "exec_path",
+     .flag = "exec-path",
+     .env = "EXEC_PATH",
+     .help = "program called as: PROG present|cleanup FQDN VALUE"},
+    {.key = "exec_timeout",
+     .env = "EXEC_TIMEOUT",
+     .type = Type::integer,
+     .min = 1,
+     .max = 86400,
+     .help = "seconds one call may take (default 120)"},
+}};
+
+}  // namespace
+
+std::span<const core::settings::Setting> ExecSettings::schema() { return k_exec_settings; }
+
+core::Result<ExecSettings> ExecSettings::from_values(const core::settings::Values& values,
+                                                     const std::string& block_origin) {
+    namespace settings = core::settings;
     ExecSettings s;
-    s.path = env_util::get_or(env, "EXEC_PATH", "");
-    TRY_ASSIGN(long timeout, env_util::get_long(env, "EXEC_TIMEOUT", 120, 1, 86400));
-    s.timeout = std::chrono::seconds(timeout);
+    s.path = settings::text(values, "exec_path");
+    if (s.path.empty()) {
+        return settings::settings_error(settings::missing_origin(k_exec_settings[0], block_origin),
+                                        "required by provider exec");
+    }
+    s.timeout = std::chrono::seconds(settings::integer(values, "exec_timeout", 120));
     return s;
+}
+
+core::Result<ExecSettings> ExecSettings::from_env(const Env& env) {
+    TRY_ASSIGN(const auto values, core::settings::read_env(core::settings::flat_block(schema()), env));
+    return from_values(values, "");
 }
 
 core::Result<std::unique_ptr<Provider>> make_exec(ExecSettings settings) {

@@ -1,5 +1,7 @@
 #include "dns/rfc2136.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -16,6 +18,7 @@
 #include "core/digest.hpp"
 #include "core/log.hpp"
 #include "core/retry.hpp"
+#include "dns/config.hpp"
 #include "dns/resolver.hpp"
 #include "dns/wire.hpp"
 
@@ -289,18 +292,133 @@ private:
 
 }  // namespace
 
-core::Result<Rfc2136Settings> Rfc2136Settings::from_env(const Env& env) {
+namespace {
+
+using core::settings::Setting;
+using core::settings::Type;
+
+std::optional<std::string> algorithm_problem(std::string_view text) {
+    if (auto alg = wire::parse_tsig_algorithm(text); !alg) {
+        return alg.error().message;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> env_name_problem(std::string_view name) {
+    const bool valid =
+        !(name.front() >= '0' && name.front() <= '9') && std::all_of(name.begin(), name.end(), [](char c) {
+            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        });
+    if (!valid) {
+        return "\"" + std::string(name) + "\" is not an environment variable name";
+    }
+    return std::nullopt;
+}
+
+const std::array<Setting, 9> k_rfc2136_settings{{
+    {.key = "server",
+     .flag = "rfc2136-server",
+     .env = "RFC2136_NAMESERVER",
+     .help = "primary DNS server host:port for RFC 2136 updates",
+     .check = host_port_problem},
+    {.key = "tsig_key", .flag = "rfc2136-tsig-key", .env = "RFC2136_TSIG_KEY", .help = "TSIG key name"},
+    {.key = "tsig_algorithm",
+     .flag = "rfc2136-tsig-algorithm",
+     .env = "RFC2136_TSIG_ALGORITHM",
+     .help = "hmac-sha256 (default) or hmac-sha512",
+     .check = algorithm_problem},
+    // The secret: never in the file or argv; the three sources are alternatives.
+    {.key = "tsig_secret",
+     .env = "RFC2136_TSIG_SECRET",
+     .help = "the base64 TSIG secret",
+     .group = "tsig_secret",
+     .in_file = false},
+    {.key = "tsig_secret_env",
+     .help = "environment variable that holds the base64 TSIG secret",
+     .group = "tsig_secret",
+     .check = env_name_problem},
+    {.key = "tsig_secret_file",
+     .flag = "rfc2136-tsig-secret-file",
+     .help = "file holding the base64 TSIG secret",
+     .group = "tsig_secret"},
+    {.key = "ttl",
+     .flag = "rfc2136-ttl",
+     .env = "RFC2136_TTL",
+     .type = Type::integer,
+     .min = 1,
+     .max = 86400,
+     .help = "TTL of the TXT records, seconds (default 60)"},
+    {.key = "zone", .env = "RFC2136_ZONE", .help = "zone to update (default: the SOA the server names)"},
+    {.key = "exchange_timeout",
+     .env = "RFC2136_DNS_TIMEOUT",
+     .type = Type::integer,
+     .min = 1,
+     .max = 3600,
+     .help = "seconds one UPDATE exchange may take (default 10)",
+     .in_file = false},
+}};
+const Setting& k_server_row = k_rfc2136_settings[0];
+const Setting& k_key_row = k_rfc2136_settings[1];
+
+// The secret from wherever the values say; empty when none is given.
+core::Result<std::string> read_tsig_secret(const core::settings::Values& values) {
+    TRY_ASSIGN(std::string secret,
+               core::settings::read_secret(values, "tsig_secret", "tsig_secret_env", "tsig_secret_file"));
+    if (!secret.empty()) {
+        if (auto decoded = core::base64_decode(secret); !decoded || decoded->empty()) {
+            std::string origin;
+            for (const auto key : {"tsig_secret", "tsig_secret_env", "tsig_secret_file"}) {
+                origin = values.contains(key) ? core::settings::origin(values, key) : origin;
+            }
+            return core::settings::settings_error(origin, "the TSIG secret is not valid base64");
+        }
+    }
+    return secret;
+}
+
+// Names the secret's sources in the spelling the user writes (`origin`).
+std::string secret_spellings(std::string_view origin) {
+    switch (core::settings::source_of(origin)) {
+        case core::settings::Source::file: return "tsig_secret_env or tsig_secret_file";
+        case core::settings::Source::flag: return "--rfc2136-tsig-secret-file or RFC2136_TSIG_SECRET";
+        case core::settings::Source::env: return "RFC2136_TSIG_SECRET";
+    }
+    return "a TSIG secret";
+}
+
+}  // namespace
+
+std::span<const core::settings::Setting> Rfc2136Settings::schema() { return k_rfc2136_settings; }
+
+core::Result<Rfc2136Settings> Rfc2136Settings::from_values(const core::settings::Values& values,
+                                                           const std::string& block_origin) {
+    namespace settings = core::settings;
     Rfc2136Settings s;
-    s.nameserver = env_util::get_or(env, "RFC2136_NAMESERVER", "");
-    s.tsig_key = env_util::get_or(env, "RFC2136_TSIG_KEY", "");
-    s.tsig_secret = env_util::get_or(env, "RFC2136_TSIG_SECRET", "");
-    s.tsig_algorithm = env_util::get_or(env, "RFC2136_TSIG_ALGORITHM", s.tsig_algorithm);
-    s.zone = env_util::get_or(env, "RFC2136_ZONE", "");
-    TRY_ASSIGN(long ttl, env_util::get_long(env, "RFC2136_TTL", 60, 0, 2147483647));
-    s.ttl = static_cast<std::uint32_t>(ttl);
-    TRY_ASSIGN(long timeout, env_util::get_long(env, "RFC2136_DNS_TIMEOUT", 10, 1, 3600));
-    s.timeout = std::chrono::seconds(timeout);
+    s.nameserver = settings::text(values, "server");
+    if (s.nameserver.empty()) {
+        return settings::settings_error(settings::missing_origin(k_server_row, block_origin),
+                                        "required by provider rfc2136 (host:port)");
+    }
+    s.tsig_key = settings::text(values, "tsig_key");
+    s.tsig_algorithm = settings::text(values, "tsig_algorithm", s.tsig_algorithm);
+    TRY_ASSIGN(s.tsig_secret, read_tsig_secret(values));
+    if (!s.tsig_key.empty() && s.tsig_secret.empty()) {
+        const std::string origin = settings::origin(values, "tsig_key");
+        return settings::settings_error(origin, "needs " + secret_spellings(origin));
+    }
+    if (s.tsig_key.empty() && !s.tsig_secret.empty()) {
+        return settings::settings_error(settings::missing_origin(k_key_row, block_origin),
+                                        "required with a TSIG secret (the key name)");
+    }
+    s.ttl = static_cast<std::uint32_t>(settings::integer(values, "ttl", s.ttl));
+    s.zone = settings::text(values, "zone");
+    s.timeout = std::chrono::seconds(settings::integer(values, "exchange_timeout", 10));
     return s;
+}
+
+core::Result<Rfc2136Settings> Rfc2136Settings::from_env(const Env& env) {
+    TRY_ASSIGN(const auto values, core::settings::read_env(core::settings::flat_block(schema()), env));
+    return from_values(values, "");
 }
 
 core::Result<std::unique_ptr<Provider>> make_rfc2136(Rfc2136Settings settings) {

@@ -1,19 +1,21 @@
 // RFC 2136 dynamic UPDATE provider with TSIG (RFC 8945, hmac-sha256/512),
 // over TCP to the zone's primary server.
 //
-// Environment (lego's names):
-//   RFC2136_NAMESERVER       primary server, "host[:port]" (required; port 53 by default)
-//   RFC2136_TSIG_KEY         TSIG key name (optional: unsigned updates when unset)
-//   RFC2136_TSIG_SECRET      base64 secret (required with a key)
-//   RFC2136_TSIG_ALGORITHM   hmac-sha256 (default) or hmac-sha512, with or without the trailing dot
-//   RFC2136_TTL              TTL of added records, seconds (default 60)
-//   RFC2136_DNS_TIMEOUT      seconds per UPDATE exchange (default 10)
-//   RFC2136_ZONE             zone to update (optional; default: the SOA the server names for each record)
+// Settings (schema() in rfc2136.cpp; lego's environment names):
+//   server          primary server "host[:port]" (required; port 53 by default)
+//   tsig_key        TSIG key name (optional: unsigned updates when unset)
+//   the TSIG secret base64, from RFC2136_TSIG_SECRET, a variable the file
+//                   names (tsig_secret_env) or a file (tsig_secret_file)
+//   tsig_algorithm  hmac-sha256 (default) or hmac-sha512, with or without the trailing dot
+//   ttl             TTL of added records, seconds (default 60)
+//   RFC2136_DNS_TIMEOUT  seconds per UPDATE exchange (default 10)
+//   zone            zone to update (default: the SOA the server names for each record)
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "dns/provider.hpp"
@@ -29,7 +31,14 @@ struct Rfc2136Settings {
     std::chrono::milliseconds timeout{10'000};
     std::string zone;
 
+    // The settings schema (docs/dns-providers.md).
+    static std::span<const core::settings::Setting> schema();
+    // From checked values; reads the secret from the variable or file named.
+    static core::Result<Rfc2136Settings> from_values(const core::settings::Values& values,
+                                                     const std::string& block_origin);
     static core::Result<Rfc2136Settings> from_env(const Env& env = process_env());
+
+    bool operator==(const Rfc2136Settings&) const = default;
 };
 
 // Errors: invalid_input naming the setting when the settings are incomplete.

@@ -1,11 +1,14 @@
 #include "dns/route53.hpp"
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "aws/credentials.hpp"
 #include "core/http.hpp"
@@ -682,23 +685,92 @@ private:
 
 }  // namespace
 
-core::Result<Route53Settings> Route53Settings::from_env(const Env& env) {
+namespace {
+
+std::optional<std::string> role_arn_problem(std::string_view text) {
+    if (text.rfind("arn:", 0) != 0) {
+        return fmt::format("\"{}\" is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)", text);
+    }
+    return std::nullopt;
+}
+
+using core::settings::Setting;
+using core::settings::Type;
+
+const std::array<Setting, 8> k_route53_settings{{
+    {.key = "zone_id",
+     .flag = "route53-zone-id",
+     .env = "AWS_HOSTED_ZONE_ID",
+     .help = "hosted zone id (skips zone discovery)"},
+    {.key = "private_zone",
+     .flag = "route53-private-zone",
+     .env = "AWS_PRIVATE_ZONE",
+     .type = Type::boolean,
+     .help = "prefer a private hosted zone over a public one of the same name"},
+    {.key = "ttl",
+     .env = "AWS_TTL",
+     .type = Type::integer,
+     .min = 1,
+     .max = 86400,
+     .help = "TTL of new TXT sets, seconds (default 60)"},
+    {.key = "assume_role_arn",
+     .flag = "route53-assume-role-arn",
+     .env = "AWS_ASSUME_ROLE_ARN",
+     .help = "role to assume for Route53 calls (the zone's account)",
+     .check = role_arn_problem},
+    {.key = "external_id",
+     .flag = "route53-external-id",
+     .env = "AWS_EXTERNAL_ID",
+     .help = "external id for the assumed role"},
+    {.key = "session_name",
+     .env = "AWS_ASSUME_ROLE_SESSION_NAME",
+     .help = "session name of the assumed role",
+     .in_file = false},
+    {.key = "requests_per_second",
+     .flag = "route53-rps",
+     .env = "AWS_ROUTE53_REQUESTS_PER_SECOND",
+     .type = Type::number,
+     .min = 0,
+     .max = 100,
+     .min_exclusive = true,
+     .help = "maximum Route53 requests per second of this process (default 4; Route53 allows an account 5)"},
+    {.key = "polling_interval",
+     .env = "AWS_POLLING_INTERVAL",
+     .type = Type::integer,
+     .min = 1,
+     .max = 600,
+     .help = "seconds, the cap of the GetChange backoff (default 4)",
+     .in_file = false},
+}};
+
+}  // namespace
+
+std::span<const core::settings::Setting> Route53Settings::schema() { return k_route53_settings; }
+
+core::Result<Route53Settings> Route53Settings::from_values(const core::settings::Values& values,
+                                                           const std::string& block_origin) {
+    namespace settings = core::settings;
     Route53Settings s;
-    s.hosted_zone_id = env_util::get_or(env, "AWS_HOSTED_ZONE_ID", "");
-    TRY_ASSIGN(bool private_zone, env_util::get_flag(env, "AWS_PRIVATE_ZONE", false));
-    s.zone_visibility = private_zone ? ZoneVisibility::prefer_private : ZoneVisibility::prefer_public;
-    TRY_ASSIGN(long ttl, env_util::get_long(env, "AWS_TTL", 60, 0, 2147483647));
-    s.ttl = static_cast<std::uint32_t>(ttl);
-    s.assume_role_arn = env_util::get_or(env, "AWS_ASSUME_ROLE_ARN", "");
-    s.external_id = env_util::get_or(env, "AWS_EXTERNAL_ID", "");
-    s.session_name = env_util::get_or(env, "AWS_ASSUME_ROLE_SESSION_NAME", s.session_name);
-    TRY_ASSIGN(double rps, env_util::get_double(env, "AWS_ROUTE53_REQUESTS_PER_SECOND", 4.0, 0.1, 1000.0));
-    s.requests_per_second = rps;
-    TRY_ASSIGN(long timeout, env_util::get_long(env, "AWS_PROPAGATION_TIMEOUT", 600, 1, 86400));
-    s.change_timeout = std::chrono::seconds(timeout);
-    TRY_ASSIGN(long poll, env_util::get_long(env, "AWS_POLLING_INTERVAL", 4, 1, 600));
-    s.max_poll = std::chrono::seconds(poll);
+    s.hosted_zone_id = settings::text(values, "zone_id");
+    s.zone_visibility = settings::boolean(values, "private_zone", false) ? ZoneVisibility::prefer_private
+                                                                         : ZoneVisibility::prefer_public;
+    s.ttl = static_cast<std::uint32_t>(settings::integer(values, "ttl", s.ttl));
+    s.assume_role_arn = settings::text(values, "assume_role_arn");
+    s.external_id = settings::text(values, "external_id");
+    s.session_name = settings::text(values, "session_name", s.session_name);
+    s.requests_per_second = settings::number(values, "requests_per_second", s.requests_per_second);
+    s.max_poll = std::chrono::seconds(settings::integer(values, "polling_interval", 4));
+    if (!s.external_id.empty() && s.assume_role_arn.empty()) {
+        return settings::settings_error(
+            settings::origin(values, "external_id"),
+            "needs an assumed role (" + settings::missing_origin(k_route53_settings[3], block_origin) + ")");
+    }
     return s;
+}
+
+core::Result<Route53Settings> Route53Settings::from_env(const Env& env) {
+    TRY_ASSIGN(const auto values, core::settings::read_env(core::settings::flat_block(schema()), env));
+    return from_values(values, "");
 }
 
 core::Result<std::unique_ptr<Provider>> make_route53(Route53Settings settings) {

@@ -7,18 +7,12 @@
 // their TTL kept), then GetChange until INSYNC. Cleanup UPSERTs the remainder
 // or DELETEs the exact current set when nothing else remains.
 //
-// Environment (lego's names where lego has one):
-//   AWS_HOSTED_ZONE_ID          use this zone for every record instead of discovery
-//   AWS_PRIVATE_ZONE            true: a private zone wins over a public one of the same name
-//   AWS_TTL                     TTL of new TXT sets, seconds (default 60)
-//   AWS_ASSUME_ROLE_ARN         assume this role (the zone's account) for all Route53 calls
-//   AWS_EXTERNAL_ID             external id for that AssumeRole
-//   AWS_ASSUME_ROLE_SESSION_NAME session name (default "renewer-dns")
-//   AWS_ROUTE53_REQUESTS_PER_SECOND  cap on Route53 calls of this process (default 4)
-//   AWS_PROPAGATION_TIMEOUT     seconds to wait for INSYNC (default 600)
-//   AWS_POLLING_INTERVAL        seconds, cap of the GetChange backoff (default 4)
-//   plus the SDK conventions: AWS_REGION, AWS_PROFILE, credentials chain,
-//   AWS_ENDPOINT_URL_ROUTE_53 / AWS_ENDPOINT_URL.
+// Settings (schema() in route53.cpp: JSON key, flag, lego's environment
+// name, range): zone_id, private_zone, ttl, assume_role_arn, external_id,
+// session name, requests_per_second, polling interval; plus the SDK
+// conventions: AWS_REGION, AWS_PROFILE, credentials chain,
+// AWS_ENDPOINT_URL_ROUTE_53 / AWS_ENDPOINT_URL. The INSYNC wait is bounded by
+// the DNS block's propagation_timeout (dns/config.cpp).
 //
 // IAM: route53:ListHostedZonesByName, route53:ListResourceRecordSets,
 // route53:ChangeResourceRecordSets, route53:GetChange (and sts:AssumeRole
@@ -28,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "aws/client.hpp"
@@ -58,7 +53,22 @@ struct Route53Settings {
     // `requests_per_second` (the first provider created sets its rate).
     std::shared_ptr<aws::RateLimiter> rate_limiter;
 
+    // The settings schema (docs/dns-providers.md).
+    static std::span<const core::settings::Setting> schema();
+    // From checked values of the schema's rows; `block_origin` names a
+    // missing required setting (core::settings::missing_origin).
+    static core::Result<Route53Settings> from_values(const core::settings::Values& values,
+                                                     const std::string& block_origin);
     static core::Result<Route53Settings> from_env(const Env& env = process_env());
+
+    // What the user set; the client plumbing and the shared limiter are not settings.
+    bool operator==(const Route53Settings& other) const {
+        return hosted_zone_id == other.hosted_zone_id && zone_visibility == other.zone_visibility && ttl == other.ttl &&
+               assume_role_arn == other.assume_role_arn && external_id == other.external_id &&
+               session_name == other.session_name && requests_per_second == other.requests_per_second &&
+               change_timeout == other.change_timeout && initial_poll == other.initial_poll &&
+               max_poll == other.max_poll;
+    }
 };
 
 core::Result<std::unique_ptr<Provider>> make_route53(Route53Settings settings);

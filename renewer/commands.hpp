@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "renewer/dns_options.hpp"
+#include "dns/config.hpp"
 #include "renewer/run.hpp"
 
 namespace renewer {
@@ -17,6 +17,6 @@ int run_command(const RunSettings& settings, RunMode mode);
 
 // `renewer dns-test`: present a random TXT value per name, wait until every
 // authoritative server answers it, report the time taken, clean up.
-int dns_test_command(const std::vector<std::string>& names, const DnsOptions& options);
+int dns_test_command(const std::vector<std::string>& names, const dns::DnsConfig& config);
 
 }  // namespace renewer

@@ -64,11 +64,14 @@
 // (resolver, nameservers, follow_cname, propagation_timeout) are inherited, and
 // a different replace type inherits nothing.
 //
-// Precedence, for every setting that more than one source can give:
-//   command-line flags > environment variables > config file > built-in defaults
-// (choose_setting() below). Secrets are read only from the environment
-// variable or file the config names, never inline: "tsig_secret",
-// "hmac_key" and the like are refused with a hint.
+// The rows behind every key (type, range, flag, environment variable) are in
+// renewer/schema.cpp and, for the dns block, in dns/. Precedence, for every
+// setting, certificates' store, DNS, replacement, key type and profile
+// included: command-line flags > environment variables > config file >
+// built-in defaults (build_config() below, core::settings::overlay()).
+// Secrets are read only from the environment variable or file the config
+// names, never inline: "tsig_secret", "hmac_key" and the like are refused
+// with a hint.
 #pragma once
 
 #include <chrono>
@@ -77,9 +80,12 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/keys.hpp"
 #include "core/result.hpp"
-#include "renewer/dns_options.hpp"
+#include "core/settings.hpp"
+#include "dns/config.hpp"
 #include "renewer/replace.hpp"
 
 namespace renewer {
@@ -118,7 +124,7 @@ struct CertificateConfig {
     std::vector<std::string> domains;  // normalized (punycode, lower case), order kept
     core::KeyType key_type = core::KeyType::ec256;
     StoreSpec store;
-    DnsOptions dns;  // (dns_options.hpp) rfc2136_tsig_secret resolved from env/file
+    dns::DnsConfig dns;  // the TSIG secret resolved from its variable or file
     ReplaceTarget replace;
     std::string profile;
 };
@@ -141,16 +147,47 @@ struct Config {
     RenewPolicy renew;
     std::chrono::seconds jitter{0};
     std::vector<CertificateConfig> certificates;
+    // Every run-wide setting as given (file, environment and flags laid
+    // over each other), for the flag-only ones the command reads itself
+    // (timeout, deadline, account key type, ...; renewer/schema.cpp).
+    core::settings::Values run;
+    // Environment variables the file names as holding secrets
+    // (tsig_secret_env); a deploy hook's environment goes without them.
+    std::vector<std::string> secret_variables;
 };
 
-// Reads and parses the file. I/O errors are ErrorKind::io, everything else
-// ErrorKind::invalid_input; messages start with the path ("renewer.json: ...").
-core::Result<Config> load_config(const std::string& path);
+// What the command line gives (renewer/cli_options.cpp), laid over the
+// environment and the file. Each Values is one block's flags.
+struct CommandLine {
+    core::settings::Values global, eab, certificate, dns, replace;
+    // -d/--cert: the certificates when there is no file; each a list of names.
+    std::vector<std::vector<std::string>> certificates;
+    // --out DIR: the store "dir:DIR" (one certificate) or "dir:DIR/{name}".
+    std::optional<core::settings::Value> out;
+};
 
-// Parses `json_text`; `source_name` prefixes every message. Resolves the
-// secrets the file names (environment variables, files) and registers them
-// with core::log::register_secret.
-core::Result<Config> parse_config(std::string_view json_text, const std::string& source_name);
+// The configuration from the file's document (null: none), the environment
+// and the command line, every setting checked before any network call.
+// Errors are ErrorKind::invalid_input naming the flag, the variable or the
+// JSON path the value came from ("renewer.json: certificates[1].dns.ttl: ...").
+core::Result<Config> build_config(const nlohmann::json* document, const std::string& source,
+                                  const CommandLine& command_line,
+                                  const core::settings::EnvLookup& env = core::settings::process_env());
+
+// The DNS settings of the command line and the environment alone
+// (`renewer dns-test`).
+core::Result<dns::DnsConfig> dns_config_from(const CommandLine& command_line,
+                                             const core::settings::EnvLookup& env = core::settings::process_env());
+
+// Reads and parses the file (no flags). I/O errors are ErrorKind::io,
+// everything else ErrorKind::invalid_input; messages start with the path.
+core::Result<Config> load_config(const std::string& path, const CommandLine& command_line = {},
+                                 const core::settings::EnvLookup& env = core::settings::process_env());
+
+// Parses `json_text`; `source_name` prefixes every message.
+core::Result<Config> parse_config(std::string_view json_text, const std::string& source_name,
+                                  const CommandLine& command_line = {},
+                                  const core::settings::EnvLookup& env = core::settings::process_env());
 
 // Distinct replacement targets of the changed certificates, each with its
 // certificates, in first-seen order: run_replacement is called once per entry.
@@ -160,25 +197,5 @@ struct ReplacementBatch {
     std::vector<ChangedCertificate> changed;
 };
 std::vector<ReplacementBatch> group_replacements(const Config& config, const std::vector<ChangedCertificate>& changed);
-
-// The precedence rule in one place: the first source that has a value wins,
-// flags before environment before config file before the built-in default.
-template <typename T>
-T choose_setting(const std::optional<T>& flag, const std::optional<T>& env, const std::optional<T>& file,
-                 const T& builtin) {
-    if (flag) {
-        return *flag;
-    }
-    if (env) {
-        return *env;
-    }
-    if (file) {
-        return *file;
-    }
-    return builtin;
-}
-
-// The value of environment variable `name` when set and non-empty.
-std::optional<std::string> env_setting(const char* name);
 
 }  // namespace renewer

@@ -1,6 +1,5 @@
 // Connects the ACME flow to the DNS layer: acme::Dns01Solver (declared in
-// acme/, which knows no DNS code) implemented over dns::Solver, and the
-// mapping from our DNS options to the providers' settings.
+// acme/, which knows no DNS code) implemented over dns::Solver.
 #pragma once
 
 #include <map>
@@ -12,17 +11,8 @@
 #include "acme/obtain.hpp"
 #include "core/result.hpp"
 #include "dns/solver.hpp"
-#include "renewer/dns_options.hpp"
 
 namespace renewer {
-
-// The provider named by `options`. Settings come from `options`, then the
-// process environment (lego's names).
-core::Result<std::shared_ptr<dns::Provider>> make_dns_provider(const DnsOptions& options);
-// CNAME and propagation settings.
-dns::SolverOptions dns_solver_options(const DnsOptions& options);
-// Both together.
-core::Result<std::shared_ptr<dns::Solver>> make_dns_solver(const DnsOptions& options);
 
 // Routes each record to the solver of the certificate it belongs to, and
 // keeps each presentation until cleanup(). Thread-safe (obtain_many).

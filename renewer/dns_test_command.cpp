@@ -5,14 +5,13 @@
 #include "core/log.hpp"
 #include "dns/solver.hpp"
 #include "renewer/commands.hpp"
-#include "renewer/dns_bridge.hpp"
 #include "renewer/exit_codes.hpp"
 #include "renewer/names.hpp"
 
 namespace renewer {
 
-int dns_test_command(const std::vector<std::string>& names, const DnsOptions& options) {
-    auto provider = make_dns_provider(options);
+int dns_test_command(const std::vector<std::string>& names, const dns::DnsConfig& config) {
+    auto provider = dns::make_provider(config.provider);
     if (!provider) {
         std::cerr << "renewer dns-test: " << provider.error().message << "\n";
         return k_exit_bad_config;
@@ -24,7 +23,7 @@ int dns_test_command(const std::vector<std::string>& names, const DnsOptions& op
             std::cerr << "renewer dns-test: " << name.error().message << "\n";
             return k_exit_bad_config;
         }
-        auto report = dns::run_dns_test(*provider, dns_solver_options(options), *name);
+        auto report = dns::run_dns_test(*provider, config.solver_options(), *name);
         if (!report) {
             core::log::error("dns-test failed", {{"domain", *name}, {"error", report.error().message}});
             exit_code = k_exit_failed;

@@ -18,6 +18,7 @@
 #include "aws/client.hpp"
 #include "core/log.hpp"
 #include "core/retry.hpp"
+#include "dns/config.hpp"
 #include "dns/journal.hpp"
 #include "renewer/dns_bridge.hpp"
 #include "secrets/spool.hpp"
@@ -83,18 +84,6 @@ struct Job {
 
 std::string strip_wildcard(const std::string& name) { return name.rfind("*.", 0) == 0 ? name.substr(2) : name; }
 
-// Certificates with equal DNS settings share one solver; the journal names
-// the settings a value was presented with by this key. Every setting counts
-// (a certificate with a 3 s timeout must not get another's 300 s), except the
-// TSIG secret, which never goes to disk (its key name does).
-std::string dns_key(const DnsOptions& dns) {
-    return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", dns.provider, dns.resolver, dns.nameservers,
-                       dns.follow_cname, dns.propagation_timeout.count(), dns.route53_zone_id,
-                       dns.route53_assume_role_arn, dns.route53_external_id, dns.route53_requests_per_second,
-                       dns.route53_private_zone, dns.rfc2136_server, dns.rfc2136_tsig_key, dns.rfc2136_tsig_algorithm,
-                       dns.rfc2136_ttl, dns.exec_path);
-}
-
 // TXT values a killed run left behind (issue 8): the journal beside the spool
 // lists them; remove them through the provider of a certificate with the same
 // DNS settings before anything is ordered.
@@ -106,7 +95,7 @@ void replay_dns_journal(const RunSettings& settings, const std::vector<Job>& job
     }
     for (const auto& entry : *orphans) {
         const auto owner = std::find_if(jobs.begin(), jobs.end(),
-                                        [&](const Job& job) { return dns_key(job.config->dns) == entry.provider; });
+                                        [&](const Job& job) { return job.config->dns.identity() == entry.provider; });
         const std::string first = entry.records.empty() ? "" : entry.records.front().fqdn;
         if (owner == jobs.end()) {
             core::log::warn(
@@ -115,7 +104,7 @@ void replay_dns_journal(const RunSettings& settings, const std::vector<Job>& job
                 {{"fqdn", first}, {"journal", journal.dir() + "/" + entry.id}});
             continue;
         }
-        auto solver = make_dns_solver(owner->config->dns);
+        auto solver = dns::make_solver(owner->config->dns);
         auto removed = solver ? (*solver)->remove(entry.records) : core::Status(solver.error());
         if (!removed) {
             core::log::warn("cannot remove TXT values left by an interrupted run; the next run tries again",
@@ -404,21 +393,22 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
     std::vector<Job*> ordered;
     for (auto* job : due) {
         const auto& config = *job->config;
-        const DnsOptions& dns = config.dns;
-        const std::string key = dns_key(dns);
+        const dns::DnsConfig& dns = config.dns;
+        // Certificates with equal DNS settings share one solver; the journal
+        // names the settings a value was presented with by this key.
+        const std::string key = dns.identity();
         auto& solver = solvers[key];
         if (!solver) {
             // No DNS wait (INSYNC, propagation) may outlast the run's deadline.
-            DnsOptions bounded = dns;
+            dns::DnsConfig bounded = dns;
             if (settings.deadline) {
                 const auto left = std::chrono::duration_cast<std::chrono::seconds>(run_deadline.remaining());
-                bounded.propagation_timeout =
-                    std::max(std::chrono::seconds(1), std::min(bounded.propagation_timeout, left));
+                bounded.set_wait(std::max(std::chrono::seconds(1), std::min(bounded.propagation_timeout, left)));
             }
-            auto made = make_dns_solver(bounded);
+            auto made = dns::make_solver(bounded);
             if (!made) {
                 job->result.outcome = Outcome::failed;
-                job->result.reason = made.error().wrap("DNS provider " + dns.provider).message;
+                job->result.reason = made.error().wrap("DNS provider " + dns.provider_name()).message;
                 solvers.erase(key);
                 continue;
             }

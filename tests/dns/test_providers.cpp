@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "dns/config.hpp"
 #include "dns/exec.hpp"
 #include "dns/provider.hpp"
 #include "dns/rfc2136.hpp"

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -115,9 +116,9 @@ TEST_F(renewer_ConfigTest, ParsesAFullFileWithDefaultsMerged) {
     EXPECT_EQ(first.store.kind, StoreSpec::Kind::aws_secrets_manager);
     EXPECT_EQ(first.store.location, "certs/example.com");
     EXPECT_EQ(first.store.spec, "aws-sm:certs/example.com");
-    EXPECT_EQ(first.dns.provider, "route53");
-    EXPECT_EQ(first.dns.route53_zone_id, "Z123");
-    EXPECT_DOUBLE_EQ(first.dns.route53_requests_per_second, 2.5);
+    EXPECT_EQ(first.dns.provider_name(), "route53");
+    EXPECT_EQ(std::get<dns::Route53Settings>(first.dns.provider).hosted_zone_id, "Z123");
+    EXPECT_DOUBLE_EQ(std::get<dns::Route53Settings>(first.dns.provider).requests_per_second, 2.5);
     EXPECT_EQ(first.dns.resolver, "127.0.0.1:5353");
     EXPECT_EQ(first.dns.propagation_timeout, std::chrono::seconds(120));
     EXPECT_EQ(first.replace.type, ReplaceType::autoscaling);
@@ -131,15 +132,15 @@ TEST_F(renewer_ConfigTest, ParsesAFullFileWithDefaultsMerged) {
     EXPECT_EQ(shop.key_type, core::KeyType::rsa2048);
     EXPECT_EQ(shop.store.kind, StoreSpec::Kind::directory);
     EXPECT_EQ(shop.store.location, "/srv/certs/shop");
-    EXPECT_EQ(shop.dns.provider, "rfc2136");
-    EXPECT_EQ(shop.dns.rfc2136_server, "127.0.0.1:53");
-    EXPECT_EQ(shop.dns.rfc2136_tsig_key, "renewer.");
-    EXPECT_EQ(shop.dns.rfc2136_tsig_algorithm, "hmac-sha512");
-    EXPECT_EQ(shop.dns.rfc2136_tsig_secret, "c2VjcmV0LXRzaWcta2V5LXZhbHVl");
-    EXPECT_EQ(shop.dns.rfc2136_ttl, 30);
+    EXPECT_EQ(shop.dns.provider_name(), "rfc2136");
+    EXPECT_EQ(std::get<dns::Rfc2136Settings>(shop.dns.provider).nameserver, "127.0.0.1:53");
+    EXPECT_EQ(std::get<dns::Rfc2136Settings>(shop.dns.provider).tsig_key, "renewer.");
+    EXPECT_EQ(std::get<dns::Rfc2136Settings>(shop.dns.provider).tsig_algorithm, "hmac-sha512");
+    EXPECT_EQ(std::get<dns::Rfc2136Settings>(shop.dns.provider).tsig_secret, "c2VjcmV0LXRzaWcta2V5LXZhbHVl");
+    EXPECT_EQ(std::get<dns::Rfc2136Settings>(shop.dns.provider).ttl, 30U);
     EXPECT_EQ(shop.dns.nameservers, "127.0.0.1:5300,[::1]:5300");
     // A different provider inherits only the provider-independent keys.
-    EXPECT_EQ(shop.dns.route53_zone_id, "");
+    EXPECT_EQ(std::holds_alternative<dns::Route53Settings>(shop.dns.provider), false);  // no route53 keys inherited
     EXPECT_EQ(shop.dns.resolver, "127.0.0.1:5353");
     EXPECT_EQ(shop.dns.propagation_timeout, std::chrono::seconds(120));
     EXPECT_EQ(shop.replace.type, ReplaceType::ec2_tag);
@@ -151,18 +152,19 @@ TEST_F(renewer_ConfigTest, ParsesAFullFileWithDefaultsMerged) {
     const auto& books = config.certificates[2];
     EXPECT_EQ(books.id, "www.xn--bcher-kva.example");
     EXPECT_EQ(books.domains, (std::vector<std::string>{"www.xn--bcher-kva.example"}));
-    EXPECT_EQ(books.dns.route53_zone_id, "Z123");  // same provider: merged key by key
-    EXPECT_EQ(books.dns.route53_assume_role_arn, "arn:aws:iam::123456789012:role/dns");
-    EXPECT_TRUE(books.dns.route53_private_zone);
-    EXPECT_FALSE(books.dns.follow_cname);
+    EXPECT_EQ(std::get<dns::Route53Settings>(books.dns.provider).hosted_zone_id,
+              "Z123");  // same provider: merged key by key
+    EXPECT_EQ(std::get<dns::Route53Settings>(books.dns.provider).assume_role_arn, "arn:aws:iam::123456789012:role/dns");
+    EXPECT_EQ(std::get<dns::Route53Settings>(books.dns.provider).zone_visibility, dns::ZoneVisibility::prefer_private);
+    EXPECT_EQ(books.dns.cname, dns::CnameMode::ignore);
     EXPECT_EQ(books.replace.type, ReplaceType::autoscaling);  // type from defaults, group overridden
     EXPECT_EQ(books.replace.group, "books");
     EXPECT_EQ(books.replace.min_healthy_percentage, 80);
     EXPECT_EQ(books.profile, "classic");
 
     const auto& api = config.certificates[3];
-    EXPECT_EQ(api.dns.provider, "exec");
-    EXPECT_EQ(api.dns.exec_path, "/usr/local/bin/dns-hook");
+    EXPECT_EQ(api.dns.provider_name(), "exec");
+    EXPECT_EQ(std::get<dns::ExecSettings>(api.dns.provider).path, "/usr/local/bin/dns-hook");
     EXPECT_EQ(api.replace.type, ReplaceType::hook);
     EXPECT_EQ(api.replace.command, "systemctl reload nginx");
     EXPECT_EQ(api.replace.timeout, std::chrono::seconds(30));
@@ -189,8 +191,8 @@ TEST_F(renewer_ConfigTest, MinimalFileGetsBuiltInDefaults) {
     ASSERT_EQ(config.certificates.size(), 1U);
     const auto& cert = config.certificates[0];
     EXPECT_EQ(cert.key_type, core::KeyType::ec256);
-    EXPECT_EQ(cert.dns.provider, "route53");
-    EXPECT_TRUE(cert.dns.follow_cname);
+    EXPECT_EQ(cert.dns.provider_name(), "route53");
+    EXPECT_EQ(cert.dns.cname, dns::CnameMode::follow);
     EXPECT_EQ(cert.dns.propagation_timeout, std::chrono::seconds(300));
     EXPECT_EQ(cert.replace.type, ReplaceType::none);
     EXPECT_EQ(cert.replace.min_healthy_percentage, 90);
@@ -452,7 +454,8 @@ TEST_F(renewer_ConfigTest, SecretFromFileIsTrimmed) {
     const Config config = parsed(doc);
     std::filesystem::remove(path);
     ASSERT_EQ(config.certificates.size(), 1U);
-    EXPECT_EQ(config.certificates[0].dns.rfc2136_tsig_secret, "ZmlsZS1zZWNyZXQtdmFsdWU=");
+    EXPECT_EQ(std::get<dns::Rfc2136Settings>(config.certificates[0].dns.provider).tsig_secret,
+              "ZmlsZS1zZWNyZXQtdmFsdWU=");
 }
 
 TEST_F(renewer_ConfigTest, LoadConfigReportsMissingFile) {
@@ -492,20 +495,118 @@ TEST_F(renewer_ConfigTest, GroupReplacementsOncePerDistinctTarget) {
     EXPECT_TRUE(group_replacements(config, {}).empty());
 }
 
-TEST(renewer_Precedence, FlagBeatsEnvBeatsFileBeatsDefault) {
-    const std::optional<std::string> none;
-    EXPECT_EQ(choose_setting<std::string>("flag", "env", "file", "default"), "flag");
-    EXPECT_EQ(choose_setting<std::string>(none, "env", "file", "default"), "env");
-    EXPECT_EQ(choose_setting<std::string>(none, none, "file", "default"), "file");
-    EXPECT_EQ(choose_setting<std::string>(none, none, none, "default"), "default");
-    EXPECT_EQ(choose_setting<int>(std::nullopt, 3, 5, 4), 3);
+// An environment of our own, so the tests do not touch the process's.
+core::settings::EnvLookup env_of(std::map<std::string, std::string> values) {
+    return [values = std::move(values)](std::string_view name) -> std::optional<std::string> {
+        const auto it = values.find(std::string(name));
+        return it == values.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+}
 
-    ::setenv("RENEWER_TEST_SETTING", "x", 1);
-    EXPECT_EQ(env_setting("RENEWER_TEST_SETTING"), "x");
-    ::setenv("RENEWER_TEST_SETTING", "", 1);
-    EXPECT_EQ(env_setting("RENEWER_TEST_SETTING"), std::nullopt);  // empty counts as unset
-    ::unsetenv("RENEWER_TEST_SETTING");
-    EXPECT_EQ(env_setting("RENEWER_TEST_SETTING"), std::nullopt);
+core::settings::Value flag_value(nlohmann::json value, const char* flag) { return {std::move(value), flag}; }
+
+std::string zone_of(const Config& config) {
+    return std::get<dns::Route53Settings>(config.certificates[0].dns.provider).hosted_zone_id;
+}
+
+TEST(renewer_Precedence, FlagBeatsEnvBeatsFileBeatsDefault) {
+    const std::string with_zone =
+        R"({"certificates": [{"domains": ["example.com"], "store": "dir:/tmp/x", "dns": {"zone_id": "FILE"}}]})";
+    const std::string without_zone = R"({"certificates": [{"domains": ["example.com"], "store": "dir:/tmp/x"}]})";
+    CommandLine flags;
+    flags.dns.emplace("zone_id", flag_value("FLAG", "--route53-zone-id"));
+    const auto env = env_of({{"AWS_HOSTED_ZONE_ID", "ENV"}});
+    const auto no_env = env_of({});
+
+    auto all = parse_config(with_zone, "renewer.json", flags, env);
+    ASSERT_TRUE(all.ok()) << all.error().message;
+    EXPECT_EQ(zone_of(*all), "FLAG");
+    auto env_and_file = parse_config(with_zone, "renewer.json", {}, env);
+    ASSERT_TRUE(env_and_file.ok());
+    EXPECT_EQ(zone_of(*env_and_file), "ENV");
+    auto file_only = parse_config(with_zone, "renewer.json", {}, no_env);
+    ASSERT_TRUE(file_only.ok());
+    EXPECT_EQ(zone_of(*file_only), "FILE");
+    auto none = parse_config(without_zone, "renewer.json", {}, no_env);
+    ASSERT_TRUE(none.ok());
+    EXPECT_EQ(zone_of(*none), "");
+}
+
+TEST(renewer_Precedence, FlagsBeatTheFileForEveryCertificateSetting) {
+    const std::string doc = R"({"defaults": {"store": "aws-sm:certs/{name}", "key_type": "ec256",
+        "dns": {"provider": "route53", "zone_id": "Z1"}, "replace": {"type": "ecs", "cluster": "c", "service": "s"}},
+        "certificates": [{"domains": ["a.example.com"]}, {"domains": ["b.example.com"], "profile": "file"}]})";
+    CommandLine flags;
+    flags.certificate.emplace("key_type", flag_value("rsa2048", "--key-type"));
+    flags.certificate.emplace("profile", flag_value("flag", "--profile"));
+    flags.out = flag_value("/srv/out", "--out");
+    flags.dns.emplace("provider", flag_value("rfc2136", "--dns"));
+    flags.dns.emplace("server", flag_value("127.0.0.1:5353", "--rfc2136-server"));
+    flags.replace.emplace("type", flag_value("hook", "--deploy-hook"));
+    flags.replace.emplace("command", flag_value("true", "--deploy-hook"));
+    auto config = parse_config(doc, "renewer.json", flags, env_of({}));
+    ASSERT_TRUE(config.ok()) << config.error().message;
+    for (const auto& cert : config->certificates) {
+        EXPECT_EQ(cert.key_type, core::KeyType::rsa2048);
+        EXPECT_EQ(cert.profile, "flag");
+        EXPECT_EQ(cert.store.spec, "dir:/srv/out/" + cert.id);  // several certificates: a folder each
+        ASSERT_EQ(cert.dns.provider_name(), "rfc2136");         // the file's route53 keys are dropped with it
+        EXPECT_EQ(std::get<dns::Rfc2136Settings>(cert.dns.provider).nameserver, "127.0.0.1:5353");
+        EXPECT_EQ(cert.replace.type, ReplaceType::hook);
+        EXPECT_EQ(cert.replace.cluster, "");
+    }
+}
+
+TEST(renewer_Precedence, TheEnvironmentIsReadAndChecked) {
+    const std::string doc = R"({"certificates": [{"domains": ["example.com"], "store": "dir:/tmp/x",
+        "dns": {"provider": "rfc2136", "server": "127.0.0.1:53", "ttl": 30}}]})";
+    auto ttl = parse_config(doc, "renewer.json", {}, env_of({{"RFC2136_TTL", "120"}}));
+    ASSERT_TRUE(ttl.ok()) << ttl.error().message;
+    EXPECT_EQ(std::get<dns::Rfc2136Settings>(ttl->certificates[0].dns.provider).ttl, 120U);
+
+    auto bad_ttl = parse_config(doc, "renewer.json", {}, env_of({{"RFC2136_TTL", "notanumber"}}));
+    ASSERT_FALSE(bad_ttl.ok());
+    EXPECT_EQ(bad_ttl.error().message, "renewer.json: RFC2136_TTL: 'notanumber' is not a whole number");
+    auto bad_rps = parse_config(doc, "renewer.json", {}, env_of({{"AWS_ROUTE53_REQUESTS_PER_SECOND", "fast"}}));
+    ASSERT_FALSE(bad_rps.ok());
+    EXPECT_NE(bad_rps.error().message.find("AWS_ROUTE53_REQUESTS_PER_SECOND: 'fast' is not a number"),
+              std::string::npos);
+
+    // A flag beats the variable (RFC2136_TSIG_ALGORITHM used to win).
+    CommandLine flags;
+    flags.dns.emplace("tsig_algorithm", flag_value("hmac-sha256", "--rfc2136-tsig-algorithm"));
+    auto algorithm = parse_config(doc, "renewer.json", flags, env_of({{"RFC2136_TSIG_ALGORITHM", "hmac-sha512"}}));
+    ASSERT_TRUE(algorithm.ok()) << algorithm.error().message;
+    EXPECT_EQ(std::get<dns::Rfc2136Settings>(algorithm->certificates[0].dns.provider).tsig_algorithm, "hmac-sha256");
+
+    // Variables of another provider are ambient, not errors; flags of another provider are.
+    EXPECT_TRUE(parse_config(doc, "renewer.json", {}, env_of({{"AWS_HOSTED_ZONE_ID", "Z9"}})).ok());
+    CommandLine foreign;
+    foreign.dns.emplace("zone_id", flag_value("Z9", "--route53-zone-id"));
+    auto wrong = parse_config(doc, "renewer.json", foreign, env_of({}));
+    ASSERT_FALSE(wrong.ok());
+    EXPECT_EQ(wrong.error().message, "renewer.json: --route53-zone-id: not used by provider rfc2136");
+}
+
+TEST(renewer_Precedence, CommandLineOnlyNamesTheFlags) {
+    CommandLine flags;
+    flags.certificates = {{"example.com"}};
+    flags.out = flag_value("/srv/out", "--out");
+    flags.dns.emplace("provider", flag_value("rfc2136", "--dns"));
+    auto missing = build_config(nullptr, "", flags, env_of({}));
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.error().message,
+              "--rfc2136-server (or RFC2136_NAMESERVER): required by provider rfc2136 (host:port)");
+
+    flags.dns.emplace("server", flag_value("127.0.0.1", "--rfc2136-server"));
+    flags.dns.emplace("tsig_key", flag_value("renewer.", "--rfc2136-tsig-key"));
+    auto half_key = build_config(nullptr, "", flags, env_of({}));
+    ASSERT_FALSE(half_key.ok());
+    EXPECT_EQ(half_key.error().message, "--rfc2136-tsig-key: needs --rfc2136-tsig-secret-file or RFC2136_TSIG_SECRET");
+
+    auto with_secret = build_config(nullptr, "", flags, env_of({{"RFC2136_TSIG_SECRET", "c2VjcmV0"}}));
+    ASSERT_TRUE(with_secret.ok()) << with_secret.error().message;
+    EXPECT_EQ(with_secret->certificates[0].store.spec, "dir:/srv/out");  // one certificate: straight in --out
 }
 
 TEST(renewer_StoreSpec, ParsesBothKinds) {

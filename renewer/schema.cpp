@@ -1,0 +1,314 @@
+#include "renewer/schema.hpp"
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "renewer/config.hpp"
+#include "renewer/names.hpp"
+
+namespace renewer {
+namespace {
+
+namespace settings = core::settings;
+using settings::Setting;
+using settings::Type;
+
+std::optional<std::string> email_problem(std::string_view text) {
+    const auto at = text.find('@');
+    if (at == std::string_view::npos || at == 0 || at + 1 == text.size() ||
+        text.find_first_of(" \t,;<>") != std::string_view::npos) {
+        return fmt::format("\"{}\" is not an e-mail address", text);
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> allow_entry_problem(std::string_view text) {
+    if (auto entry = normalize_allow_entry(text); !entry) {
+        return entry.error().message;
+    }
+    return std::nullopt;
+}
+
+constexpr std::string_view k_key_types = "ec256|ec384|rsa2048|rsa3072|rsa4096";
+
+const std::array<Setting, 20> k_global{{
+    {.key = "server",
+     .flag = "server",
+     .env = "ACME_SERVER",
+     .help = "ACME directory URL (default: Let's Encrypt)",
+     .check = https_url_problem},
+    {.key = "ca_bundle",
+     .flag = "ca-bundle",
+     .env = "ACME_CA_BUNDLE",
+     .help = "PEM file of roots trusted for the ACME server's TLS (e.g. Pebble)"},
+    {.key = "email",
+     .flag = "email",
+     .env = "ACME_EMAIL",
+     .help = "contact e-mail of the ACME account",
+     .check = email_problem},
+    {.key = "agree_tos", .flag = "agree-tos", .type = Type::boolean, .help = "agree to the CA's terms of service"},
+    {.key = "account_store",
+     .help = "where the ACME account lives: aws-sm:NAME or dir:/path",
+     .check = store_spec_problem},
+    {.key = "spool_dir", .flag = "spool-dir", .help = "where issued but unstored certificates wait for the next run"},
+    {.key = "allow",
+     .flag = "allow",
+     .type = Type::list,
+     .help = "permitted name or .suffix (repeat); other names are refused",
+     .check = allow_entry_problem},
+    {.key = "concurrency",
+     .flag = "concurrency",
+     .type = Type::integer,
+     .min = 1,
+     .max = 64,
+     .help = "orders in flight at once (default 4)"},
+    {.key = "jitter_seconds",
+     .type = Type::integer,
+     .min = 0,
+     .max = 86400,
+     .help = "a scheduled run first waits a random part of this"},
+    {.key = "timeout",
+     .flag = "timeout",
+     .type = Type::integer,
+     .min = 1,
+     .max = 86400,
+     .help = "seconds one order may take (default 600)",
+     .in_file = false},
+    {.key = "deadline",
+     .flag = "deadline",
+     .type = Type::integer,
+     .min = 1,
+     .max = 86400,
+     .help = "seconds the whole run may take (work stops 20 s before; in Lambda: per invocation, besides the "
+             "invocation's own deadline)",
+     .in_file = false},
+    {.key = "account_key_type",
+     .flag = "account-key-type",
+     .help = "ec256 (ES256), ec384 (ES384) or rsa2048 (RS256)",
+     .choices = "ec256|ec384|rsa2048",
+     .noun = "account key type",
+     .in_file = false},
+    {.key = "account_file",
+     .flag = "account-file",
+     .help = "keep the ACME account key and URL in this file (default: in the store)",
+     .in_file = false},
+    {.key = "preferred_chain",
+     .flag = "preferred-chain",
+     .help = "issuer common name of the preferred alternate chain",
+     .in_file = false},
+    {.key = "trust_root",
+     .flag = "trust-root",
+     .help = "PEM file of the CA's root(s); the issued chain must verify against it",
+     .in_file = false},
+    {.key = "reuse_key",
+     .flag = "reuse-key",
+     .type = Type::boolean,
+     .help = "keep the current certificate's private key",
+     .in_file = false},
+    {.key = "force", .flag = "force", .type = Type::boolean, .help = "renew even when not due", .in_file = false},
+    {.key = "dry_run",
+     .flag = "dry-run",
+     .type = Type::boolean,
+     .help = "plan and report; order, store and replace nothing",
+     .in_file = false},
+    {.key = "log_level",
+     .flag = "log-level",
+     .help = "trace, debug, info (default), warn or error",
+     .choices = "trace|debug|info|warn|error",
+     .noun = "log level",
+     .in_file = false},
+    {.key = "log_format",
+     .flag = "log-format",
+     .help = "auto (text on a terminal, JSON lines otherwise), text or json",
+     .choices = "auto|text|json",
+     .noun = "log format",
+     .in_file = false},
+}};
+
+const std::array<Setting, 4> k_eab{{
+    {.key = "kid", .flag = "eab-kid", .help = "External Account Binding key id"},
+    {.key = "hmac_key",
+     .flag = "eab-hmac-key",
+     .env = "ACME_EAB_HMAC_KEY",
+     .help = "External Account Binding HMAC key, base64url (better: ACME_EAB_HMAC_KEY)",
+     .group = "hmac_key",
+     .in_file = false},
+    {.key = "hmac_key_env", .help = "environment variable holding the HMAC key", .group = "hmac_key"},
+    {.key = "hmac_key_file", .help = "file holding the HMAC key", .group = "hmac_key"},
+}};
+
+const std::array<Setting, 3> k_renew{{
+    {.key = "fraction",
+     .type = Type::number,
+     .min = 0,
+     .max = 1,
+     .min_exclusive = true,
+     .max_exclusive = true,
+     .help = "renew when less than this part of the lifetime is left (default 1/3)"},
+    {.key = "short_lifetime_fraction",
+     .type = Type::number,
+     .min = 0,
+     .max = 1,
+     .min_exclusive = true,
+     .max_exclusive = true,
+     .help = "the same for short-lived certificates (default 1/2)"},
+    {.key = "short_lifetime_days",
+     .type = Type::integer,
+     .min = 0,
+     .max = 3650,
+     .help = "lifetimes of at most this many days are short (default 10)"},
+}};
+
+const std::array<Setting, 3> k_certificate{{
+    {.key = "key_type",
+     .flag = "key-type",
+     .help = "ec256, ec384, rsa2048, rsa3072 or rsa4096",
+     .choices = k_key_types,
+     .noun = "key type"},
+    {.key = "store",
+     .flag = "store",
+     .help = "where certificates live: aws-sm:SECRET_NAME or dir:/path ('{name}' expands)",
+     .check = store_spec_problem},
+    {.key = "profile", .flag = "profile", .help = "ACME profile to request (when the CA offers profiles)"},
+}};
+
+const std::array<Setting, 1> k_replace_common{{
+    {.key = "type", .help = "none, autoscaling, ec2-tag, ecs or hook", .choices = "none|autoscaling|ec2-tag|ecs|hook"},
+}};
+const std::array<Setting, 3> k_autoscaling{{
+    {.key = "group", .help = "Auto Scaling group name"},
+    {.key = "min_healthy_percentage",
+     .flag = "min-healthy-percentage",
+     .type = Type::integer,
+     .min = 0,
+     .max = 100,
+     .help = "instance refresh: minimum healthy percentage (default 90)"},
+    {.key = "instance_warmup",
+     .type = Type::integer,
+     .min = 0,
+     .max = 86400,
+     .help = "instance refresh: warm-up seconds"},
+}};
+const std::array<Setting, 3> k_ec2_tag{{
+    {.key = "tag_key", .help = "tag key of the instances"},
+    {.key = "tag_value", .help = "tag value of the instances"},
+    {.key = "max_terminate",
+     .flag = "max-terminate",
+     .type = Type::integer,
+     .min = 1,
+     .max = 1000,
+     .help = "ec2-tag: at most this many instances per run (default 1)"},
+}};
+const std::array<Setting, 2> k_ecs{{
+    {.key = "cluster", .help = "ECS cluster"},
+    {.key = "service", .help = "ECS service"},
+}};
+const std::array<Setting, 2> k_hook{{
+    {.key = "command",
+     .flag = "deploy-hook",
+     .help = "shell command run with RENEWED_* variables when something changed"},
+    {.key = "timeout",
+     .flag = "deploy-hook-timeout",
+     .type = Type::integer,
+     .min = 1,
+     .max = 3600,
+     .help = "seconds the deploy hook may take (default 300)"},
+}};
+const std::array<settings::Variant, 5> k_replace_variants{{
+    {"none", {}},
+    {"autoscaling", k_autoscaling},
+    {"ec2-tag", k_ec2_tag},
+    {"ecs", k_ecs},
+    {"hook", k_hook},
+}};
+
+core::Status require_text(const settings::Values& values, const settings::Block& block, std::string_view key,
+                          const std::string& block_origin, std::string_view type) {
+    if (settings::text(values, key).empty()) {
+        return settings::settings_error(settings::missing_origin(*settings::find(block, key), block_origin),
+                                        fmt::format("required by replace type {}", type));
+    }
+    return {};
+}
+
+}  // namespace
+
+const settings::Block& global_block() {
+    static const settings::Block block = settings::flat_block(k_global);
+    return block;
+}
+const settings::Block& eab_block() {
+    static const settings::Block block = settings::flat_block(k_eab);
+    return block;
+}
+const settings::Block& renew_block() {
+    static const settings::Block block = settings::flat_block(k_renew);
+    return block;
+}
+const settings::Block& certificate_block() {
+    static const settings::Block block = settings::flat_block(k_certificate);
+    return block;
+}
+const settings::Block& replace_block() {
+    static const settings::Block block{k_replace_common, "type", "replace type", "none", k_replace_variants};
+    return block;
+}
+
+core::Result<ReplaceTarget> make_replace_target(const settings::Values& values, const std::string& block_origin) {
+    ReplaceTarget target;
+    const std::string type = settings::selected_variant(replace_block(), values);
+    target.type = parse_replace_type(type).value_or(ReplaceType::none);
+    const auto& block = replace_block();
+    switch (target.type) {
+        case ReplaceType::autoscaling: TRY(require_text(values, block, "group", block_origin, type)); break;
+        case ReplaceType::ec2_tag:
+            TRY(require_text(values, block, "tag_key", block_origin, type));
+            TRY(require_text(values, block, "tag_value", block_origin, type));
+            break;
+        case ReplaceType::ecs:
+            TRY(require_text(values, block, "cluster", block_origin, type));
+            TRY(require_text(values, block, "service", block_origin, type));
+            break;
+        case ReplaceType::hook: TRY(require_text(values, block, "command", block_origin, type)); break;
+        case ReplaceType::none: break;
+    }
+    target.group = settings::text(values, "group");
+    target.min_healthy_percentage =
+        static_cast<int>(settings::integer(values, "min_healthy_percentage", target.min_healthy_percentage));
+    if (values.contains("instance_warmup")) {
+        target.instance_warmup = static_cast<int>(settings::integer(values, "instance_warmup", 0));
+    }
+    target.tag_key = settings::text(values, "tag_key");
+    target.tag_value = settings::text(values, "tag_value");
+    target.max_terminate = static_cast<int>(settings::integer(values, "max_terminate", target.max_terminate));
+    target.cluster = settings::text(values, "cluster");
+    target.service = settings::text(values, "service");
+    target.command = settings::text(values, "command");
+    target.timeout = std::chrono::seconds(settings::integer(values, "timeout", target.timeout.count()));
+    return target;
+}
+
+std::optional<std::string> store_spec_problem(std::string_view text) {
+    // "{name}" stands for a certificate id; check the spec with one in place.
+    std::string probe(text);
+    for (auto at = probe.find("{name}"); at != std::string::npos; at = probe.find("{name}")) {
+        probe.replace(at, 6, "example.com");
+    }
+    if (auto store = parse_store_spec(probe); !store) {
+        return store.error().message;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> https_url_problem(std::string_view text) {
+    constexpr std::string_view k_scheme = "https://";
+    const std::string_view host = text.substr(std::min(text.size(), k_scheme.size()));
+    if (text.rfind(k_scheme, 0) != 0 || host.empty() || host.front() == '/' ||
+        text.find_first_of(" \t\r\n") != std::string_view::npos) {
+        return fmt::format("\"{}\" is not an https:// URL", text);
+    }
+    return std::nullopt;
+}
+
+}  // namespace renewer
