@@ -1,7 +1,7 @@
 // JSON Web Signature for ACME (RFC 7515, RFC 8555 §6.2): JWK of the account
 // key, its RFC 7638 thumbprint, the protected header (jwk before registration,
 // kid after), flattened JSON serialization, and the External Account Binding
-// inner JWS (RFC 8555 §7.3.4). String in, string out (STYLE.md habit 6).
+// inner JWS (RFC 8555 §7.3.4). String in, string out, so RFC vectors test it directly.
 #pragma once
 
 #include <string>

@@ -17,7 +17,7 @@ namespace {
 // authorization is valid (so a slow DNS API, e.g. Route53 behind its rate
 // limiter, overlaps finalize and download instead of delaying them), or on
 // any early return, exception or cancellation. Either way it has finished
-// before obtain() returns: the destructor joins (STYLE.md habit 11).
+// before obtain() returns: the destructor joins (docs/dns-providers.md#batches-and-clean-up).
 class CleanupGuard {
 public:
     CleanupGuard(Dns01Solver& solver, std::vector<Dns01Record> records)

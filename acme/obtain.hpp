@@ -1,4 +1,4 @@
-// One certificate, start to finish (STYLE.md habit 4): newOrder ->
+// One certificate, start to finish (docs/architecture.md#data-flow-of-one-run): newOrder ->
 // authorizations -> ONE Dns01Solver::present() with every pending record ->
 // answer every challenge -> poll -> finalize -> download -> choose chain, the
 // DNS cleanup (always) running alongside finalize and download. Plus

@@ -1,5 +1,5 @@
 // ACME problem documents (RFC 7807, RFC 8555 §6.7) turned into core::Error,
-// once, in the transport (STYLE.md habit 5).
+// once, in the transport's signed POST (transport.hpp).
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// The ACME transport (STYLE.md habits 4-5): the directory, a thread-safe pool
+// The ACME transport (RFC 8555 §6, §7.1.1, §7.2): the directory, a thread-safe pool
 // of anti-replay nonces fed by every Replay-Nonce header, and ONE signed-POST
 // function that owns nonces, JWS signing, badNonce retries, Retry-After and
 // the parsing of problem documents into errors.

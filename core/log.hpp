@@ -1,6 +1,6 @@
 // Logging: human text on a terminal, JSON lines otherwise (CloudWatch).
 // Every line passes through redact(), so PEM private keys and registered
-// secret values never reach a log (STYLE.md habit 14).
+// secret values never reach a log (CONTRIBUTING.md#security-checks).
 #pragma once
 
 #include <initializer_list>

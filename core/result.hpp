@@ -1,5 +1,5 @@
 // Result<T>: the return type of every operation that can fail in a way the
-// caller may handle (STYLE.md habit 8). Exceptions are kept for what ends the
+// caller may handle (docs/architecture.md#layers). Exceptions are kept for what ends the
 // run; they are caught once in main().
 #pragma once
 

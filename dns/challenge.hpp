@@ -1,6 +1,6 @@
 // The only place where DNS-01 meets ACME (RFC 8555 §8.4): the record name
 // and the TXT value for a domain and a key authorization. Providers never
-// see key authorizations (STYLE.md habit 2).
+// see key authorizations (docs/architecture.md#layers).
 #pragma once
 
 #include <string>

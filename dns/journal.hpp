@@ -1,4 +1,4 @@
-// The presentation journal (issue 8): which TXT values this host presented
+// The presentation journal (docs/architecture.md#the-dns-journal): which TXT values this host presented
 // and has not removed yet. An entry is written before the provider change and
 // deleted once the clean-up succeeded, so a run killed in between (SIGKILL,
 // OOM, a lost host) leaves the next run exactly the values of ours to remove,

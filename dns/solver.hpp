@@ -1,9 +1,9 @@
-// The DNS-01 flow the renewer uses (DESIGN.md "Data flow"): (domain, TXT value)
+// The DNS-01 flow the renewer uses (docs/architecture.md#data-flow-of-one-run): (domain, TXT value)
 // pairs -> CNAME delegation of `_acme-challenge` -> one present per provider
 // (one change per zone inside it; apex and wildcard values share one RRSet)
 // -> wait until every authoritative server shows every value -> the caller
 // answers the ACME challenges -> clean up exactly what was added, also on
-// failure (STYLE.md habit 11).
+// failure (docs/dns-providers.md#batches-and-clean-up).
 //
 // Concurrency: two certificates in one process may present at the same name
 // at once. Every provider read-modify-write is serialized per record name by
@@ -93,7 +93,7 @@ public:
 
     // Every present() is recorded in `journal` under `key` before the
     // provider changes anything, and forgotten once its clean-up succeeded
-    // (issue 8: a killed run's values are removed by the next run).
+    // (a killed run's values are removed by the next run: docs/architecture.md#the-dns-journal).
     void set_journal(std::shared_ptr<Journal> journal, std::string key);
 
     // Removes exactly `records` (as written, after delegation) through the

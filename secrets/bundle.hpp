@@ -1,5 +1,5 @@
-// The certificate bundle: one JSON object per certificate, the "Secret
-// format" of DESIGN.md. Its `certificate` and `private_key` keys are what the
+// The certificate bundle: one JSON object per certificate, the secret
+// format of docs/stores.md#the-secret-format. Its `certificate` and `private_key` keys are what the
 // existing consumers read; the rest is metadata derived from the leaf.
 #pragma once
 
@@ -30,7 +30,7 @@ struct Bundle {
     bool operator==(const Bundle&) const = default;
 };
 
-// Compact JSON text of the bundle, keys in the order of DESIGN.md.
+// Compact JSON text of the bundle, keys in the order of docs/stores.md#the-secret-format.
 std::string to_json(const Bundle& bundle);
 
 // Parses the JSON text of a bundle. `certificate` and `private_key` are

@@ -1,4 +1,4 @@
-// The local spool (issue 5 item 4): a certificate that was issued but could
+// The local spool (docs/stores.md#the-spool): a certificate that was issued but could
 // not be stored (Secrets Manager down, throttled, killed mid-write) is kept
 // here and stored by the next run without a new order: CA rate limits are
 // precious. One file per certificate name, 0600 in a 0700 folder, written

@@ -21,7 +21,7 @@ struct Scheme {
     Factory factory;
 };
 
-// The name-to-factory table (STYLE.md habit 1): a new store is one file and one row.
+// The name-to-factory table (docs/architecture.md#layers): a new store is one file and one row.
 constexpr std::array<Scheme, 3> k_schemes = {{
     {"aws-sm", &make_secretsmanager_store},
     {"secretsmanager", &make_secretsmanager_store},

@@ -1,4 +1,4 @@
-// core::child_environment: what hooks inherit has no secrets (issue 8 item 6).
+// core::child_environment: what hooks inherit has no secrets (docs/replacement.md#the-deploy-hook).
 #include <cstdlib>
 #include <string>
 #include <vector>

@@ -273,7 +273,7 @@ TEST_F(RetryTest, CancelFromASignalHandler) {
     EXPECT_LT(elapsed_ms(start), 1000);
 }
 
-// Clean-up after SIGTERM (issue 8): inside a CancelShield the thread sleeps
+// Clean-up after SIGTERM (docs/architecture.md#sigterm-and-cancellation): inside a CancelShield the thread sleeps
 // and transfers as if not cancelled, until the shield's budget runs out; other
 // threads and the code after the shield see the cancellation.
 TEST_F(RetryTest, CancelShieldLetsCleanupRunForItsBudget) {

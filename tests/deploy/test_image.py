@@ -1,4 +1,4 @@
-"""The container image (issue 6, item 2), without a Docker engine.
+"""The container image (deploy/Dockerfile), without a Docker engine.
 
 - deploy/Dockerfile: a Debian build stage running scripts/deps.sh --build-only,
   cmake and strip; a bookworm-slim runtime stage that installs exactly

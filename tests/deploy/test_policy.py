@@ -1,4 +1,4 @@
-"""Policy matches code (issue 6, item 4).
+"""Policy matches code (docs/deployment.md#iam-permissions).
 
 1. aws/actions.hpp (the one table of AWS actions) equals the set of actions
    found at the call sites in aws/ dns/ secrets/ renewer/, and every call site

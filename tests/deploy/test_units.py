@@ -1,4 +1,4 @@
-"""Host deployment files (issue 6, item 5): deploy/systemd/*, the cron line
+"""Host deployment files (docs/deployment.md): deploy/systemd/*, the cron line
 and the nginx server block.
 
 - `systemd-analyze verify` on every unit, with /usr/local/bin/{renewer,certfetch}

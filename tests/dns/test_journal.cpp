@@ -1,4 +1,4 @@
-// The presentation journal (issue 8): entries are written before a provider
+// The presentation journal (docs/architecture.md#the-dns-journal): entries are written before a provider
 // change, removed after a successful clean-up, and listed as orphans only
 // when the run that wrote them is over.
 #include <sys/stat.h>

@@ -154,7 +154,7 @@ def run(cmd, env=None, timeout=120, cwd=None):
     return result
 
 
-# ---- issue 8 items 5-6: wrapper, kept logs, key-material scan ---------------
+# ---- wrapper, kept logs, key-material scan (CONTRIBUTING.md#security-checks) ----
 # RENEWER_WRAPPER="valgrind --tool=memcheck ..." runs every renewer/certfetch
 # started through run() under that command; timeouts grow by WRAPPER_SLOWDOWN.
 WRAPPER = shlex.split(os.environ.get("RENEWER_WRAPPER", ""))

@@ -1,4 +1,4 @@
-"""The demo's story as a test (issue 5): renew into Secrets Manager with an
+"""The demo's story as a test (scripts/demo.sh): renew into Secrets Manager with an
 Auto Scaling instance refresh, certfetch onto a "web host" folder, Debian's
 nginx serves it (checked with curl and Python ssl against Pebble's root
 only), a forced renewal, certfetch --reload, nginx serves the NEW serial; a

@@ -1,4 +1,4 @@
-"""Lambda mode (issue 6 item 1) and `renewer run --deadline`, end to end:
+"""Lambda mode (docs/deployment.md#lambda-container-image) and `renewer run --deadline`, end to end:
 the real `renewer` binary as a Lambda runtime against a test-only Runtime API
 (lambda_runtime_fake.py), Pebble and tests/fakeaws (Route53 + DNS + Secrets
 Manager).

@@ -1,4 +1,4 @@
-"""valgrind memcheck on the two binaries' main paths (issue 8 item 5):
+"""valgrind memcheck on the two binaries' main paths (CONTRIBUTING.md#sanitizers-and-memcheck):
 `renewer run` against Pebble and tests/fakeaws (Route53 DNS-01, apex and
 wildcard, Secrets Manager store) and then `certfetch` of that secret. Both
 must succeed with zero memcheck errors and no definite, indirect or possible

@@ -1,4 +1,4 @@
-"""`renewer run` end to end (issue 4): the real binary orders certificates
+"""`renewer run` end to end: the real binary orders certificates
 from Pebble, writes DNS-01 TXT records through tests/fakeaws' Route53 API,
 the fake's authoritative DNS server serves them and Pebble validates them for
 real (PEBBLE_VA_ALWAYS_VALID is never set).

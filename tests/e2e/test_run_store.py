@@ -1,11 +1,11 @@
-"""The whole job end to end (issue 5): plan, stores, spool, replacement and
+"""The whole job end to end: plan, stores, spool, replacement and
 configuration errors, with the real `renewer` against Pebble and tests/fakeaws.
 
 Covered:
 - a second run renews nothing ("not due", no order, no DNS change, no hook);
   --force renews; a changed name list renews; `renewer plan` prints decisions
   and changes nothing (no order, no write, same files);
-- --store aws-sm:NAME writes DESIGN.md's bundle JSON as AWSCURRENT, the
+- --store aws-sm:NAME writes the bundle JSON of docs/stores.md as AWSCURRENT, the
   previous one becomes AWSPREVIOUS, the ACME account is a second secret;
 - Secrets Manager failing after issuance: exit 1 saying the certificate was
   kept in the spool; the next run stores it and places no new order. Orders

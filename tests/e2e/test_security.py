@@ -1,4 +1,4 @@
-"""Security checks (issue 8 item 6) with the real binaries on loopback.
+"""Security checks (CONTRIBUTING.md#security-checks) with the real binaries on loopback.
 
 Every renewer/certfetch run of every e2e suite is already scanned for key
 material by e2e_common.run() (PEM private keys, the keys written to the

@@ -1,4 +1,4 @@
-"""Shared pieces of the fault and crash suites (issue 8 items 1-3): the real
+"""Shared pieces of the fault and crash suites (docs/architecture.md#crash-safety): the real
 `renewer` against Pebble and tests/fakeaws, with faults injected through the
 fake's /_fake/ control endpoint, a Pebble that can be stopped and restarted
 on the same port, runs that are killed when their log reaches a phase, and

@@ -1,4 +1,4 @@
-"""Two runs at once for the same certificate (issue 8 item 3): a scheduled
+"""Two runs at once for the same certificate (docs/stores.md#leases): a scheduled
 run overlapping a manual one. The first takes the certificate's lease (a
 "<name>-lock" secret for Secrets Manager, <dir>/.renewer.lock for a folder);
 the second reports the certificate as skipped ("locked by HOST:PID until

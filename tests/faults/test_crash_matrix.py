@@ -1,4 +1,4 @@
-"""Crash matrix (issue 8 item 2): `renewer run --force` is SIGKILLed at each
+"""Crash matrix (docs/architecture.md#crash-safety): `renewer run --force` is SIGKILLed at each
 phase of a renewal, then run again (a scheduled run, no --force), against
 Pebble and tests/fakeaws (Route53 + Secrets Manager).
 

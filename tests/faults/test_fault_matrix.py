@@ -1,4 +1,4 @@
-"""Fault matrix (issue 8 item 1): the real `renewer` renews three
+"""Fault matrix (docs/architecture.md#crash-safety): the real `renewer` renews three
 certificates into Secrets Manager (tests/fakeaws) from Pebble while faults
 are injected; each case prints one FIGURE line.
 

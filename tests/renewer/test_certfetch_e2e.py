@@ -45,7 +45,7 @@ class Pki:
             self.ca_pem = f.read()
 
     def bundle(self, names=("example.com", "*.example.com")):
-        """A bundle dict in the format of DESIGN.md (metadata left to the reader)."""
+        """A bundle dict in the format of docs/stores.md (metadata left to the reader)."""
         self.serial += 1
         stem = f"leaf{self.serial}"
         with open(os.path.join(self.dir, stem + ".ext"), "w") as f:

@@ -1,4 +1,4 @@
-// secrets/bundle: the JSON format of DESIGN.md, build_bundle and every way
+// secrets/bundle: the JSON format of docs/stores.md, build_bundle and every way
 // verify_bundle refuses a bundle.
 #include <chrono>
 
