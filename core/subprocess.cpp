@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/child_env.hpp"
 #include "core/retry.hpp"
 #include "core/unique_fd.hpp"
 
@@ -59,24 +60,14 @@ private:
     posix_spawnattr_t attributes_{};
 };
 
-std::vector<char*> pointers(std::vector<std::string>& strings) {
-    std::vector<char*> out;
-    out.reserve(strings.size() + 1);
-    for (auto& s : strings) {
-        out.push_back(s.data());
-    }
-    out.push_back(nullptr);
-    return out;
-}
-
 Result<pid_t> spawn(const SubprocessOptions& options, int output_fd) {
     if (options.argv.empty() || options.argv.front().empty()) {
         return make_error(ErrorKind::invalid_input, "subprocess: no program given");
     }
     std::vector<std::string> argv = options.argv;
     std::vector<std::string> env = options.env;
-    const auto argv_ptrs = pointers(argv);
-    const auto env_ptrs = pointers(env);
+    const auto argv_ptrs = env_pointers(argv);
+    const auto env_ptrs = env_pointers(env);
     const SpawnSetup setup(output_fd);
     pid_t pid = -1;
     const int rc = ::posix_spawnp(&pid, argv.front().c_str(), setup.actions(), setup.attributes(), argv_ptrs.data(),
