@@ -467,7 +467,7 @@ core::Result<ReplaceTarget> build_replace(const Fields& fields, const std::strin
     std::string type_name = "none";
     if (const auto it = fields.find("type"); it != fields.end()) {
         TRY_ASSIGN(type_name, get_string(*it->second.value, it->second.path));
-        const auto type = parse_replace_type(type_name);
+        const auto type = replace::parse_replace_type(type_name);
         if (!type) {
             return config_error(
                 it->second.path,
