@@ -16,6 +16,7 @@
 
 #include "aws/credentials.hpp"
 #include "aws/sigv4.hpp"
+#include "core/http.hpp"
 
 namespace fs = std::filesystem;
 using namespace aws::sigv4;
@@ -146,8 +147,9 @@ TEST(aws_sigv4, official_suite_every_case) {
 }
 
 TEST(aws_sigv4, pieces) {
-    EXPECT_EQ(uri_encode("a b/~ሴ", true), "a%20b/~%E1%88%B4");
-    EXPECT_EQ(uri_encode("a/b", false), "a%2Fb");
+    // SigV4's URI encoding is core::http::url_encode.
+    EXPECT_EQ(core::http::url_encode("a b/~ሴ", true), "a%20b/~%E1%88%B4");
+    EXPECT_EQ(core::http::url_encode("a/b", false), "a%2Fb");
     EXPECT_EQ(uri_decode("%E1%88%B4+%zz%4"), "\xE1\x88\xB4+%zz%4");
     EXPECT_EQ(remove_dot_segments("//example//"), "/example/");
     EXPECT_EQ(remove_dot_segments("/example/.."), "/");
