@@ -16,6 +16,7 @@
 
 #include "aws/credentials.hpp"
 #include "aws/sigv4.hpp"
+#include "core/env.hpp"
 #include "core/http.hpp"
 
 namespace fs = std::filesystem;
@@ -72,9 +73,9 @@ Request parse_request(const std::string& text) {
 }  // namespace
 
 TEST(aws_sigv4, official_suite_every_case) {
-    const char* shared = std::getenv("SHARED_DIR");
-    ASSERT_NE(shared, nullptr) << "SHARED_DIR is not set (CTest sets it)";
-    const fs::path root = fs::path(shared) / "testdata" / "aws-sigv4" / "v4";
+    const auto shared = core::env("SHARED_DIR");
+    ASSERT_TRUE(shared.has_value()) << "SHARED_DIR is not set (CTest sets it)";
+    const fs::path root = fs::path(*shared) / "testdata" / "aws-sigv4" / "v4";
     ASSERT_TRUE(fs::is_directory(root)) << root;
 
     std::vector<fs::path> cases;
