@@ -85,8 +85,4 @@ std::string key_authorization(std::string_view token, std::string_view thumbprin
     return out;
 }
 
-std::string dns01_txt_value(std::string_view key_authorization) {
-    return core::base64url_encode(core::sha256(key_authorization));
-}
-
 }  // namespace acme

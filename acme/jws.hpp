@@ -54,7 +54,4 @@ core::Result<Json> eab_jws(const core::PublicKeyParams& account_key, std::string
 // RFC 8555 §8.1: token "." base64url(thumbprint of the account key).
 std::string key_authorization(std::string_view token, std::string_view thumbprint);
 
-// RFC 8555 §8.4: the dns-01 TXT value, base64url(SHA-256(key authorization)).
-std::string dns01_txt_value(std::string_view key_authorization);
-
 }  // namespace acme

@@ -123,8 +123,8 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
             return core::make_error(core::ErrorKind::protocol,
                                     "authorization for " + authz->name() + ": the CA offers no dns-01 challenge");
         }
-        records.push_back(Dns01Record{authz->identifier.value,
-                                      dns01_txt_value(key_authorization(challenge->token, account.thumbprint()))});
+        records.push_back(Dns01Record{
+            authz->identifier.value, core::dns01_txt_value(key_authorization(challenge->token, account.thumbprint()))});
         pending.push_back(Pending{*authz, *challenge});
     }
 

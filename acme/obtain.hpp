@@ -12,6 +12,7 @@
 #include "acme/account.hpp"
 #include "acme/order.hpp"
 #include "acme/transport.hpp"
+#include "core/dns01.hpp"
 #include "core/keys.hpp"
 #include "core/result.hpp"
 #include "core/retry.hpp"
@@ -19,11 +20,9 @@
 
 namespace acme {
 
-// One dns-01 TXT record to publish at _acme-challenge.<domain> (RFC 8555 §8.4).
-struct Dns01Record {
-    std::string domain;  // without "*." (apex and wildcard share a name)
-    std::string value;   // the TXT value, base64url(SHA-256(key authorization))
-};
+// One dns-01 TXT record to publish at _acme-challenge.<domain> (RFC 8555 §8.4);
+// `domain` comes without "*." (apex and wildcard share a name).
+using Dns01Record = core::Dns01Challenge;
 
 // The DNS side of DNS-01, declared here so acme needs no dns dependency; the
 // dns/ layer adapts its providers to it. Records for the same domain arrive

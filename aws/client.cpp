@@ -6,6 +6,7 @@
 
 #include "aws/errors.hpp"
 #include "aws/sigv4.hpp"
+#include "core/http.hpp"
 #include "core/log.hpp"
 
 namespace aws {
@@ -15,7 +16,7 @@ namespace {
 // in the SDKs' endpoint rules).
 constexpr const char* k_global_signing_region = "us-east-1";
 
-std::string encode(std::string_view text) { return sigv4::uri_encode(text, false); }
+std::string encode(std::string_view text) { return core::http::url_encode(text); }
 
 std::string form_encode(const Params& params) {
     std::string out;

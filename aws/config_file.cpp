@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/env.hpp"
+
 namespace aws::config {
 namespace {
 
@@ -46,13 +48,8 @@ std::string normalize_section(std::string_view name) {
     return out;
 }
 
-std::string env(const char* name) {
-    const char* value = std::getenv(name);
-    return value == nullptr ? std::string() : std::string(value);
-}
-
 std::string home_file(const char* relative) {
-    std::string home = env("HOME");
+    std::string home = core::env_or("HOME");
     if (home.empty()) {
         home = ".";
     }
@@ -61,7 +58,7 @@ std::string home_file(const char* relative) {
 
 std::string expand_home(std::string path) {
     if (path.starts_with("~/")) {
-        std::string home = env("HOME");
+        std::string home = core::env_or("HOME");
         return home + path.substr(1);
     }
     return path;
@@ -147,19 +144,19 @@ core::Result<Sections> parse_ini(std::string_view text, std::string_view file_na
 }
 
 std::string config_file_path() {
-    const std::string path = env("AWS_CONFIG_FILE");
+    const std::string path = core::env_or("AWS_CONFIG_FILE");
     return path.empty() ? home_file(".aws/config") : expand_home(path);
 }
 
 std::string credentials_file_path() {
-    const std::string path = env("AWS_SHARED_CREDENTIALS_FILE");
+    const std::string path = core::env_or("AWS_SHARED_CREDENTIALS_FILE");
     return path.empty() ? home_file(".aws/credentials") : expand_home(path);
 }
 
 std::string profile_name() {
-    std::string name = env("AWS_PROFILE");
+    std::string name = core::env_or("AWS_PROFILE");
     if (name.empty()) {
-        name = env("AWS_DEFAULT_PROFILE");
+        name = core::env_or("AWS_DEFAULT_PROFILE");
     }
     return name.empty() ? "default" : name;
 }

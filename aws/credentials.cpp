@@ -27,8 +27,10 @@
 
 #include "aws/client.hpp"
 #include "aws/config_file.hpp"
+#include "core/env.hpp"
 #include "core/http.hpp"
 #include "core/log.hpp"
+#include "core/x509.hpp"
 
 namespace aws {
 namespace {
@@ -46,11 +48,6 @@ constexpr const char* k_ecs_host = "http://169.254.170.2";
 constexpr std::chrono::milliseconds k_container_connect_timeout{2000};
 constexpr std::chrono::milliseconds k_container_total_timeout{5000};
 constexpr int k_container_attempts = 3;
-
-std::string env(const char* name) {
-    const char* value = std::getenv(name);
-    return value == nullptr ? std::string() : std::string(value);
-}
 
 std::string lower(std::string text) {
     for (char& c : text) {
@@ -230,8 +227,8 @@ private:
 using Attempt = std::optional<core::Result<Credentials>>;
 
 Attempt from_environment(std::string& why_not) {
-    const std::string key = env("AWS_ACCESS_KEY_ID");
-    const std::string secret = env("AWS_SECRET_ACCESS_KEY");
+    const std::string key = core::env_or("AWS_ACCESS_KEY_ID");
+    const std::string secret = core::env_or("AWS_SECRET_ACCESS_KEY");
     if (key.empty() && secret.empty()) {
         why_not = "environment (AWS_ACCESS_KEY_ID not set)";
         return std::nullopt;
@@ -243,19 +240,20 @@ Attempt from_environment(std::string& why_not) {
     Credentials out;
     out.access_key_id = key;
     out.secret_access_key = secret;
-    out.session_token = env("AWS_SESSION_TOKEN");
+    out.session_token = core::env_or("AWS_SESSION_TOKEN");
     out.source = "environment";
     return core::Result<Credentials>(std::move(out));
 }
 
 Attempt from_web_identity_env(std::string& why_not) {
-    const std::string token_file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
-    const std::string role_arn = env("AWS_ROLE_ARN");
+    const std::string token_file = core::env_or("AWS_WEB_IDENTITY_TOKEN_FILE");
+    const std::string role_arn = core::env_or("AWS_ROLE_ARN");
     if (token_file.empty() || role_arn.empty()) {
         why_not = "web identity (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN not both set)";
         return std::nullopt;
     }
-    auto result = sts_assume_role_with_web_identity(token_file, role_arn, env("AWS_ROLE_SESSION_NAME"), "web-identity");
+    auto result =
+        sts_assume_role_with_web_identity(token_file, role_arn, core::env_or("AWS_ROLE_SESSION_NAME"), "web-identity");
     if (!result) {
         return core::Result<Credentials>(result.error().wrap("web identity (AWS_WEB_IDENTITY_TOKEN_FILE)"));
     }
@@ -336,7 +334,7 @@ Attempt from_shared_files(std::string& why_not) {
     }
     const std::string name = config::profile_name();
     auto profile = shared->profile(name);
-    const bool explicit_profile = !env("AWS_PROFILE").empty() || !env("AWS_DEFAULT_PROFILE").empty();
+    const bool explicit_profile = !core::env_or("AWS_PROFILE").empty() || !core::env_or("AWS_DEFAULT_PROFILE").empty();
     if (!profile) {
         if (explicit_profile) {
             return core::Result<Credentials>(auth_error("AWS_PROFILE \"" + name + "\" not found in " +
@@ -390,8 +388,8 @@ core::Result<Credentials> parse_credentials_json(const std::string& body, const 
 }
 
 Attempt from_container(std::string& why_not) {
-    const std::string relative = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-    const std::string full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    const std::string relative = core::env_or("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    const std::string full = core::env_or("AWS_CONTAINER_CREDENTIALS_FULL_URI");
     std::string url;
     if (!relative.empty()) {
         url = std::string(k_ecs_host) + (relative.starts_with("/") ? "" : "/") + relative;
@@ -416,14 +414,14 @@ Attempt from_container(std::string& why_not) {
     request.url = url;
     request.headers.emplace_back("Accept", "application/json");
     std::string token;
-    if (const std::string token_file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"); !token_file.empty()) {
+    if (const std::string token_file = core::env_or("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"); !token_file.empty()) {
         auto text = read_text_file(token_file, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
         if (!text) {
             return core::Result<Credentials>(text.error());
         }
         token = trim(*text);
     } else {
-        token = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+        token = core::env_or("AWS_CONTAINER_AUTHORIZATION_TOKEN");
     }
     if (!token.empty()) {
         core::log::register_secret(token);
@@ -455,11 +453,11 @@ Attempt from_container(std::string& why_not) {
 }
 
 Attempt from_imds(std::string& why_not) {
-    if (lower(env("AWS_EC2_METADATA_DISABLED")) == "true") {
+    if (lower(core::env_or("AWS_EC2_METADATA_DISABLED")) == "true") {
         why_not = "EC2 instance metadata (disabled by AWS_EC2_METADATA_DISABLED)";
         return std::nullopt;
     }
-    std::string endpoint = env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    std::string endpoint = core::env_or("AWS_EC2_METADATA_SERVICE_ENDPOINT");
     if (endpoint.empty()) {
         endpoint = config::profile_value("ec2_metadata_service_endpoint");
     }
@@ -580,37 +578,13 @@ private:
 }  // namespace
 
 core::Result<std::chrono::system_clock::time_point> parse_iso8601(const std::string& text) {
-    int year = 0;
-    int month = 0;
-    int day = 0;
-    int hour = 0;
-    int minute = 0;
-    int second = 0;
-    int consumed = 0;
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
-                    &consumed) != 6) {
+    auto parsed = core::parse_time(text);
+    if (!parsed) {
         return core::make_error(core::ErrorKind::protocol, "not an ISO 8601 time: \"" + text + "\"");
     }
-    std::tm tm{};
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = minute;
-    tm.tm_sec = second;
-    auto when = SystemClock::from_time_t(timegm(&tm));
-    // Fractional seconds are dropped; an explicit offset ("+02:00") is applied.
-    std::string_view rest(text.c_str() + consumed);
-    while (!rest.empty() && (rest.front() == '.' || (rest.front() >= '0' && rest.front() <= '9'))) {
-        rest.remove_prefix(1);
-    }
-    if (rest.size() >= 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
-        const int hours = (rest[1] - '0') * 10 + (rest[2] - '0');
-        const int minutes = (rest[4] - '0') * 10 + (rest[5] - '0');
-        const auto offset = std::chrono::hours(hours) + std::chrono::minutes(minutes);
-        when = rest[0] == '+' ? when - offset : when + offset;
-    }
-    return when;
+    // Whole seconds: AWS expiry times carry no meaningful fraction.
+    return std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+        std::chrono::floor<std::chrono::seconds>(*parsed));
 }
 
 std::shared_ptr<CredentialsProvider> default_credentials_chain() { return std::make_shared<DefaultChain>(); }

@@ -38,7 +38,8 @@ std::shared_ptr<CredentialsProvider> static_credentials(Credentials credentials)
 std::shared_ptr<CredentialsProvider> anonymous_credentials();
 
 // Parses the timestamps AWS returns for credential expiry
-// ("2026-11-23T20:00:00Z", with optional fractional seconds or "+00:00").
+// ("2026-11-23T20:00:00Z", with optional fractional seconds or "+00:00") with
+// core::parse_time, to whole seconds.
 core::Result<std::chrono::system_clock::time_point> parse_iso8601(const std::string& text);
 
 // Assumes `role_arn` with the given source credentials (Route53 zone in another account).

@@ -5,6 +5,7 @@
 
 #include "aws/client.hpp"
 #include "aws/config_file.hpp"
+#include "core/env.hpp"
 
 namespace aws {
 
@@ -18,11 +19,6 @@ const Service ecs{"ecs", "ecs", "ECS", "2014-11-13", "AmazonEC2ContainerServiceV
 const Service sts{"sts", "sts", "STS", "2011-06-15", nullptr, false};
 
 namespace {
-
-std::string env(const char* name) {
-    const char* value = std::getenv(name);
-    return value == nullptr ? std::string() : std::string(value);
-}
 
 std::string lower(std::string text) {
     for (char& c : text) {
@@ -44,7 +40,7 @@ std::string strip_trailing_slash(std::string url) {
 
 std::string resolve_region() {
     for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
-        std::string value = env(name);
+        std::string value = core::env_or(name);
         if (!value.empty()) {
             return value;
         }
@@ -56,11 +52,11 @@ std::string resolve_region() {
 std::string resolve_endpoint(const Service& service, const std::string& region) {
     // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS / ignore_configured_endpoint_urls turn
     // every configured endpoint off (SDK "Service-specific endpoints").
-    const bool ignore_configured = lower(env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) == "true";
+    const bool ignore_configured = lower(core::env_or("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) == "true";
     if (!ignore_configured) {
-        std::string url = env(("AWS_ENDPOINT_URL_" + std::string(service.env_name)).c_str());
+        std::string url = core::env_or(("AWS_ENDPOINT_URL_" + std::string(service.env_name)).c_str());
         if (url.empty()) {
-            url = env("AWS_ENDPOINT_URL");
+            url = core::env_or("AWS_ENDPOINT_URL");
         }
         if (!url.empty()) {
             return strip_trailing_slash(url);

@@ -12,16 +12,12 @@
 
 #include "core/base64.hpp"
 #include "core/digest.hpp"
+#include "core/http.hpp"
 
 namespace aws::sigv4 {
 namespace {
 
 constexpr std::array<std::string_view, 4> k_never_signed = {"authorization", "expect", "user-agent", "x-amzn-trace-id"};
-
-bool is_unreserved(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~';
-}
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 
@@ -143,23 +139,6 @@ std::string amz_date(std::chrono::system_clock::time_point time) {
 
 std::string scope_date(std::chrono::system_clock::time_point time) { return amz_date(time).substr(0, 8); }
 
-std::string uri_encode(std::string_view text, bool keep_slash) {
-    static constexpr char k_hex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(text.size() * 3);
-    for (const char ch : text) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (is_unreserved(c) || (keep_slash && c == '/')) {
-            out += ch;
-        } else {
-            out += '%';
-            out += k_hex[c >> 4];
-            out += k_hex[c & 0x0f];
-        }
-    }
-    return out;
-}
-
 std::string uri_decode(std::string_view text) {
     std::string out;
     out.reserve(text.size());
@@ -221,7 +200,7 @@ std::string canonical_uri(std::string_view path, PathNormalization normalization
         result = remove_dot_segments(result);
     }
     if (encoding == PathEncoding::encode) {
-        result = uri_encode(result, true);
+        result = core::http::url_encode(result, true);
     }
     return result.empty() ? "/" : result;
 }
@@ -241,7 +220,7 @@ std::string canonical_query(std::string_view query) {
         const std::size_t eq = pair.find('=');
         const std::string_view key = pair.substr(0, eq);
         const std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-        pairs.emplace_back(uri_encode(uri_decode(key), false), uri_encode(uri_decode(value), false));
+        pairs.emplace_back(core::http::url_encode(uri_decode(key)), core::http::url_encode(uri_decode(value)));
         start = end + 1;
     }
     std::sort(pairs.begin(), pairs.end());
@@ -370,7 +349,7 @@ Presigned presign(const Request& request, const SigningParams& params, std::chro
         }
         query += key;
         query += '=';
-        query += uri_encode(value, false);
+        query += core::http::url_encode(value);
     };
     add("X-Amz-Algorithm", k_algorithm);
     add("X-Amz-Credential", params.access_key_id + "/" + scope);

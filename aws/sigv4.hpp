@@ -90,9 +90,8 @@ Presigned presign(const Request& request, const SigningParams& params, std::chro
 // "20150830T123600Z" and "20150830".
 std::string amz_date(std::chrono::system_clock::time_point time);
 std::string scope_date(std::chrono::system_clock::time_point time);
-// RFC 3986 encoding as SigV4 defines it: everything but A-Z a-z 0-9 - . _ ~
-// becomes %XX (upper-case hex); '/' is kept when `keep_slash`.
-std::string uri_encode(std::string_view text, bool keep_slash);
+// (URI encoding as SigV4 defines it is core::http::url_encode: everything but
+// A-Z a-z 0-9 - . _ ~ becomes %XX, upper-case hex.)
 // Decodes %XX sequences (a '+' stays a '+'); malformed escapes are kept as is.
 std::string uri_decode(std::string_view text);
 // botocore's remove_dot_segments: RFC 3986 §5.2.4 plus collapsing of '//'.

@@ -1,5 +1,6 @@
 #include "core/atomic_file.hpp"
 #include "core/process.hpp"
+#include "core/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -23,30 +24,6 @@ Error io_error(const std::string& path, const char* step, int err) {
     return make_error(ErrorKind::io, path + ": " + step + ": " + std::strerror(err));
 }
 
-// Closes an fd on scope exit unless released.
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-
-    int get() const { return fd_; }
-    // Closes now and reports close(2)'s error (it can carry a deferred write error).
-    int close_now() {
-        const int fd = fd_;
-        fd_ = -1;
-        return ::close(fd);
-    }
-
-private:
-    int fd_;
-};
-
 Status write_all(int fd, std::string_view content, const std::string& path) {
     while (!content.empty()) {
         const ssize_t n = ::write(fd, content.data(), content.size());
@@ -64,7 +41,7 @@ Status write_all(int fd, std::string_view content, const std::string& path) {
 // Everything after mkstemp; the caller unlinks the temp file on failure.
 Status fill_and_rename(int raw_fd, const std::string& temp, const std::string& path, const std::string& dir,
                        std::string_view content, const FileOptions& options) {
-    Fd fd(raw_fd);
+    UniqueFd fd(raw_fd);
     // Final mode first, so the content is never readable with a wider mode
     // (mkstemp creates 0600, umask does not apply to fchmod).
     if (::fchmod(fd.get(), options.mode) != 0) {
@@ -85,14 +62,15 @@ Status fill_and_rename(int raw_fd, const std::string& temp, const std::string& p
     if (::fsync(fd.get()) != 0) {
         return io_error(path, "fsync temporary file", errno);
     }
-    if (fd.close_now() != 0) {
+    // close(2)'s own error can carry a deferred write error: report it.
+    if (::close(fd.release()) != 0) {
         return io_error(path, "close temporary file", errno);
     }
     if (::rename(temp.c_str(), path.c_str()) != 0) {
         return io_error(path, "rename", errno);
     }
     // Make the rename itself durable.
-    Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir_fd.get() < 0) {
         return io_error(dir, "open directory", errno);
     }
@@ -161,7 +139,7 @@ int remove_stale_temp_files(const std::string& dir) {
 }
 
 Result<std::string> read_file(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
         if (errno == ENOENT) {
             return make_error(ErrorKind::not_found, path + ": " + std::strerror(ENOENT));

@@ -16,8 +16,8 @@ extern const std::vector<std::string> k_secret_env_names;
 // core::log::redact would change). Each entry is "NAME=value".
 std::vector<std::string> child_environment(const std::vector<std::string>& hidden = {});
 
-// A null-terminated pointer array over `block` for posix_spawn/execve; valid
-// while `block` lives and is not changed.
+// A null-terminated pointer array over `block` (an environment or an argv)
+// for posix_spawn/execve; valid while `block` lives and is not changed.
 std::vector<char*> env_pointers(std::vector<std::string>& block);
 
 }  // namespace core

@@ -9,14 +9,13 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "core/c_handle.hpp"
+
 namespace core {
 
 namespace {
 
-struct EvpMdCtxFree {
-    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, EvpMdCtxFree>;
+using EvpMdCtxPtr = CHandle<EVP_MD_CTX, EVP_MD_CTX_free>;
 
 const EVP_MD* evp_md(DigestAlg alg) {
     switch (alg) {

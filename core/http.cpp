@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/c_handle.hpp"
 #include "core/retry.hpp"
 #include "version.hpp"
 
@@ -17,14 +18,8 @@ namespace {
 // Guards against a peer streaming an endless body into memory.
 constexpr std::size_t k_max_body = std::size_t{64} * 1024 * 1024;
 
-struct CurlDeleter {
-    void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
-};
-struct SlistDeleter {
-    void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
-using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+using CurlHandle = CHandle<CURL, curl_easy_cleanup>;
+using Slist = CHandle<curl_slist, curl_slist_free_all>;
 
 CURLcode global_init() {
     static std::once_flag once;

@@ -11,29 +11,16 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
+#include "core/c_handle.hpp"
+
 namespace core {
 
 namespace {
 
-struct BioFree {
-    void operator()(BIO* bio) const { BIO_free(bio); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-
-struct BignumFree {
-    void operator()(BIGNUM* bn) const { BN_free(bn); }
-};
-using BignumPtr = std::unique_ptr<BIGNUM, BignumFree>;
-
-struct EcdsaSigFree {
-    void operator()(ECDSA_SIG* sig) const { ECDSA_SIG_free(sig); }
-};
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, EcdsaSigFree>;
-
-struct EvpMdCtxFree {
-    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, EvpMdCtxFree>;
+using BioPtr = CHandle<BIO, BIO_free>;
+using BignumPtr = CHandle<BIGNUM, BN_free>;
+using EcdsaSigPtr = CHandle<ECDSA_SIG, ECDSA_SIG_free>;
+using EvpMdCtxPtr = CHandle<EVP_MD_CTX, EVP_MD_CTX_free>;
 
 Error crypto_error(const std::string& what) { return make_error(ErrorKind::crypto, what + ": " + openssl_error()); }
 

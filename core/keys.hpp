@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "core/c_handle.hpp"
 #include "core/digest.hpp"
 #include "core/result.hpp"
 
@@ -19,10 +20,7 @@ enum class KeyType { ec256, ec384, rsa2048, rsa3072, rsa4096 };
 std::optional<KeyType> parse_key_type(std::string_view name);  // "ec256", "rsa2048", ...
 const char* to_string(KeyType type);
 
-struct EvpPkeyFree {
-    void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
+using EvpPkeyPtr = CHandle<EVP_PKEY, EVP_PKEY_free>;
 
 // Public parameters, raw big-endian bytes (JWK, RFC 7518 §6.2 and §6.3).
 struct PublicKeyParams {

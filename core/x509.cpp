@@ -16,73 +16,33 @@
 #include <openssl/x509v3.h>
 
 #include "core/base64.hpp"
+#include "core/c_handle.hpp"
 
 namespace core {
 
 namespace {
 
-struct BioFree {
-    void operator()(BIO* bio) const { BIO_free(bio); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
+using BioPtr = CHandle<BIO, BIO_free>;
+using X509ReqPtr = CHandle<X509_REQ, X509_REQ_free>;
+using X509NamePtr = CHandle<X509_NAME, X509_NAME_free>;
+using GeneralNamesPtr = CHandle<GENERAL_NAMES, GENERAL_NAMES_free>;
+using GeneralNamePtr = CHandle<GENERAL_NAME, GENERAL_NAME_free>;
+using Asn1StringPtr = CHandle<ASN1_STRING, ASN1_STRING_free>;
 
-struct X509ReqFree {
-    void operator()(X509_REQ* req) const { X509_REQ_free(req); }
-};
-using X509ReqPtr = std::unique_ptr<X509_REQ, X509ReqFree>;
-
-struct X509NameFree {
-    void operator()(X509_NAME* name) const { X509_NAME_free(name); }
-};
-using X509NamePtr = std::unique_ptr<X509_NAME, X509NameFree>;
-
-struct GeneralNamesFree {
-    void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
-};
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>;
-
-struct GeneralNameFree {
-    void operator()(GENERAL_NAME* name) const { GENERAL_NAME_free(name); }
-};
-using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, GeneralNameFree>;
-
-struct Asn1StringFree {
-    void operator()(ASN1_STRING* s) const { ASN1_STRING_free(s); }
-};
-using Asn1StringPtr = std::unique_ptr<ASN1_STRING, Asn1StringFree>;
-
-struct ExtensionsFree {
-    void operator()(STACK_OF(X509_EXTENSION) * exts) const { sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free); }
-};
-using ExtensionsPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionsFree>;
+void free_extensions(STACK_OF(X509_EXTENSION) * exts) { sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free); }
+using ExtensionsPtr = CHandle<STACK_OF(X509_EXTENSION), free_extensions>;
 
 // Holds borrowed X509 pointers: frees the stack, not the certificates.
-struct X509StackFree {
-    void operator()(STACK_OF(X509) * certs) const { sk_X509_free(certs); }
-};
-using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackFree>;
-
-struct X509StoreFree {
-    void operator()(X509_STORE* store) const { X509_STORE_free(store); }
-};
-using X509StorePtr = std::unique_ptr<X509_STORE, X509StoreFree>;
-
-struct X509StoreCtxFree {
-    void operator()(X509_STORE_CTX* ctx) const { X509_STORE_CTX_free(ctx); }
-};
-using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, X509StoreCtxFree>;
-
-struct BignumFree {
-    void operator()(BIGNUM* bn) const { BN_free(bn); }
-};
-using BignumPtr = std::unique_ptr<BIGNUM, BignumFree>;
+void free_stack(STACK_OF(X509) * certs) { sk_X509_free(certs); }
+using X509StackPtr = CHandle<STACK_OF(X509), free_stack>;
+using X509StorePtr = CHandle<X509_STORE, X509_STORE_free>;
+using X509StoreCtxPtr = CHandle<X509_STORE_CTX, X509_STORE_CTX_free>;
+using BignumPtr = CHandle<BIGNUM, BN_free>;
 
 // Memory OpenSSL allocated for us (OPENSSL_malloc family).
-struct OpensslFree {
-    void operator()(void* p) const { OPENSSL_free(p); }
-};
+void openssl_free(void* p) { OPENSSL_free(p); }
 template <typename T>
-using OpensslPtr = std::unique_ptr<T, OpensslFree>;
+using OpensslPtr = CHandle<T, openssl_free>;
 
 // RFC 5280 Appendix A: ub-common-name INTEGER ::= 64.
 constexpr std::size_t k_max_common_name = 64;

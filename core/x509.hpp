@@ -10,15 +10,13 @@
 
 #include <openssl/x509.h>
 
+#include "core/c_handle.hpp"
 #include "core/keys.hpp"
 #include "core/result.hpp"
 
 namespace core {
 
-struct X509Free {
-    void operator()(X509* cert) const { X509_free(cert); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using X509Ptr = CHandle<X509, X509_free>;
 
 using SystemTime = std::chrono::system_clock::time_point;
 

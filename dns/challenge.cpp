@@ -1,7 +1,5 @@
 #include "dns/challenge.hpp"
 
-#include "core/base64.hpp"
-#include "core/digest.hpp"
 #include "dns/wire.hpp"
 
 namespace dns {
@@ -12,10 +10,6 @@ std::string challenge_fqdn(std::string_view domain) {
     }
     // RFC 8555 §8.4: prepend the label "_acme-challenge" to the domain name being validated.
     return wire::canonical_name("_acme-challenge." + std::string(domain));
-}
-
-std::string txt_value(std::string_view key_authorization) {
-    return core::base64url_encode(core::sha256(key_authorization));
 }
 
 }  // namespace dns

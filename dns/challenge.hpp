@@ -1,6 +1,5 @@
-// The only place where DNS-01 meets ACME (RFC 8555 §8.4): the record name
-// and the TXT value for a domain and a key authorization. Providers never
-// see key authorizations (docs/architecture.md#layers).
+// Where DNS-01 meets ACME (RFC 8555 §8.4): the record name for a domain.
+// Providers never see key authorizations (docs/architecture.md#layers).
 #pragma once
 
 #include <string>
@@ -13,7 +12,6 @@ namespace dns {
 // "*.Example.com" -> "_acme-challenge.example.com."
 std::string challenge_fqdn(std::string_view domain);
 
-// base64url(SHA-256(key_authorization)), no padding (RFC 8555 §8.4).
-std::string txt_value(std::string_view key_authorization);
+// The TXT value is core::dns01_txt_value (core/dns01.hpp).
 
 }  // namespace dns

@@ -10,6 +10,8 @@
 #include <netdb.h>
 #include <poll.h>
 
+#include "core/c_handle.hpp"
+
 namespace dns {
 namespace {
 
@@ -24,15 +26,8 @@ core::Status init_cares() {
     return {};
 }
 
-struct ChannelDeleter {
-    void operator()(ares_channeldata* channel) const { ares_destroy(channel); }
-};
-using ChannelPtr = std::unique_ptr<ares_channeldata, ChannelDeleter>;
-
-struct AresStringFree {
-    void operator()(unsigned char* p) const { ares_free_string(p); }
-};
-using AresBuffer = std::unique_ptr<unsigned char, AresStringFree>;
+using ChannelPtr = core::CHandle<ares_channeldata, ares_destroy>;
+using AresBuffer = core::CHandle<unsigned char, ares_free_string>;
 
 struct Pending {
     bool done = false;

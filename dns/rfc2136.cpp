@@ -18,33 +18,13 @@
 #include "core/digest.hpp"
 #include "core/log.hpp"
 #include "core/retry.hpp"
+#include "core/unique_fd.hpp"
 #include "dns/config.hpp"
 #include "dns/resolver.hpp"
 #include "dns/wire.hpp"
 
 namespace dns {
 namespace {
-
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-    Fd& operator=(Fd&& other) noexcept {
-        std::swap(fd_, other.fd_);
-        return *this;
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 core::Error net_error(const std::string& server, const std::string& what) {
     return core::make_error(core::ErrorKind::network, "rfc2136: nameserver " + server + " " + what);
@@ -86,7 +66,7 @@ core::Result<std::string> exchange_tcp(const HostPort& server, const std::string
     std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(res, &freeaddrinfo);
     std::string last_error = "no address";
     for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-        Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+        core::UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
         if (fd.get() < 0) {
             last_error = std::strerror(errno);
             continue;

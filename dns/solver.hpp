@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/dns01.hpp"
 #include "core/result.hpp"
 #include "dns/journal.hpp"
 #include "dns/propagation.hpp"
@@ -47,11 +48,8 @@ struct SolverOptions {
 };
 
 // One DNS-01 challenge: the identifier as in the order ("*.example.com") and
-// its TXT value (dns::txt_value of the key authorization).
-struct Challenge {
-    std::string domain;
-    std::string value;
-};
+// its TXT value (core::dns01_txt_value of the key authorization).
+using Challenge = core::Dns01Challenge;
 
 // The records a present() put in place. Move-only: cleanup() removes exactly
 // them; when it was never called, the destructor does it (best effort,

@@ -7,14 +7,13 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/atomic_file.hpp"
 #include "core/child_env.hpp"
 #include "core/log.hpp"
+#include "core/subprocess.hpp"
 #include "renewer/exit_codes.hpp"
 #include "secrets/bundle.hpp"
 
@@ -182,41 +181,40 @@ void fsync_dir(const std::string& dir) {
 // Runs the operator's reload command through /bin/sh -c (it is their own
 // shell text). The child gets our environment (without our AWS credentials
 // and other secrets, core::child_environment) plus the file paths; never the
-// key itself, in argv or env (issue 8 item 6).
+// key itself, in argv or env. A reload that hangs is stopped after
+// --reload-timeout (its whole process group), so certfetch's timer keeps
+// firing.
 core::Status run_reload(const Options& options) {
-    std::vector<std::string> env_strings = core::child_environment();
-    env_strings.push_back("CERTFETCH_DIR=" + options.out_dir);
-    env_strings.push_back("CERTFETCH_FULLCHAIN=" + join(options.out_dir, k_fullchain_file));
-    env_strings.push_back("CERTFETCH_PRIVKEY=" + join(options.out_dir, k_privkey_file));
-    env_strings.push_back("CERTFETCH_CHAIN=" + join(options.out_dir, k_chain_file));
-    std::vector<char*> envp;
-    for (auto& s : env_strings) {
-        envp.push_back(s.data());
+    core::SubprocessOptions reload;
+    reload.argv = core::shell_argv(options.reload);
+    reload.env = core::child_environment();
+    reload.env.push_back("CERTFETCH_DIR=" + options.out_dir);
+    reload.env.push_back("CERTFETCH_FULLCHAIN=" + join(options.out_dir, k_fullchain_file));
+    reload.env.push_back("CERTFETCH_PRIVKEY=" + join(options.out_dir, k_privkey_file));
+    reload.env.push_back("CERTFETCH_CHAIN=" + join(options.out_dir, k_chain_file));
+    reload.timeout = options.reload_timeout;
+    reload.on_line = [](std::string_view line) {
+        core::log::info("certfetch: reload output", {{"line", std::string(line)}});
+    };
+    auto ran = core::run_subprocess(reload);
+    if (!ran) {
+        return make_error(ErrorKind::io, "cannot start the reload command: " + ran.error().message);
     }
-    envp.push_back(nullptr);
-    std::string sh = "/bin/sh";
-    std::string dash_c = "-c";
-    std::string command = options.reload;
-    std::array<char*, 4> argv = {sh.data(), dash_c.data(), command.data(), nullptr};
-    pid_t pid = 0;
-    if (const int rc = ::posix_spawn(&pid, sh.c_str(), nullptr, nullptr, argv.data(), envp.data()); rc != 0) {
-        return make_error(ErrorKind::io, std::string("cannot start the reload command: ") + std::strerror(rc));
+    using End = core::SubprocessResult::End;
+    switch (ran->end) {
+        case End::exited:
+            if (ran->exit_code == 0) {
+                return {};
+            }
+            return make_error(ErrorKind::internal, "the reload command " + ran->describe());
+        case End::signalled: return make_error(ErrorKind::internal, "the reload command was " + ran->describe());
+        case End::timed_out:
+            return make_error(ErrorKind::timeout, "the reload command did not finish within " +
+                                                      std::to_string(options.reload_timeout.count()) +
+                                                      " s (--reload-timeout); stopped");
+        case End::cancelled: return make_error(ErrorKind::cancelled, "the reload command was stopped: cancelled");
     }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            return make_error(ErrorKind::io, std::string("waiting for the reload command: ") + std::strerror(errno));
-        }
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        return {};
-    }
-    if (WIFSIGNALED(status)) {
-        return make_error(ErrorKind::internal,
-                          "the reload command was killed by signal " + std::to_string(WTERMSIG(status)));
-    }
-    return make_error(ErrorKind::internal,
-                      "the reload command exited with status " + std::to_string(WEXITSTATUS(status)));
+    return make_error(ErrorKind::internal, "the reload command " + ran->describe());
 }
 
 bool file_exists(const std::string& path) {

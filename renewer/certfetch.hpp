@@ -4,6 +4,7 @@
 // changed. Links no ACME code.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -21,10 +22,11 @@ struct Options {
     std::string expect_name;  // a name the certificate must cover; empty = any
     std::optional<uid_t> owner;
     std::optional<gid_t> group;
-    mode_t key_mode = 0600;               // privkey.pem; the certificate files are 0644
-    std::string reload;                   // run with /bin/sh -c when a file changed; empty = none
-    std::optional<core::SystemTime> now;  // tests; empty = the clock
-    secrets::StoreConfig store_config;    // tests (endpoint, credentials); defaults otherwise
+    mode_t key_mode = 0600;                   // privkey.pem; the certificate files are 0644
+    std::string reload;                       // run with /bin/sh -c when a file changed; empty = none
+    std::chrono::seconds reload_timeout{60};  // the reload's process group is stopped after this
+    std::optional<core::SystemTime> now;      // tests; empty = the clock
+    secrets::StoreConfig store_config;        // tests (endpoint, credentials); defaults otherwise
 };
 
 // Does the whole job; returns the process exit code: 0 written or unchanged,

@@ -1,6 +1,7 @@
 #include "renewer/certfetch_cli.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -30,7 +31,10 @@ AWSCURRENT cannot be served (unparsable, key mismatch, expired, name missing)
 certfetch says why and falls back to AWSPREVIOUS.
 
 The reload command gets CERTFETCH_DIR, CERTFETCH_FULLCHAIN, CERTFETCH_PRIVKEY
-and CERTFETCH_CHAIN (paths) in its environment; never the key itself.
+and CERTFETCH_CHAIN (paths) in its environment; never the key itself. It runs
+in its own process group; when it has not finished after --reload-timeout
+seconds (default 60, 1..3600) the group gets SIGTERM, then SIGKILL, and the
+reload counts as failed (exit 1; the next run retries it).
 
 Exit codes:
   0  files written, or unchanged
@@ -87,6 +91,17 @@ mode_t parse_key_mode(const std::string& text) {
     return static_cast<mode_t>(mode);
 }
 
+// Whole seconds, 1..3600: a reload that needs longer is hung.
+std::chrono::seconds parse_reload_timeout(const std::string& text) {
+    char* end = nullptr;
+    errno = 0;
+    const long seconds = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || seconds < 1 || seconds > 3600) {
+        throw BadFlag{"--reload-timeout " + text + ": expected whole seconds from 1 to 3600"};
+    }
+    return std::chrono::seconds(seconds);
+}
+
 }  // namespace
 
 int certfetch_main(int argc, char** argv) {
@@ -100,8 +115,9 @@ int certfetch_main(int argc, char** argv) {
                                                                                   cxxopts::value<std::string>())(
             "mode", "mode of the private key file", cxxopts::value<std::string>()->default_value("0600"))(
             "reload", "command to run when something changed (e.g. 'systemctl reload nginx')",
-            cxxopts::value<std::string>())("store", "read from this store instead of Secrets Manager (dir:/path)",
-                                           cxxopts::value<std::string>());
+            cxxopts::value<std::string>())("reload-timeout", "seconds the reload command may take (1..3600)",
+                                           cxxopts::value<std::string>()->default_value("60"))(
+            "store", "read from this store instead of Secrets Manager (dir:/path)", cxxopts::value<std::string>());
         auto args = options.parse(argc, argv);
         if (args.count("help") != 0U) {
             std::cout << options.help() << k_usage_tail;
@@ -141,6 +157,7 @@ int certfetch_main(int argc, char** argv) {
         if (args.count("reload") != 0U) {
             run.reload = args["reload"].as<std::string>();
         }
+        run.reload_timeout = parse_reload_timeout(args["reload-timeout"].as<std::string>());
         return certfetch::run(run);
     } catch (const BadFlag& e) {
         std::cerr << "certfetch: " << e.message << "\n";

@@ -22,45 +22,47 @@ constexpr std::array<std::string_view, 14> k_run_only = {
     "account-file", "preferred-chain", "trust-root", "reuse-key",   "dry-run", "eab-kid",  "eab-hmac-key"};
 constexpr std::array<std::string_view, 2> k_logging = {"log-level", "log-format"};
 
-bool offered(const settings::Setting& row, FlagSet set) {
-    if (row.flag.empty()) {
-        return false;
-    }
-    const bool logging = std::find(k_logging.begin(), k_logging.end(), row.flag) != k_logging.end();
-    switch (set) {
-        case FlagSet::run: return true;
-        case FlagSet::plan: return std::find(k_run_only.begin(), k_run_only.end(), row.flag) == k_run_only.end();
-        case FlagSet::dns_test: return logging;
-    }
-    return false;
-}
+// `plan` accepts every flag of `run` (a script passes one command line to
+// both) but its --help lists only those that change a plan; the others go
+// to this group, which help_text() leaves out.
+constexpr const char* k_run_only_group = "Used by run only";
 
-// The blocks a flag set offers, with their --help group names.
+// The blocks a flag set reads, with their --help group names.
 struct FlagBlock {
     const settings::Block* block;
     const char* group;
     Values CommandLine::*target;
+    bool plan_uses;  // does a plan use this block's settings?
 };
 std::vector<FlagBlock> blocks_of(FlagSet set) {
-    std::vector<FlagBlock> blocks = {{&global_block(), "General", &CommandLine::global}};
+    std::vector<FlagBlock> blocks = {{&global_block(), "General", &CommandLine::global, true}};
     if (set != FlagSet::dns_test) {
-        blocks.push_back({&certificate_block(), "Certificates", &CommandLine::certificate});
+        blocks.push_back({&certificate_block(), "Certificates", &CommandLine::certificate, true});
+        blocks.push_back({&eab_block(), "ACME account", &CommandLine::eab, false});
+        blocks.push_back({&replace_block(), "Replacement (once per run, only when something changed)",
+                          &CommandLine::replace, false});
     }
-    if (set == FlagSet::run) {
-        blocks.push_back({&eab_block(), "ACME account", &CommandLine::eab});
-        blocks.push_back(
-            {&replace_block(), "Replacement (once per run, only when something changed)", &CommandLine::replace});
-    }
-    if (set != FlagSet::plan) {
-        blocks.push_back({&dns::dns_block(), "DNS", &CommandLine::dns});
-    }
+    blocks.push_back({&dns::dns_block(), "DNS", &CommandLine::dns, false});
     return blocks;
 }
 
+bool is_logging(const settings::Setting& row) {
+    return std::find(k_logging.begin(), k_logging.end(), row.flag) != k_logging.end();
+}
+
+// dns-test reads only the DNS block and the logging flags.
 bool block_offers(const FlagBlock& block, const settings::Setting& row, FlagSet set) {
-    // Every flag of the certificate, eab, replace and DNS blocks goes with
-    // the set that offers the block; of the run-wide ones, offered() decides.
-    return block.block == &global_block() ? offered(row, set) : !row.flag.empty();
+    return !row.flag.empty() && (set != FlagSet::dns_test || block.block != &global_block() || is_logging(row));
+}
+
+// The --help group of a row: plan's help hides what only a run uses.
+const char* group_of(const FlagBlock& block, const settings::Setting& row, FlagSet set) {
+    if (set != FlagSet::plan) {
+        return block.group;
+    }
+    const bool run_only =
+        !block.plan_uses || std::find(k_run_only.begin(), k_run_only.end(), row.flag) != k_run_only.end();
+    return run_only ? k_run_only_group : block.group;
 }
 
 void add_row(cxxopts::OptionAdder& adder, const settings::Setting& row) {
@@ -179,7 +181,7 @@ core::Status read_compound_flags(const cxxopts::ParseResult& args, FlagSet set, 
         }
         TRY_ASSIGN(out.certificates, certificates_of(args));
     }
-    if (set == FlagSet::run) {
+    if (set != FlagSet::dns_test) {
         const bool hook = out.replace.contains("command");
         if (args.count("replace") != 0U) {
             const std::string spec = args["replace"].as<std::string>();
@@ -192,7 +194,7 @@ core::Status read_compound_flags(const cxxopts::ParseResult& args, FlagSet set, 
             out.replace.insert_or_assign("type", settings::Value{"hook", "--deploy-hook"});
         }
     }
-    if (set != FlagSet::plan && args.count("no-cname-follow") != 0U) {
+    if (args.count("no-cname-follow") != 0U) {
         out.dns.insert_or_assign("follow_cname", settings::Value{false, "--no-cname-follow"});
     }
     return {};
@@ -214,24 +216,34 @@ void add_flags(cxxopts::Options& options, FlagSet set) {
     } else {
         options.add_options("Names")("d,domain", "name to test (repeat)", cxxopts::value<std::vector<std::string>>());
     }
-    if (set == FlagSet::run) {
-        options.add_options("Replacement (once per run, only when something changed)")(
+    if (set != FlagSet::dns_test) {
+        options.add_options(set == FlagSet::plan ? k_run_only_group
+                                                 : "Replacement (once per run, only when something changed)")(
             "replace", "autoscaling:GROUP, ec2-tag:KEY=VALUE, ecs:CLUSTER/SERVICE or none",
             cxxopts::value<std::string>());
     }
-    if (set != FlagSet::plan) {
-        options.add_options("DNS")("no-cname-follow", "do not follow a CNAME at _acme-challenge.<name>");
-    }
+    options.add_options(set == FlagSet::plan ? k_run_only_group : "DNS")(
+        "no-cname-follow", "do not follow a CNAME at _acme-challenge.<name>");
     for (const auto& block : blocks_of(set)) {
-        auto adder = options.add_options(block.group);
         std::vector<std::string_view> added;
         for (const settings::Setting* row : settings::all_settings(*block.block)) {
             if (block_offers(block, *row, set) && std::find(added.begin(), added.end(), row->flag) == added.end()) {
                 added.push_back(row->flag);
+                auto adder = options.add_options(group_of(block, *row, set));
                 add_row(adder, *row);
             }
         }
     }
+}
+
+std::string help_text(const cxxopts::Options& options, FlagSet set) {
+    std::vector<std::string> shown;
+    for (const auto& group : options.groups()) {
+        if (set != FlagSet::plan || group != k_run_only_group) {
+            shown.push_back(group);
+        }
+    }
+    return options.help(shown);
 }
 
 core::Result<CommandLine> read_command_line(const cxxopts::ParseResult& args, FlagSet set) {

@@ -20,11 +20,14 @@ namespace renewer {
 // Which flags a subcommand offers.
 enum class FlagSet {
     run,       // everything
-    plan,      // what decides whether a certificate is due; no order, DNS or replacement flags
+    plan,      // the same flags, so one command line serves both; --help shows only what decides a plan
     dns_test,  // names and the DNS block
 };
 
 void add_flags(cxxopts::Options& options, FlagSet set);
+
+// The --help text: for `plan`, without the flags that only `run` uses.
+std::string help_text(const cxxopts::Options& options, FlagSet set);
 
 // The flags given, by block, checked. Errors name the flag.
 core::Result<CommandLine> read_command_line(const cxxopts::ParseResult& args, FlagSet set);

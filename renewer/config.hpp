@@ -86,9 +86,16 @@
 #include "core/result.hpp"
 #include "core/settings.hpp"
 #include "dns/config.hpp"
-#include "renewer/replace.hpp"
+#include "replace/replacer.hpp"
 
 namespace renewer {
+
+// The replacement layer's types, as the configuration and the run name them.
+using replace::ChangedCertificate;
+using replace::DryRun;
+using replace::ReplaceOutcome;
+using replace::ReplaceTarget;
+using replace::ReplaceType;
 
 constexpr const char* k_default_server = "https://acme-v02.api.letsencrypt.org/directory";
 

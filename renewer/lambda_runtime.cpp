@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/env.hpp"
 #include "core/log.hpp"
 #include "core/retry.hpp"
 #include "renewer/exit_codes.hpp"
@@ -32,11 +33,6 @@ constexpr const char* k_lambda_spool_dir = "/tmp/renewer/spool";
 
 std::string dump(const nlohmann::json& json) {
     return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::string env(const char* name) {
-    const char* value = std::getenv(name);
-    return value == nullptr ? std::string() : std::string(value);
 }
 
 // Restores the per-invocation fields of the settings, whatever happens.
@@ -271,7 +267,7 @@ core::Status LambdaRuntimeApi::post(const std::string& path, const std::string& 
 }
 
 int run_lambda(const std::string& host_port, RunSettings& settings, std::optional<std::chrono::seconds> budget) {
-    if (settings.config.spool_dir.empty() && env("RENEWER_SPOOL_DIR").empty()) {
+    if (settings.config.spool_dir.empty() && core::env_or("RENEWER_SPOOL_DIR").empty()) {
         settings.config.spool_dir = k_lambda_spool_dir;
     }
     LambdaRuntimeApi api(host_port);

@@ -10,13 +10,12 @@
 #include <fmt/format.h>
 #include <idn2.h>
 
+#include "core/c_handle.hpp"
+
 namespace renewer {
 namespace {
 
-struct IdnFree {
-    void operator()(char* p) const { idn2_free(p); }
-};
-using IdnString = std::unique_ptr<char, IdnFree>;
+using IdnString = core::CHandle<char, idn2_free>;
 
 core::Error invalid(std::string_view input, std::string_view why) {
     return core::make_error(core::ErrorKind::invalid_input, fmt::format("invalid name \"{}\": {}", input, why));

@@ -200,7 +200,7 @@ std::optional<Parsed> parse_command(cxxopts::Options& options, FlagSet set, int 
     add_flags(options, set);
     auto args = parse_flags(options, argc, argv, command);
     if (args.count("help") != 0U) {
-        std::cout << options.help() << k_usage_tail << (set == FlagSet::plan ? "" : k_run_notes);
+        std::cout << help_text(options, set) << k_usage_tail << (set == FlagSet::plan ? "" : k_run_notes);
         return std::nullopt;
     }
     if (args.count("version") != 0U) {

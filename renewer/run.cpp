@@ -524,7 +524,8 @@ void replace_changed(const RunSettings& settings, const std::vector<Job>& jobs, 
         if (needs_aws && !client) {
             client.emplace(aws::ClientSettings{});
         }
-        auto outcome = run_replacement(batch.target, batch.changed, settings.dry_run, client ? &*client : nullptr);
+        auto outcome =
+            replace::run_replacement(batch.target, batch.changed, settings.dry_run, client ? &*client : nullptr);
         if (outcome) {
             report.replacements.push_back(std::move(*outcome));
         } else {

@@ -15,7 +15,7 @@
 #include "core/x509.hpp"
 #include "renewer/config.hpp"
 #include "renewer/plan.hpp"
-#include "renewer/replace.hpp"
+#include "replace/replacer.hpp"
 
 namespace renewer {
 

@@ -258,7 +258,7 @@ const settings::Block& replace_block() {
 core::Result<ReplaceTarget> make_replace_target(const settings::Values& values, const std::string& block_origin) {
     ReplaceTarget target;
     const std::string type = settings::selected_variant(replace_block(), values);
-    target.type = parse_replace_type(type).value_or(ReplaceType::none);
+    target.type = replace::parse_replace_type(type).value_or(ReplaceType::none);
     const auto& block = replace_block();
     switch (target.type) {
         case ReplaceType::autoscaling: TRY(require_text(values, block, "group", block_origin, type)); break;

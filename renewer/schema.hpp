@@ -7,7 +7,7 @@
 
 #include "core/result.hpp"
 #include "core/settings.hpp"
-#include "renewer/replace.hpp"
+#include "replace/replacer.hpp"
 
 namespace renewer {
 
@@ -24,7 +24,8 @@ const core::settings::Block& replace_block();
 
 // The typed replacement target from checked values; a required setting that
 // no source gave is named after `block_origin`.
-core::Result<ReplaceTarget> make_replace_target(const core::settings::Values& values, const std::string& block_origin);
+core::Result<replace::ReplaceTarget> make_replace_target(const core::settings::Values& values,
+                                                         const std::string& block_origin);
 
 // Checks for the rows, shared with the command line.
 std::optional<std::string> store_spec_problem(std::string_view text);

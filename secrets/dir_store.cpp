@@ -21,6 +21,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/log.hpp"
+#include "core/unique_fd.hpp"
 #include "secrets/lease.hpp"
 #include "secrets/store.hpp"
 
@@ -64,23 +65,6 @@ core::Result<std::optional<std::string>> read_optional(const std::string& path) 
     }
     return std::optional<std::string>(std::move(text).value());
 }
-
-// An fd that closes itself (STYLE.md habit 7).
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 class DirStore final : public Store {
 public:
@@ -262,7 +246,7 @@ private:
     template <typename Fn>
     auto with_lock_file(Fn&& fn) const -> decltype(fn(0, std::string())) {
         const auto file = path(k_lock);
-        Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, k_secret_mode));
+        core::UniqueFd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, k_secret_mode));
         if (fd.get() < 0) {
             return io_error("cannot open", file, errno);
         }

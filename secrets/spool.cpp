@@ -13,6 +13,7 @@
 #include "core/atomic_file.hpp"
 #include "core/base64.hpp"
 #include "core/digest.hpp"
+#include "core/env.hpp"
 
 namespace secrets {
 namespace {
@@ -21,11 +22,6 @@ using core::ErrorKind;
 using core::make_error;
 
 constexpr const char* k_suffix = ".bundle.json";
-
-std::string env(const char* name) {
-    const char* value = std::getenv(name);
-    return value == nullptr ? std::string() : std::string(value);
-}
 
 bool safe_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
@@ -54,20 +50,20 @@ std::string file_stem(const std::string& name) {
 Spool::Spool(std::string dir) : dir_(std::move(dir)) { core::remove_stale_temp_files(dir_); }
 
 std::string Spool::default_dir() {
-    if (auto dir = env("RENEWER_SPOOL_DIR"); !dir.empty()) {
+    if (auto dir = core::env_or("RENEWER_SPOOL_DIR"); !dir.empty()) {
         return dir;
     }
-    if (auto dir = env("STATE_DIRECTORY"); !dir.empty()) {
+    if (auto dir = core::env_or("STATE_DIRECTORY"); !dir.empty()) {
         // systemd may list several folders separated by ':'; the first is ours.
         return dir.substr(0, dir.find(':')) + "/spool";
     }
-    if (auto dir = env("XDG_STATE_HOME"); !dir.empty()) {
+    if (auto dir = core::env_or("XDG_STATE_HOME"); !dir.empty()) {
         return dir + "/renewer/spool";
     }
     if (::geteuid() == 0) {
         return "/var/lib/renewer/spool";
     }
-    if (auto home = env("HOME"); !home.empty()) {
+    if (auto home = core::env_or("HOME"); !home.empty()) {
         return home + "/.local/state/renewer/spool";
     }
     return "/var/lib/renewer/spool";

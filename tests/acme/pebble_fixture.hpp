@@ -33,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include "acme/obtain.hpp"
+#include "core/env.hpp"
 #include "core/http.hpp"
 #include "core/retry.hpp"
 
@@ -482,17 +483,12 @@ private:
 
 namespace test {
 
-// A test path setting: the environment variable when set (ctest), else the
+// Test path settings: the environment variable when set (ctest), else the
 // compile-time default.
-inline std::string setting(const char* env, const char* fallback) {
-    const char* value = std::getenv(env);
-    return value != nullptr && *value != '\0' ? std::string(value) : std::string(fallback);
-}
-
 #ifdef ACME_TEST_SHARED_DIR
-inline std::string shared_dir() { return setting("SHARED_DIR", ACME_TEST_SHARED_DIR); }
-inline std::string source_dir() { return setting("SOURCE_DIR", ACME_TEST_SOURCE_DIR); }
-inline std::string python() { return setting("PYTHON", ACME_TEST_PYTHON); }
+inline std::string shared_dir() { return core::env_or("SHARED_DIR", ACME_TEST_SHARED_DIR); }
+inline std::string source_dir() { return core::env_or("SOURCE_DIR", ACME_TEST_SOURCE_DIR); }
+inline std::string python() { return core::env_or("PYTHON", ACME_TEST_PYTHON); }
 #endif
 
 }  // namespace test

@@ -12,6 +12,7 @@
 #include "acme/jws.hpp"
 #include "core/base64.hpp"
 #include "core/digest.hpp"
+#include "core/dns01.hpp"
 #include "core/keys.hpp"
 
 namespace {
@@ -58,7 +59,7 @@ TEST(Jws, KeyAuthorizationAndTxtValue) {
         const std::string ka =
             acme::key_authorization(v["token"].get<std::string>(), v["thumbprint_b64url"].get<std::string>());
         EXPECT_EQ(ka, v["key_authorization"].get<std::string>()) << name;
-        EXPECT_EQ(acme::dns01_txt_value(ka), v["txt_value"].get<std::string>()) << name;
+        EXPECT_EQ(core::dns01_txt_value(ka), v["txt_value"].get<std::string>()) << name;
     }
 }
 

@@ -31,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/env.hpp"
 #include "core/http.hpp"
 
 #ifndef AWS_TEST_PYTHON
@@ -42,10 +43,7 @@
 
 namespace aws_test {
 
-inline std::string env_or(const char* name, const char* fallback) {
-    const char* value = std::getenv(name);
-    return value == nullptr || *value == '\0' ? std::string(fallback) : std::string(value);
-}
+using core::env_or;
 
 // Debian's interpreter (python3-botocore, python3-dnslib): $PYTHON, else the build's.
 inline std::string python() { return env_or("PYTHON", AWS_TEST_PYTHON); }
@@ -114,8 +112,7 @@ public:
 private:
     void remember(const std::string& name) {
         if (saved_.count(name) == 0) {
-            const char* old = std::getenv(name.c_str());
-            saved_[name] = old == nullptr ? std::nullopt : std::optional<std::string>(old);
+            saved_[name] = core::env(name);
         }
     }
     std::map<std::string, std::optional<std::string>> saved_;

@@ -15,6 +15,7 @@
 #include "aws/credentials.hpp"
 #include "aws/sigv4.hpp"
 #include "core/base64.hpp"
+#include "core/c_handle.hpp"
 #include "fakeaws_fixture.hpp"
 
 using namespace aws::sigv4;
@@ -23,12 +24,8 @@ namespace {
 
 constexpr int k_request_count = 400;
 
-struct PcloseDeleter {
-    void operator()(FILE* f) const { pclose(f); }
-};
-
 std::string run(const std::string& command, int& status) {
-    std::unique_ptr<FILE, PcloseDeleter> pipe(popen(command.c_str(), "r"));
+    core::CHandle<FILE, pclose> pipe(popen(command.c_str(), "r"));
     std::string out;
     if (!pipe) {
         status = -1;

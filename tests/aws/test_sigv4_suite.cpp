@@ -16,6 +16,8 @@
 
 #include "aws/credentials.hpp"
 #include "aws/sigv4.hpp"
+#include "core/env.hpp"
+#include "core/http.hpp"
 
 namespace fs = std::filesystem;
 using namespace aws::sigv4;
@@ -71,9 +73,9 @@ Request parse_request(const std::string& text) {
 }  // namespace
 
 TEST(aws_sigv4, official_suite_every_case) {
-    const char* shared = std::getenv("SHARED_DIR");
-    ASSERT_NE(shared, nullptr) << "SHARED_DIR is not set (CTest sets it)";
-    const fs::path root = fs::path(shared) / "testdata" / "aws-sigv4" / "v4";
+    const auto shared = core::env("SHARED_DIR");
+    ASSERT_TRUE(shared.has_value()) << "SHARED_DIR is not set (CTest sets it)";
+    const fs::path root = fs::path(*shared) / "testdata" / "aws-sigv4" / "v4";
     ASSERT_TRUE(fs::is_directory(root)) << root;
 
     std::vector<fs::path> cases;
@@ -146,8 +148,9 @@ TEST(aws_sigv4, official_suite_every_case) {
 }
 
 TEST(aws_sigv4, pieces) {
-    EXPECT_EQ(uri_encode("a b/~ሴ", true), "a%20b/~%E1%88%B4");
-    EXPECT_EQ(uri_encode("a/b", false), "a%2Fb");
+    // SigV4's URI encoding is core::http::url_encode.
+    EXPECT_EQ(core::http::url_encode("a b/~ሴ", true), "a%20b/~%E1%88%B4");
+    EXPECT_EQ(core::http::url_encode("a/b", false), "a%2Fb");
     EXPECT_EQ(uri_decode("%E1%88%B4+%zz%4"), "\xE1\x88\xB4+%zz%4");
     EXPECT_EQ(remove_dot_segments("//example//"), "/example/");
     EXPECT_EQ(remove_dot_segments("/example/.."), "/");

@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "core/c_handle.hpp"
 #include "core/keys.hpp"
 #include "core/x509.hpp"
 
@@ -40,16 +41,12 @@ struct CertSpec {
 
 namespace detail {
 
-struct X509ExtensionFree {
-    void operator()(X509_EXTENSION* ext) const { X509_EXTENSION_free(ext); }
-};
-
 [[noreturn]] inline void fail(const std::string& what) {
     throw std::runtime_error("test CA: " + what + ": " + core::openssl_error());
 }
 
 inline void add_ext(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value) {
-    std::unique_ptr<X509_EXTENSION, X509ExtensionFree> ext(X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str()));
+    core::CHandle<X509_EXTENSION, X509_EXTENSION_free> ext(X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str()));
     if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) {
         fail("adding extension " + std::string(OBJ_nid2sn(nid)) + "=" + value);
     }

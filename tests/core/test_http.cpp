@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/env.hpp"
 #include "core/http.hpp"
 #include "core/retry.hpp"
 #include "version.hpp"
@@ -33,16 +34,12 @@ using core::http::ClientOptions;
 using core::http::Request;
 using Steady = std::chrono::steady_clock;
 
-std::string env_or(const char* name, const std::string& fallback) {
-    const char* value = std::getenv(name);
-    return value != nullptr && *value != '\0' ? std::string(value) : fallback;
-}
+using core::env_or;
 
 std::string server_script() {
     // CTest sets SOURCE_DIR; fall back to this file's folder when run by hand.
-    const char* source_dir = std::getenv("SOURCE_DIR");
-    if (source_dir != nullptr && *source_dir != '\0') {
-        return std::string(source_dir) + "/tests/core/http_test_server.py";
+    if (const std::string source_dir = core::env_or("SOURCE_DIR"); !source_dir.empty()) {
+        return source_dir + "/tests/core/http_test_server.py";
     }
     return (std::filesystem::path(__FILE__).parent_path() / "http_test_server.py").string();
 }

@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 
 #include "core/base64.hpp"
+#include "core/c_handle.hpp"
 
 namespace core {
 // Readable parameter names in test output ("ec256", not "4-byte object").
@@ -25,26 +26,7 @@ using core::DigestAlg;
 using core::KeyType;
 using core::PrivateKey;
 
-struct BioFree {
-    void operator()(BIO* bio) const { BIO_free(bio); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-
-struct EvpPkeyCtxFree {
-    void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
-};
-struct ParamBldFree {
-    void operator()(OSSL_PARAM_BLD* bld) const { OSSL_PARAM_BLD_free(bld); }
-};
-struct ParamFree {
-    void operator()(OSSL_PARAM* params) const { OSSL_PARAM_free(params); }
-};
-struct BignumFree {
-    void operator()(BIGNUM* bn) const { BN_free(bn); }
-};
-struct PipeClose {
-    void operator()(FILE* f) const { pclose(f); }
-};
+using BioPtr = core::CHandle<BIO, BIO_free>;
 
 std::string bio_text(BIO* bio) {
     char* data = nullptr;
@@ -61,7 +43,7 @@ std::string traditional_pem(EVP_PKEY* key) {
 
 // Output of a shell command, empty when it fails.
 std::string run(const std::string& command) {
-    std::unique_ptr<FILE, PipeClose> pipe(popen(command.c_str(), "r"));
+    core::CHandle<FILE, pclose> pipe(popen(command.c_str(), "r"));
     if (!pipe) {
         return {};
     }
@@ -82,17 +64,17 @@ std::string bytes(std::string_view b64url) {
 
 // An EC P-256 EVP_PKEY from JWK members (d optional), for the RFC vector.
 core::EvpPkeyPtr ec_key_from_jwk(const std::string& x, const std::string& y, const std::string& d) {
-    std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
+    core::CHandle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free> bld(OSSL_PARAM_BLD_new());
     const std::string point = std::string(1, '\x04') + x + y;  // SEC 1 uncompressed point
-    std::unique_ptr<BIGNUM, BignumFree> priv;
+    core::CHandle<BIGNUM, BN_free> priv;
     EXPECT_EQ(OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0), 1);
     EXPECT_EQ(OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()), 1);
     if (!d.empty()) {
         priv.reset(BN_bin2bn(reinterpret_cast<const unsigned char*>(d.data()), static_cast<int>(d.size()), nullptr));
         EXPECT_EQ(OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, priv.get()), 1);
     }
-    std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld.get()));
-    std::unique_ptr<EVP_PKEY_CTX, EvpPkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    core::CHandle<OSSL_PARAM, OSSL_PARAM_free> params(OSSL_PARAM_BLD_to_param(bld.get()));
+    core::CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
     EVP_PKEY* raw = nullptr;
     EXPECT_EQ(EVP_PKEY_fromdata_init(ctx.get()), 1);
     EXPECT_EQ(EVP_PKEY_fromdata(ctx.get(), &raw, d.empty() ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEYPAIR, params.get()), 1);

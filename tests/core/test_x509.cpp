@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/base64.hpp"
+#include "core/env.hpp"
 #include "tests/core/test_ca.hpp"
 
 namespace {
@@ -30,10 +31,7 @@ std::string read_file(const std::string& path) {
     return out.str();
 }
 
-std::string shared_dir() {
-    const char* dir = std::getenv("SHARED_DIR");
-    return dir != nullptr ? dir : "";
-}
+std::string shared_dir() { return core::env_or("SHARED_DIR"); }
 
 // Certificate times have whole seconds.
 SystemTime whole_seconds(SystemTime t) { return std::chrono::floor<seconds>(t); }

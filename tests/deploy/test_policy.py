@@ -1,7 +1,7 @@
 """Policy matches code (docs/deployment.md#iam-permissions).
 
 1. aws/actions.hpp (the one table of AWS actions) equals the set of actions
-   found at the call sites in aws/ dns/ secrets/ renewer/, and every call site
+   found at the call sites in aws/ dns/ secrets/ replace/ renewer/, and every call site
    has a shape the extractor understands.
 2. deploy/cloudformation.yaml, evaluated for every mode x replacement x KMS
    combination, grants each action to the role that needs it, on the resources
@@ -75,7 +75,7 @@ def call_site_actions():
     call sites whose shape is not understood."""
     found, strange = {}, []
     files = []
-    for d in ("aws", "dns", "secrets", "renewer", "core", "acme"):
+    for d in ("aws", "dns", "secrets", "replace", "renewer", "core", "acme"):
         files += sorted(glob.glob(os.path.join(SOURCE_DIR, d, "*.cpp")))
     for path in files:
         text = read(path)

@@ -20,6 +20,7 @@
 
 #include "core/base64.hpp"
 #include "core/digest.hpp"
+#include "core/env.hpp"
 #include "core/retry.hpp"
 #include "dns/resolver.hpp"
 
@@ -28,8 +29,7 @@ extern char** environ;
 namespace dns_test {
 
 TempDir::TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr ? base : "/tmp") + "/renewer-dns-XXXXXX";
+    std::string templ = core::env_or("TMPDIR", "/tmp") + "/renewer-dns-XXXXXX";
     if (::mkdtemp(templ.data()) == nullptr) {
         throw std::runtime_error("mkdtemp failed");
     }

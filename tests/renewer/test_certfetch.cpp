@@ -226,6 +226,21 @@ TEST_F(certfetch_run, FailedReloadIsRetriedByTheNextRun) {
     EXPECT_EQ(reloads(), 1);  // owed once, paid once
 }
 
+TEST_F(certfetch_run, HungReloadIsStoppedAfterTheTimeoutAndRetriedByTheNextRun) {
+    ASSERT_TRUE(store_->put(test_bundles::make()).ok());
+    auto o = options();
+    const auto flag = root_ / "reload-works";
+    o.reload = "test -e '" + flag + "' || exec sleep 60; echo reloaded >> '" + (root_ / "reloads") + "'";
+    o.reload_timeout = std::chrono::seconds(1);
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(certfetch::run(o), 1);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
+    EXPECT_NE(log().find("did not finish within 1 s"), std::string::npos) << log();
+    ASSERT_TRUE(core::write_file_atomic(flag, "").ok());
+    EXPECT_EQ(certfetch::run(o), 0) << log();
+    EXPECT_EQ(reloads(), 1);  // the reload still owed was paid
+}
+
 TEST_F(certfetch_run, ReloadGetsPathsNotTheKey) {
     const auto bundle = test_bundles::make();
     ASSERT_TRUE(store_->put(bundle).ok());

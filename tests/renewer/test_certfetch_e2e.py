@@ -212,7 +212,8 @@ class CertfetchE2e(unittest.TestCase):
     def test_bad_flags_exit_2_without_calls(self):
         self.aws.clear_calls()
         for extra in (["--mode", "0644"], ["--mode", "banana"], ["--owner", "no-such-user-xyz"],
-                      ["--store", "dir:/tmp/x"]):
+                      ["--store", "dir:/tmp/x"], ["--reload-timeout", "0"], ["--reload-timeout", "3601"],
+                      ["--reload-timeout", "soon"]):
             r = self.run_certfetch(*extra)
             self.assertEqual(r.returncode, 2, f"{extra}: {r.stderr}")
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
@@ -225,6 +226,8 @@ class CertfetchE2e(unittest.TestCase):
             r = subprocess.run([CERTFETCH, flag], capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 0)
             self.assertIn("certfetch", r.stdout)
+        r = subprocess.run([CERTFETCH, "--help"], capture_output=True, text=True, timeout=30)
+        self.assertIn("--reload-timeout", r.stdout)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,14 @@
 
 #include <sys/stat.h>
 
+#include "core/env.hpp"
+
 namespace test_fs {
 
 class TempDir {
 public:
     TempDir() {
-        const char* base = std::getenv("TMPDIR");
-        std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/renewer-test-XXXXXX";
+        std::string pattern = core::env_or("TMPDIR", "/tmp") + "/renewer-test-XXXXXX";
         if (::mkdtemp(pattern.data()) == nullptr) {
             throw std::runtime_error("mkdtemp failed");
         }

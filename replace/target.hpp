@@ -1,13 +1,5 @@
-// Replacement: how the web tier picks up renewed certificates. Run once per
-// run, and only when some certificate changed (DESIGN.md "Data flow").
-//   autoscaling  StartInstanceRefresh (rolling, minimum healthy percentage)
-//   ec2-tag      DescribeInstances by tag, TerminateInstances of at most
-//                max_terminate of them per run (the group/tier respawns them)
-//   ecs          UpdateService forceNewDeployment=true
-//   hook         a shell command with RENEWED_* variables, like certbot's
-//                deploy hooks; never a key in its environment or argv
-//   none
-// Every target honours DryRun::yes: it logs what it would call and calls nothing.
+// What a replacement is told: the target's settings from the configuration,
+// the certificates that changed in this run, and what it reports back.
 #pragma once
 
 #include <chrono>
@@ -16,13 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/result.hpp"
-
-namespace aws {
-class Client;
-}
-
-namespace renewer {
+namespace replace {
 
 enum class ReplaceType { none, autoscaling, ec2_tag, ecs, hook };
 
@@ -81,22 +67,4 @@ struct ReplaceOutcome {
     int hook_exit_status = 0;                    // hook: exit status
 };
 
-// Runs the replacement for `target` once for all `changed` certificates.
-// Nothing is called when `changed` is empty. `client` is needed for the AWS
-// targets unless `dry_run` is yes; it is not used by hook or none. The summary
-// line is logged (info) and returned. Errors name the target and the API
-// action ("ec2-tag TerminateInstances: ...").
-core::Result<ReplaceOutcome> run_replacement(const ReplaceTarget& target,
-                                             const std::vector<ChangedCertificate>& changed, DryRun dry_run,
-                                             aws::Client* client);
-
-// The hook's environment additions, certbot style (exposed for tests and --help):
-//   RENEWED_CERTIFICATES  certificate ids, space-separated
-//   RENEWED_DOMAINS       every name of every changed certificate, space-separated, no duplicates
-//   RENEWED_LINEAGE       the directory of the first changed "dir:" store (certbot's name), if any
-//   RENEWED_PATHS         the directories of all changed "dir:" stores, space-separated, if any
-//   RENEWED_LOCATIONS     the store specs of the changed certificates, space-separated
-//   RENEWED_SERIALS       their serials, space-separated, in the same order
-std::vector<std::pair<std::string, std::string>> hook_environment(const std::vector<ChangedCertificate>& changed);
-
-}  // namespace renewer
+}  // namespace replace
