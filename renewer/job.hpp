@@ -17,6 +17,7 @@ namespace renewer {
 struct Job {
     const CertificateConfig* config = nullptr;
     std::unique_ptr<secrets::Store> store;
+    std::unique_ptr<secrets::Locker> locker;  // guards `store`
     std::optional<secrets::Lease> lease;
     std::optional<secrets::Bundle> current;
     std::string replaces;  // RFC 9773 id of the current certificate when the CA offers ARI

@@ -34,19 +34,20 @@ bool read_current(Job& job) {
     return true;
 }
 
-// Opens the job's store and reads its current bundle; false (job failed) when either fails.
+// Opens the job's store (and its locker) and reads its current bundle; false (job failed) when either fails.
 bool open_store(Job& job) {
     const auto& config = *job.config;
     job.result.id = config.id;
     job.result.domains = config.domains;
     job.result.store = config.store.spec;
-    auto store = secrets::make_store(config.store.spec);
-    if (!store) {
+    auto opened = secrets::make_store_with_locker(config.store.spec);
+    if (!opened) {
         job.result.outcome = Outcome::failed;
-        job.result.reason = store.error().message;
+        job.result.reason = opened.error().message;
         return false;
     }
-    job.store = std::move(*store);
+    job.store = std::move(opened->store);
+    job.locker = std::move(opened->locker);
     return read_current(job);
 }
 
@@ -138,7 +139,7 @@ void prepare_jobs(const RunSettings& settings, std::vector<Job>& jobs, secrets::
 }
 
 bool claim(const RunSettings& settings, Job& job) {
-    auto lease = job.store->try_acquire_lock(secrets::default_lock_owner(), settings.lease_ttl);
+    auto lease = job.locker->try_acquire(secrets::default_lock_owner(), settings.lease_ttl);
     if (!lease) {
         job.result.outcome = lease.error().kind == core::ErrorKind::conflict ? Outcome::locked : Outcome::failed;
         job.result.reason = lease.error().message;
@@ -180,8 +181,8 @@ void plan_jobs(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
 void release_leases(std::vector<Job>& jobs) {
     const core::CancelShield shield(std::chrono::seconds(10));
     for (auto& job : jobs) {
-        if (job.store && job.lease) {
-            (void)job.store->release_lock(*job.lease);
+        if (job.locker && job.lease) {
+            (void)job.locker->release(*job.lease);
             job.lease.reset();
         }
     }
