@@ -57,7 +57,7 @@ acme::ObtainRequest order_request(const RunSettings& settings, const Job& job, c
     acme::ObtainRequest request;
     request.names = config.domains;
     request.key_type = config.key_type;
-    if (settings.reuse_key && job.current) {
+    if (settings.reuse_key == KeyReuse::yes && job.current) {
         request.key_pem = job.current->private_key;
     }
     request.profile = config.profile;

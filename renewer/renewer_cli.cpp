@@ -508,7 +508,7 @@ RunSettings settings_from(const cxxopts::ParseResult& args) {
     }
     settings.account_file = flag<std::string>(args, "account-file").value_or("");
     settings.preferred_chain = flag<std::string>(args, "preferred-chain").value_or("");
-    settings.reuse_key = args.count("reuse-key") != 0U;
+    settings.reuse_key = args.count("reuse-key") != 0U ? KeyReuse::yes : KeyReuse::no;
     settings.force = args.count("force") != 0U ? Force::yes : Force::no;
     settings.dry_run = args.count("dry-run") != 0U ? DryRun::yes : DryRun::no;
     const int timeout = args["timeout"].as<int>();

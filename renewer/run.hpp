@@ -19,6 +19,9 @@
 
 namespace renewer {
 
+// --reuse-key: a renewal keeps the current certificate's private key.
+enum class KeyReuse { no, yes };
+
 // What a run needs beyond the configuration file's contents.
 struct RunSettings {
     Config config;
@@ -28,7 +31,7 @@ struct RunSettings {
     std::string account_file;  // when set, the ACME account lives in this file
     std::string preferred_chain;
     std::vector<core::Certificate> trust_roots;  // issued chains must verify to one of these
-    bool reuse_key = false;
+    KeyReuse reuse_key = KeyReuse::no;           // yes: order with the current certificate's key
     std::chrono::seconds order_timeout{600};
     std::chrono::seconds lease_ttl{1800};
     // When set, the point by which the run's work ends (already short of the
