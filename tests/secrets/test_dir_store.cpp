@@ -1,5 +1,5 @@
 // secrets::make_dir_store: files and modes, versions, atomicity, the account
-// file and the lease; plus make_store's scheme table.
+// file and the lease (its Locker); plus make_store's scheme table.
 #include <chrono>
 #include <thread>
 
@@ -49,6 +49,18 @@ TEST(MakeStore, SchemeTable) {
         EXPECT_EQ(store.error().kind, core::ErrorKind::invalid_input);
     }
     EXPECT_NE(secrets::make_store("s3:bucket").error().message.find("aws-sm:..."), std::string::npos);
+}
+
+TEST(MakeStore, WithLockerGivesBothForTheSameTarget) {
+    for (const char* spec : {"dir:/tmp/x", "aws-sm:prod/example", "secretsmanager:prod/example"}) {
+        auto opened = secrets::make_store_with_locker(spec);
+        ASSERT_TRUE(opened.ok()) << spec;
+        ASSERT_TRUE(opened->store && opened->locker) << spec;
+        EXPECT_EQ(opened->locker->describe(), opened->store->describe()) << spec;
+    }
+    auto bad = secrets::make_store_with_locker("s3:bucket");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().kind, core::ErrorKind::invalid_input);
 }
 
 TEST(DirStore, EmptyFolderHasNothing) {
