@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "acme/problem.hpp"
+#include "acme/status.hpp"
 #include "core/log.hpp"
 
 namespace acme {
@@ -114,7 +115,8 @@ core::Result<Account> roll_over_key(Transport& transport, const Account& account
 
 core::Status deactivate_account(Transport& transport, const Account& account, const core::Deadline& deadline) {
     // RFC 8555 §7.3.6.
-    auto response = transport.post(account.signer(), account.url(), R"({"status":"deactivated"})", deadline);
+    const Json payload = {{"status", to_string(ResourceStatus::deactivated)}};
+    auto response = transport.post(account.signer(), account.url(), payload.dump(), deadline);
     if (!response.ok()) {
         return response.error().wrap("account deactivation");
     }

@@ -66,6 +66,11 @@ private:
     std::thread worker_;
 };
 
+// RFC 8555 §7.1.6: an order that may be finalized, or already was.
+bool ready_or_valid(ResourceStatus status) {
+    return status == ResourceStatus::ready || status == ResourceStatus::valid;
+}
+
 struct Pending {
     Authorization authz;
     Challenge challenge;
@@ -109,12 +114,12 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
         if (!authz.ok()) {
             return authz.error().wrap("fetching authorization " + url);
         }
-        if (authz->status == "valid") {
+        if (authz->status == ResourceStatus::valid) {
             continue;
         }
-        if (authz->status != "pending") {
+        if (authz->status != ResourceStatus::pending) {
             auto error = authz->error();
-            std::string why = error ? error->message : "status \"" + authz->status + "\"";
+            std::string why = error ? error->message : "status \"" + std::string(to_string(authz->status)) + "\"";
             return core::make_error(core::ErrorKind::protocol,
                                     "authorization for " + authz->name() + " failed: " + why);
         }
@@ -154,13 +159,13 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
         if (!decided.ok()) {
             return decided.error().wrap("order");
         }
-        if (decided->status != "ready" && decided->status != "valid") {
+        if (!ready_or_valid(decided->status)) {
             for (const Pending& p : pending) {
                 auto final_authz = fetch_authorization(transport, account, p.authz.url, deadline);
                 if (!final_authz.ok()) {
                     return final_authz.error().wrap("authorization for " + p.authz.name());
                 }
-                if (final_authz->status == "valid") {
+                if (final_authz->status == ResourceStatus::valid) {
                     continue;
                 }
                 auto error = final_authz->error();
@@ -172,9 +177,9 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
                     }
                     return error->wrap("authorization for " + p.authz.name() + " failed");
                 }
-                return core::make_error(
-                    core::ErrorKind::protocol,
-                    "authorization for " + p.authz.name() + " failed: status \"" + final_authz->status + "\"");
+                return core::make_error(core::ErrorKind::protocol, "authorization for " + p.authz.name() +
+                                                                       " failed: status \"" +
+                                                                       to_string(final_authz->status) + "\"");
             }
         }
         guard->start();  // RFC 8555 §8.4: the records are no longer needed
@@ -182,7 +187,7 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
     }
 
     // RFC 8555 §7.1.6: the order becomes ready once every authorization is valid.
-    if (!ready_order && (order->status == "ready" || order->status == "valid")) {
+    if (!ready_order && ready_or_valid(order->status)) {
         ready_order = *order;  // every authorization was valid already
     }
     if (!ready_order) {
@@ -193,11 +198,12 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
         ready_order = std::move(*polled);
     }
     const Order* ready = &*ready_order;
-    if (ready->status != "ready" && ready->status != "valid") {
+    if (!ready_or_valid(ready->status)) {
+        const std::string status = to_string(ready->status);
         if (ready->error) {
-            return ready->error->wrap("order " + ready->status);
+            return ready->error->wrap("order " + status);
         }
-        return core::make_error(core::ErrorKind::protocol, "order is \"" + ready->status + "\", not ready");
+        return core::make_error(core::ErrorKind::protocol, "order is \"" + status + "\", not ready");
     }
 
     auto csr = core::make_csr_der(*key, request.names);
@@ -205,7 +211,7 @@ core::Result<ObtainedCertificate> obtain_inner(Transport& transport, const Accou
         return csr.error().wrap("CSR");
     }
     Order valid = *ready;
-    if (ready->status == "ready") {
+    if (ready->status == ResourceStatus::ready) {
         auto finalized = finalize_order(transport, account, *ready, *csr, deadline, request.poll);
         if (!finalized.ok()) {
             return finalized.error().wrap("finalize");

@@ -41,6 +41,11 @@ std::optional<core::Error> error_of(const Json& object) {
     return std::nullopt;
 }
 
+// RFC 8555 §7.1.6: pending and processing are the states a poll waits out.
+bool still_in_progress(ResourceStatus status) {
+    return status == ResourceStatus::pending || status == ResourceStatus::processing;
+}
+
 core::Result<Json> parse_body(std::string_view body, std::string_view what) {
     Json doc = Json::parse(body, nullptr, false);
     if (!doc.is_object()) {
@@ -49,10 +54,10 @@ core::Result<Json> parse_body(std::string_view body, std::string_view what) {
     return doc;
 }
 
-Order order_from_json(const Json& doc, std::string url, milliseconds retry_after) {
+core::Result<Order> order_from_json(const Json& doc, std::string url, milliseconds retry_after) {
     Order order;
+    TRY_ASSIGN(order.status, parse_status(str(doc, "status"), "order " + url));
     order.url = std::move(url);
-    order.status = str(doc, "status");
     order.finalize = str(doc, "finalize");
     order.certificate = str(doc, "certificate");
     order.profile = str(doc, "profile");
@@ -195,7 +200,7 @@ auto poll(Fetch fetch, Done done, const core::Deadline& deadline, const PollSche
         // A progress line on a terminal once a wait gets long (DESIGN.md: logs).
         const auto waited = std::chrono::duration_cast<std::chrono::seconds>(core::Clock::now() - started);
         if (waited.count() >= 2) {
-            core::log::progress(std::string(what) + " still \"" + current->status + "\" after " +
+            core::log::progress(std::string(what) + " still \"" + to_string(current->status) + "\" after " +
                                 std::to_string(waited.count()) + " s");
         }
         const bool last = wait >= deadline.remaining();
@@ -204,8 +209,8 @@ auto poll(Fetch fetch, Done done, const core::Deadline& deadline, const PollSche
             return slept.error().wrap(std::string(what));
         }
         if (last || deadline.expired()) {
-            return core::make_error(core::ErrorKind::timeout,
-                                    std::string(what) + ": still \"" + current->status + "\" at the deadline");
+            return core::make_error(core::ErrorKind::timeout, std::string(what) + ": still \"" +
+                                                                  to_string(current->status) + "\" at the deadline");
         }
         delay = std::min(delay * 2, schedule.cap);
     }
@@ -278,8 +283,8 @@ core::Result<Order> parse_order(std::string_view body, std::string url, millisec
 core::Result<Authorization> parse_authorization(std::string_view body, std::string url, milliseconds retry_after) {
     TRY_ASSIGN(const Json doc, parse_body(body, "authorization"));
     Authorization authz;
+    TRY_ASSIGN(authz.status, parse_status(str(doc, "status"), "authorization " + url));
     authz.url = std::move(url);
-    authz.status = str(doc, "status");
     authz.retry_after = retry_after;
     if (auto it = doc.find("identifier"); it != doc.end()) {
         authz.identifier = Identifier{str(*it, "type"), str(*it, "value")};
@@ -289,8 +294,9 @@ core::Result<Authorization> parse_authorization(std::string_view body, std::stri
     }
     if (auto it = doc.find("challenges"); it != doc.end() && it->is_array()) {
         for (const auto& ch : *it) {
+            TRY_ASSIGN(const auto status, parse_status(str(ch, "status"), "challenge " + str(ch, "url")));
             authz.challenges.push_back(
-                Challenge{str(ch, "type"), str(ch, "url"), str(ch, "token"), str(ch, "status"), error_of(ch)});
+                Challenge{str(ch, "type"), str(ch, "url"), str(ch, "token"), status, error_of(ch)});
         }
     }
     return authz;
@@ -317,15 +323,14 @@ core::Status respond_to_challenge(Transport& transport, const Account& account, 
 core::Result<Authorization> poll_authorization(Transport& transport, const Account& account, const std::string& url,
                                                const core::Deadline& deadline, const PollSchedule& schedule) {
     return poll([&] { return fetch_authorization(transport, account, url, deadline); },
-                [](const Authorization& a) { return a.status != "pending" && a.status != "processing"; }, deadline,
-                schedule, "authorization");
+                [](const Authorization& a) { return !still_in_progress(a.status); }, deadline, schedule,
+                "authorization");
 }
 
 core::Result<Order> poll_order(Transport& transport, const Account& account, const std::string& url,
                                const core::Deadline& deadline, const PollSchedule& schedule) {
     return poll([&] { return fetch_order(transport, account, url, deadline); },
-                [](const Order& o) { return o.status != "pending" && o.status != "processing"; }, deadline, schedule,
-                "order");
+                [](const Order& o) { return !still_in_progress(o.status); }, deadline, schedule, "order");
 }
 
 core::Result<Order> finalize_order(Transport& transport, const Account& account, const Order& order,
@@ -335,15 +340,21 @@ core::Result<Order> finalize_order(Transport& transport, const Account& account,
     TRY_ASSIGN(core::http::Response response,
                transport.post(account.signer(), order.finalize, payload.dump(), deadline));
     TRY_ASSIGN(const Json doc, parse_body(response.body, "finalize"));
-    Order current = order_from_json(doc, order.url, retry_after_of(response));
-    if (current.status == "processing" || current.status == "pending" || current.status.empty()) {
+    // An answer without a status is taken as still processing: the poll reads it.
+    Order current = order;
+    current.status = ResourceStatus::processing;
+    if (!str(doc, "status").empty()) {
+        TRY_ASSIGN(current, order_from_json(doc, order.url, retry_after_of(response)));
+    }
+    if (still_in_progress(current.status)) {
         TRY_ASSIGN(current, poll_order(transport, account, order.url, deadline, schedule));
     }
-    if (current.status != "valid") {
+    if (current.status != ResourceStatus::valid) {
+        const std::string status = to_string(current.status);
         if (current.error) {
-            return current.error->wrap("order " + current.status);
+            return current.error->wrap("order " + status);
         }
-        return core::make_error(core::ErrorKind::protocol, "order ended \"" + current.status + "\" after finalize");
+        return core::make_error(core::ErrorKind::protocol, "order ended \"" + status + "\" after finalize");
     }
     if (current.certificate.empty()) {
         return core::make_error(core::ErrorKind::protocol, "valid order without a certificate URL");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "acme/account.hpp"
+#include "acme/status.hpp"
 #include "acme/transport.hpp"
 #include "core/result.hpp"
 #include "core/retry.hpp"
@@ -26,15 +27,15 @@ struct Challenge {
     std::string type;  // "dns-01", "http-01", ...
     std::string url;
     std::string token;
-    std::string status;
+    ResourceStatus status = ResourceStatus::pending;  // pending, processing, valid, invalid
     std::optional<core::Error> error;
 };
 
 // RFC 8555 §7.1.4.
 struct Authorization {
     std::string url;
-    Identifier identifier;  // without "*." for wildcards
-    std::string status;     // pending, valid, invalid, deactivated, expired, revoked
+    Identifier identifier;                            // without "*." for wildcards
+    ResourceStatus status = ResourceStatus::pending;  // pending, valid, invalid, deactivated, expired, revoked
     bool wildcard = false;
     std::vector<Challenge> challenges;
     std::chrono::milliseconds retry_after{0};
@@ -49,7 +50,7 @@ struct Authorization {
 // RFC 8555 §7.1.3.
 struct Order {
     std::string url;
-    std::string status;  // pending, ready, processing, valid, invalid
+    ResourceStatus status = ResourceStatus::pending;  // pending, ready, processing, valid, invalid
     std::vector<Identifier> identifiers;
     std::vector<std::string> authorizations;
     std::string finalize;
@@ -79,7 +80,8 @@ core::Status check_profile(const Directory& directory, std::string_view profile)
 
 // The JSON bodies of an order (§7.1.3) and an authorization (§7.1.4) as pure
 // functions: what fetch_order/fetch_authorization read (fuzzed in tests/fuzz).
-// An error when the body is not a JSON object; members of the wrong type are
+// An error when the body is not a JSON object or a status is missing or not
+// one of RFC 8555 §7.1.6 (naming it); other members of the wrong type are
 // read as absent.
 core::Result<Order> parse_order(std::string_view body, std::string url,
                                 std::chrono::milliseconds retry_after = std::chrono::milliseconds{0});

@@ -59,7 +59,11 @@ void ensure_configured(State& s) {
     }
 }
 
-const char* level_name(Level level, bool upper) {
+// Upper case in text lines, lower case in JSON lines.
+enum class LetterCase { upper, lower };
+
+const char* level_name(Level level, LetterCase letters) {
+    const bool upper = letters == LetterCase::upper;
     switch (level) {
         case Level::trace: return upper ? "TRACE" : "trace";
         case Level::debug: return upper ? "DEBUG" : "debug";
@@ -242,7 +246,7 @@ void write(Level at, std::string_view message, const Fields& fields) {
     if (text) {
         line = timestamp();
         line += ' ';
-        line += level_name(at, true);
+        line += level_name(at, LetterCase::upper);
         line += ' ';
         line += redact(message);
         for (const auto& [key, value] : fields) {
@@ -253,7 +257,8 @@ void write(Level at, std::string_view message, const Fields& fields) {
         }
     } else {
         // Built by hand so the order is time, level, msg, then fields as given.
-        line = "{\"time\":" + json_string(timestamp()) + ",\"level\":" + json_string(level_name(at, false)) +
+        line = "{\"time\":" + json_string(timestamp()) +
+               ",\"level\":" + json_string(level_name(at, LetterCase::lower)) +
                ",\"msg\":" + json_string(redact(message));
         for (const auto& [key, value] : fields) {
             // A field may not shadow the fixed keys.

@@ -1,6 +1,7 @@
-// The plan: is a certificate due, and why (DESIGN.md "Data flow"). Pure, so
-// every rule is unit-tested; the run feeds it the stored bundle and, when the
-// CA offers it, the renewal information (RFC 9773).
+// The plan: is a certificate due, and why (docs/architecture.md, "Data flow
+// of one run"). Pure, so every rule is unit-tested (tests/renewer/test_plan.cpp);
+// the run feeds it the stored bundle and, when the CA offers it, the renewal
+// information (RFC 9773). prepare.hpp prepares the jobs it decides for.
 #pragma once
 
 #include <chrono>

@@ -169,7 +169,7 @@ RunSettings settings_from(Config config) {
     settings.account_key_type = account_key_type(run);
     settings.account_file = settings::text(run, "account_file");
     settings.preferred_chain = settings::text(run, "preferred_chain");
-    settings.reuse_key = settings::boolean(run, "reuse_key", false);
+    settings.reuse_key = settings::boolean(run, "reuse_key", false) ? KeyReuse::yes : KeyReuse::no;
     settings.force = settings::boolean(run, "force", false) ? Force::yes : Force::no;
     settings.dry_run = settings::boolean(run, "dry_run", false) ? DryRun::yes : DryRun::no;
     settings.order_timeout = std::chrono::seconds(settings::integer(run, "timeout", 600));

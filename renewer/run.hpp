@@ -1,7 +1,8 @@
-// One run of the job (DESIGN.md "Data flow of one run"): for each certificate
-// take its lease, read the stored bundle, store a spooled one, decide; order
-// what is due (concurrently, bounded), verify, store (spool on failure);
-// then replace once when something changed, and report.
+// One run of the job (docs/architecture.md, "Data flow of one run"): for each
+// certificate read the stored bundle, store a spooled one, decide
+// (prepare.hpp, plan.hpp); for what is due take its lease, order
+// (concurrently, bounded), verify, spool, store (issue.hpp); then replace once
+// when something changed, and report (report.hpp).
 #pragma once
 
 #include <chrono>
@@ -9,15 +10,17 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
 #include "core/retry.hpp"
 #include "core/x509.hpp"
 #include "renewer/config.hpp"
 #include "renewer/plan.hpp"
+#include "renewer/report.hpp"
 #include "replace/replacer.hpp"
 
 namespace renewer {
+
+// --reuse-key: a renewal keeps the current certificate's private key.
+enum class KeyReuse { no, yes };
 
 // What a run needs beyond the configuration file's contents.
 struct RunSettings {
@@ -28,7 +31,7 @@ struct RunSettings {
     std::string account_file;  // when set, the ACME account lives in this file
     std::string preferred_chain;
     std::vector<core::Certificate> trust_roots;  // issued chains must verify to one of these
-    bool reuse_key = false;
+    KeyReuse reuse_key = KeyReuse::no;           // yes: order with the current certificate's key
     std::chrono::seconds order_timeout{600};
     std::chrono::seconds lease_ttl{1800};
     // When set, the point by which the run's work ends (already short of the
@@ -62,48 +65,10 @@ inline constexpr std::chrono::seconds k_order_start_budget{30};
 // The run deadline for a hard end: `hard_end` minus k_deadline_margin.
 core::Deadline deadline_before(core::Clock::time_point hard_end);
 
-enum class Outcome { renewed, stored_from_spool, not_due, would_renew, locked, failed };
-const char* to_string(Outcome outcome);
-
-struct CertificateResult {
-    std::string id;
-    std::vector<std::string> domains;
-    std::string store;
-    Outcome outcome = Outcome::failed;
-    std::string reason;     // why (due reason, error line, lock holder)
-    std::string serial;     // of the certificate now current, when known
-    std::string not_after;  // of the certificate now current, when known
-    std::chrono::milliseconds duration{0};
-};
-
-struct RunReport {
-    std::vector<CertificateResult> certificates;
-    std::vector<ReplaceOutcome> replacements;
-    std::vector<std::string> replacement_errors;
-    std::chrono::milliseconds duration{0};
-
-    bool any_changed() const;
-    // 0 nothing to do or all renewed; 1 some certificate (or replacement) failed.
-    int exit_code() const;
-};
-
 // Plans only: reads every store and decides, changing nothing.
 RunReport plan_run(const RunSettings& settings);
 
 // The whole run.
 RunReport execute_run(const RunSettings& settings);
-
-// The report as one JSON object, the one serializer of a report (print_report's
-// JSON lines and the Lambda response are cut from it):
-//   {"exit_code": N, "changed": bool, "duration_ms": N,
-//    "certificates": [{"id", "domains", "store", "outcome", "reason",
-//                      "serial", "not_after", "duration_ms"}],
-//    "replacements": [{"replace": TYPE, "summary"} | {"replace": "failed", "error"}]}
-nlohmann::json report_to_json(const RunReport& report);
-
-// Prints the report: aligned text on a terminal, JSON lines otherwise.
-void print_report(const RunReport& report);
-// The same, always as JSON lines (Lambda: CloudWatch reads stdout).
-void print_report_json(const RunReport& report);
 
 }  // namespace renewer

@@ -46,10 +46,13 @@ std::string canonical_serial(std::string_view serial) {
     return first == std::string::npos ? std::string("0") : out.substr(first);
 }
 
-core::Result<std::string> string_field(const nlohmann::json& object, const char* field, bool required) {
+// Whether a bundle field must be present.
+enum class Field { required, optional };
+
+core::Result<std::string> string_field(const nlohmann::json& object, const char* field, Field presence) {
     const auto it = object.find(field);
     if (it == object.end() || it->is_null()) {
-        if (required) {
+        if (presence == Field::required) {
             return field_error(field, "is missing");
         }
         return std::string();
@@ -58,7 +61,7 @@ core::Result<std::string> string_field(const nlohmann::json& object, const char*
         return field_error(field, "must be a string");
     }
     auto value = it->get<std::string>();
-    if (required && value.empty()) {
+    if (presence == Field::required && value.empty()) {
         return field_error(field, "is empty");
     }
     return value;
@@ -176,15 +179,15 @@ core::Result<Bundle> parse_bundle(std::string_view json_text) {
         return make_error(ErrorKind::invalid_input, "bundle: not a JSON object");
     }
     Bundle bundle;
-    TRY_ASSIGN(bundle.certificate, string_field(j, "certificate", true));
-    TRY_ASSIGN(bundle.private_key, string_field(j, "private_key", true));
-    TRY_ASSIGN(bundle.chain, string_field(j, "chain", false));
-    TRY_ASSIGN(bundle.not_before, string_field(j, "not_before", false));
-    TRY_ASSIGN(bundle.not_after, string_field(j, "not_after", false));
-    TRY_ASSIGN(bundle.serial, string_field(j, "serial", false));
-    TRY_ASSIGN(bundle.issuer, string_field(j, "issuer", false));
-    TRY_ASSIGN(bundle.key_type, string_field(j, "key_type", false));
-    TRY_ASSIGN(bundle.renewed_at, string_field(j, "renewed_at", false));
+    TRY_ASSIGN(bundle.certificate, string_field(j, "certificate", Field::required));
+    TRY_ASSIGN(bundle.private_key, string_field(j, "private_key", Field::required));
+    TRY_ASSIGN(bundle.chain, string_field(j, "chain", Field::optional));
+    TRY_ASSIGN(bundle.not_before, string_field(j, "not_before", Field::optional));
+    TRY_ASSIGN(bundle.not_after, string_field(j, "not_after", Field::optional));
+    TRY_ASSIGN(bundle.serial, string_field(j, "serial", Field::optional));
+    TRY_ASSIGN(bundle.issuer, string_field(j, "issuer", Field::optional));
+    TRY_ASSIGN(bundle.key_type, string_field(j, "key_type", Field::optional));
+    TRY_ASSIGN(bundle.renewed_at, string_field(j, "renewed_at", Field::optional));
     if (const auto it = j.find("domains"); it != j.end() && !it->is_null()) {
         if (!it->is_array()) {
             return field_error("domains", "must be an array of strings");

@@ -4,20 +4,14 @@
 //   bundle.json (0600, the source of truth; holds the key)
 //   bundle.previous.json (0600, Stage::previous)
 //   account.json (0600, unless StoreConfig::account names another file)
-//   .renewer.lock (0600, the lease; see try_acquire_lock)
+//   .renewer.lock (0600, the lease; dir_locker.cpp)
 //
 // Every file is replaced atomically (core::write_file_atomic). put() writes
 // bundle.json last: it is the commit point, so a crash part-way leaves the
 // old bundle current and the next run converges.
-#include <array>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/atomic_file.hpp"
 #include "core/log.hpp"
@@ -39,20 +33,6 @@ constexpr const char* k_chain = "chain.pem";
 constexpr const char* k_bundle = "bundle.json";
 constexpr const char* k_previous = "bundle.previous.json";
 constexpr const char* k_account = "account.json";
-constexpr const char* k_lock = ".renewer.lock";
-
-core::Error io_error(const std::string& what, const std::string& path, int err) {
-    return make_error(ErrorKind::io, what + " " + path + ": " + std::strerror(err));
-}
-
-core::Status make_dirs(const std::string& path) {
-    std::error_code ec;
-    std::filesystem::create_directories(path, ec);
-    if (ec) {
-        return make_error(ErrorKind::io, "cannot create " + path + ": " + ec.message());
-    }
-    return {};
-}
 
 // nullopt when the file is absent.
 core::Result<std::optional<std::string>> read_optional(const std::string& path) {
@@ -87,7 +67,7 @@ public:
     }
 
     core::Status put(const Bundle& bundle) override {
-        TRY(make_dirs(dir_));
+        TRY(detail::make_dirs(dir_));
         // A writer killed mid-put left temp files (one may hold the key).
         core::remove_stale_temp_files(dir_);
         const auto json = to_json(bundle);
@@ -125,56 +105,12 @@ public:
     core::Result<std::optional<std::string>> get_account() override { return read_optional(account_path_); }
 
     core::Status put_account(std::string_view account_json) override {
-        TRY(make_dirs(std::filesystem::path(account_path_).parent_path().string()));
+        TRY(detail::make_dirs(std::filesystem::path(account_path_).parent_path().string()));
         core::FileOptions options;
         options.mode = k_secret_mode;
         auto written = core::write_file_atomic(account_path_, account_json, options);
         if (!written.ok()) {
             return written.error().wrap("dir store: account");
-        }
-        return {};
-    }
-
-    // The lease lives in .renewer.lock, read and rewritten in place under
-    // flock(LOCK_EX): flock serialises the check-and-take between processes
-    // (the kernel drops it if we die mid-way), and the record's expiry and
-    // pid let a later run take over from a crashed holder.
-    core::Result<Lease> try_acquire_lock(const std::string& owner, std::chrono::seconds ttl) override {
-        TRY(make_dirs(dir_));
-        return with_lock_file([&](int fd, const std::string& content) -> core::Result<Lease> {
-            if (auto held = detail::lease_from_json(content);
-                held && !detail::lease_is_free(*held, std::chrono::system_clock::now())) {
-                return detail::lease_conflict(*held, describe());
-            }
-            const auto record = detail::new_lease(owner, ttl);
-            TRY(overwrite(fd, detail::lease_to_json(record)));
-            return detail::to_lease(record);
-        });
-    }
-
-    core::Result<Lease> renew_lock(const Lease& lease, std::chrono::seconds ttl) override {
-        return with_lock_file([&](int fd, const std::string& content) -> core::Result<Lease> {
-            auto held = detail::lease_from_json(content);
-            if (!held || held->token != lease.token) {
-                return detail::lease_lost(held, describe());
-            }
-            held->expires_at = detail::expiry_after(ttl);
-            TRY(overwrite(fd, detail::lease_to_json(*held)));
-            return detail::to_lease(*held);
-        });
-    }
-
-    core::Status release_lock(const Lease& lease) override {
-        auto released = with_lock_file([&](int fd, const std::string& content) -> core::Result<bool> {
-            const auto held = detail::lease_from_json(content);
-            if (!held || held->token != lease.token) {
-                return false;  // expired and taken over by someone else: not ours to free
-            }
-            TRY(overwrite(fd, ""));
-            return true;
-        });
-        if (!released.ok()) {
-            return released.error();
         }
         return {};
     }
@@ -222,66 +158,13 @@ private:
         return {};
     }
 
-    static core::Status overwrite(int fd, std::string_view content) {
-        if (::ftruncate(fd, 0) != 0) {
-            return io_error("cannot truncate", k_lock, errno);
-        }
-        std::size_t done = 0;
-        while (done < content.size()) {
-            const auto n = ::pwrite(fd, content.data() + done, content.size() - done, static_cast<off_t>(done));
-            if (n < 0) {
-                if (errno == EINTR) {
-                    continue;
-                }
-                return io_error("cannot write", k_lock, errno);
-            }
-            done += static_cast<std::size_t>(n);
-        }
-        if (::fsync(fd) != 0) {
-            return io_error("cannot fsync", k_lock, errno);
-        }
-        return {};
-    }
-
-    template <typename Fn>
-    auto with_lock_file(Fn&& fn) const -> decltype(fn(0, std::string())) {
-        const auto file = path(k_lock);
-        core::UniqueFd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, k_secret_mode));
-        if (fd.get() < 0) {
-            return io_error("cannot open", file, errno);
-        }
-        // Blocking is fine: holders keep the flock only for this read-modify-write.
-        while (::flock(fd.get(), LOCK_EX) != 0) {
-            if (errno != EINTR) {
-                return io_error("cannot flock", file, errno);
-            }
-        }
-        std::string content;
-        std::array<char, 4096> buf{};
-        off_t offset = 0;
-        for (;;) {
-            const auto n = ::pread(fd.get(), buf.data(), buf.size(), offset);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                break;
-            }
-            content.append(buf.data(), static_cast<std::size_t>(n));
-            offset += n;
-        }
-        auto result = fn(fd.get(), content);
-        ::flock(fd.get(), LOCK_UN);
-        return result;
-    }
-
     std::string dir_;
     std::string account_path_;
 };
 
 }  // namespace
 
-core::Result<std::unique_ptr<Store>> make_dir_store(const std::string& path, const StoreConfig& config) {
+core::Result<StoreWithLocker> make_dir_store_with_locker(const std::string& path, const StoreConfig& config) {
     if (path.empty()) {
         return make_error(ErrorKind::invalid_input, "dir store: the folder path is empty");
     }
@@ -289,7 +172,12 @@ core::Result<std::unique_ptr<Store>> make_dir_store(const std::string& path, con
     if (account.empty()) {
         account = (std::filesystem::path(path) / k_account).string();
     }
-    return std::unique_ptr<Store>(std::make_unique<DirStore>(path, account));
+    return StoreWithLocker{std::make_unique<DirStore>(path, account), detail::make_dir_locker(path)};
+}
+
+core::Result<std::unique_ptr<Store>> make_dir_store(const std::string& path, const StoreConfig& config) {
+    TRY_ASSIGN(auto both, make_dir_store_with_locker(path, config));
+    return std::move(both.store);
 }
 
 }  // namespace secrets

@@ -1,15 +1,17 @@
-// Internal to secrets/: the lease record both stores keep (a lock file, a
-// small lock secret), and the rule that decides whether it may be taken.
+// Internal to secrets/: the lease record both lockers keep (a lock file, a
+// small lock secret), the rule that decides whether it may be taken, and the
+// lockers' factories.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/result.hpp"
 #include "core/x509.hpp"
-#include "secrets/store.hpp"
+#include "secrets/locker.hpp"
 
 namespace secrets::detail {
 
@@ -33,7 +35,7 @@ bool lease_is_free(const LeaseRecord& record, core::SystemTime now);
 
 core::Error lease_conflict(const LeaseRecord& holder, const std::string& where);
 
-// renew_lock() found the lease gone or someone else's (`holder`, when known).
+// Locker::renew() found the lease gone or someone else's (`holder`, when known).
 core::Error lease_lost(const std::optional<LeaseRecord>& holder, const std::string& where);
 
 // now + ttl, to the second (what the record keeps).
@@ -44,5 +46,11 @@ Lease to_lease(const LeaseRecord& record);
 // Random UUID v4 text (RFC 9562 §5.4) from core::random_bytes.
 std::string uuid_v4();
 std::string hostname();
+
+// Creates `path` and its parents; ErrorKind::io naming it when that fails.
+core::Status make_dirs(const std::string& path);
+
+// The lease of the directory store at `dir`: <dir>/.renewer.lock (dir_locker.cpp).
+std::unique_ptr<Locker> make_dir_locker(std::string dir);
 
 }  // namespace secrets::detail

@@ -1,6 +1,7 @@
 #include "secrets/store.hpp"
 
 #include <array>
+#include <filesystem>
 
 #include <sys/types.h>
 #include <unistd.h>
@@ -14,7 +15,7 @@
 namespace secrets {
 namespace {
 
-using Factory = core::Result<std::unique_ptr<Store>> (*)(const std::string&, const StoreConfig&);
+using Factory = core::Result<StoreWithLocker> (*)(const std::string&, const StoreConfig&);
 
 struct Scheme {
     std::string_view name;
@@ -23,9 +24,9 @@ struct Scheme {
 
 // The name-to-factory table (docs/architecture.md#layers): a new store is one file and one row.
 constexpr std::array<Scheme, 3> k_schemes = {{
-    {"aws-sm", &make_secretsmanager_store},
-    {"secretsmanager", &make_secretsmanager_store},
-    {"dir", &make_dir_store},
+    {"aws-sm", &make_secretsmanager_store_with_locker},
+    {"secretsmanager", &make_secretsmanager_store_with_locker},
+    {"dir", &make_dir_store_with_locker},
 }};
 
 }  // namespace
@@ -39,6 +40,11 @@ const char* to_string(Stage stage) {
 }
 
 core::Result<std::unique_ptr<Store>> make_store(std::string_view spec, const StoreConfig& config) {
+    TRY_ASSIGN(auto both, make_store_with_locker(spec, config));
+    return std::move(both.store);
+}
+
+core::Result<StoreWithLocker> make_store_with_locker(std::string_view spec, const StoreConfig& config) {
     std::string known;
     for (const auto& scheme : k_schemes) {
         known += (known.empty() ? "" : ", ") + std::string(scheme.name) + ":...";
@@ -68,6 +74,15 @@ std::string default_lock_owner() { return detail::hostname() + ":" + std::to_str
 namespace detail {
 
 std::string hostname() { return core::host_name(); }
+
+core::Status make_dirs(const std::string& path) {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) {
+        return core::make_error(core::ErrorKind::io, "cannot create " + path + ": " + ec.message());
+    }
+    return {};
+}
 
 std::string uuid_v4() {
     auto bytes = core::random_bytes(16);

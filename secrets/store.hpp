@@ -1,10 +1,11 @@
 // secrets::Store: where a certificate bundle lives, with versions (the
-// current one and the one before it), plus the ACME account record and a
-// lease that keeps two runs from ordering the same certificate (issue 8).
+// current one and the one before it), plus the ACME account record. The
+// lease that keeps two runs from ordering the same certificate is the
+// store's Locker (locker.hpp).
 //
 // One small interface, one file per implementation, and this header exposes
-// only factories (STYLE.md habit 1): make_store() picks one by the spec's
-// scheme from a name-to-factory table.
+// only factories: make_store() picks one by the spec's scheme from a
+// name-to-factory table.
 //
 //   aws-sm:NAME_OR_ARN  (alias secretsmanager:NAME_OR_ARN)   secretsmanager_store.cpp
 //   dir:/path/to/folder                                       dir_store.cpp
@@ -21,6 +22,7 @@
 #include "core/result.hpp"
 #include "core/x509.hpp"
 #include "secrets/bundle.hpp"
+#include "secrets/locker.hpp"
 
 namespace aws {
 struct ClientSettings;
@@ -33,25 +35,8 @@ namespace secrets {
 enum class Stage { current, previous };
 const char* to_string(Stage stage);
 
-// A held lease. `token` identifies this holder (random per acquisition), so a
-// release never frees a lease someone else took over after expiry.
-struct Lease {
-    std::string owner;  // who holds it, for messages ("host:pid" or as given)
-    std::string token;  // random, hex
-    core::SystemTime expires_at;
-};
-
 // A Store is used by one thread at a time (the Secrets Manager store owns one
 // aws::Client, which owns one connection); make one per worker.
-//
-// Leases (issue 8 item 3): the directory store keeps the record in
-// <dir>/.renewer.lock, read-modify-written under flock(2); the Secrets
-// Manager store keeps it in a small secret "<name>-lock" and takes it with a
-// compare-and-swap (PutSecretValue with a ClientRequestToken derived from the
-// VersionId that was read: a second writer of the same token with another
-// value gets ResourceExistsException). Both records carry owner, random
-// token, host, pid and expiry; a lease is free when released, expired, or
-// held by a pid that no longer exists on this host.
 class Store {
 public:
     virtual ~Store() = default;
@@ -73,20 +58,6 @@ public:
     // owned by acme/. nullopt when none was stored yet.
     virtual core::Result<std::optional<std::string>> get_account() = 0;
     virtual core::Status put_account(std::string_view account_json) = 0;
-
-    // Lease for one run on this certificate (issue 8 item 3). Succeeds when
-    // the lease is free, expired, or held by a process on this host that no
-    // longer exists (a crashed run must not block the next one for `ttl`).
-    // Fails with ErrorKind::conflict naming the holder and its expiry when
-    // someone else holds it. The holder should release() when done; a crash
-    // leaves it to expire.
-    virtual core::Result<Lease> try_acquire_lock(const std::string& owner, std::chrono::seconds ttl) = 0;
-    // Extends a lease we still hold to `ttl` from now (a run that outlives its
-    // first estimate, e.g. long DNS propagation). ErrorKind::conflict when it
-    // expired and someone else took it: stop before storing anything.
-    virtual core::Result<Lease> renew_lock(const Lease& lease, std::chrono::seconds ttl) = 0;
-    // Frees `lease` if it is still ours (same token); a no-op otherwise.
-    virtual core::Status release_lock(const Lease& lease) = 0;
 
     // For logs and summaries: "aws-sm:name" / "dir:/path". Never secret.
     virtual std::string describe() const = 0;
@@ -112,12 +83,19 @@ inline constexpr std::size_t k_secret_string_limit = 65536;
 // scheme or an empty rest, with the known schemes in the message.
 core::Result<std::unique_ptr<Store>> make_store(std::string_view spec, const StoreConfig& config = {});
 
+// A store and the locker that guards it, for one spec (the run needs both).
+struct StoreWithLocker {
+    std::unique_ptr<Store> store;
+    std::unique_ptr<Locker> locker;
+};
+core::Result<StoreWithLocker> make_store_with_locker(std::string_view spec, const StoreConfig& config = {});
+
 // The factories behind the table (tests and callers with a parsed config).
 core::Result<std::unique_ptr<Store>> make_dir_store(const std::string& path, const StoreConfig& config = {});
 core::Result<std::unique_ptr<Store>> make_secretsmanager_store(const std::string& secret_id,
                                                                const StoreConfig& config = {});
-
-// The default lease owner: "<hostname>:<pid>".
-std::string default_lock_owner();
+core::Result<StoreWithLocker> make_dir_store_with_locker(const std::string& path, const StoreConfig& config = {});
+core::Result<StoreWithLocker> make_secretsmanager_store_with_locker(const std::string& secret_id,
+                                                                    const StoreConfig& config = {});
 
 }  // namespace secrets

@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 
     if (auto order = acme::parse_order(text, "https://ca.test/order/1")) {
-        fuzz::touch(order->status);
+        fuzz::touch(acme::to_string(order->status));
         if (order->error) {
             fuzz::touch(order->error->message);
         }

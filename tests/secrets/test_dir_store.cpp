@@ -1,5 +1,5 @@
 // secrets::make_dir_store: files and modes, versions, atomicity, the account
-// file and the lease; plus make_store's scheme table.
+// file and the lease (its Locker); plus make_store's scheme table.
 #include <chrono>
 #include <thread>
 
@@ -24,6 +24,15 @@ std::unique_ptr<secrets::Store> dir_store(const std::string& path) {
     return std::move(store).value();
 }
 
+// The lease guarding the directory store at `path`.
+std::unique_ptr<secrets::Locker> dir_locker(const std::string& path) {
+    auto opened = secrets::make_store_with_locker("dir:" + path);
+    if (!opened) {
+        throw std::runtime_error(opened.error().message);
+    }
+    return std::move(opened->locker);
+}
+
 std::string read(const std::string& path) {
     auto text = core::read_file(path);
     return text ? *text : std::string("<missing>");
@@ -40,6 +49,18 @@ TEST(MakeStore, SchemeTable) {
         EXPECT_EQ(store.error().kind, core::ErrorKind::invalid_input);
     }
     EXPECT_NE(secrets::make_store("s3:bucket").error().message.find("aws-sm:..."), std::string::npos);
+}
+
+TEST(MakeStore, WithLockerGivesBothForTheSameTarget) {
+    for (const char* spec : {"dir:/tmp/x", "aws-sm:prod/example", "secretsmanager:prod/example"}) {
+        auto opened = secrets::make_store_with_locker(spec);
+        ASSERT_TRUE(opened.ok()) << spec;
+        ASSERT_TRUE(opened->store && opened->locker) << spec;
+        EXPECT_EQ(opened->locker->describe(), opened->store->describe()) << spec;
+    }
+    auto bad = secrets::make_store_with_locker("s3:bucket");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().kind, core::ErrorKind::invalid_input);
 }
 
 TEST(DirStore, EmptyFolderHasNothing) {
@@ -129,52 +150,52 @@ TEST(DirStore, AccountFile) {
 
 TEST(DirStore, LockIsExclusiveUntilReleased) {
     test_fs::TempDir dir;
-    auto a = dir_store(dir.path());
-    auto b = dir_store(dir.path());
-    auto lease = a->try_acquire_lock("run-a", seconds(600));
+    auto a = dir_locker(dir.path());
+    auto b = dir_locker(dir.path());
+    auto lease = a->try_acquire("run-a", seconds(600));
     ASSERT_TRUE(lease.ok()) << lease.error().message;
     EXPECT_EQ(lease->owner, "run-a");
-    auto second = b->try_acquire_lock("run-b", seconds(600));
+    auto second = b->try_acquire("run-b", seconds(600));
     ASSERT_FALSE(second.ok());
     EXPECT_EQ(second.error().kind, core::ErrorKind::conflict);
     EXPECT_NE(second.error().message.find("run-a"), std::string::npos);
     // A stale lease object (not the holder's token) frees nothing.
     secrets::Lease stranger{"run-b", "00", lease->expires_at};
-    ASSERT_TRUE(b->release_lock(stranger).ok());
-    EXPECT_FALSE(b->try_acquire_lock("run-b", seconds(600)).ok());
-    ASSERT_TRUE(a->release_lock(*lease).ok());
-    auto third = b->try_acquire_lock("run-b", seconds(600));
+    ASSERT_TRUE(b->release(stranger).ok());
+    EXPECT_FALSE(b->try_acquire("run-b", seconds(600)).ok());
+    ASSERT_TRUE(a->release(*lease).ok());
+    auto third = b->try_acquire("run-b", seconds(600));
     EXPECT_TRUE(third.ok());
     EXPECT_EQ(test_fs::mode_of(dir / ".renewer.lock"), 0600U);
 }
 
 TEST(DirStore, ExpiredLeaseCanBeTaken) {
     test_fs::TempDir dir;
-    auto a = dir_store(dir.path());
-    auto lease = a->try_acquire_lock("run-a", seconds(0));  // expires at once
+    auto a = dir_locker(dir.path());
+    auto lease = a->try_acquire("run-a", seconds(0));  // expires at once
     ASSERT_TRUE(lease.ok());
-    auto b = dir_store(dir.path());
-    auto taken = b->try_acquire_lock("run-b", seconds(600));
+    auto b = dir_locker(dir.path());
+    auto taken = b->try_acquire("run-b", seconds(600));
     ASSERT_TRUE(taken.ok()) << taken.error().message;
     // The old holder's release does not free the new holder's lease.
-    ASSERT_TRUE(a->release_lock(*lease).ok());
-    EXPECT_FALSE(a->try_acquire_lock("run-a", seconds(600)).ok());
+    ASSERT_TRUE(a->release(*lease).ok());
+    EXPECT_FALSE(a->try_acquire("run-a", seconds(600)).ok());
 }
 
 TEST(DirStore, RenewExtendsOnlyOurLease) {
     test_fs::TempDir dir;
-    auto a = dir_store(dir.path());
-    auto lease = a->try_acquire_lock("run-a", seconds(0));
+    auto a = dir_locker(dir.path());
+    auto lease = a->try_acquire("run-a", seconds(0));
     ASSERT_TRUE(lease.ok());
-    auto renewed = a->renew_lock(*lease, seconds(600));
+    auto renewed = a->renew(*lease, seconds(600));
     ASSERT_TRUE(renewed.ok()) << renewed.error().message;
     EXPECT_GT(renewed->expires_at, lease->expires_at);
     EXPECT_EQ(renewed->token, lease->token);
-    EXPECT_FALSE(dir_store(dir.path())->try_acquire_lock("run-b", seconds(600)).ok());
+    EXPECT_FALSE(dir_locker(dir.path())->try_acquire("run-b", seconds(600)).ok());
     // Once it expired and another run took it, renewing is a conflict.
-    ASSERT_TRUE(a->renew_lock(*lease, seconds(0)).ok());
-    ASSERT_TRUE(dir_store(dir.path())->try_acquire_lock("run-b", seconds(600)).ok());
-    auto lost = a->renew_lock(*lease, seconds(600));
+    ASSERT_TRUE(a->renew(*lease, seconds(0)).ok());
+    ASSERT_TRUE(dir_locker(dir.path())->try_acquire("run-b", seconds(600)).ok());
+    auto lost = a->renew(*lease, seconds(600));
     ASSERT_FALSE(lost.ok());
     EXPECT_EQ(lost.error().kind, core::ErrorKind::conflict);
     EXPECT_NE(lost.error().message.find("run-b"), std::string::npos) << lost.error().message;
@@ -186,14 +207,14 @@ TEST(DirStore, LeaseOfADeadProcessIsFree) {
     const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
-        auto store = secrets::make_store("dir:" + dir.path());
-        const bool ok = store.ok() && (*store)->try_acquire_lock("crashed-run", seconds(3600)).ok();
+        auto opened = secrets::make_store_with_locker("dir:" + dir.path());
+        const bool ok = opened.ok() && opened->locker->try_acquire("crashed-run", seconds(3600)).ok();
         ::_exit(ok ? 0 : 1);
     }
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    auto lease = dir_store(dir.path())->try_acquire_lock("next-run", seconds(600));
+    auto lease = dir_locker(dir.path())->try_acquire("next-run", seconds(600));
     EXPECT_TRUE(lease.ok()) << lease.error().message;
 }
 
@@ -204,8 +225,8 @@ TEST(DirStore, ConcurrentAcquireHasOneWinner) {
     std::vector<std::thread> threads;
     for (int i = 0; i < k_threads; ++i) {
         threads.emplace_back([&, i] {
-            auto store = dir_store(dir.path());
-            if (store->try_acquire_lock("t" + std::to_string(i), seconds(600)).ok()) {
+            auto locker = dir_locker(dir.path());
+            if (locker->try_acquire("t" + std::to_string(i), seconds(600)).ok()) {
                 ++winners;
             }
         });

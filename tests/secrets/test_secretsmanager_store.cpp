@@ -41,7 +41,8 @@ protected:
     }
     static nlohmann::json secrets_list() { return fake_->control("GET", "/_fake/secrets")["secrets"]; }
 
-    static std::unique_ptr<secrets::Store> store(const std::string& id, secrets::StoreConfig config = {}) {
+    // `config` with the fake's credentials and short retries, unless it has its own client settings.
+    static secrets::StoreConfig with_client(secrets::StoreConfig config) {
         if (!config.aws) {
             auto settings = std::make_shared<aws::ClientSettings>();
             settings->credentials = aws::static_credentials(
@@ -50,11 +51,24 @@ protected:
             settings->retry.max_delay = std::chrono::milliseconds(50);
             config.aws = settings;
         }
-        auto made = secrets::make_store("aws-sm:" + id, config);
+        return config;
+    }
+
+    static std::unique_ptr<secrets::Store> store(const std::string& id, secrets::StoreConfig config = {}) {
+        auto made = secrets::make_store("aws-sm:" + id, with_client(std::move(config)));
         if (!made) {
             throw std::runtime_error(made.error().message);
         }
         return std::move(made).value();
+    }
+
+    // The lease guarding the store for `id`.
+    static std::unique_ptr<secrets::Locker> locker(const std::string& id) {
+        auto made = secrets::make_store_with_locker("aws-sm:" + id, with_client({}));
+        if (!made) {
+            throw std::runtime_error(made.error().message);
+        }
+        return std::move(made->locker);
     }
 
     static nlohmann::json secret_named(const std::string& name) {
@@ -182,34 +196,34 @@ TEST_F(SecretsManagerStoreE2e, AccountSecret) {
 }
 
 TEST_F(SecretsManagerStoreE2e, LeaseIsExclusiveUntilReleasedOrExpired) {
-    auto a = store("prod/locked");
-    auto b = store("prod/locked");
-    auto lease = a->try_acquire_lock("run-a", seconds(600));
+    auto a = locker("prod/locked");
+    auto b = locker("prod/locked");
+    auto lease = a->try_acquire("run-a", seconds(600));
     ASSERT_TRUE(lease.ok()) << lease.error().message;
-    auto other = b->try_acquire_lock("run-b", seconds(600));
+    auto other = b->try_acquire("run-b", seconds(600));
     ASSERT_FALSE(other.ok());
     EXPECT_EQ(other.error().kind, core::ErrorKind::conflict);
     EXPECT_NE(other.error().message.find("run-a"), std::string::npos) << other.error().message;
-    ASSERT_TRUE(a->release_lock(*lease).ok());
-    auto short_lease = b->try_acquire_lock("run-b", seconds(0));  // expires at once
+    ASSERT_TRUE(a->release(*lease).ok());
+    auto short_lease = b->try_acquire("run-b", seconds(0));  // expires at once
     ASSERT_TRUE(short_lease.ok()) << short_lease.error().message;
-    auto taken = a->try_acquire_lock("run-a", seconds(600));
+    auto taken = a->try_acquire("run-a", seconds(600));
     ASSERT_TRUE(taken.ok()) << taken.error().message;
-    ASSERT_TRUE(b->release_lock(*short_lease).ok());  // not b's any more: no effect
-    EXPECT_FALSE(b->try_acquire_lock("run-b", seconds(600)).ok());
+    ASSERT_TRUE(b->release(*short_lease).ok());  // not b's any more: no effect
+    EXPECT_FALSE(b->try_acquire("run-b", seconds(600)).ok());
 }
 
 TEST_F(SecretsManagerStoreE2e, RenewExtendsOnlyOurLease) {
-    auto a = store("prod/renew");
-    auto lease = a->try_acquire_lock("run-a", seconds(0));
+    auto a = locker("prod/renew");
+    auto lease = a->try_acquire("run-a", seconds(0));
     ASSERT_TRUE(lease.ok()) << lease.error().message;
-    auto renewed = a->renew_lock(*lease, seconds(600));
+    auto renewed = a->renew(*lease, seconds(600));
     ASSERT_TRUE(renewed.ok()) << renewed.error().message;
     EXPECT_GT(renewed->expires_at, lease->expires_at);
-    EXPECT_FALSE(store("prod/renew")->try_acquire_lock("run-b", seconds(600)).ok());
-    ASSERT_TRUE(a->renew_lock(*lease, seconds(0)).ok());
-    ASSERT_TRUE(store("prod/renew")->try_acquire_lock("run-b", seconds(600)).ok());
-    auto lost = a->renew_lock(*lease, seconds(600));
+    EXPECT_FALSE(locker("prod/renew")->try_acquire("run-b", seconds(600)).ok());
+    ASSERT_TRUE(a->renew(*lease, seconds(0)).ok());
+    ASSERT_TRUE(locker("prod/renew")->try_acquire("run-b", seconds(600)).ok());
+    auto lost = a->renew(*lease, seconds(600));
     ASSERT_FALSE(lost.ok());
     EXPECT_EQ(lost.error().kind, core::ErrorKind::conflict);
 }
@@ -217,15 +231,15 @@ TEST_F(SecretsManagerStoreE2e, RenewExtendsOnlyOurLease) {
 TEST_F(SecretsManagerStoreE2e, ConcurrentAcquireHasOneWinner) {
     constexpr int k_threads = 6;
     // Create the lock secret first, so the race is on the compare-and-swap.
-    auto first = store("prod/race");
-    ASSERT_TRUE(first->release_lock(*first->try_acquire_lock("setup", seconds(600))).ok());
+    auto first = locker("prod/race");
+    ASSERT_TRUE(first->release(*first->try_acquire("setup", seconds(600))).ok());
     std::atomic<int> winners{0};
     std::atomic<int> conflicts{0};
     std::vector<std::thread> threads;
     for (int i = 0; i < k_threads; ++i) {
         threads.emplace_back([&, i] {
-            auto s = store("prod/race");
-            auto lease = s->try_acquire_lock("t" + std::to_string(i), seconds(600));
+            auto s = locker("prod/race");
+            auto lease = s->try_acquire("t" + std::to_string(i), seconds(600));
             if (lease.ok()) {
                 ++winners;
             } else if (lease.error().kind == core::ErrorKind::conflict) {

@@ -1,0 +1,270 @@
+#include "renewer/issue.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "acme/account.hpp"
+#include "acme/obtain.hpp"
+#include "core/log.hpp"
+#include "renewer/account_store.hpp"
+#include "renewer/dns_bridge.hpp"
+#include "renewer/dns_solvers.hpp"
+#include "renewer/prepare.hpp"
+#include "renewer/run.hpp"
+
+namespace renewer {
+namespace {
+
+using ObtainResults = std::vector<core::Result<acme::ObtainedCertificate>>;
+
+// The orders of one run: a request per certificate whose DNS solver could be
+// made, and the bridge that routes each name's records to its solver.
+struct Orders {
+    DnsBridge bridge;
+    std::map<std::string, std::shared_ptr<dns::Solver>> solvers;  // one per distinct DNS setting
+    std::vector<acme::ObtainRequest> requests;
+    std::vector<Job*> jobs;  // requests[i] orders for jobs[i]
+    std::vector<std::chrono::milliseconds> durations;
+};
+
+std::string strip_wildcard(const std::string& name) { return name.rfind("*.", 0) == 0 ? name.substr(2) : name; }
+
+void fail(Job& job, std::string reason) {
+    job.result.outcome = Outcome::failed;
+    job.result.reason = std::move(reason);
+}
+
+// Lease: claims every due job not claimed yet; returns those still due.
+std::vector<Job*> lease_due(const RunSettings& settings, std::vector<Job>& jobs) {
+    for (auto& job : jobs) {
+        if (!finished(job) && job.due && !job.lease) {
+            (void)claim(settings, job);
+        }
+    }
+    std::vector<Job*> due;
+    for (auto& job : jobs) {
+        if (!finished(job) && job.due) {
+            due.push_back(&job);
+        }
+    }
+    return due;
+}
+
+acme::ObtainRequest order_request(const RunSettings& settings, const Job& job, const core::Deadline& start_by) {
+    const auto& config = *job.config;
+    acme::ObtainRequest request;
+    request.names = config.domains;
+    request.key_type = config.key_type;
+    if (settings.reuse_key == KeyReuse::yes && job.current) {
+        request.key_pem = job.current->private_key;
+    }
+    request.profile = config.profile;
+    request.replaces = job.replaces;
+    request.preferred_chain = settings.preferred_chain;
+    request.timeout = settings.order_timeout;
+    request.start_by = start_by;
+    return request;
+}
+
+// The solver for the job's DNS settings, shared with every job with equal
+// ones; null (job failed) when it cannot be made.
+std::shared_ptr<dns::Solver> shared_solver(const RunSettings& settings, Job& job, Orders& orders,
+                                           const std::shared_ptr<dns::Journal>& journal,
+                                           const core::Deadline& run_deadline) {
+    const std::string key = job.config->dns.identity();
+    if (const auto it = orders.solvers.find(key); it != orders.solvers.end()) {
+        return it->second;
+    }
+    // No DNS wait (INSYNC, propagation) may outlast the run's deadline.
+    std::optional<std::chrono::seconds> max_wait;
+    if (settings.deadline) {
+        max_wait = std::chrono::duration_cast<std::chrono::seconds>(run_deadline.remaining());
+    }
+    auto made = solver_for(*job.config, max_wait);
+    if (!made) {
+        fail(job, made.error().wrap("DNS provider " + job.config->dns.provider_name()).message);
+        return nullptr;
+    }
+    (*made)->set_journal(journal, key);
+    orders.solvers[key] = *made;
+    return *made;
+}
+
+// One request per due job, each name routed to its certificate's solver.
+void prepare_orders(const RunSettings& settings, const std::vector<Job*>& due, Orders& orders,
+                    const std::shared_ptr<dns::Journal>& journal, const core::Deadline& run_deadline,
+                    const core::Deadline& start_by) {
+    for (auto* job : due) {
+        auto solver = shared_solver(settings, *job, orders, journal, run_deadline);
+        if (!solver) {
+            continue;
+        }
+        for (const auto& name : job->config->domains) {
+            orders.bridge.route(strip_wildcard(name), solver);
+        }
+        orders.requests.push_back(order_request(settings, *job, start_by));
+        orders.jobs.push_back(job);
+    }
+}
+
+bool account_gone(const core::Result<acme::ObtainedCertificate>& result) {
+    return !result && result.error().code == "accountDoesNotExist";
+}
+
+// A CA that no longer knows the cached account URL (a CA reset, an account
+// it deactivated) refuses newOrder with accountDoesNotExist, and would refuse
+// every later run the same way: forget the URL, look the key up again or
+// register it anew, and retry those orders once (nothing was presented for
+// them).
+void retry_forgotten_account(const RunSettings& settings, acme::Transport& transport, const acme::Account& account,
+                             acme::AccountStore& account_store, Orders& orders, ObtainResults& results,
+                             const core::Deadline& run_deadline) {
+    if (std::none_of(results.begin(), results.end(), account_gone)) {
+        return;
+    }
+    core::log::warn("the CA does not know the stored ACME account; registering it again", {{"account", account.url()}});
+    (void)account_store.save(acme::StoredAccount{account.key().to_pem(), "", transport.directory().url});
+    auto again = acme::load_or_register(transport, account_store, account_options(settings), settings.account_key_type,
+                                        core::Deadline::after(std::chrono::seconds(120)).min(run_deadline));
+    if (!again) {
+        return;
+    }
+    std::vector<std::size_t> redo;
+    std::vector<acme::ObtainRequest> retry;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        if (account_gone(results[i])) {
+            redo.push_back(i);
+            retry.push_back(orders.requests[i]);
+        }
+    }
+    auto second = acme::obtain_many(transport, *again, orders.bridge, retry, settings.config.concurrency, run_deadline);
+    for (std::size_t k = 0; k < redo.size() && k < second.size(); ++k) {
+        results[redo[k]] = std::move(second[k]);
+    }
+}
+
+// Verify: checks an issued certificate before it may replace anything (never
+// a bad certificate over a good one): parses, key matches, every requested
+// name is covered, valid now, chains to a trusted root if given.
+core::Result<secrets::Bundle> verified_bundle(const acme::ObtainedCertificate& issued, const CertificateConfig& config,
+                                              const RunSettings& settings) {
+    auto bundle = secrets::build_bundle(issued.fullchain_pem, issued.key_pem, core::to_string(issued.key_type),
+                                        std::chrono::system_clock::now());
+    if (!bundle) {
+        return bundle.error().wrap("issued certificate rejected");
+    }
+    secrets::VerifyOptions verify;
+    for (const auto& root : settings.trust_roots) {
+        auto copy = core::Certificate::from_der(root.to_der());
+        if (copy) {
+            verify.roots.push_back(std::move(*copy));
+        }
+    }
+    if (auto ok = secrets::verify_bundle(*bundle, verify); !ok) {
+        return ok.error().wrap("issued certificate rejected");
+    }
+    for (const auto& name : config.domains) {
+        const bool covered = std::any_of(bundle->domains.begin(), bundle->domains.end(),
+                                         [&](const std::string& have) { return secrets::name_matches(have, name); });
+        if (!covered) {
+            return core::make_error(core::ErrorKind::protocol,
+                                    fmt::format("issued certificate rejected: it does not cover {}", name));
+        }
+    }
+    return bundle;
+}
+
+// Spool, then store: a run that fails or is killed while storing leaves the
+// certificate to the next run instead of a second order.
+void spool_and_store(Job& job, const secrets::Bundle& bundle, secrets::Spool& spool) {
+    const auto& id = job.config->id;
+    auto spooled = spool.put(id, bundle);
+    if (!spooled) {
+        core::log::warn("cannot spool the issued certificate",
+                        {{"certificate", id}, {"error", spooled.error().message}});
+    }
+    core::log::debug("storing", {{"certificate", id}, {"store", job.store->describe()}, {"serial", bundle.serial}});
+    if (auto put = job.store->put(bundle); !put) {
+        fail(job, fmt::format("{}: issued (serial {}) but not stored: {}; {}", id, bundle.serial, put.error().message,
+                              spooled ? "kept in the spool for the next run"
+                                      : "could not spool it either: " + spooled.error().message));
+        return;
+    }
+    (void)spool.remove(id);
+    job.result.outcome = Outcome::renewed;
+    fill_current(job.result, bundle);
+}
+
+// The steps after the order, for one certificate: verify -> spool -> store.
+void finish_job(const RunSettings& settings, Job& job, const core::Result<acme::ObtainedCertificate>& issued,
+                secrets::Spool& spool) {
+    if (!issued) {
+        fail(job, issued.error().message);
+        return;
+    }
+    auto bundle = verified_bundle(*issued, *job.config, settings);
+    if (!bundle) {
+        fail(job, fmt::format("{}: {}", job.config->id, bundle.error().message));
+        return;
+    }
+    spool_and_store(job, *bundle, spool);
+}
+
+}  // namespace
+
+std::optional<std::unique_ptr<acme::Transport>> connect_ca(const RunSettings& settings, std::string& error,
+                                                           const core::Deadline& run_deadline) {
+    acme::TransportOptions options;
+    options.directory_url = settings.config.server;
+    options.http.ca_bundle = settings.config.ca_bundle;
+    auto transport =
+        acme::Transport::connect(options, core::Deadline::after(std::chrono::seconds(60)).min(run_deadline));
+    if (!transport) {
+        error = transport.error().message;
+        return std::nullopt;
+    }
+    return std::move(*transport);
+}
+
+void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transport& transport, secrets::Spool& spool,
+               const std::shared_ptr<dns::Journal>& journal, const core::Deadline& run_deadline,
+               const core::Deadline& start_by) {
+    const auto due = lease_due(settings, jobs);
+    if (due.empty()) {
+        return;
+    }
+    const auto fail_all = [&](const std::string& reason) {
+        for (auto* job : due) {
+            fail(*job, reason);
+        }
+    };
+    std::unique_ptr<secrets::Store> account_holder;
+    auto account_store = account_store_for(settings, account_holder, due.front()->store.get());
+    auto account =
+        acme::load_or_register(transport, *account_store, account_options(settings), settings.account_key_type,
+                               core::Deadline::after(std::chrono::seconds(120)).min(run_deadline));
+    if (!account) {
+        fail_all(account.error().wrap("ACME account").message);
+        return;
+    }
+    if (start_by.expired()) {
+        fail_all(acme::k_not_started_deadline);
+        return;
+    }
+    Orders orders;
+    prepare_orders(settings, due, orders, journal, run_deadline, start_by);
+    auto results = acme::obtain_many(transport, *account, orders.bridge, orders.requests, settings.config.concurrency,
+                                     run_deadline, &orders.durations);
+    retry_forgotten_account(settings, transport, *account, *account_store, orders, results, run_deadline);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        Job& job = *orders.jobs[i];
+        if (i < orders.durations.size()) {
+            job.result.duration += orders.durations[i];
+        }
+        finish_job(settings, job, results[i], spool);
+    }
+}
+
+}  // namespace renewer

@@ -1,0 +1,41 @@
+// One certificate's state through a run (docs/architecture.md, "Data flow of
+// one run"): prepared (store opened, current bundle read, spool handled),
+// planned (decide()), then issued when due. Internal to the run.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "renewer/config.hpp"
+#include "renewer/report.hpp"
+#include "secrets/bundle.hpp"
+#include "secrets/store.hpp"
+
+namespace renewer {
+
+struct Job {
+    const CertificateConfig* config = nullptr;
+    std::unique_ptr<secrets::Store> store;
+    std::unique_ptr<secrets::Locker> locker;  // guards `store`
+    std::optional<secrets::Lease> lease;
+    std::optional<secrets::Bundle> current;
+    std::string replaces;  // RFC 9773 id of the current certificate when the CA offers ARI
+    CertificateResult result;
+    bool due = false;
+};
+
+// Failed, held by another run, or done by storing a spooled certificate:
+// nothing more happens to it in this run.
+inline bool finished(const Job& job) {
+    return job.result.outcome == Outcome::failed || job.result.outcome == Outcome::locked ||
+           job.result.outcome == Outcome::stored_from_spool;
+}
+
+// The report shows the certificate now current.
+inline void fill_current(CertificateResult& result, const secrets::Bundle& bundle) {
+    result.serial = bundle.serial;
+    result.not_after = bundle.not_after;
+}
+
+}  // namespace renewer

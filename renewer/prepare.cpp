@@ -1,0 +1,191 @@
+#include "renewer/prepare.hpp"
+
+#include <filesystem>
+#include <random>
+
+#include "acme/ari.hpp"
+#include "core/log.hpp"
+#include "renewer/plan.hpp"
+#include "renewer/run.hpp"
+#include "secrets/store.hpp"
+
+namespace renewer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double random_fraction() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+// Reads the job's stored certificate; false (job failed) when the store cannot be read.
+bool read_current(Job& job) {
+    auto current = job.store->get(secrets::Stage::current);
+    if (!current) {
+        job.result.outcome = Outcome::failed;
+        job.result.reason = current.error().wrap("reading the stored certificate").message;
+        return false;
+    }
+    job.current = std::move(*current);
+    if (job.current) {
+        fill_current(job.result, *job.current);
+    }
+    return true;
+}
+
+// Opens the job's store (and its locker) and reads its current bundle; false (job failed) when either fails.
+bool open_store(Job& job) {
+    const auto& config = *job.config;
+    job.result.id = config.id;
+    job.result.domains = config.domains;
+    job.result.store = config.store.spec;
+    auto opened = secrets::make_store_with_locker(config.store.spec);
+    if (!opened) {
+        job.result.outcome = Outcome::failed;
+        job.result.reason = opened.error().message;
+        return false;
+    }
+    job.store = std::move(opened->store);
+    job.locker = std::move(opened->locker);
+    return read_current(job);
+}
+
+// A certificate issued by an earlier run but never stored: store it now
+// instead of ordering again (CA rate limits are precious).
+void store_spooled(const RunSettings& settings, Job& job, secrets::Spool& spool) {
+    const auto& id = job.config->id;
+    std::error_code ec;
+    if (!std::filesystem::exists(spool.path_for(id), ec) || !claim(settings, job)) {
+        return;
+    }
+    auto spooled = spool.take(id);
+    if (!spooled || !*spooled) {
+        return;
+    }
+    const auto& bundle = **spooled;
+    // Useful unless it is what the store already holds or older than it.
+    // (Not just a later expiry: two certificates issued in the same second,
+    // e.g. a --force run right after the last one, expire in the same second.)
+    const bool newer = !job.current || job.current->not_after < bundle.not_after ||
+                       (job.current->not_after == bundle.not_after && job.current->serial != bundle.serial &&
+                        job.current->not_before <= bundle.not_before);
+    if (!secrets::verify_bundle(bundle) || !newer) {
+        core::log::warn("dropping a spooled certificate that is no longer useful", {{"certificate", id}});
+        (void)spool.remove(id);
+        return;
+    }
+    if (settings.dry_run == DryRun::yes) {
+        return;
+    }
+    if (auto put = job.store->put(bundle); !put) {
+        job.result.outcome = Outcome::failed;
+        job.result.reason = put.error().wrap("storing the spooled certificate").message;
+        return;
+    }
+    (void)spool.remove(id);
+    job.current = bundle;
+    fill_current(job.result, bundle);
+    job.result.outcome = Outcome::stored_from_spool;
+    job.result.reason = "issued by an earlier run, stored now";
+}
+
+// The CA's renewal window for the job's current certificate (RFC 9773 §4.2),
+// when the CA offers ARI; also sets job.replaces for the order.
+std::optional<acme::RenewalInfo> renewal_info(Job& job, acme::Transport* transport,
+                                              const core::Deadline& run_deadline) {
+    if (!job.current || transport == nullptr || transport->directory().renewal_info.empty()) {
+        return std::nullopt;
+    }
+    auto leaf = core::Certificate::from_pem(job.current->certificate);
+    auto id = leaf ? acme::ari_certificate_id(*leaf) : core::Result<std::string>(leaf.error());
+    if (!id) {
+        return std::nullopt;
+    }
+    job.replaces = *id;
+    auto info =
+        acme::fetch_renewal_info(*transport, *id, core::Deadline::after(std::chrono::seconds(30)).min(run_deadline));
+    if (!info) {
+        core::log::info("no renewal information from the CA; using the lifetime rule",
+                        {{"certificate", job.config->id}, {"error", info.error().message}});
+        return std::nullopt;
+    }
+    return *info;
+}
+
+}  // namespace
+
+std::vector<Job> make_jobs(const RunSettings& settings) {
+    std::vector<Job> jobs;
+    jobs.reserve(settings.config.certificates.size());
+    for (const auto& certificate : settings.config.certificates) {
+        Job job;
+        job.config = &certificate;
+        job.result.outcome = Outcome::not_due;  // until prepare/plan say otherwise
+        jobs.push_back(std::move(job));
+    }
+    return jobs;
+}
+
+void prepare_jobs(const RunSettings& settings, std::vector<Job>& jobs, secrets::Spool& spool,
+                  SpooledCertificates spooled) {
+    for (auto& job : jobs) {
+        const auto started = Clock::now();
+        if (open_store(job) && spooled == SpooledCertificates::store) {
+            store_spooled(settings, job, spool);
+        }
+        job.result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    }
+}
+
+bool claim(const RunSettings& settings, Job& job) {
+    auto lease = job.locker->try_acquire(secrets::default_lock_owner(), settings.lease_ttl);
+    if (!lease) {
+        job.result.outcome = lease.error().kind == core::ErrorKind::conflict ? Outcome::locked : Outcome::failed;
+        job.result.reason = lease.error().message;
+        return false;
+    }
+    job.lease = std::move(*lease);
+    const std::string planned_serial = job.current ? job.current->serial : "";
+    if (!read_current(job)) {
+        return false;
+    }
+    if ((job.current ? job.current->serial : "") != planned_serial) {
+        job.due = false;
+        job.result.outcome = Outcome::not_due;
+        job.result.reason = "stored by another run meanwhile";
+    }
+    return true;
+}
+
+void plan_jobs(const RunSettings& settings, std::vector<Job>& jobs, acme::Transport* transport,
+               const core::Deadline& run_deadline) {
+    const auto now = std::chrono::system_clock::now();
+    for (auto& job : jobs) {
+        if (finished(job)) {
+            continue;
+        }
+        PlanInput input;
+        input.names = job.config->domains;
+        input.key_type = core::to_string(job.config->key_type);
+        input.force = settings.force;
+        input.policy = settings.config.renew;
+        const auto ari = renewal_info(job, transport, run_deadline);
+        const auto decision = decide(job.current, input, now, ari, random_fraction());
+        job.due = decision.due;
+        job.result.reason = decision.reason;
+        job.result.outcome = decision.due ? Outcome::would_renew : Outcome::not_due;
+    }
+}
+
+void release_leases(std::vector<Job>& jobs) {
+    const core::CancelShield shield(std::chrono::seconds(10));
+    for (auto& job : jobs) {
+        if (job.locker && job.lease) {
+            (void)job.locker->release(*job.lease);
+            job.lease.reset();
+        }
+    }
+}
+
+}  // namespace renewer

@@ -1,0 +1,109 @@
+#include "renewer/report.hpp"
+
+#include <algorithm>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/log.hpp"
+
+namespace renewer {
+
+const char* to_string(Outcome outcome) {
+    switch (outcome) {
+        case Outcome::renewed: return "renewed";
+        case Outcome::stored_from_spool: return "stored";
+        case Outcome::not_due: return "not due";
+        case Outcome::would_renew: return "due";
+        case Outcome::locked: return "skipped";
+        case Outcome::failed: return "failed";
+    }
+    return "unknown";
+}
+
+bool RunReport::any_changed() const {
+    return std::any_of(certificates.begin(), certificates.end(), [](const CertificateResult& r) {
+        return r.outcome == Outcome::renewed || r.outcome == Outcome::stored_from_spool;
+    });
+}
+
+int RunReport::exit_code() const {
+    const bool failed = std::any_of(certificates.begin(), certificates.end(),
+                                    [](const CertificateResult& r) { return r.outcome == Outcome::failed; });
+    return failed || !replacement_errors.empty() ? 1 : 0;
+}
+
+void print_report(const RunReport& report) {
+    if (core::log::is_terminal()) {
+        std::cout << "\n";
+        for (const auto& r : report.certificates) {
+            std::cout << fmt::format("  {:<10} {:<32} {}", to_string(r.outcome), r.id, r.reason);
+            if (!r.serial.empty() && r.outcome != Outcome::failed) {
+                std::cout << fmt::format(" (serial {}, until {})", r.serial, r.not_after);
+            }
+            std::cout << "\n";
+        }
+        for (const auto& r : report.replacements) {
+            std::cout << "  replace    " << r.summary << "\n";
+        }
+        for (const auto& e : report.replacement_errors) {
+            std::cout << "  replace    failed: " << e << "\n";
+        }
+        std::cout << fmt::format("\n{} certificate(s) in {:.1f} s\n", report.certificates.size(),
+                                 static_cast<double>(report.duration.count()) / 1000.0);
+        return;
+    }
+    print_report_json(report);
+}
+
+nlohmann::json report_to_json(const RunReport& report) {
+    nlohmann::json certificates = nlohmann::json::array();
+    for (const auto& r : report.certificates) {
+        certificates.push_back({{"id", r.id},
+                                {"domains", r.domains},
+                                {"store", r.store},
+                                {"outcome", to_string(r.outcome)},
+                                {"reason", r.reason},
+                                {"serial", r.serial},
+                                {"not_after", r.not_after},
+                                {"duration_ms", r.duration.count()}});
+    }
+    nlohmann::json replacements = nlohmann::json::array();
+    for (const auto& r : report.replacements) {
+        replacements.push_back({{"replace", to_string(r.type)}, {"summary", r.summary}});
+    }
+    for (const auto& e : report.replacement_errors) {
+        replacements.push_back({{"replace", "failed"}, {"error", e}});
+    }
+    return {{"exit_code", report.exit_code()},
+            {"changed", report.any_changed()},
+            {"duration_ms", report.duration.count()},
+            {"certificates", std::move(certificates)},
+            {"replacements", std::move(replacements)}};
+}
+
+void print_report_json(const RunReport& report) {
+    const auto dump = [](const nlohmann::json& line) {
+        std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    };
+    const nlohmann::json json = report_to_json(report);
+    // One line per certificate ("certificate" names it, as log lines do),
+    // one per replacement, then the summary.
+    for (const auto& certificate : json["certificates"]) {
+        nlohmann::json line = certificate;
+        line["certificate"] = certificate["id"];
+        dump(line);
+    }
+    for (const auto& replacement : json["replacements"]) {
+        dump(replacement);
+    }
+    dump({{"summary", true},
+          {"certificates", json["certificates"].size()},
+          {"changed", json["changed"]},
+          {"exit_code", json["exit_code"]},
+          {"duration_ms", json["duration_ms"]}});
+    std::cout.flush();
+}
+
+}  // namespace renewer

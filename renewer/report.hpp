@@ -1,0 +1,54 @@
+// The report of one run: what happened to each certificate and to each
+// replacement, as aligned text on a terminal or as JSON (lines on stdout,
+// one object for the Lambda response).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "replace/replacer.hpp"
+
+namespace renewer {
+
+enum class Outcome { renewed, stored_from_spool, not_due, would_renew, locked, failed };
+const char* to_string(Outcome outcome);
+
+struct CertificateResult {
+    std::string id;
+    std::vector<std::string> domains;
+    std::string store;
+    Outcome outcome = Outcome::failed;
+    std::string reason;     // why (due reason, error line, lock holder)
+    std::string serial;     // of the certificate now current, when known
+    std::string not_after;  // of the certificate now current, when known
+    std::chrono::milliseconds duration{0};
+};
+
+struct RunReport {
+    std::vector<CertificateResult> certificates;
+    std::vector<replace::ReplaceOutcome> replacements;
+    std::vector<std::string> replacement_errors;
+    std::chrono::milliseconds duration{0};
+
+    bool any_changed() const;
+    // 0 nothing to do or all renewed; 1 some certificate (or replacement) failed.
+    int exit_code() const;
+};
+
+// The report as one JSON object, the one serializer of a report (print_report's
+// JSON lines and the Lambda response are cut from it):
+//   {"exit_code": N, "changed": bool, "duration_ms": N,
+//    "certificates": [{"id", "domains", "store", "outcome", "reason",
+//                      "serial", "not_after", "duration_ms"}],
+//    "replacements": [{"replace": TYPE, "summary"} | {"replace": "failed", "error"}]}
+nlohmann::json report_to_json(const RunReport& report);
+
+// Prints the report: aligned text on a terminal, JSON lines otherwise.
+void print_report(const RunReport& report);
+// The same, always as JSON lines (Lambda: CloudWatch reads stdout).
+void print_report_json(const RunReport& report);
+
+}  // namespace renewer
