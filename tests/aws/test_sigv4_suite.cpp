@@ -70,7 +70,7 @@ Request parse_request(const std::string& text) {
 
 }  // namespace
 
-TEST(aws_sigv4, official_suite_every_case) {
+TEST(AwsSigv4, OfficialSuiteEveryCase) {
     const char* shared = std::getenv("SHARED_DIR");
     ASSERT_NE(shared, nullptr) << "SHARED_DIR is not set (CTest sets it)";
     const fs::path root = fs::path(shared) / "testdata" / "aws-sigv4" / "v4";
@@ -145,7 +145,7 @@ TEST(aws_sigv4, official_suite_every_case) {
     EXPECT_EQ(passed, static_cast<int>(cases.size()));
 }
 
-TEST(aws_sigv4, pieces) {
+TEST(AwsSigv4, pieces) {
     EXPECT_EQ(uri_encode("a b/~ሴ", true), "a%20b/~%E1%88%B4");
     EXPECT_EQ(uri_encode("a/b", false), "a%2Fb");
     EXPECT_EQ(uri_decode("%E1%88%B4+%zz%4"), "\xE1\x88\xB4+%zz%4");

@@ -156,7 +156,7 @@ private:
     int port_ = 0;
 };
 
-class HttpTest : public ::testing::Test {
+class Http : public ::testing::Test {
 protected:
     void SetUp() override {
         core::reset_cancel();
@@ -207,7 +207,7 @@ std::vector<std::pair<std::string, std::string>> received_headers(const nlohmann
     return out;
 }
 
-TEST_F(HttpTest, BinaryBodyRoundTripsWithHeadersAndNoExpect) {
+TEST_F(Http, BinaryBodyRoundTripsWithHeadersAndNoExpect) {
     Client client(quick_options());
     std::string body;
     for (int round = 0; round < 8; ++round) {
@@ -244,7 +244,7 @@ TEST_F(HttpTest, BinaryBodyRoundTripsWithHeadersAndNoExpect) {
     }
 }
 
-TEST_F(HttpTest, LargeBodyIsSentWithoutExpectContinueAndWithoutFormContentType) {
+TEST_F(Http, LargeBodyIsSentWithoutExpectContinueAndWithoutFormContentType) {
     Client client(quick_options());
     Request request = get("/echo");
     request.method = "PUT";
@@ -261,7 +261,7 @@ TEST_F(HttpTest, LargeBodyIsSentWithoutExpectContinueAndWithoutFormContentType) 
     }
 }
 
-TEST_F(HttpTest, OtherMethodsAreSentAsGiven) {
+TEST_F(Http, OtherMethodsAreSentAsGiven) {
     Client client(quick_options());
     for (const std::string method : {"DELETE", "PATCH", "GET"}) {
         Request request = get("/echo");
@@ -285,7 +285,7 @@ TEST_F(HttpTest, OtherMethodsAreSentAsGiven) {
     EXPECT_EQ(after->status, 200);
 }
 
-TEST_F(HttpTest, KeepAliveReusesOneConnection) {
+TEST_F(Http, KeepAliveReusesOneConnection) {
     Client client(quick_options());
     for (int i = 0; i < 3; ++i) {
         auto response = client.send(get("/echo"));
@@ -300,7 +300,7 @@ TEST_F(HttpTest, KeepAliveReusesOneConnection) {
     EXPECT_EQ(nlohmann::json::parse(count->body).at("connections"), 1);
 }
 
-TEST_F(HttpTest, MovedClientKeepsItsConnection) {
+TEST_F(Http, MovedClientKeepsItsConnection) {
     Client first(quick_options());
     ASSERT_TRUE(first.send(get("/echo")).ok());
     Client second(std::move(first));
@@ -309,7 +309,7 @@ TEST_F(HttpTest, MovedClientKeepsItsConnection) {
     EXPECT_EQ(nlohmann::json::parse(count->body).at("connections"), 1);
 }
 
-TEST_F(HttpTest, StatusCodesAreResponsesNotErrors) {
+TEST_F(Http, StatusCodesAreResponsesNotErrors) {
     Client client(quick_options());
     for (const long status : {204L, 404L, 500L, 503L}) {
         auto response = client.send(get("/status/" + std::to_string(status)));
@@ -323,7 +323,7 @@ TEST_F(HttpTest, StatusCodesAreResponsesNotErrors) {
     }
 }
 
-TEST_F(HttpTest, RedirectsAreNotFollowed) {
+TEST_F(Http, RedirectsAreNotFollowed) {
     Client client(quick_options());
     auto response = client.send(get("/redirect"));
     ASSERT_TRUE(response.ok()) << response.error().message;
@@ -332,7 +332,7 @@ TEST_F(HttpTest, RedirectsAreNotFollowed) {
     EXPECT_EQ(response->body, "moved");
 }
 
-TEST_F(HttpTest, HeaderNamesAreCaseInsensitive) {
+TEST_F(Http, HeaderNamesAreCaseInsensitive) {
     Client client(quick_options());
     auto response = client.send(get("/headers"));
     ASSERT_TRUE(response.ok()) << response.error().message;
@@ -351,7 +351,7 @@ TEST_F(HttpTest, HeaderNamesAreCaseInsensitive) {
     }
 }
 
-TEST_F(HttpTest, OnlyTheFinalResponseHeadersAreKept) {
+TEST_F(Http, OnlyTheFinalResponseHeadersAreKept) {
     Client client(quick_options());
     auto response = client.send(get("/interim"));
     ASSERT_TRUE(response.ok()) << response.error().message;
@@ -362,7 +362,7 @@ TEST_F(HttpTest, OnlyTheFinalResponseHeadersAreKept) {
     EXPECT_TRUE(response->headers_named("link").empty());
 }
 
-TEST_F(HttpTest, RetryAfterHeaderIsUsable) {
+TEST_F(Http, RetryAfterHeaderIsUsable) {
     Client client(quick_options());
     auto response = client.send(get("/retry-after"));
     ASSERT_TRUE(response.ok()) << response.error().message;
@@ -372,7 +372,7 @@ TEST_F(HttpTest, RetryAfterHeaderIsUsable) {
     EXPECT_EQ(*wait, 3000ms);
 }
 
-TEST_F(HttpTest, TotalTimeoutIsKindTimeoutAndPrompt) {
+TEST_F(Http, TotalTimeoutIsKindTimeoutAndPrompt) {
     Client client(quick_options());
     Request request = get("/slow?ms=5000");
     request.timeout = 500ms;
@@ -390,7 +390,7 @@ TEST_F(HttpTest, TotalTimeoutIsKindTimeoutAndPrompt) {
     EXPECT_EQ(next->status, 200);
 }
 
-TEST_F(HttpTest, CancelAbortsATransferInProgress) {
+TEST_F(Http, CancelAbortsATransferInProgress) {
     Client client(quick_options());
     std::thread canceller([] {
         std::this_thread::sleep_for(300ms);  // not synchronisation: the request just needs to be in flight
@@ -511,7 +511,7 @@ TEST(HttpErrors, BadRequestsAreInvalidInput) {
 
 // --- TLS ---
 
-class HttpsTest : public ::testing::Test {
+class Https : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         char pattern[] = "/tmp/renewer-http-tls-XXXXXX";
@@ -581,7 +581,7 @@ protected:
     std::unique_ptr<ServerProcess> server_;
 };
 
-TEST_F(HttpsTest, TrustedBundleSucceedsAndReusesTheConnection) {
+TEST_F(Https, TrustedBundleSucceedsAndReusesTheConnection) {
     Client client(with_bundle(dir_ + "/ca.pem"));
     for (int i = 0; i < 3; ++i) {
         Request request;
@@ -597,7 +597,7 @@ TEST_F(HttpsTest, TrustedBundleSucceedsAndReusesTheConnection) {
     EXPECT_EQ(nlohmann::json::parse(response->body).at("connections"), 1);
 }
 
-TEST_F(HttpsTest, WithoutTheBundleTheServerIsRejected) {
+TEST_F(Https, WithoutTheBundleTheServerIsRejected) {
     Client client(with_bundle(""));
     Request request;
     request.url = url("127.0.0.1", "/echo");
@@ -610,7 +610,7 @@ TEST_F(HttpsTest, WithoutTheBundleTheServerIsRejected) {
     EXPECT_NE(response.error().message.find("certificate"), std::string::npos) << response.error().message;
 }
 
-TEST_F(HttpsTest, HostNameIsVerified) {
+TEST_F(Https, HostNameIsVerified) {
     // Trusted CA, but the certificate names only 127.0.0.1.
     Client client(with_bundle(dir_ + "/ca.pem"));
     Request request;
@@ -622,7 +622,7 @@ TEST_F(HttpsTest, HostNameIsVerified) {
     EXPECT_NE(response.error().message.find("localhost"), std::string::npos) << response.error().message;
 }
 
-TEST_F(HttpsTest, MissingBundleFileIsInvalidInput) {
+TEST_F(Https, MissingBundleFileIsInvalidInput) {
     Client client(with_bundle(dir_ + "/does-not-exist.pem"));
     Request request;
     request.url = url("127.0.0.1", "/echo");

@@ -2,7 +2,7 @@
 binaries against Pebble (Let's Encrypt's test CA) and tests/fakeaws (Route53
 with an authoritative DNS server, Secrets Manager, EC2/ASG/ECS).
 
-    class MySuite(E2ECase):
+    class MySuite(E2eCase):
         @classmethod
         def setUpClass(cls):
             super().setUpClass()
@@ -374,7 +374,7 @@ def key_description(key_pem):
     return first
 
 
-class E2ECase(unittest.TestCase):
+class E2eCase(unittest.TestCase):
     maxDiff = None
 
     @classmethod

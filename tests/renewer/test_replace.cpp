@@ -73,7 +73,7 @@ std::vector<ChangedCertificate> two_changed() {
 
 // --- unit: hook, none, dry run -------------------------------------------------
 
-TEST(renewer_ReplaceTypes, ParseAndPrint) {
+TEST(ReplaceTypes, ParseAndPrint) {
     for (const auto type :
          {ReplaceType::none, ReplaceType::autoscaling, ReplaceType::ec2_tag, ReplaceType::ecs, ReplaceType::hook}) {
         EXPECT_EQ(parse_replace_type(to_string(type)), type);
@@ -82,7 +82,7 @@ TEST(renewer_ReplaceTypes, ParseAndPrint) {
     EXPECT_EQ(parse_replace_type(""), std::nullopt);
 }
 
-TEST(renewer_HookEnvironment, CertbotStyleVariables) {
+TEST(HookEnvironment, CertbotStyleVariables) {
     const auto env = hook_environment(two_changed());
     const std::vector<std::pair<std::string, std::string>> expected = {
         {"RENEWED_CERTIFICATES", "example.com shop"},
@@ -101,7 +101,7 @@ TEST(renewer_HookEnvironment, CertbotStyleVariables) {
     }
 }
 
-class renewer_HookTest : public ::testing::Test {
+class Hook : public ::testing::Test {
 protected:
     ReplaceTarget hook(const std::string& command) {
         ReplaceTarget target;
@@ -114,7 +114,7 @@ protected:
     TempDir dir_;
 };
 
-TEST_F(renewer_HookTest, GetsRenewedVariablesAndNotOurSecrets) {
+TEST_F(Hook, GetsRenewedVariablesAndNotOurSecrets) {
     ::setenv("RFC2136_TSIG_SECRET", "dHNpZy1zZWNyZXQtdmFsdWU=", 1);
     ::setenv("RENEWER_TEST_HIDDEN", "hidden-secret-value", 1);
     ::setenv("RENEWER_TEST_VISIBLE", "visible", 1);
@@ -143,21 +143,21 @@ TEST_F(renewer_HookTest, GetsRenewedVariablesAndNotOurSecrets) {
     EXPECT_EQ(env.find("hidden-secret-value"), std::string::npos) << env;
 }
 
-TEST_F(renewer_HookTest, ArgvIsTheOperatorsCommandOnly) {
+TEST_F(Hook, ArgvIsTheOperatorsCommandOnly) {
     auto outcome = run_replacement(hook("printf '%s\\n' \"$0\" \"$#\" > '" + out().string() + "'"), two_changed(),
                                    DryRun::no, nullptr);
     ASSERT_TRUE(outcome.ok()) << outcome.error().message;
     EXPECT_EQ(read_all(out()), "/bin/sh\n0\n");  // no extra arguments, so no key can be in argv
 }
 
-TEST_F(renewer_HookTest, FailingCommandIsAnError) {
+TEST_F(Hook, FailingCommandIsAnError) {
     auto outcome = run_replacement(hook("echo failing >&2; exit 3"), two_changed(), DryRun::no, nullptr);
     ASSERT_FALSE(outcome.ok());
     EXPECT_NE(outcome.error().message.find("exited with status 3"), std::string::npos) << outcome.error().message;
     EXPECT_EQ(outcome.error().code, "hook_failed");
 }
 
-TEST_F(renewer_HookTest, OutputIsLogged) {
+TEST_F(Hook, OutputIsLogged) {
     const fs::path log_path = dir_.path() / "log.jsonl";
     const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     ASSERT_GE(fd, 0);
@@ -174,7 +174,7 @@ TEST_F(renewer_HookTest, OutputIsLogged) {
     EXPECT_NE(log.find("exited 0"), std::string::npos) << log;  // the summary line
 }
 
-TEST_F(renewer_HookTest, TimeoutStopsTheWholeProcessGroup) {
+TEST_F(Hook, TimeoutStopsTheWholeProcessGroup) {
     const fs::path pid_file = dir_.path() / "child.pid";
     ReplaceTarget target = hook("sleep 60 & echo $! > '" + pid_file.string() + "'; wait");
     target.timeout = std::chrono::seconds(1);
@@ -194,7 +194,7 @@ TEST_F(renewer_HookTest, TimeoutStopsTheWholeProcessGroup) {
     EXPECT_NE(::kill(child, 0), 0) << "hook child " << child << " survived the timeout";
 }
 
-TEST_F(renewer_HookTest, DryRunRunsNothing) {
+TEST_F(Hook, DryRunRunsNothing) {
     auto outcome = run_replacement(hook("touch '" + out().string() + "'"), two_changed(), DryRun::yes, nullptr);
     ASSERT_TRUE(outcome.ok());
     EXPECT_FALSE(fs::exists(out()));
@@ -204,20 +204,20 @@ TEST_F(renewer_HookTest, DryRunRunsNothing) {
         << outcome->summary;
 }
 
-TEST_F(renewer_HookTest, NothingChangedRunsNothing) {
+TEST_F(Hook, NothingChangedRunsNothing) {
     auto outcome = run_replacement(hook("touch '" + out().string() + "'"), {}, DryRun::no, nullptr);
     ASSERT_TRUE(outcome.ok());
     EXPECT_FALSE(fs::exists(out()));
     EXPECT_TRUE(outcome->calls.empty());
 }
 
-TEST(renewer_ReplaceNone, DoesNothing) {
+TEST(ReplaceNone, DoesNothing) {
     auto outcome = run_replacement(ReplaceTarget{}, two_changed(), DryRun::no, nullptr);
     ASSERT_TRUE(outcome.ok());
     EXPECT_TRUE(outcome->calls.empty());
 }
 
-TEST(renewer_ReplaceAwsWithoutClient, DryRunNeedsNoClientAndRealRunSaysSo) {
+TEST(ReplaceAwsWithoutClient, DryRunNeedsNoClientAndRealRunSaysSo) {
     ReplaceTarget target;
     target.type = ReplaceType::ecs;
     target.cluster = "c";
@@ -339,7 +339,7 @@ private:
     core::http::Client http_;
 };
 
-class renewer_ReplaceE2e : public ::testing::Test {
+class ReplaceE2e : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         ::setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
@@ -380,8 +380,8 @@ protected:
     std::unique_ptr<aws::Client> client_;
 };
 
-FakeAwsServer* renewer_ReplaceE2e::server_ = nullptr;
-std::string renewer_ReplaceE2e::setup_failure_;
+FakeAwsServer* ReplaceE2e::server_ = nullptr;
+std::string ReplaceE2e::setup_failure_;
 
 ReplaceTarget autoscaling_target() {
     ReplaceTarget target;
@@ -392,7 +392,7 @@ ReplaceTarget autoscaling_target() {
     return target;
 }
 
-TEST_F(renewer_ReplaceE2e, AutoscalingStartsOneRollingRefresh) {
+TEST_F(ReplaceE2e, AutoscalingStartsOneRollingRefresh) {
     fake().control("POST", "/_fake/asgs", {{"name", "web"}, {"size", 2}, {"refresh_seconds", 60}});
     auto outcome = run_replacement(autoscaling_target(), two_changed(), DryRun::no, client());
     ASSERT_TRUE(outcome.ok()) << outcome.error().message;
@@ -410,7 +410,7 @@ TEST_F(renewer_ReplaceE2e, AutoscalingStartsOneRollingRefresh) {
     EXPECT_EQ(params["Preferences"]["InstanceWarmup"], "30");
 }
 
-TEST_F(renewer_ReplaceE2e, AutoscalingDefaultsToNinetyPercentWithoutWarmup) {
+TEST_F(ReplaceE2e, AutoscalingDefaultsToNinetyPercentWithoutWarmup) {
     fake().control("POST", "/_fake/asgs", {{"name", "web"}, {"size", 1}, {"refresh_seconds", 60}});
     ReplaceTarget target;
     target.type = ReplaceType::autoscaling;
@@ -423,7 +423,7 @@ TEST_F(renewer_ReplaceE2e, AutoscalingDefaultsToNinetyPercentWithoutWarmup) {
     EXPECT_FALSE(calls[0]["params"]["Preferences"].contains("InstanceWarmup"));
 }
 
-TEST_F(renewer_ReplaceE2e, AutoscalingRefreshInProgressIsReportedNotFailed) {
+TEST_F(ReplaceE2e, AutoscalingRefreshInProgressIsReportedNotFailed) {
     fake().control("POST", "/_fake/asgs", {{"name", "web"}, {"size", 2}, {"refresh_seconds", 60}});
     ASSERT_TRUE(run_replacement(autoscaling_target(), two_changed(), DryRun::no, client()).ok());
     auto second = run_replacement(autoscaling_target(), two_changed(), DryRun::no, client());
@@ -435,7 +435,7 @@ TEST_F(renewer_ReplaceE2e, AutoscalingRefreshInProgressIsReportedNotFailed) {
     EXPECT_EQ(calls[1]["code"], "InstanceRefreshInProgress");
 }
 
-TEST_F(renewer_ReplaceE2e, AutoscalingUnknownGroupIsAClearError) {
+TEST_F(ReplaceE2e, AutoscalingUnknownGroupIsAClearError) {
     auto outcome = run_replacement(autoscaling_target(), two_changed(), DryRun::no, client());
     ASSERT_FALSE(outcome.ok());
     EXPECT_NE(outcome.error().message.find("autoscaling StartInstanceRefresh group web"), std::string::npos)
@@ -461,7 +461,7 @@ std::vector<std::string> seed_instances(FakeAwsServer& fake) {
     return reply["ids"].get<std::vector<std::string>>();
 }
 
-TEST_F(renewer_ReplaceE2e, Ec2TagTerminatesAtMostTheCap) {
+TEST_F(ReplaceE2e, Ec2TagTerminatesAtMostTheCap) {
     const auto ids = seed_instances(fake());
     auto outcome = run_replacement(ec2_target(2), two_changed(), DryRun::no, client());
     ASSERT_TRUE(outcome.ok()) << outcome.error().message;
@@ -484,7 +484,7 @@ TEST_F(renewer_ReplaceE2e, Ec2TagTerminatesAtMostTheCap) {
     }
 }
 
-TEST_F(renewer_ReplaceE2e, Ec2TagDefaultCapIsOne) {
+TEST_F(ReplaceE2e, Ec2TagDefaultCapIsOne) {
     seed_instances(fake());
     auto outcome = run_replacement(ec2_target(ReplaceTarget{}.max_terminate), two_changed(), DryRun::no, client());
     ASSERT_TRUE(outcome.ok()) << outcome.error().message;
@@ -495,7 +495,7 @@ TEST_F(renewer_ReplaceE2e, Ec2TagDefaultCapIsOne) {
     EXPECT_EQ(terminate[0]["params"]["instance_ids"].size(), 1U);
 }
 
-TEST_F(renewer_ReplaceE2e, Ec2TagSparesInstancesLaunchedAfterTheStore) {
+TEST_F(ReplaceE2e, Ec2TagSparesInstancesLaunchedAfterTheStore) {
     seed_instances(fake());
     auto changed = two_changed();
     changed[0].stored_at = std::chrono::system_clock::now() - std::chrono::hours(1);
@@ -506,7 +506,7 @@ TEST_F(renewer_ReplaceE2e, Ec2TagSparesInstancesLaunchedAfterTheStore) {
     EXPECT_NE(outcome->summary.find("3 already fresh"), std::string::npos) << outcome->summary;
 }
 
-TEST_F(renewer_ReplaceE2e, Ec2TagWithNoMatchingInstanceCallsNoTerminate) {
+TEST_F(ReplaceE2e, Ec2TagWithNoMatchingInstanceCallsNoTerminate) {
     auto outcome = run_replacement(ec2_target(1), two_changed(), DryRun::no, client());
     ASSERT_TRUE(outcome.ok()) << outcome.error().message;
     EXPECT_TRUE(outcome->terminated.empty());
@@ -514,7 +514,7 @@ TEST_F(renewer_ReplaceE2e, Ec2TagWithNoMatchingInstanceCallsNoTerminate) {
     EXPECT_TRUE(fake().calls("TerminateInstances").empty());
 }
 
-TEST_F(renewer_ReplaceE2e, EcsForcesANewDeployment) {
+TEST_F(ReplaceE2e, EcsForcesANewDeployment) {
     fake().control("POST", "/_fake/ecs/services", {{"cluster", "prod"}, {"service", "web"}});
     ReplaceTarget target;
     target.type = ReplaceType::ecs;
@@ -530,7 +530,7 @@ TEST_F(renewer_ReplaceE2e, EcsForcesANewDeployment) {
     EXPECT_EQ(outcome->deployment_id, calls[0]["params"]["deployment_id"].get<std::string>());
 }
 
-TEST_F(renewer_ReplaceE2e, DryRunAndNothingChangedMakeNoCall) {
+TEST_F(ReplaceE2e, DryRunAndNothingChangedMakeNoCall) {
     fake().control("POST", "/_fake/asgs", {{"name", "web"}, {"size", 1}});
     seed_instances(fake());
     fake().control("POST", "/_fake/ecs/services", {{"cluster", "prod"}, {"service", "web"}});
