@@ -31,8 +31,9 @@ packages=(
   pebble bind9 bind9-utils bind9-dnsutils nginx curl openssl ca-certificates
   python3 python3-botocore python3-dnslib awscli
   # reliability and deploy checks: libFuzzer, sanitizers, memcheck,
-  # systemd-analyze for the units, YAML for the infrastructure template
-  clang libclang-rt-14-dev llvm valgrind systemd python3-yaml
+  # systemd-analyze for the units, YAML for the infrastructure template,
+  # scripts/lint.sh's formatter and linter
+  clang libclang-rt-14-dev llvm valgrind systemd python3-yaml clang-format clang-tidy
 )
 
 if ((build_only)); then

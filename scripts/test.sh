@@ -3,12 +3,15 @@
 # test suite through CTest. Extra arguments go to ctest (e.g. -L unit) and
 # then only that main stage runs.
 #
-# Without arguments (CI) three more stages follow the main suite:
+# Without arguments (CI) a lint stage comes first and two more stages follow
+# the main suite:
+#   lint     scripts/lint.sh: clang-format and clang-tidy at zero findings
 #   asan     a second build with -DSANITIZE=address,undefined (build-asan) that
 #            runs the unit and e2e labels again; any ASan/UBSan report fails
 #   fuzz     scripts/fuzz.sh: each libFuzzer target for FUZZ_SECONDS (30) s
 #   (memcheck runs inside the main suite: label memcheck, valgrind)
-# RENEWER_STAGES="main asan fuzz" picks stages; the time of each is printed at the end.
+# RENEWER_STAGES="lint main asan fuzz" picks stages; the time of each is
+# printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +23,7 @@ jobs=$(nproc)
 if (($# > 0)); then
   stages=${RENEWER_STAGES:-main}
 else
-  stages=${RENEWER_STAGES:-main asan fuzz}
+  stages=${RENEWER_STAGES:-lint main asan fuzz}
 fi
 timings=()
 stage_start=0
@@ -32,9 +35,20 @@ report() {
 }
 trap report EXIT
 
+# The same configuration as scripts/demo.sh, so the suite completes the build
+# the demo started.
+configure_main() { cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWERROR=ON; }
+
+if [[ " $stages " == *" lint "* ]]; then
+  begin lint
+  configure_main >/dev/null
+  BUILD_DIR=$build_dir scripts/lint.sh
+  finish lint
+fi
+
 if [[ " $stages " == *" main "* ]]; then
   begin build
-  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWERROR=ON
+  configure_main
   cmake --build "$build_dir" -j"$jobs"
   finish build
 
