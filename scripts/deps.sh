@@ -25,8 +25,8 @@ build_packages=(
 )
 packages=(
   "${build_packages[@]}"
-  # the unit tests
-  libgtest-dev libgmock-dev
+  # the unit tests, and the compiler cache the scripts use when it is there
+  libgtest-dev libgmock-dev ccache
   # test peers: ACME CA, DNS, web server, AWS reference implementations
   pebble bind9 bind9-utils bind9-dnsutils nginx curl openssl ca-certificates
   python3 python3-botocore python3-dnslib awscli
