@@ -151,7 +151,7 @@ Result<std::string> read_file(const std::string& path) {
     if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
         content.reserve(static_cast<std::size_t>(st.st_size));
     }
-    std::vector<char> chunk(64 * 1024);
+    std::vector<char> chunk(std::size_t{64} * 1024);
     while (true) {
         const ssize_t n = ::read(fd.get(), chunk.data(), chunk.size());
         if (n < 0) {

@@ -112,9 +112,10 @@ using Status = Result<void>;
     } while (false)
 
 // TRY_ASSIGN(var, expr): declares `var` from a Result's value, or returns its error.
+// `var` is a declaration (`auto name`), so it cannot be parenthesized.
 #define TRY_ASSIGN(var, expr)                           \
     auto CORE_CONCAT(try_tmp_, __LINE__) = (expr);      \
     if (!CORE_CONCAT(try_tmp_, __LINE__).ok()) {        \
         return CORE_CONCAT(try_tmp_, __LINE__).error(); \
     }                                                   \
-    var = std::move(CORE_CONCAT(try_tmp_, __LINE__)).value()
+    var = std::move(CORE_CONCAT(try_tmp_, __LINE__)).value()  // NOLINT(bugprone-macro-parentheses)

@@ -114,7 +114,7 @@ std::int64_t to_unix_seconds(const std::tm& tm) {
                                           std::chrono::month{static_cast<unsigned>(tm.tm_mon + 1)},
                                           std::chrono::day{static_cast<unsigned>(tm.tm_mday)}};
     const std::int64_t days = std::chrono::sys_days{ymd}.time_since_epoch().count();
-    return days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+    return days * 86400 + std::int64_t{tm.tm_hour} * 3600 + std::int64_t{tm.tm_min} * 60 + tm.tm_sec;
 }
 
 // Seconds since the epoch -> SystemTime, clamped to what system_clock can
@@ -560,7 +560,8 @@ Result<SystemTime> parse_time(std::string_view text) {
 
     // Local time minus its offset is UTC.
     const std::int64_t days = std::chrono::sys_days{ymd}.time_since_epoch().count();
-    const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - std::int64_t{offset_minutes} * 60;
+    const std::int64_t seconds = days * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second -
+                                 std::int64_t{offset_minutes} * 60;
     const SystemTime whole = from_unix_seconds(seconds);
     if (whole == SystemTime::min() || whole == SystemTime::max()) {
         return bad("outside the range of system_clock");

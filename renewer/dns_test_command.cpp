@@ -1,3 +1,4 @@
+#include <chrono>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -9,6 +10,11 @@
 #include "renewer/names.hpp"
 
 namespace renewer {
+namespace {
+
+double seconds(std::chrono::milliseconds d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
 
 int dns_test_command(const std::vector<std::string>& names, const dns::DnsConfig& config) {
     auto provider = dns::make_provider(config.provider);
@@ -32,8 +38,8 @@ int dns_test_command(const std::vector<std::string>& names, const dns::DnsConfig
         std::cout << fmt::format(
             "{}: TXT at {} applied in {:.2f} s, visible on every authoritative server after "
             "{:.2f} s more, cleaned up in {:.2f} s (total {:.2f} s)\n",
-            *name, report->fqdn, report->present_time.count() / 1000.0, report->propagation_time.count() / 1000.0,
-            report->cleanup_time.count() / 1000.0, report->total_time.count() / 1000.0);
+            *name, report->fqdn, seconds(report->present_time), seconds(report->propagation_time),
+            seconds(report->cleanup_time), seconds(report->total_time));
     }
     return exit_code;
 }

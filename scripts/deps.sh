@@ -2,8 +2,9 @@
 # Installs every Debian package the project, its tests and its demo need.
 # Idempotent and non-interactive: packages already present are skipped, so a
 # second run costs one dpkg query.
-#   --build-only  only what configuring and building the binaries needs (the
-#                 container image's build stage, deploy/Dockerfile)
+#   --build-only  only what configuring and building the binaries with
+#                 -DBUILD_TESTING=OFF needs (the container image's build stage,
+#                 deploy/Dockerfile)
 #   PACKAGE...    these too (bench/deps.sh adds the other ACME clients)
 set -euo pipefail
 
@@ -20,16 +21,19 @@ done
 build_packages=(
   build-essential cmake pkg-config
   libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libcxxopts-dev libfmt-dev
-  libpugixml-dev libc-ares-dev libidn2-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libpugixml-dev libc-ares-dev libidn2-dev
 )
 packages=(
   "${build_packages[@]}"
+  # the unit tests, and the compiler cache the scripts use when it is there
+  libgtest-dev libgmock-dev ccache
   # test peers: ACME CA, DNS, web server, AWS reference implementations
   pebble bind9 bind9-utils bind9-dnsutils nginx curl openssl ca-certificates
   python3 python3-botocore python3-dnslib awscli
   # reliability and deploy checks: libFuzzer, sanitizers, memcheck,
-  # systemd-analyze for the units, YAML for the infrastructure template
-  clang libclang-rt-14-dev llvm valgrind systemd python3-yaml
+  # systemd-analyze for the units, YAML for the infrastructure template,
+  # scripts/lint.sh's formatter and linter
+  clang libclang-rt-14-dev llvm valgrind systemd python3-yaml clang-format clang-tidy
 )
 
 if ((build_only)); then

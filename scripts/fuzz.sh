@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (tests/fuzz) with clang, ASan and UBSan, then
-# fuzzes each for a while, two at a time, and prints the executions per target.
+# Builds the libFuzzer targets (tests/fuzz) in the clang build with ASan and
+# UBSan (scripts/build-clang.sh, which the sanitizer stage of scripts/test.sh
+# shares), then fuzzes each for a while, two at a time, and prints the
+# executions per target.
 #
 #   scripts/fuzz.sh                 every target, 30 s each (what scripts/test.sh runs)
 #   scripts/fuzz.sh 3600 pem        one target for an hour
 #
-# Env: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS (targets at once, default 2).
+# Env: FUZZ_BUILD_DIR (default $CLANG_BUILD_DIR, else build-clang), FUZZ_JOBS
+# (targets at once, default 2).
 # The corpus each run grows is kept in $FUZZ_BUILD_DIR/fuzz-work/<target>, so
 # longer runs resume; a crash leaves its input in
 # $FUZZ_BUILD_DIR/fuzz-artifacts/<target>/ and fails the script. Reproduce one
@@ -20,19 +23,10 @@ targets=("$@")
 if ((${#targets[@]} == 0)); then
   targets=(acme_json aws_xml pem config dns_wire)
 fi
-build=${FUZZ_BUILD_DIR:-build-fuzz}
+build=${FUZZ_BUILD_DIR:-${CLANG_BUILD_DIR:-build-clang}}
 jobs=${FUZZ_JOBS:-2}
 
-launcher=()
-if command -v ccache >/dev/null 2>&1; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
-fi
-# -O1 with line tables only (what OSS-Fuzz uses): builds faster than -O2 -g,
-# runs nearly as fast, and asserts stay on.
-CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRENEWER_FUZZ=ON \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-  -DSANITIZE=fuzzer-no-link,address,undefined "${launcher[@]}" >/dev/null
-cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
+CLANG_BUILD_DIR=$build scripts/build-clang.sh "${targets[@]/#/fuzz_}"
 
 # PEM seeds with throwaway keys: generated here, in the build directory only.
 seeds="$build/fuzz-seeds"

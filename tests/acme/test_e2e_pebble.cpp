@@ -78,7 +78,7 @@ void expect_good(const acme::ObtainedCertificate& cert, const std::vector<std::s
     EXPECT_EQ(cert.leaf_pem + cert.chain_pem, cert.fullchain_pem);
 }
 
-class PebbleE2E : public ::testing::Test {
+class PebbleE2e : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         dns_ = new test::ChallTestSrv();
@@ -95,10 +95,10 @@ protected:
     static test::ChallTestSrv* dns_;
     static Ca* ca_;
 };
-test::ChallTestSrv* PebbleE2E::dns_ = nullptr;
-Ca* PebbleE2E::ca_ = nullptr;
+test::ChallTestSrv* PebbleE2e::dns_ = nullptr;
+Ca* PebbleE2e::ca_ = nullptr;
 
-TEST_F(PebbleE2E, ApexAndWildcard) {
+TEST_F(PebbleE2e, ApexAndWildcard) {
     const acme::Account account = ca_->account();
     test::ChallTestSolver solver(*dns_);
     acme::ObtainRequest request;
@@ -119,7 +119,7 @@ TEST_F(PebbleE2E, ApexAndWildcard) {
     EXPECT_EQ(cert->key_type, core::KeyType::ec256);
 }
 
-TEST_F(PebbleE2E, ReusedKey) {
+TEST_F(PebbleE2e, ReusedKey) {
     const acme::Account account = ca_->account();
     test::ChallTestSolver solver(*dns_);
     auto key = core::PrivateKey::generate(core::KeyType::ec384);
@@ -133,7 +133,7 @@ TEST_F(PebbleE2E, ReusedKey) {
     expect_good(*cert, request.names, ca_->roots());
 }
 
-TEST_F(PebbleE2E, EveryCertificateKeyType) {
+TEST_F(PebbleE2e, EveryCertificateKeyType) {
     const acme::Account account = ca_->account();
     test::ChallTestSolver solver(*dns_);
     std::vector<acme::ObtainRequest> requests;
@@ -153,7 +153,7 @@ TEST_F(PebbleE2E, EveryCertificateKeyType) {
     }
 }
 
-TEST_F(PebbleE2E, EveryAccountKeyType) {
+TEST_F(PebbleE2e, EveryAccountKeyType) {
     test::ChallTestSolver solver(*dns_);
     for (auto type : {core::KeyType::ec256, core::KeyType::ec384, core::KeyType::rsa2048}) {
         const acme::Account account = ca_->account(type);
@@ -165,7 +165,7 @@ TEST_F(PebbleE2E, EveryAccountKeyType) {
     }
 }
 
-TEST_F(PebbleE2E, EightCertificatesWithConcurrencyFour) {
+TEST_F(PebbleE2e, EightCertificatesWithConcurrencyFour) {
     const acme::Account account = ca_->account();
     test::ChallTestSolver solver(*dns_);
     std::vector<acme::ObtainRequest> requests;
@@ -187,7 +187,7 @@ TEST_F(PebbleE2E, EightCertificatesWithConcurrencyFour) {
     EXPECT_EQ(solver.cleanup_calls, 8);
 }
 
-TEST_F(PebbleE2E, RecordThatNeverAppearsFailsWithOneLineAndCleansUp) {
+TEST_F(PebbleE2e, RecordThatNeverAppearsFailsWithOneLineAndCleansUp) {
     const acme::Account account = ca_->account();
     test::ChallTestSolver solver(*dns_, test::ChallTestSolver::Mode::publish_nothing);
     acme::ObtainRequest request;
@@ -226,7 +226,7 @@ private:
     How how_;
 };
 
-TEST_F(PebbleE2E, CleanupAfterSolverErrorExceptionAndCancel) {
+TEST_F(PebbleE2e, CleanupAfterSolverErrorExceptionAndCancel) {
     const acme::Account account = ca_->account();
     acme::ObtainRequest request;
     request.names = {"fail.example.test", "*.fail.example.test"};
@@ -243,7 +243,7 @@ TEST_F(PebbleE2E, CleanupAfterSolverErrorExceptionAndCancel) {
     }
 }
 
-TEST_F(PebbleE2E, RefusedNameFailsWithOneLineNamingIt) {
+TEST_F(PebbleE2e, RefusedNameFailsWithOneLineNamingIt) {
     const acme::Account account = ca_->account();
     test::ChallTestSolver solver(*dns_);
     acme::ObtainRequest request;
@@ -258,7 +258,7 @@ TEST_F(PebbleE2E, RefusedNameFailsWithOneLineNamingIt) {
     EXPECT_EQ(solver.present_calls, solver.cleanup_calls);
 }
 
-TEST_F(PebbleE2E, Revocation) {
+TEST_F(PebbleE2e, Revocation) {
     const acme::Account account = ca_->account();
     test::ChallTestSolver solver(*dns_);
     acme::ObtainRequest request;
@@ -280,7 +280,7 @@ TEST_F(PebbleE2E, Revocation) {
     EXPECT_EQ(again.error().code, "alreadyRevoked") << again.error().message;
 }
 
-TEST_F(PebbleE2E, AccountStoreRolloverAndDeactivation) {
+TEST_F(PebbleE2e, AccountStoreRolloverAndDeactivation) {
     test::TempDir dir;
     auto store = acme::make_file_account_store(dir.file("account.json"));
     acme::AccountOptions options;
@@ -323,7 +323,7 @@ TEST_F(PebbleE2E, AccountStoreRolloverAndDeactivation) {
     EXPECT_EQ(after.error().code, "unauthorized") << after.error().message;
 }
 
-TEST_F(PebbleE2E, TermsOfServiceMustBeAgreed) {
+TEST_F(PebbleE2e, TermsOfServiceMustBeAgreed) {
     auto key = core::PrivateKey::generate(core::KeyType::ec256);
     ASSERT_TRUE(key.ok());
     acme::AccountOptions options;  // not agreed

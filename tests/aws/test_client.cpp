@@ -28,7 +28,7 @@ core::RetryPolicy fast_retry() {
     return policy;
 }
 
-class aws_client : public ::testing::Test {
+class AwsClient : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         std::string error;
@@ -63,8 +63,8 @@ protected:
     std::unique_ptr<aws_test::AwsEnv> env_;
 };
 
-aws_test::FakeAws* aws_client::fake_ = nullptr;
-std::string aws_client::start_error_;
+aws_test::FakeAws* AwsClient::fake_ = nullptr;
+std::string AwsClient::start_error_;
 
 // Provider that hands out `first` until invalidated, then `second`.
 class SwitchingProvider : public aws::CredentialsProvider {
@@ -83,7 +83,7 @@ private:
 
 }  // namespace
 
-TEST_F(aws_client, query_sts_get_caller_identity) {
+TEST_F(AwsClient, QueryStsGetCallerIdentity) {
     auto c = client();
     auto xml = c.query(aws::sts, "GetCallerIdentity", {});
     ASSERT_TRUE(xml.ok()) << xml.error().message;
@@ -91,7 +91,7 @@ TEST_F(aws_client, query_sts_get_caller_identity) {
     EXPECT_NE(xml->find("<Arn>"), std::string::npos) << *xml;
 }
 
-TEST_F(aws_client, json_secrets_manager_create_and_get) {
+TEST_F(AwsClient, JsonSecretsManagerCreateAndGet) {
     auto c = client();
     const std::string name = "renewer/test/example.com";
     auto created = c.json(aws::secrets_manager, "CreateSecret",
@@ -114,7 +114,7 @@ TEST_F(aws_client, json_secrets_manager_create_and_get) {
         << missing.error().message;
 }
 
-TEST_F(aws_client, rest_xml_route53_list_hosted_zones) {
+TEST_F(AwsClient, RestXmlRoute53ListHostedZones) {
     fake_->control("POST", "/_fake/zones", {{"name", "client-test.example."}});
     auto c = client();
     auto xml = c.rest_xml(aws::route53, "GET", "/2013-04-01/hostedzone", {{"maxitems", "100"}}, "");
@@ -130,7 +130,7 @@ TEST_F(aws_client, rest_xml_route53_list_hosted_zones) {
         << missing.error().message;
 }
 
-TEST_F(aws_client, throttled_twice_then_success) {
+TEST_F(AwsClient, ThrottledTwiceThenSuccess) {
     fake_->control("POST", "/_fake/faults", {{"action", "GetCallerIdentity"}, {"kind", "throttle"}, {"count", 2}});
     auto c = client();
     auto xml = c.query(aws::sts, "GetCallerIdentity", {});
@@ -138,7 +138,7 @@ TEST_F(aws_client, throttled_twice_then_success) {
     EXPECT_EQ(fake_->calls("GetCallerIdentity").size(), 3u);
 }
 
-TEST_F(aws_client, throttling_gives_up_after_max_attempts) {
+TEST_F(AwsClient, ThrottlingGivesUpAfterMaxAttempts) {
     fake_->control("POST", "/_fake/faults", {{"action", "ListHostedZones"}, {"kind", "throttle"}, {"count", 10}});
     auto c = client();
     auto xml = c.rest_xml(aws::route53, "ListHostedZones", "GET", "/2013-04-01/hostedzone", {}, "");
@@ -148,7 +148,7 @@ TEST_F(aws_client, throttling_gives_up_after_max_attempts) {
     EXPECT_EQ(fake_->calls("ListHostedZones").size(), 4u);  // fast_retry().max_attempts
 }
 
-TEST_F(aws_client, server_error_500_is_retried) {
+TEST_F(AwsClient, ServerError500IsRetried) {
     fake_->control("POST", "/_fake/faults", {{"action", "ListSecrets"}, {"kind", "error500"}, {"count", 1}});
     fake_->control("POST", "/_fake/faults", {{"action", "GetCallerIdentity"}, {"kind", "error500"}, {"count", 1}});
     auto c = client();
@@ -157,7 +157,7 @@ TEST_F(aws_client, server_error_500_is_retried) {
     EXPECT_EQ(fake_->calls("GetCallerIdentity").size(), 2u);
 }
 
-TEST_F(aws_client, prior_request_not_complete_is_retried) {
+TEST_F(AwsClient, PriorRequestNotCompleteIsRetried) {
     fake_->control("POST", "/_fake/faults", {{"action", "ListHostedZones"}, {"kind", "prior"}, {"count", 1}});
     auto c = client();
     auto xml = c.rest_xml(aws::route53, "GET", "/2013-04-01/hostedzone", {}, "");
@@ -165,14 +165,14 @@ TEST_F(aws_client, prior_request_not_complete_is_retried) {
     EXPECT_EQ(fake_->calls("ListHostedZones").size(), 2u);
 }
 
-TEST_F(aws_client, dropped_connection_is_retried) {
+TEST_F(AwsClient, DroppedConnectionIsRetried) {
     fake_->control("POST", "/_fake/faults", {{"action", "GetCallerIdentity"}, {"kind", "drop"}, {"count", 1}});
     auto c = client();
     auto xml = c.query(aws::sts, "GetCallerIdentity", {});
     ASSERT_TRUE(xml.ok()) << xml.error().message;
 }
 
-TEST_F(aws_client, access_denied_is_auth_and_not_retried) {
+TEST_F(AwsClient, AccessDeniedIsAuthAndNotRetried) {
     fake_->control("POST", "/_fake/deny", {{"action", "ChangeResourceRecordSets"}});
     const auto zone = fake_->control("POST", "/_fake/zones", {{"name", "denied.example."}});
     const std::string zone_id = zone.at("id").get<std::string>();
@@ -190,7 +190,7 @@ TEST_F(aws_client, access_denied_is_auth_and_not_retried) {
     EXPECT_EQ(fake_->calls("ChangeResourceRecordSets").size(), 1u);
 }
 
-TEST_F(aws_client, bad_secret_gives_signature_does_not_match) {
+TEST_F(AwsClient, BadSecretGivesSignatureDoesNotMatch) {
     auto c = client(aws::static_credentials(fake_credentials("not-the-secret-key-at-all")));
     auto xml = c.query(aws::sts, "GetCallerIdentity", {});
     ASSERT_FALSE(xml.ok());
@@ -207,7 +207,7 @@ TEST_F(aws_client, bad_secret_gives_signature_does_not_match) {
     EXPECT_EQ(json.error().kind, core::ErrorKind::auth);
 }
 
-TEST_F(aws_client, expired_token_refreshes_credentials_once) {
+TEST_F(AwsClient, ExpiredTokenRefreshesCredentialsOnce) {
     // Temporary keys that the fake then expires: the first call answers
     // ExpiredToken, the client invalidates, the provider hands out good keys.
     fake_->control("POST", "/_fake/credentials",
@@ -226,7 +226,7 @@ TEST_F(aws_client, expired_token_refreshes_credentials_once) {
     EXPECT_EQ(provider->invalidations(), 1);
 }
 
-TEST_F(aws_client, endpoint_resolution_order) {
+TEST_F(AwsClient, EndpointResolutionOrder) {
     aws_test::ScopedEnv env;
     env.set("AWS_ENDPOINT_URL", "http://127.0.0.1:1/global/");
     env.set("AWS_ENDPOINT_URL_ROUTE_53", "http://127.0.0.1:2");
@@ -240,7 +240,7 @@ TEST_F(aws_client, endpoint_resolution_order) {
     EXPECT_EQ(aws::resolve_endpoint(aws::ec2, "cn-north-1"), "https://ec2.cn-north-1.amazonaws.com.cn");
 }
 
-TEST_F(aws_client, endpoint_and_region_from_profile) {
+TEST_F(AwsClient, EndpointAndRegionFromProfile) {
     aws_test::TempDir dir;
     aws_test::write_text(dir / "config",
                          "[profile dev]\nregion = eu-central-1\nendpoint_url = http://127.0.0.1:3\n"
@@ -259,7 +259,7 @@ TEST_F(aws_client, endpoint_and_region_from_profile) {
     EXPECT_EQ(aws::resolve_region(), "ca-central-1");
 }
 
-TEST(aws_rate_limiter, spaces_requests) {
+TEST(AwsRateLimiter, SpacesRequests) {
     aws::RateLimiter limiter(20.0);  // burst 20, then one per 50 ms
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < 23; ++i) {
@@ -272,7 +272,7 @@ TEST(aws_rate_limiter, spaces_requests) {
     EXPECT_FALSE(late.ok());
 }
 
-TEST_F(aws_client, bad_endpoint_is_invalid_input_naming_the_call) {
+TEST_F(AwsClient, BadEndpointIsInvalidInputNamingTheCall) {
     aws_test::ScopedEnv env;
     env.set("AWS_ENDPOINT_URL_STS", "not a url");
     auto c = client();

@@ -7,7 +7,7 @@
 using aws::config::parse_ini;
 using aws::config::SharedConfig;
 
-TEST(aws_config_file, parses_sections_keys_comments_and_nested_blocks) {
+TEST(AwsConfigFile, ParsesSectionsKeysCommentsAndNestedBlocks) {
     const auto parsed = parse_ini(
         "# leading comment\n"
         "; another\n"
@@ -36,7 +36,7 @@ TEST(aws_config_file, parses_sections_keys_comments_and_nested_blocks) {
     EXPECT_EQ(sections.at("services local").at("route_53.endpoint_url"), "http://127.0.0.1:4566");
 }
 
-TEST(aws_config_file, errors_name_the_line) {
+TEST(AwsConfigFile, ErrorsNameTheLine) {
     auto outside = parse_ini("region = x\n", "cfg");
     ASSERT_FALSE(outside.ok());
     EXPECT_EQ(outside.error().message, "cfg line 1: property outside any [section]");
@@ -48,7 +48,7 @@ TEST(aws_config_file, errors_name_the_line) {
     EXPECT_NE(no_equals.error().message.find("line 3"), std::string::npos);
 }
 
-TEST(aws_config_file, profile_lookup_and_overlay) {
+TEST(AwsConfigFile, ProfileLookupAndOverlay) {
     const SharedConfig shared = SharedConfig::from_text(
         "[default]\nregion = us-east-2\n[profile default]\nregion = ignored\n"
         "[profile dev]\nregion = eu-west-3\naws_access_key_id = FROMCONFIG\n"
@@ -66,7 +66,7 @@ TEST(aws_config_file, profile_lookup_and_overlay) {
     EXPECT_FALSE(shared.services("none").has_value());
 }
 
-TEST(aws_config_file, locations_from_environment) {
+TEST(AwsConfigFile, LocationsFromEnvironment) {
     aws_test::ScopedEnv env;
     env.set("HOME", "/home/tester");
     env.unset("AWS_CONFIG_FILE");
@@ -84,7 +84,7 @@ TEST(aws_config_file, locations_from_environment) {
     EXPECT_EQ(aws::config::profile_name(), "ops");
 }
 
-TEST(aws_config_file, load_reads_both_files_and_tolerates_missing_ones) {
+TEST(AwsConfigFile, LoadReadsBothFilesAndToleratesMissingOnes) {
     aws_test::TempDir dir;
     aws_test::ScopedEnv env;
     aws_test::write_text(dir / "config", "[profile a]\nregion = ap-south-1\n");

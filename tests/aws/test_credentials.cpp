@@ -18,7 +18,7 @@ constexpr const char* k_role_arn = "arn:aws:iam::123456789012:role/renewer-dns";
 constexpr const char* k_jwt =
     "eyJhbGciOiJub25lIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6d2ViOnJlbmV3ZXIifQ.c2lnbmF0dXJl";
 
-class aws_credentials : public ::testing::Test {
+class AwsCredentials : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         std::string error;
@@ -67,12 +67,12 @@ protected:
     aws_test::TempDir dir_;
 };
 
-aws_test::FakeAws* aws_credentials::fake_ = nullptr;
-std::string aws_credentials::start_error_;
+aws_test::FakeAws* AwsCredentials::fake_ = nullptr;
+std::string AwsCredentials::start_error_;
 
 }  // namespace
 
-TEST(aws_credentials_unit, parse_iso8601) {
+TEST(AwsCredentialsUnit, ParseIso8601) {
     using namespace std::chrono;
     const auto base = aws::parse_iso8601("2026-11-23T20:00:00Z");
     ASSERT_TRUE(base.ok());
@@ -82,7 +82,7 @@ TEST(aws_credentials_unit, parse_iso8601) {
     EXPECT_FALSE(aws::parse_iso8601("tomorrow").ok());
 }
 
-TEST(aws_credentials_unit, environment_source) {
+TEST(AwsCredentialsUnit, EnvironmentSource) {
     aws_test::AwsEnv env;
     env.set("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT0001");
     env.set("AWS_SECRET_ACCESS_KEY", "environment-secret-key-0123456789");
@@ -107,7 +107,7 @@ TEST(aws_credentials_unit, environment_source) {
     EXPECT_EQ(chain->get()->access_key_id, "AKIAENVIRONMENT0002");
 }
 
-TEST(aws_credentials_unit, half_configured_environment_is_an_error) {
+TEST(AwsCredentialsUnit, HalfConfiguredEnvironmentIsAnError) {
     aws_test::AwsEnv env;
     env.set("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT0001");
     auto c = aws::default_credentials_chain()->get();
@@ -116,7 +116,7 @@ TEST(aws_credentials_unit, half_configured_environment_is_an_error) {
     EXPECT_NE(c.error().message.find("AWS_SECRET_ACCESS_KEY"), std::string::npos) << c.error().message;
 }
 
-TEST(aws_credentials_unit, nothing_configured_names_every_source) {
+TEST(AwsCredentialsUnit, NothingConfiguredNamesEverySource) {
     aws_test::AwsEnv env;
     auto c = aws::default_credentials_chain()->get();
     ASSERT_FALSE(c.ok());
@@ -128,7 +128,7 @@ TEST(aws_credentials_unit, nothing_configured_names_every_source) {
     }
 }
 
-TEST(aws_credentials_unit, container_full_uri_must_be_loopback_or_https) {
+TEST(AwsCredentialsUnit, ContainerFullUriMustBeLoopbackOrHttps) {
     aws_test::AwsEnv env;
     env.set("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://192.0.2.10/creds");
     auto c = aws::default_credentials_chain()->get();
@@ -136,7 +136,7 @@ TEST(aws_credentials_unit, container_full_uri_must_be_loopback_or_https) {
     EXPECT_NE(c.error().message.find("loopback"), std::string::npos) << c.error().message;
 }
 
-TEST_F(aws_credentials, shared_files_profiles) {
+TEST_F(AwsCredentials, SharedFilesProfiles) {
     write_files(
         "[default]\nregion = eu-west-1\n\n[profile dev]\nregion = eu-west-2\n"
         "aws_access_key_id = AKIACONFIGDEV00000\naws_secret_access_key = config-dev-secret-000000\n\n"
@@ -171,7 +171,7 @@ TEST_F(aws_credentials, shared_files_profiles) {
     EXPECT_NE(c.error().message.find("nosuch"), std::string::npos) << c.error().message;
 }
 
-TEST_F(aws_credentials, profile_role_arn_with_source_profile) {
+TEST_F(AwsCredentials, ProfileRoleArnWithSourceProfile) {
     fake_->control("POST", "/_fake/roles", {{"arn", k_role_arn}, {"external_id", "ext-42"}});
     write_files(std::string("[profile dns]\nrole_arn = ") + k_role_arn +
                     "\nsource_profile = base\nexternal_id = ext-42\nrole_session_name = renewer-test\n",
@@ -201,7 +201,7 @@ TEST_F(aws_credentials, profile_role_arn_with_source_profile) {
     EXPECT_NE(c.error().message.find("sts AssumeRole"), std::string::npos) << c.error().message;
 }
 
-TEST_F(aws_credentials, assume_role_credentials_api) {
+TEST_F(AwsCredentials, AssumeRoleCredentialsApi) {
     aws::Credentials base;
     base.access_key_id = aws_test::FakeAws::k_access_key;
     base.secret_access_key = aws_test::FakeAws::k_secret_key;
@@ -220,7 +220,7 @@ TEST_F(aws_credentials, assume_role_credentials_api) {
     EXPECT_EQ(fake_->calls("AssumeRole").size(), 2u);
 }
 
-TEST_F(aws_credentials, web_identity_from_environment) {
+TEST_F(AwsCredentials, WebIdentityFromEnvironment) {
     aws_test::write_text(dir_ / "token", std::string(k_jwt) + "\n");
     env_->set("AWS_WEB_IDENTITY_TOKEN_FILE", (dir_ / "token").string());
     env_->set("AWS_ROLE_ARN", k_role_arn);
@@ -243,7 +243,7 @@ TEST_F(aws_credentials, web_identity_from_environment) {
     EXPECT_EQ(bad.error().code, "InvalidIdentityToken");
 }
 
-TEST_F(aws_credentials, container_full_uri_with_token) {
+TEST_F(AwsCredentials, ContainerFullUriWithToken) {
     fake_->control("POST", "/_fake/metadata", {{"ecs_id", "task-1"}, {"ecs_token", "container-auth-token-0123"}});
     env_->set("AWS_CONTAINER_CREDENTIALS_FULL_URI", fake_->endpoint + "/ecs/credentials/task-1");
     env_->set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container-auth-token-0123");
@@ -267,7 +267,7 @@ TEST_F(aws_credentials, container_full_uri_with_token) {
     EXPECT_EQ(c.error().kind, core::ErrorKind::auth);
 }
 
-TEST_F(aws_credentials, imds_v2) {
+TEST_F(AwsCredentials, ImdsV2) {
     env_->unset("AWS_EC2_METADATA_DISABLED");
     env_->set("AWS_EC2_METADATA_SERVICE_ENDPOINT", fake_->endpoint + "/");
     auto chain = aws::default_credentials_chain();
@@ -294,7 +294,7 @@ TEST_F(aws_credentials, imds_v2) {
     EXPECT_EQ(fake_->calls("GetRoleCredentials").size(), 1u);
 }
 
-TEST_F(aws_credentials, chain_precedence) {
+TEST_F(AwsCredentials, ChainPrecedence) {
     // Every source configured at once, then removed one by one.
     env_->set("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT0001");
     env_->set("AWS_SECRET_ACCESS_KEY", "environment-secret-key-0123456789");
@@ -328,7 +328,7 @@ TEST_F(aws_credentials, chain_precedence) {
     EXPECT_EQ(source().rfind("error: no AWS credentials found", 0), 0u);
 }
 
-TEST_F(aws_credentials, profile_web_identity_token_file) {
+TEST_F(AwsCredentials, ProfileWebIdentityTokenFile) {
     aws_test::write_text(dir_ / "token", k_jwt);
     write_files(std::string("[profile eks]\nrole_arn = ") + k_role_arn +
                     "\nweb_identity_token_file = " + (dir_ / "token").string() + "\nrole_session_name = profile-web\n",
@@ -340,7 +340,7 @@ TEST_F(aws_credentials, profile_web_identity_token_file) {
     EXPECT_NE(caller_arn(*c).find("assumed-role/renewer-dns/profile-web"), std::string::npos);
 }
 
-TEST_F(aws_credentials, refreshes_five_minutes_before_expiry) {
+TEST_F(AwsCredentials, RefreshesFiveMinutesBeforeExpiry) {
     env_->unset("AWS_EC2_METADATA_DISABLED");
     env_->set("AWS_EC2_METADATA_SERVICE_ENDPOINT", fake_->endpoint);
     // Credentials valid for 200 s are inside the 5-minute window: every get() refreshes.

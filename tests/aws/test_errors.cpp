@@ -15,7 +15,7 @@ core::http::Response response(long status, std::string body, core::http::Headers
 
 }  // namespace
 
-TEST(aws_errors, query_error_response) {
+TEST(AwsErrors, QueryErrorResponse) {
     const auto e = aws::parse_error(aws::Protocol::query,
                                     response(400, R"(<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>
@@ -28,7 +28,7 @@ TEST(aws_errors, query_error_response) {
               "sts GetCallerIdentity: Throttling: Rate exceeded (request id c6104cbe-af31-11e0-8154-cbc7ccf896c7)");
 }
 
-TEST(aws_errors, ec2_error_response) {
+TEST(AwsErrors, Ec2ErrorResponse) {
     const auto e = aws::parse_error(aws::Protocol::query, response(400, R"(<?xml version="1.0" encoding="UTF-8"?>
 <Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>The instance ID 'i-1' does not exist</Message></Error></Errors><RequestID>ea966190-f9aa-478e-9ede-example</RequestID></Response>)"),
                                     "ec2", "TerminateInstances");
@@ -47,7 +47,7 @@ TEST(aws_errors, ec2_error_response) {
     EXPECT_FALSE(u.retryable);
 }
 
-TEST(aws_errors, route53_errors) {
+TEST(AwsErrors, Route53Errors) {
     const auto denied = aws::parse_error(aws::Protocol::rest_xml, response(403, R"(<?xml version="1.0"?>
 <ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/x is not authorized to perform: route53:ChangeResourceRecordSets</Message></Error><RequestId>r1</RequestId></ErrorResponse>)"),
                                          "route53", "ChangeResourceRecordSets");
@@ -81,7 +81,7 @@ TEST(aws_errors, route53_errors) {
     EXPECT_EQ(zone.kind, core::ErrorKind::not_found);
 }
 
-TEST(aws_errors, json_errors) {
+TEST(AwsErrors, JsonErrors) {
     const auto not_found = aws::parse_error(
         aws::Protocol::json,
         response(
@@ -122,7 +122,7 @@ TEST(aws_errors, json_errors) {
     EXPECT_FALSE(expired.retryable);
 }
 
-TEST(aws_errors, unparsable_bodies_fall_back_to_status) {
+TEST(AwsErrors, UnparsableBodiesFallBackToStatus) {
     const auto e = aws::parse_error(aws::Protocol::json, response(503, "<html>Service Unavailable</html>"), "ecs",
                                     "UpdateService");
     EXPECT_EQ(e.code, "ServiceUnavailable");
@@ -138,7 +138,7 @@ TEST(aws_errors, unparsable_bodies_fall_back_to_status) {
     EXPECT_EQ(teapot.kind, core::ErrorKind::invalid_input);
 }
 
-TEST(aws_errors, retry_after_header_is_kept) {
+TEST(AwsErrors, RetryAfterHeaderIsKept) {
     const auto e = aws::parse_error(aws::Protocol::json,
                                     response(429, R"({"__type":"TooManyRequestsException"})", {{"retry-after", "3"}}),
                                     "secretsmanager", "PutSecretValue");
@@ -146,7 +146,7 @@ TEST(aws_errors, retry_after_header_is_kept) {
     EXPECT_EQ(e.retry_after, std::chrono::milliseconds(3000));
 }
 
-TEST(aws_errors, classification_tables) {
+TEST(AwsErrors, ClassificationTables) {
     for (const char* code :
          {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
           "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
@@ -173,7 +173,7 @@ TEST(aws_errors, classification_tables) {
     EXPECT_EQ(aws::classify("HostedZoneAlreadyExists", 409), core::ErrorKind::conflict);
 }
 
-TEST(aws_errors, transport_errors_keep_the_http_verdict) {
+TEST(AwsErrors, TransportErrorsKeepTheHttpVerdict) {
     core::Error reset = core::make_error(core::ErrorKind::network, "connection reset");
     reset.retryable = true;
     const auto wrapped = aws::transport_error(reset, "route53", "GetChange");

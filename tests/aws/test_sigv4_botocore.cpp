@@ -69,7 +69,7 @@ std::chrono::system_clock::time_point parse_amz_date(const std::string& text) {
 
 }  // namespace
 
-TEST(aws_sigv4, identical_to_botocore) {
+TEST(AwsSigv4, IdenticalToBotocore) {
     const std::string python = aws_test::python();
     const std::string source_dir = aws_test::source_dir();
     int status = 0;

@@ -72,7 +72,7 @@ Request parse_request(const std::string& text) {
 
 }  // namespace
 
-TEST(aws_sigv4, official_suite_every_case) {
+TEST(AwsSigv4, OfficialSuiteEveryCase) {
     const auto shared = core::env("SHARED_DIR");
     ASSERT_TRUE(shared.has_value()) << "SHARED_DIR is not set (CTest sets it)";
     const fs::path root = fs::path(*shared) / "testdata" / "aws-sigv4" / "v4";
@@ -147,7 +147,7 @@ TEST(aws_sigv4, official_suite_every_case) {
     EXPECT_EQ(passed, static_cast<int>(cases.size()));
 }
 
-TEST(aws_sigv4, pieces) {
+TEST(AwsSigv4, pieces) {
     // SigV4's URI encoding is core::http::url_encode.
     EXPECT_EQ(core::http::url_encode("a b/~ሴ", true), "a%20b/~%E1%88%B4");
     EXPECT_EQ(core::http::url_encode("a/b", false), "a%2Fb");

@@ -19,7 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using core::ErrorKind;
 
-class AtomicFileTest : public ::testing::Test {
+class AtomicFile : public ::testing::Test {
 protected:
     void SetUp() override {
         char pattern[] = "/tmp/renewer-atomic-XXXXXX";
@@ -53,7 +53,7 @@ protected:
     std::string dir_;
 };
 
-TEST_F(AtomicFileTest, WritesExactContentAndMode) {
+TEST_F(AtomicFile, WritesExactContentAndMode) {
     const std::string path = dir_ + "/privkey.pem";
     std::string content = "-----BEGIN PRIVATE KEY-----\n";
     content += std::string("\0\x01\xff binary", 10);
@@ -69,7 +69,7 @@ TEST_F(AtomicFileTest, WritesExactContentAndMode) {
     EXPECT_TRUE(others({"privkey.pem"}).empty());
 }
 
-TEST_F(AtomicFileTest, ModeIsExactWhateverTheUmask) {
+TEST_F(AtomicFile, ModeIsExactWhateverTheUmask) {
     const mode_t previous = ::umask(077);
     core::FileOptions options;
     options.mode = 0644;
@@ -79,7 +79,7 @@ TEST_F(AtomicFileTest, ModeIsExactWhateverTheUmask) {
     EXPECT_EQ(mode_of(dir_ + "/fullchain.pem"), 0644U);
 }
 
-TEST_F(AtomicFileTest, OverwriteReplacesContentModeAndInode) {
+TEST_F(AtomicFile, OverwriteReplacesContentModeAndInode) {
     const std::string path = dir_ + "/cert.pem";
     core::FileOptions wide;
     wide.mode = 0644;
@@ -99,7 +99,7 @@ TEST_F(AtomicFileTest, OverwriteReplacesContentModeAndInode) {
     EXPECT_TRUE(others({"cert.pem"}).empty());
 }
 
-TEST_F(AtomicFileTest, EmptyContent) {
+TEST_F(AtomicFile, EmptyContent) {
     const std::string path = dir_ + "/empty";
     ASSERT_TRUE(core::write_file_atomic(path, "").ok());
     auto read = core::read_file(path);
@@ -107,7 +107,7 @@ TEST_F(AtomicFileTest, EmptyContent) {
     EXPECT_EQ(*read, "");
 }
 
-TEST_F(AtomicFileTest, OwnerAndGroupAreApplied) {
+TEST_F(AtomicFile, OwnerAndGroupAreApplied) {
     const std::string path = dir_ + "/owned";
     core::FileOptions options;
     options.mode = 0640;
@@ -122,7 +122,7 @@ TEST_F(AtomicFileTest, OwnerAndGroupAreApplied) {
     EXPECT_EQ(st.st_mode & 07777, 0640U);
 }
 
-TEST_F(AtomicFileTest, RelativePathUsesTheCurrentFolder) {
+TEST_F(AtomicFile, RelativePathUsesTheCurrentFolder) {
     const auto previous = fs::current_path();
     fs::current_path(dir_);
     const auto status = core::write_file_atomic("relative.txt", "here");
@@ -132,7 +132,7 @@ TEST_F(AtomicFileTest, RelativePathUsesTheCurrentFolder) {
     EXPECT_TRUE(others({"relative.txt"}).empty());
 }
 
-TEST_F(AtomicFileTest, FailedRenameLeavesNoTempFile) {
+TEST_F(AtomicFile, FailedRenameLeavesNoTempFile) {
     // The target is a non-empty folder: the temp file is written, the rename fails.
     const std::string path = dir_ + "/target";
     fs::create_directory(path);
@@ -147,7 +147,7 @@ TEST_F(AtomicFileTest, FailedRenameLeavesNoTempFile) {
 
 // A writer SIGKILLed between write and rename leaves its temp file (with the
 // content, maybe a key); the next run removes it, not a live writer's.
-TEST_F(AtomicFileTest, StaleTempFilesOfDeadWritersAreRemoved) {
+TEST_F(AtomicFile, StaleTempFilesOfDeadWritersAreRemoved) {
     const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
@@ -190,7 +190,7 @@ std::string check_unwritable(const std::string& folder) {
     return "";
 }
 
-TEST_F(AtomicFileTest, UnwritableFolderFailsCleanly) {
+TEST_F(AtomicFile, UnwritableFolderFailsCleanly) {
     const std::string locked = dir_ + "/locked";
     fs::create_directory(locked);
     std::string problem;
@@ -231,7 +231,7 @@ TEST_F(AtomicFileTest, UnwritableFolderFailsCleanly) {
     EXPECT_TRUE(fs::is_empty(locked));
 }
 
-TEST_F(AtomicFileTest, MissingFolderIsAnIoError) {
+TEST_F(AtomicFile, MissingFolderIsAnIoError) {
     const std::string path = dir_ + "/no/such/folder/file";
     const auto status = core::write_file_atomic(path, "content");
     ASSERT_FALSE(status.ok());
@@ -240,7 +240,7 @@ TEST_F(AtomicFileTest, MissingFolderIsAnIoError) {
     EXPECT_NE(status.error().message.find("No such file or directory"), std::string::npos) << status.error().message;
 }
 
-TEST_F(AtomicFileTest, FailedWriteKeepsTheOldFileAndLeavesNoTemp) {
+TEST_F(AtomicFile, FailedWriteKeepsTheOldFileAndLeavesNoTemp) {
     const std::string path = dir_ + "/keep.pem";
     ASSERT_TRUE(core::write_file_atomic(path, "good").ok());
     // A file size limit makes write(2) fail with EFBIG (for root too).
@@ -261,14 +261,14 @@ TEST_F(AtomicFileTest, FailedWriteKeepsTheOldFileAndLeavesNoTemp) {
     EXPECT_TRUE(others({"keep.pem"}).empty());
 }
 
-TEST_F(AtomicFileTest, TrailingSlashIsRejected) {
+TEST_F(AtomicFile, TrailingSlashIsRejected) {
     const auto status = core::write_file_atomic(dir_ + "/", "x");
     ASSERT_FALSE(status.ok());
     EXPECT_EQ(status.error().kind, ErrorKind::io);
     EXPECT_TRUE(others({}).empty());
 }
 
-TEST_F(AtomicFileTest, ReadFileErrors) {
+TEST_F(AtomicFile, ReadFileErrors) {
     auto missing = core::read_file(dir_ + "/absent");
     ASSERT_FALSE(missing.ok());
     EXPECT_EQ(missing.error().kind, ErrorKind::not_found);

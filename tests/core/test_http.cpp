@@ -153,7 +153,7 @@ private:
     int port_ = 0;
 };
 
-class HttpTest : public ::testing::Test {
+class Http : public ::testing::Test {
 protected:
     void SetUp() override {
         core::reset_cancel();
@@ -204,7 +204,7 @@ std::vector<std::pair<std::string, std::string>> received_headers(const nlohmann
     return out;
 }
 
-TEST_F(HttpTest, BinaryBodyRoundTripsWithHeadersAndNoExpect) {
+TEST_F(Http, BinaryBodyRoundTripsWithHeadersAndNoExpect) {
     Client client(quick_options());
     std::string body;
     for (int round = 0; round < 8; ++round) {
@@ -241,7 +241,7 @@ TEST_F(HttpTest, BinaryBodyRoundTripsWithHeadersAndNoExpect) {
     }
 }
 
-TEST_F(HttpTest, LargeBodyIsSentWithoutExpectContinueAndWithoutFormContentType) {
+TEST_F(Http, LargeBodyIsSentWithoutExpectContinueAndWithoutFormContentType) {
     Client client(quick_options());
     Request request = get("/echo");
     request.method = "PUT";
@@ -258,7 +258,7 @@ TEST_F(HttpTest, LargeBodyIsSentWithoutExpectContinueAndWithoutFormContentType) 
     }
 }
 
-TEST_F(HttpTest, OtherMethodsAreSentAsGiven) {
+TEST_F(Http, OtherMethodsAreSentAsGiven) {
     Client client(quick_options());
     for (const std::string method : {"DELETE", "PATCH", "GET"}) {
         Request request = get("/echo");
@@ -282,7 +282,7 @@ TEST_F(HttpTest, OtherMethodsAreSentAsGiven) {
     EXPECT_EQ(after->status, 200);
 }
 
-TEST_F(HttpTest, KeepAliveReusesOneConnection) {
+TEST_F(Http, KeepAliveReusesOneConnection) {
     Client client(quick_options());
     for (int i = 0; i < 3; ++i) {
         auto response = client.send(get("/echo"));
@@ -297,7 +297,7 @@ TEST_F(HttpTest, KeepAliveReusesOneConnection) {
     EXPECT_EQ(nlohmann::json::parse(count->body).at("connections"), 1);
 }
 
-TEST_F(HttpTest, MovedClientKeepsItsConnection) {
+TEST_F(Http, MovedClientKeepsItsConnection) {
     Client first(quick_options());
     ASSERT_TRUE(first.send(get("/echo")).ok());
     Client second(std::move(first));
@@ -306,7 +306,7 @@ TEST_F(HttpTest, MovedClientKeepsItsConnection) {
     EXPECT_EQ(nlohmann::json::parse(count->body).at("connections"), 1);
 }
 
-TEST_F(HttpTest, StatusCodesAreResponsesNotErrors) {
+TEST_F(Http, StatusCodesAreResponsesNotErrors) {
     Client client(quick_options());
     for (const long status : {204L, 404L, 500L, 503L}) {
         auto response = client.send(get("/status/" + std::to_string(status)));
@@ -320,7 +320,7 @@ TEST_F(HttpTest, StatusCodesAreResponsesNotErrors) {
     }
 }
 
-TEST_F(HttpTest, RedirectsAreNotFollowed) {
+TEST_F(Http, RedirectsAreNotFollowed) {
     Client client(quick_options());
     auto response = client.send(get("/redirect"));
     ASSERT_TRUE(response.ok()) << response.error().message;
@@ -329,7 +329,7 @@ TEST_F(HttpTest, RedirectsAreNotFollowed) {
     EXPECT_EQ(response->body, "moved");
 }
 
-TEST_F(HttpTest, HeaderNamesAreCaseInsensitive) {
+TEST_F(Http, HeaderNamesAreCaseInsensitive) {
     Client client(quick_options());
     auto response = client.send(get("/headers"));
     ASSERT_TRUE(response.ok()) << response.error().message;
@@ -348,7 +348,7 @@ TEST_F(HttpTest, HeaderNamesAreCaseInsensitive) {
     }
 }
 
-TEST_F(HttpTest, OnlyTheFinalResponseHeadersAreKept) {
+TEST_F(Http, OnlyTheFinalResponseHeadersAreKept) {
     Client client(quick_options());
     auto response = client.send(get("/interim"));
     ASSERT_TRUE(response.ok()) << response.error().message;
@@ -359,7 +359,7 @@ TEST_F(HttpTest, OnlyTheFinalResponseHeadersAreKept) {
     EXPECT_TRUE(response->headers_named("link").empty());
 }
 
-TEST_F(HttpTest, RetryAfterHeaderIsUsable) {
+TEST_F(Http, RetryAfterHeaderIsUsable) {
     Client client(quick_options());
     auto response = client.send(get("/retry-after"));
     ASSERT_TRUE(response.ok()) << response.error().message;
@@ -369,7 +369,7 @@ TEST_F(HttpTest, RetryAfterHeaderIsUsable) {
     EXPECT_EQ(*wait, 3000ms);
 }
 
-TEST_F(HttpTest, TotalTimeoutIsKindTimeoutAndPrompt) {
+TEST_F(Http, TotalTimeoutIsKindTimeoutAndPrompt) {
     Client client(quick_options());
     Request request = get("/slow?ms=5000");
     request.timeout = 500ms;
@@ -387,7 +387,7 @@ TEST_F(HttpTest, TotalTimeoutIsKindTimeoutAndPrompt) {
     EXPECT_EQ(next->status, 200);
 }
 
-TEST_F(HttpTest, CancelAbortsATransferInProgress) {
+TEST_F(Http, CancelAbortsATransferInProgress) {
     Client client(quick_options());
     std::thread canceller([] {
         std::this_thread::sleep_for(300ms);  // not synchronisation: the request just needs to be in flight
@@ -508,7 +508,7 @@ TEST(HttpErrors, BadRequestsAreInvalidInput) {
 
 // --- TLS ---
 
-class HttpsTest : public ::testing::Test {
+class Https : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         char pattern[] = "/tmp/renewer-http-tls-XXXXXX";
@@ -578,7 +578,7 @@ protected:
     std::unique_ptr<ServerProcess> server_;
 };
 
-TEST_F(HttpsTest, TrustedBundleSucceedsAndReusesTheConnection) {
+TEST_F(Https, TrustedBundleSucceedsAndReusesTheConnection) {
     Client client(with_bundle(dir_ + "/ca.pem"));
     for (int i = 0; i < 3; ++i) {
         Request request;
@@ -594,7 +594,7 @@ TEST_F(HttpsTest, TrustedBundleSucceedsAndReusesTheConnection) {
     EXPECT_EQ(nlohmann::json::parse(response->body).at("connections"), 1);
 }
 
-TEST_F(HttpsTest, WithoutTheBundleTheServerIsRejected) {
+TEST_F(Https, WithoutTheBundleTheServerIsRejected) {
     Client client(with_bundle(""));
     Request request;
     request.url = url("127.0.0.1", "/echo");
@@ -607,7 +607,7 @@ TEST_F(HttpsTest, WithoutTheBundleTheServerIsRejected) {
     EXPECT_NE(response.error().message.find("certificate"), std::string::npos) << response.error().message;
 }
 
-TEST_F(HttpsTest, HostNameIsVerified) {
+TEST_F(Https, HostNameIsVerified) {
     // Trusted CA, but the certificate names only 127.0.0.1.
     Client client(with_bundle(dir_ + "/ca.pem"));
     Request request;
@@ -619,7 +619,7 @@ TEST_F(HttpsTest, HostNameIsVerified) {
     EXPECT_NE(response.error().message.find("localhost"), std::string::npos) << response.error().message;
 }
 
-TEST_F(HttpsTest, MissingBundleFileIsInvalidInput) {
+TEST_F(Https, MissingBundleFileIsInvalidInput) {
     Client client(with_bundle(dir_ + "/does-not-exist.pem"));
     Request request;
     request.url = url("127.0.0.1", "/echo");

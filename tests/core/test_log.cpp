@@ -54,7 +54,7 @@ constexpr const char* k_key_body = "evZzL1gdAFr88hb2";
 constexpr const char* k_ec_key_body = "MHcCAQEEIIrYSSNQ";
 
 // Log output captured in an unlinked temp file.
-class LogTest : public ::testing::Test {
+class Log : public ::testing::Test {
 protected:
     void SetUp() override {
         char pattern[] = "/tmp/renewer-log-test-XXXXXX";
@@ -109,7 +109,7 @@ protected:
     int fd_ = -1;
 };
 
-TEST_F(LogTest, JsonLineHasTimeLevelMessageAndFields) {
+TEST_F(Log, JsonLineHasTimeLevelMessageAndFields) {
     log::info("certificate renewed", {{"domain", "example.com"}, {"step", "store"}});
     const auto line = lines();
     ASSERT_EQ(line.size(), 1U);
@@ -122,7 +122,7 @@ TEST_F(LogTest, JsonLineHasTimeLevelMessageAndFields) {
     EXPECT_EQ(json.at("step"), "store");
 }
 
-TEST_F(LogTest, FieldsCannotShadowTheFixedKeys) {
+TEST_F(Log, FieldsCannotShadowTheFixedKeys) {
     log::warn("m", {{"level", "fake"}, {"msg", "other"}});
     const auto json = only_json_line();
     EXPECT_EQ(json.at("level"), "warn");
@@ -130,14 +130,14 @@ TEST_F(LogTest, FieldsCannotShadowTheFixedKeys) {
     EXPECT_EQ(json.at("field_level"), "fake");
 }
 
-TEST_F(LogTest, InvalidUtf8NeverThrowsAndStaysParsable) {
+TEST_F(Log, InvalidUtf8NeverThrowsAndStaysParsable) {
     EXPECT_NO_THROW(log::error("bad \xff\xfe bytes", {{"value", "\xc3\x28"}}));
     const auto json = only_json_line();
     EXPECT_EQ(json.at("level"), "error");
     EXPECT_NE(json.at("msg").get<std::string>().find("bytes"), std::string::npos);
 }
 
-TEST_F(LogTest, TextFormat) {
+TEST_F(Log, TextFormat) {
     configure(log::Level::info, log::Format::text);
     log::info("renewing", {{"domain", "example.com"}, {"reason", "expires in 20 days"}, {"empty", ""}});
     const auto line = lines();
@@ -147,7 +147,7 @@ TEST_F(LogTest, TextFormat) {
     EXPECT_EQ(line[0].substr(24), R"( INFO renewing domain=example.com reason="expires in 20 days" empty="")");
 }
 
-TEST_F(LogTest, LevelsFilter) {
+TEST_F(Log, LevelsFilter) {
     configure(log::Level::warn, log::Format::json);
     EXPECT_EQ(log::level(), log::Level::warn);
     EXPECT_FALSE(log::enabled(log::Level::info));
@@ -168,7 +168,7 @@ TEST_F(LogTest, LevelsFilter) {
     EXPECT_FALSE(log::enabled(log::Level::off));
 }
 
-TEST_F(LogTest, PrivateKeyInMessageAndFieldIsRedacted) {
+TEST_F(Log, PrivateKeyInMessageAndFieldIsRedacted) {
     log::info(std::string("loaded key ") + k_private_key + "and more", {{"pem", k_ec_key}, {"after", "ok"}});
     const std::string out = output();
     EXPECT_EQ(out.find(k_key_body), std::string::npos) << out;
@@ -180,17 +180,17 @@ TEST_F(LogTest, PrivateKeyInMessageAndFieldIsRedacted) {
     EXPECT_EQ(json.at("after"), "ok");
 }
 
-TEST_F(LogTest, CertificateIsNotRedacted) {
+TEST_F(Log, CertificateIsNotRedacted) {
     log::info("chain", {{"certificate", k_certificate}});
     EXPECT_EQ(only_json_line().at("certificate"), k_certificate);
 }
 
-TEST_F(LogTest, TruncatedKeyIsRedactedToTheEnd) {
+TEST_F(Log, TruncatedKeyIsRedactedToTheEnd) {
     const std::string truncated = std::string("head -----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC");
     EXPECT_EQ(log::redact(truncated), "head [REDACTED]");
 }
 
-TEST_F(LogTest, RedactKeepsTextAroundSeveralBlocks) {
+TEST_F(Log, RedactKeepsTextAroundSeveralBlocks) {
     const std::string text = std::string("a ") + k_private_key + " b " + k_certificate + " c " + k_ec_key + " d";
     EXPECT_EQ(log::redact(text), std::string("a [REDACTED]\n b ") + k_certificate + " c [REDACTED] d");
     // A key inside a JSON document (escaped newlines) is still found.
@@ -202,7 +202,7 @@ TEST_F(LogTest, RedactKeepsTextAroundSeveralBlocks) {
     EXPECT_EQ(log::redact("-----BEGIN private key-----x"), "-----BEGIN private key-----x");
 }
 
-TEST_F(LogTest, RegisteredSecretsAreRedactedAlsoWhenJsonEscaped) {
+TEST_F(Log, RegisteredSecretsAreRedactedAlsoWhenJsonEscaped) {
     const std::string secret = "wJalrXUtnFEMI/K7MDENG\"bPxRfi\\CYEXAMPLEKEY";
     log::register_secret(secret);
     log::register_secret("short");  // under 8 characters: ignored
@@ -220,7 +220,7 @@ TEST_F(LogTest, RegisteredSecretsAreRedactedAlsoWhenJsonEscaped) {
     EXPECT_EQ(log::redact(R"(wJalrXUtnFEMI\/K7MDENG\"bPxRfi\\CYEXAMPLEKEY)"), "[REDACTED]");
 }
 
-TEST_F(LogTest, ConcurrentLinesStayWhole) {
+TEST_F(Log, ConcurrentLinesStayWhole) {
     std::vector<std::thread> threads;
     for (int t = 0; t < 8; ++t) {
         threads.emplace_back([t] {
@@ -240,7 +240,7 @@ TEST_F(LogTest, ConcurrentLinesStayWhole) {
     }
 }
 
-TEST_F(LogTest, ProgressIsSilentWhenNotATerminal) {
+TEST_F(Log, ProgressIsSilentWhenNotATerminal) {
     configure(log::Level::info, log::Format::text);
     EXPECT_FALSE(log::is_terminal());
     log::progress("waiting for DNS 3/10");

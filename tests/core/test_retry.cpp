@@ -31,13 +31,13 @@ SystemTime fixed_now() {
     return sys_days{year{2026} / November / 23} + hours{19};
 }
 
-class RetryTest : public ::testing::Test {
+class Retry : public ::testing::Test {
 protected:
     void SetUp() override { core::reset_cancel(); }
     void TearDown() override { core::reset_cancel(); }
 };
 
-TEST_F(RetryTest, BackoffStaysWithinTheGrowingWindow) {
+TEST_F(Retry, BackoffStaysWithinTheGrowingWindow) {
     RetryPolicy policy;
     policy.base_delay = 100ms;
     policy.max_delay = 1000ms;
@@ -58,7 +58,7 @@ TEST_F(RetryTest, BackoffStaysWithinTheGrowingWindow) {
     }
 }
 
-TEST_F(RetryTest, BackoffMeanGrowsThenIsCapped) {
+TEST_F(Retry, BackoffMeanGrowsThenIsCapped) {
     RetryPolicy policy;
     policy.base_delay = 250ms;
     policy.max_delay = 20'000ms;
@@ -84,7 +84,7 @@ TEST_F(RetryTest, BackoffMeanGrowsThenIsCapped) {
     }
 }
 
-TEST_F(RetryTest, BackoffIsSafeAcrossThreads) {
+TEST_F(Retry, BackoffIsSafeAcrossThreads) {
     RetryPolicy policy;
     std::atomic<bool> bad{false};
     std::vector<std::thread> threads;
@@ -110,14 +110,14 @@ TEST_F(RetryTest, BackoffIsSafeAcrossThreads) {
     }
 }
 
-TEST_F(RetryTest, ZeroBaseMeansNoWait) {
+TEST_F(Retry, ZeroBaseMeansNoWait) {
     RetryPolicy policy;
     policy.base_delay = 0ms;
     EXPECT_EQ(core::backoff_delay(policy, 0), 0ms);
     EXPECT_EQ(core::backoff_delay(policy, 5), 0ms);
 }
 
-TEST_F(RetryTest, RetryAfterDeltaSeconds) {
+TEST_F(Retry, RetryAfterDeltaSeconds) {
     EXPECT_EQ(core::parse_retry_after("120", fixed_now()), milliseconds{120'000});
     EXPECT_EQ(core::parse_retry_after("0", fixed_now()), milliseconds{0});
     EXPECT_EQ(core::parse_retry_after(" 7 ", fixed_now()), milliseconds{7'000});
@@ -130,7 +130,7 @@ TEST_F(RetryTest, RetryAfterDeltaSeconds) {
 // Found by fuzz_acme_json: a date past year 2262 overflowed the clock's
 // nanoseconds (UBSan: signed integer overflow). Now computed in milliseconds
 // and saturated like delta-seconds.
-TEST_F(RetryTest, RetryAfterDateFarAheadSaturates) {
+TEST_F(Retry, RetryAfterDateFarAheadSaturates) {
     const auto far = core::parse_retry_after("Wed, 21 Oct 6026 07:28:00 GMT", fixed_now());
     ASSERT_TRUE(far.has_value());
     EXPECT_GT(*far, milliseconds{std::int64_t{3999} * 365 * 24 * 3600 * 1000});
@@ -140,7 +140,7 @@ TEST_F(RetryTest, RetryAfterDateFarAheadSaturates) {
     EXPECT_GT(*ahead, milliseconds{std::int64_t{273} * 365 * 24 * 3600 * 1000});
 }
 
-TEST_F(RetryTest, RetryAfterHttpDates) {
+TEST_F(Retry, RetryAfterHttpDates) {
     // IMF-fixdate, 90 s after fixed_now().
     EXPECT_EQ(core::parse_retry_after("Mon, 23 Nov 2026 19:01:30 GMT", fixed_now()), milliseconds{90'000});
     // In the past: no wait.
@@ -155,7 +155,7 @@ TEST_F(RetryTest, RetryAfterHttpDates) {
     EXPECT_EQ(core::parse_retry_after("Mon, 23 Nov 2026 19:00:01 GMT", fixed_now() + 250ms), milliseconds{750});
 }
 
-TEST_F(RetryTest, RetryAfterGarbage) {
+TEST_F(Retry, RetryAfterGarbage) {
     for (const char* bad :
          {"", "   ", "-5", "1.5", "soon", "12abc", "Mon, 23 Nov 2026 19:01:30 UTC", "Mon, 32 Nov 2026 19:01:30 GMT",
           "Mon, 23 Foo 2026 19:01:30 GMT", "Mon, 23 Nov 2026 25:01:30 GMT", "Mon, 23 Nov 2026 19:01 GMT",
@@ -164,7 +164,7 @@ TEST_F(RetryTest, RetryAfterGarbage) {
     }
 }
 
-TEST_F(RetryTest, DeadlineRemaining) {
+TEST_F(Retry, DeadlineRemaining) {
     const auto d = Deadline::after(500ms);
     EXPECT_FALSE(d.expired());
     EXPECT_LE(d.remaining(), 500ms);
@@ -177,7 +177,7 @@ TEST_F(RetryTest, DeadlineRemaining) {
     EXPECT_EQ(Deadline::never().min(d).at(), d.at());
 }
 
-TEST_F(RetryTest, SleepForSleeps) {
+TEST_F(Retry, SleepForSleeps) {
     const auto start = Steady::now();
     const auto status = core::sleep_for(120ms);
     EXPECT_TRUE(status.ok());
@@ -186,7 +186,7 @@ TEST_F(RetryTest, SleepForSleeps) {
     EXPECT_TRUE(core::sleep_for(0ms).ok());
 }
 
-TEST_F(RetryTest, DeadlineShortensASleep) {
+TEST_F(Retry, DeadlineShortensASleep) {
     const auto start = Steady::now();
     const auto status = core::sleep_for(10s, Deadline::after(150ms));
     const long took = elapsed_ms(start);
@@ -203,7 +203,7 @@ TEST_F(RetryTest, DeadlineShortensASleep) {
     EXPECT_TRUE(core::sleep_for(20ms, Deadline::after(10s)).ok());
 }
 
-TEST_F(RetryTest, CancelFromAnotherThreadWakesASleepAtOnce) {
+TEST_F(Retry, CancelFromAnotherThreadWakesASleepAtOnce) {
     std::atomic<bool> sleeping{false};
     Steady::time_point cancelled_at;
     std::thread canceller([&] {
@@ -225,7 +225,7 @@ TEST_F(RetryTest, CancelFromAnotherThreadWakesASleepAtOnce) {
     EXPECT_TRUE(core::cancelled());
 }
 
-TEST_F(RetryTest, CancelWakesEverySleeperAndLaterSleepsReturnAtOnce) {
+TEST_F(Retry, CancelWakesEverySleeperAndLaterSleepsReturnAtOnce) {
     std::vector<std::thread> sleepers;
     std::atomic<int> cancelled_count{0};
     for (int i = 0; i < 3; ++i) {
@@ -254,7 +254,7 @@ TEST_F(RetryTest, CancelWakesEverySleeperAndLaterSleepsReturnAtOnce) {
 
 void on_signal(int) { core::cancel(); }
 
-TEST_F(RetryTest, CancelFromASignalHandler) {
+TEST_F(Retry, CancelFromASignalHandler) {
     struct sigaction action {};
     struct sigaction previous {};
     action.sa_handler = on_signal;
@@ -276,7 +276,7 @@ TEST_F(RetryTest, CancelFromASignalHandler) {
 // Clean-up after SIGTERM (docs/architecture.md#sigterm-and-cancellation): inside a CancelShield the thread sleeps
 // and transfers as if not cancelled, until the shield's budget runs out; other
 // threads and the code after the shield see the cancellation.
-TEST_F(RetryTest, CancelShieldLetsCleanupRunForItsBudget) {
+TEST_F(Retry, CancelShieldLetsCleanupRunForItsBudget) {
     core::cancel();
     ASSERT_TRUE(core::cancelled());
     {

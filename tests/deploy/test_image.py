@@ -143,12 +143,19 @@ class Dockerfile(unittest.TestCase):
 
     def test_build_only_deps_are_a_subset(self):
         # The build stage relies on --build-only installing the compiler and
-        # every -dev package; the default (no flag) still installs everything.
+        # every -dev package the binaries need; it configures without the
+        # tests, so GoogleTest is in the full list only (no flag: everything).
         deps = read(os.path.join(SOURCE_DIR, "scripts", "deps.sh"))
         build = re.search(r"build_packages=\((.*?)\)", deps, re.S).group(1).split()
-        for needed in ("build-essential", "cmake", "pkg-config", "libssl-dev", "libcurl4-openssl-dev",
-                       "libgtest-dev"):
+        everything = re.search(r"\npackages=\((.*?)\n\)", deps, re.S).group(1).split()
+        for needed in ("build-essential", "cmake", "pkg-config", "libssl-dev", "libcurl4-openssl-dev"):
             self.assertIn(needed, build)
+        self.assertIn('"${build_packages[@]}"', everything)
+        for test_only in ("libgtest-dev", "libgmock-dev"):
+            self.assertNotIn(test_only, build)
+            self.assertIn(test_only, everything)
+        build_runs = " && ".join(arg for ins, arg in dockerfile_stages()[0][1] if ins == "RUN")
+        self.assertIn("-DBUILD_TESTING=OFF", build_runs, "the build stage has no GoogleTest to build tests with")
 
 
 class RuntimePackages(unittest.TestCase):

@@ -24,14 +24,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 import botocore.session  # noqa: E402
 
 import cfn  # noqa: E402
-from e2e_common import CERTFETCH, RENEWER, ZONE, E2ECase, Stack, run  # noqa: E402
+from e2e_common import CERTFETCH, RENEWER, ZONE, E2eCase, Stack, run  # noqa: E402
 from test_policy import TEMPLATE, role_statements  # noqa: E402
 
 SECRET = "certs/" + ZONE
 TARGETS = {"autoscaling": "web", "ec2-tag": "web-tier", "ecs": "prod/web"}
 
 
-class TemplateAllowsEveryCall(E2ECase):
+class TemplateAllowsEveryCall(E2eCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -2,7 +2,7 @@
 binaries against Pebble (Let's Encrypt's test CA) and tests/fakeaws (Route53
 with an authoritative DNS server, Secrets Manager, EC2/ASG/ECS).
 
-    class MySuite(E2ECase):
+    class MySuite(E2eCase):
         @classmethod
         def setUpClass(cls):
             super().setUpClass()
@@ -374,7 +374,7 @@ def key_description(key_pem):
     return first
 
 
-class E2ECase(unittest.TestCase):
+class E2eCase(unittest.TestCase):
     maxDiff = None
 
     @classmethod
@@ -384,9 +384,12 @@ class E2ECase(unittest.TestCase):
                 raise AssertionError("%s not built (BUILD_DIR=%s)" % (binary, BUILD_DIR))
 
     def tmpdir(self, prefix="e2e-"):
-        d = tempfile.mkdtemp(prefix=prefix)
-        self.addCleanup(shutil.rmtree, d, True)
-        return d
+        """A new folder, removed after the test with whatever the binaries put
+        beside it (the DNS journal lives beside the spool: <spool>-dns-journal),
+        so each one sits in a parent folder of its own."""
+        parent = tempfile.mkdtemp(prefix="e2e-")
+        self.addCleanup(shutil.rmtree, parent, True)
+        return tempfile.mkdtemp(prefix=prefix, dir=parent)
 
     # ---- assertions on what a run wrote --------------------------------
     def assert_valid_files(self, out_dir, names, root_pem, key_type=None):

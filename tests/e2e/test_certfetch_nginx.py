@@ -13,7 +13,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import (CERTFETCH, E2ECase, Stack, ZONE, cert_serial, norm_serial, run,  # noqa: E402
+from e2e_common import (CERTFETCH, E2eCase, Stack, ZONE, cert_serial, norm_serial, run,  # noqa: E402
                         wait_until)
 from nginx import Nginx  # noqa: E402
 
@@ -21,7 +21,7 @@ APEX = ZONE
 API = "api." + ZONE
 
 
-class CertfetchNginx(E2ECase):
+class CertfetchNginx(E2eCase):
     def setUp(self):
         self.stack = Stack.start(self.addCleanup)
 

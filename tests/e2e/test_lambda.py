@@ -23,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import E2ECase, RENEWER, Stack, ZONE, Result, wait_until  # noqa: E402
+from e2e_common import E2eCase, RENEWER, Stack, ZONE, Result, wait_until  # noqa: E402
 from lambda_runtime_fake import FakeLambdaRuntime  # noqa: E402
 
 # The margin renewer keeps before a deadline (run.hpp k_deadline_margin) and
@@ -42,7 +42,7 @@ def secret_current(stack, name):
     return None
 
 
-class Lambda(E2ECase):
+class Lambda(E2eCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

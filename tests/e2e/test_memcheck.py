@@ -20,13 +20,13 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_common  # noqa: E402
-from e2e_common import CERTFETCH, E2ECase, Stack, ZONE, run  # noqa: E402
+from e2e_common import CERTFETCH, E2eCase, Stack, ZONE, run  # noqa: E402
 
 VALGRIND = shutil.which("valgrind") or "/usr/bin/valgrind"
 SUPPRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "memcheck.supp")
 
 
-class Memcheck(E2ECase):
+class Memcheck(E2eCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -10,11 +10,11 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import BlocklistPebble, E2ECase, RENEWER, ZONE, run  # noqa: E402
+from e2e_common import BlocklistPebble, E2eCase, RENEWER, ZONE, run  # noqa: E402
 from harness.bind import Bind  # noqa: E402
 
 
-class RunRfc2136(E2ECase):
+class RunRfc2136(E2eCase):
     def test_apex_and_wildcard_through_bind(self):
         ns = Bind(zones={ZONE: ""}, start=False)
         self.addCleanup(ns.stop)

@@ -20,7 +20,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import (BlocklistPebble, E2ECase, RENEWER, Stack, ZONE, cert_serial, norm_serial,  # noqa: E402
+from e2e_common import (BlocklistPebble, E2eCase, RENEWER, Stack, ZONE, cert_serial, norm_serial,  # noqa: E402
                         read, run, write_script)
 
 # Two labels: Pebble 2.4.0 panics (index out of range) in IsDomainBlocked when a
@@ -60,7 +60,7 @@ with open(os.environ["E2E_HOOK_LOCK"], "a") as lock:
 NOOP_HOOK = "#!/bin/sh\n# accepts every record and publishes none of them\nexit 0\n"
 
 
-class RunRoute53(E2ECase):
+class RunRoute53(E2eCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

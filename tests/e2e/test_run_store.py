@@ -28,7 +28,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import (E2ECase, RENEWER, Stack, ZONE, cert_serial, norm_serial, run,  # noqa: E402
+from e2e_common import (E2eCase, RENEWER, Stack, ZONE, cert_serial, norm_serial, run,  # noqa: E402
                         split_pem, write_script)
 
 # Records every deploy-hook call: its RENEWED_* environment, one JSON line.
@@ -71,7 +71,7 @@ def secret_versions(stack, name):
     return out
 
 
-class RunStore(E2ECase):
+class RunStore(E2eCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

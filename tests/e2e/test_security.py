@@ -31,7 +31,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import (CERTFETCH, E2ECase, RENEWER, SOURCE_DIR, Stack, ZONE, private_key_lines, read,  # noqa: E402
+from e2e_common import (CERTFETCH, E2eCase, RENEWER, SOURCE_DIR, Stack, ZONE, private_key_lines, read,  # noqa: E402
                         run, write_script)
 from test_run_route53 import EXEC_HOOK  # noqa: E402
 
@@ -100,7 +100,7 @@ class Counter:
         self.udp.close()
 
 
-class Security(E2ECase):
+class Security(E2eCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from e2e_common import (BlocklistPebble, E2ECase, RENEWER, Result, Stack, ZONE,  # noqa: E402,F401
+from e2e_common import (BlocklistPebble, E2eCase, RENEWER, Result, Stack, ZONE,  # noqa: E402,F401
                         cert_serial, norm_serial, openssl, split_pem)
 from harness import pebble as pebble_mod  # noqa: E402
 
@@ -263,7 +263,7 @@ class Child:
             self.proc.wait(timeout=10)
 
 
-class FaultCase(E2ECase):
+class FaultCase(E2eCase):
     """Base class: one FaultStack per class; setUp clears faults and calls."""
 
     pebble_args = {}

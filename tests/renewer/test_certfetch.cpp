@@ -91,9 +91,9 @@ protected:
 
 // Lower-case suite name on purpose: CTest names are "<suite>.<test>", and
 // `ctest -R certfetch` is how this component's tests are selected.
-using certfetch_run = CertfetchRun;
+using CertfetchRun = CertfetchRun;
 
-TEST_F(certfetch_run, WritesTheThreeFilesWithModes) {
+TEST_F(CertfetchRun, WritesTheThreeFilesWithModes) {
     const auto bundle = test_bundles::make();
     ASSERT_TRUE(store_->put(bundle).ok());
     ASSERT_EQ(certfetch::run(options()), 0) << log();
@@ -108,7 +108,7 @@ TEST_F(certfetch_run, WritesTheThreeFilesWithModes) {
     EXPECT_EQ(log().find("PRIVATE KEY"), std::string::npos);
 }
 
-TEST_F(certfetch_run, UnchangedLeavesFilesAndSkipsTheReload) {
+TEST_F(CertfetchRun, UnchangedLeavesFilesAndSkipsTheReload) {
     ASSERT_TRUE(store_->put(test_bundles::make()).ok());
     ASSERT_EQ(certfetch::run(options()), 0) << log();
     for (const char* f : {"/fullchain.pem", "/privkey.pem", "/chain.pem"}) {
@@ -123,7 +123,7 @@ TEST_F(certfetch_run, UnchangedLeavesFilesAndSkipsTheReload) {
     EXPECT_NE(log().find("unchanged"), std::string::npos);
 }
 
-TEST_F(certfetch_run, ChangedCertificateReloadsOnce) {
+TEST_F(CertfetchRun, ChangedCertificateReloadsOnce) {
     ASSERT_TRUE(store_->put(test_bundles::make()).ok());
     ASSERT_EQ(certfetch::run(options()), 0);
     const auto next = test_bundles::make();
@@ -133,7 +133,7 @@ TEST_F(certfetch_run, ChangedCertificateReloadsOnce) {
     EXPECT_EQ(reloads(), 2);
 }
 
-TEST_F(certfetch_run, KeyModeAndGroup) {
+TEST_F(CertfetchRun, KeyModeAndGroup) {
     ASSERT_TRUE(store_->put(test_bundles::make()).ok());
     auto o = options();
     o.key_mode = 0640;
@@ -147,7 +147,7 @@ TEST_F(certfetch_run, KeyModeAndGroup) {
     EXPECT_EQ(reloads(), 1);
 }
 
-TEST_F(certfetch_run, CorruptCurrentFallsBackToPrevious) {
+TEST_F(CertfetchRun, CorruptCurrentFallsBackToPrevious) {
     const auto previous = test_bundles::make();
     ASSERT_TRUE(store_->put(previous).ok());
     auto current = test_bundles::make();
@@ -161,7 +161,7 @@ TEST_F(certfetch_run, CorruptCurrentFallsBackToPrevious) {
     EXPECT_NE(text.find("falling back to AWSPREVIOUS"), std::string::npos) << text;
 }
 
-TEST_F(certfetch_run, MissingExpectedNameFallsBack) {
+TEST_F(CertfetchRun, MissingExpectedNameFallsBack) {
     const auto previous = test_bundles::make({"www.example.com"});
     ASSERT_TRUE(store_->put(previous).ok());
     ASSERT_TRUE(store_->put(test_bundles::make({"other.example"})).ok());
@@ -172,7 +172,7 @@ TEST_F(certfetch_run, MissingExpectedNameFallsBack) {
     EXPECT_NE(log().find("does not cover www.example.com"), std::string::npos) << log();
 }
 
-TEST_F(certfetch_run, BothBadExitsOneAndKeepsOldFiles) {
+TEST_F(CertfetchRun, BothBadExitsOneAndKeepsOldFiles) {
     ASSERT_TRUE(store_->put(test_bundles::make()).ok());
     ASSERT_EQ(certfetch::run(options()), 0);
     std::map<std::string, std::string> before;
@@ -198,7 +198,7 @@ TEST_F(certfetch_run, BothBadExitsOneAndKeepsOldFiles) {
     EXPECT_NE(text.find("expired"), std::string::npos) << text;
 }
 
-TEST_F(certfetch_run, NewerFilesOnDiskBeatAnOlderPrevious) {
+TEST_F(CertfetchRun, NewerFilesOnDiskBeatAnOlderPrevious) {
     const auto now = system_clock::now();
     ASSERT_TRUE(store_->put(test_bundles::make_valid_between(now - hours(2), now + hours(24))).ok());
     const auto good = test_bundles::make();  // valid for 90 days
@@ -212,7 +212,7 @@ TEST_F(certfetch_run, NewerFilesOnDiskBeatAnOlderPrevious) {
     EXPECT_EQ(reloads(), 1);
 }
 
-TEST_F(certfetch_run, FailedReloadIsRetriedByTheNextRun) {
+TEST_F(CertfetchRun, FailedReloadIsRetriedByTheNextRun) {
     ASSERT_TRUE(store_->put(test_bundles::make()).ok());
     auto o = options();
     const auto flag = root_ / "reload-works";
@@ -226,7 +226,7 @@ TEST_F(certfetch_run, FailedReloadIsRetriedByTheNextRun) {
     EXPECT_EQ(reloads(), 1);  // owed once, paid once
 }
 
-TEST_F(certfetch_run, HungReloadIsStoppedAfterTheTimeoutAndRetriedByTheNextRun) {
+TEST_F(CertfetchRun, HungReloadIsStoppedAfterTheTimeoutAndRetriedByTheNextRun) {
     ASSERT_TRUE(store_->put(test_bundles::make()).ok());
     auto o = options();
     const auto flag = root_ / "reload-works";
@@ -241,7 +241,7 @@ TEST_F(certfetch_run, HungReloadIsStoppedAfterTheTimeoutAndRetriedByTheNextRun) 
     EXPECT_EQ(reloads(), 1);  // the reload still owed was paid
 }
 
-TEST_F(certfetch_run, ReloadGetsPathsNotTheKey) {
+TEST_F(CertfetchRun, ReloadGetsPathsNotTheKey) {
     const auto bundle = test_bundles::make();
     ASSERT_TRUE(store_->put(bundle).ok());
     auto o = options();
@@ -253,13 +253,13 @@ TEST_F(certfetch_run, ReloadGetsPathsNotTheKey) {
     EXPECT_EQ(read(root_ / "argv").find("PRIVATE KEY"), std::string::npos);
 }
 
-TEST_F(certfetch_run, NothingStoredIsAFailure) {
+TEST_F(CertfetchRun, NothingStoredIsAFailure) {
     EXPECT_EQ(certfetch::run(options()), 1);
     EXPECT_NE(log().find("there is no AWSCURRENT version"), std::string::npos) << log();
     EXPECT_FALSE(std::filesystem::exists(out_ + "/privkey.pem"));
 }
 
-TEST_F(certfetch_run, BadOptionsAreExitTwo) {
+TEST_F(CertfetchRun, BadOptionsAreExitTwo) {
     auto o = options();
     o.out_dir.clear();
     EXPECT_EQ(certfetch::run(o), 2);

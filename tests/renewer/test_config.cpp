@@ -16,7 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-class renewer_ConfigTest : public ::testing::Test {
+class ConfigFile : public ::testing::Test {
 protected:
     void SetUp() override {
         ::setenv("TEST_TSIG_SECRET", "c2VjcmV0LXRzaWcta2V5LXZhbHVl", 1);
@@ -87,7 +87,7 @@ const char* k_full = R"({
   ]
 })";
 
-TEST_F(renewer_ConfigTest, ParsesAFullFileWithDefaultsMerged) {
+TEST_F(ConfigFile, ParsesAFullFileWithDefaultsMerged) {
     const Config config = parsed(json::parse(k_full));
     EXPECT_EQ(config.source, "renewer.json");
     EXPECT_EQ(config.server, "https://acme.example.test/dir");
@@ -177,7 +177,7 @@ TEST_F(renewer_ConfigTest, ParsesAFullFileWithDefaultsMerged) {
     EXPECT_EQ(config.certificates[5].replace.type, ReplaceType::none);
 }
 
-TEST_F(renewer_ConfigTest, MinimalFileGetsBuiltInDefaults) {
+TEST_F(ConfigFile, MinimalFileGetsBuiltInDefaults) {
     const Config config = parsed(minimal());
     EXPECT_EQ(config.server, k_default_server);
     EXPECT_EQ(config.concurrency, 4);
@@ -199,7 +199,7 @@ TEST_F(renewer_ConfigTest, MinimalFileGetsBuiltInDefaults) {
     EXPECT_EQ(cert.replace.max_terminate, 1);
 }
 
-TEST_F(renewer_ConfigTest, WildcardIdExpandsSafelyInStore) {
+TEST_F(ConfigFile, WildcardIdExpandsSafelyInStore) {
     json doc = minimal();
     doc["certificates"][0] = {{"domains", {"*.example.com"}}, {"store", "dir:/srv/{name}"}};
     const Config config = parsed(doc);
@@ -207,7 +207,7 @@ TEST_F(renewer_ConfigTest, WildcardIdExpandsSafelyInStore) {
     EXPECT_EQ(config.certificates[0].store.location, "/srv/_.example.com");
 }
 
-TEST_F(renewer_ConfigTest, UnknownKeysAreNamedByPath) {
+TEST_F(ConfigFile, UnknownKeysAreNamedByPath) {
     json doc = minimal();
     doc["certificates"].push_back(
         {{"domains", {"b.example.com"}}, {"store", "aws-sm:b"}, {"dns", {{"zone_idd", "Z1"}}}});
@@ -238,7 +238,7 @@ TEST_F(renewer_ConfigTest, UnknownKeysAreNamedByPath) {
     EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].domain: unknown key (did you mean \"domains\"?)");
 }
 
-TEST_F(renewer_ConfigTest, WrongTypesAreNamedByPath) {
+TEST_F(ConfigFile, WrongTypesAreNamedByPath) {
     json doc = minimal();
     doc["concurrency"] = "4";
     EXPECT_EQ(error_of(doc), "renewer.json: concurrency: expected an integer, got string");
@@ -280,14 +280,14 @@ TEST_F(renewer_ConfigTest, WrongTypesAreNamedByPath) {
     EXPECT_EQ(error_of(json::array()), "renewer.json: (top level): expected an object, got array");
 }
 
-TEST_F(renewer_ConfigTest, SyntaxErrorsGiveLineAndColumn) {
+TEST_F(ConfigFile, SyntaxErrorsGiveLineAndColumn) {
     auto config = parse_config("{\n  \"certificates\": [,]\n}", "renewer.json");
     ASSERT_FALSE(config.ok());
     EXPECT_NE(config.error().message.find("renewer.json: parse error at line 2"), std::string::npos)
         << config.error().message;
 }
 
-TEST_F(renewer_ConfigTest, InvalidNamesAreRefusedWithTheirIndex) {
+TEST_F(ConfigFile, InvalidNamesAreRefusedWithTheirIndex) {
     json doc = minimal();
     doc["certificates"][0]["domains"] = {"example.com", "a.*.example.com"};
     const std::string wildcard = error_of(doc);
@@ -308,7 +308,7 @@ TEST_F(renewer_ConfigTest, InvalidNamesAreRefusedWithTheirIndex) {
     EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].domains: required (a list of names)");
 }
 
-TEST_F(renewer_ConfigTest, DuplicatesAreRefused) {
+TEST_F(ConfigFile, DuplicatesAreRefused) {
     json doc = minimal();
     doc["certificates"][0]["domains"] = {"example.com", "www.example.com", "Example.COM."};
     EXPECT_EQ(error_of(doc),
@@ -329,7 +329,7 @@ TEST_F(renewer_ConfigTest, DuplicatesAreRefused) {
         std::string::npos);
 }
 
-TEST_F(renewer_ConfigTest, AllowlistRefusesOtherNames) {
+TEST_F(ConfigFile, AllowlistRefusesOtherNames) {
     json doc = minimal();
     doc["allow"] = {".example.com"};
     EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].domains[0]: name \"example.com\" is not in the allowlist");
@@ -344,7 +344,7 @@ TEST_F(renewer_ConfigTest, AllowlistRefusesOtherNames) {
     EXPECT_NE(error_of(doc).find("allow[1]: allowlist entry \"a.*.example.com\""), std::string::npos);
 }
 
-TEST_F(renewer_ConfigTest, RequiredFieldsPerProviderAndReplaceType) {
+TEST_F(ConfigFile, RequiredFieldsPerProviderAndReplaceType) {
     json doc = minimal();
     doc["certificates"][0]["dns"] = {{"provider", "rfc2136"}};
     EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].dns.server: required by provider rfc2136 (host:port)");
@@ -396,7 +396,7 @@ TEST_F(renewer_ConfigTest, RequiredFieldsPerProviderAndReplaceType) {
     EXPECT_NE(error_of(doc).find("certificates[0].key_type: unknown key type \"ec521\""), std::string::npos);
 }
 
-TEST_F(renewer_ConfigTest, ErrorsInDefaultsPointAtDefaults) {
+TEST_F(ConfigFile, ErrorsInDefaultsPointAtDefaults) {
     json doc = minimal();
     doc["defaults"] = {{"dns", {{"provider", "rfc2136"}, {"ttl", "60"}}}};
     EXPECT_EQ(error_of(doc), "renewer.json: defaults.dns.ttl: expected an integer, got string");
@@ -409,7 +409,7 @@ TEST_F(renewer_ConfigTest, ErrorsInDefaultsPointAtDefaults) {
     EXPECT_EQ(error_of(doc), "renewer.json: certificates[0].replace.group: required by replace type autoscaling");
 }
 
-TEST_F(renewer_ConfigTest, SecretsAreNeverInline) {
+TEST_F(ConfigFile, SecretsAreNeverInline) {
     json doc = minimal();
     doc["certificates"][0]["dns"] = {
         {"provider", "rfc2136"}, {"server", "127.0.0.1:53"}, {"tsig_key", "k."}, {"tsig_secret", "c2VjcmV0"}};
@@ -442,7 +442,7 @@ TEST_F(renewer_ConfigTest, SecretsAreNeverInline) {
               std::string::npos);
 }
 
-TEST_F(renewer_ConfigTest, SecretFromFileIsTrimmed) {
+TEST_F(ConfigFile, SecretFromFileIsTrimmed) {
     const auto path = std::filesystem::temp_directory_path() / ("renewer-test-tsig-" + std::to_string(::getpid()));
     {
         std::ofstream out(path);
@@ -458,14 +458,14 @@ TEST_F(renewer_ConfigTest, SecretFromFileIsTrimmed) {
               "ZmlsZS1zZWNyZXQtdmFsdWU=");
 }
 
-TEST_F(renewer_ConfigTest, LoadConfigReportsMissingFile) {
+TEST_F(ConfigFile, LoadConfigReportsMissingFile) {
     auto config = load_config("/nonexistent/renewer.json");
     ASSERT_FALSE(config.ok());
     EXPECT_EQ(config.error().kind, core::ErrorKind::io);
     EXPECT_NE(config.error().message.find("/nonexistent/renewer.json"), std::string::npos);
 }
 
-TEST_F(renewer_ConfigTest, LoadConfigReadsAFile) {
+TEST_F(ConfigFile, LoadConfigReadsAFile) {
     const auto path = std::filesystem::temp_directory_path() / ("renewer-test-config-" + std::to_string(::getpid()));
     {
         std::ofstream out(path);
@@ -478,7 +478,7 @@ TEST_F(renewer_ConfigTest, LoadConfigReadsAFile) {
     EXPECT_EQ(config->certificates.size(), 6U);
 }
 
-TEST_F(renewer_ConfigTest, GroupReplacementsOncePerDistinctTarget) {
+TEST_F(ConfigFile, GroupReplacementsOncePerDistinctTarget) {
     const Config config = parsed(json::parse(k_full));
     const std::vector<ChangedCertificate> changed = {
         {"example.com", {"example.com"}, "01", "aws-sm:certs/example.com", std::nullopt},
@@ -509,7 +509,7 @@ std::string zone_of(const Config& config) {
     return std::get<dns::Route53Settings>(config.certificates[0].dns.provider).hosted_zone_id;
 }
 
-TEST(renewer_Precedence, FlagBeatsEnvBeatsFileBeatsDefault) {
+TEST(Precedence, FlagBeatsEnvBeatsFileBeatsDefault) {
     const std::string with_zone =
         R"({"certificates": [{"domains": ["example.com"], "store": "dir:/tmp/x", "dns": {"zone_id": "FILE"}}]})";
     const std::string without_zone = R"({"certificates": [{"domains": ["example.com"], "store": "dir:/tmp/x"}]})";
@@ -532,7 +532,7 @@ TEST(renewer_Precedence, FlagBeatsEnvBeatsFileBeatsDefault) {
     EXPECT_EQ(zone_of(*none), "");
 }
 
-TEST(renewer_Precedence, FlagsBeatTheFileForEveryCertificateSetting) {
+TEST(Precedence, FlagsBeatTheFileForEveryCertificateSetting) {
     const std::string doc = R"({"defaults": {"store": "aws-sm:certs/{name}", "key_type": "ec256",
         "dns": {"provider": "route53", "zone_id": "Z1"}, "replace": {"type": "ecs", "cluster": "c", "service": "s"}},
         "certificates": [{"domains": ["a.example.com"]}, {"domains": ["b.example.com"], "profile": "file"}]})";
@@ -557,7 +557,7 @@ TEST(renewer_Precedence, FlagsBeatTheFileForEveryCertificateSetting) {
     }
 }
 
-TEST(renewer_Precedence, TheEnvironmentIsReadAndChecked) {
+TEST(Precedence, TheEnvironmentIsReadAndChecked) {
     const std::string doc = R"({"certificates": [{"domains": ["example.com"], "store": "dir:/tmp/x",
         "dns": {"provider": "rfc2136", "server": "127.0.0.1:53", "ttl": 30}}]})";
     auto ttl = parse_config(doc, "renewer.json", {}, env_of({{"RFC2136_TTL", "120"}}));
@@ -588,7 +588,7 @@ TEST(renewer_Precedence, TheEnvironmentIsReadAndChecked) {
     EXPECT_EQ(wrong.error().message, "renewer.json: --route53-zone-id: not used by provider rfc2136");
 }
 
-TEST(renewer_Precedence, CommandLineOnlyNamesTheFlags) {
+TEST(Precedence, CommandLineOnlyNamesTheFlags) {
     CommandLine flags;
     flags.certificates = {{"example.com"}};
     flags.out = flag_value("/srv/out", "--out");
@@ -609,7 +609,7 @@ TEST(renewer_Precedence, CommandLineOnlyNamesTheFlags) {
     EXPECT_EQ(with_secret->certificates[0].store.spec, "dir:/srv/out");  // one certificate: straight in --out
 }
 
-TEST(renewer_StoreSpec, ParsesBothKinds) {
+TEST(StoreSpec, ParsesBothKinds) {
     auto sm = parse_store_spec("aws-sm:prod/certs/example.com");
     ASSERT_TRUE(sm.ok());
     EXPECT_EQ(sm->kind, StoreSpec::Kind::aws_secrets_manager);

@@ -11,7 +11,7 @@ namespace {
 
 // fuzz_config: a number nlohmann/json cannot hold threw out_of_range (406),
 // which parse_config did not catch: the process ended instead of exiting 2.
-TEST(renewer_FuzzRegressions, ConfigNumberOverflowIsAClearError) {
+TEST(FuzzRegressions, ConfigNumberOverflowIsAClearError) {
     for (const char* text : {R"({"concurrency": 8e1234})", R"({"certs":[{"domain{":[8e1234ecr89012:x"]}]})",
                              R"({"renew": {"fraction": -1e400}})"}) {
         auto config = renewer::parse_config(text, "renewer.json");

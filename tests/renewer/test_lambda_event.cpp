@@ -19,7 +19,7 @@ LambdaEvent parsed(std::string_view body) {
     return event.ok() ? *event : LambdaEvent{};
 }
 
-TEST(renewer_LambdaEvent, ReadsForceAndDryRun) {
+TEST(LambdaEvent, ReadsForceAndDryRun) {
     const auto event = parsed(R"({"force": true, "dry_run": false})");
     ASSERT_TRUE(event.force.has_value());
     EXPECT_TRUE(*event.force);
@@ -28,7 +28,7 @@ TEST(renewer_LambdaEvent, ReadsForceAndDryRun) {
     EXPECT_TRUE(event.warnings.empty());
 }
 
-TEST(renewer_LambdaEvent, EmptyBodyAndEmptyObjectAskForNothing) {
+TEST(LambdaEvent, EmptyBodyAndEmptyObjectAskForNothing) {
     for (const char* body : {"", "  \n", "{}"}) {
         const auto event = parsed(body);
         EXPECT_FALSE(event.force.has_value()) << body;
@@ -37,7 +37,7 @@ TEST(renewer_LambdaEvent, EmptyBodyAndEmptyObjectAskForNothing) {
     }
 }
 
-TEST(renewer_LambdaEvent, NonObjectIsIgnoredWithAWarning) {
+TEST(LambdaEvent, NonObjectIsIgnoredWithAWarning) {
     for (const char* body : {"[]", "\"daily\"", "42", "null", "true"}) {
         const auto event = parsed(body);
         EXPECT_FALSE(event.force.has_value()) << body;
@@ -47,7 +47,7 @@ TEST(renewer_LambdaEvent, NonObjectIsIgnoredWithAWarning) {
     }
 }
 
-TEST(renewer_LambdaEvent, UnknownKeysAreIgnoredWithAWarningEach) {
+TEST(LambdaEvent, UnknownKeysAreIgnoredWithAWarningEach) {
     // What an EventBridge rule (not Scheduler) sends, plus a known key.
     const auto event = parsed(R"({"version": "0", "detail-type": "Scheduled Event", "dry_run": true})");
     ASSERT_TRUE(event.dry_run.has_value());
@@ -58,7 +58,7 @@ TEST(renewer_LambdaEvent, UnknownKeysAreIgnoredWithAWarningEach) {
     EXPECT_NE(event.warnings[1].find("\"version\""), std::string::npos) << event.warnings[1];
 }
 
-TEST(renewer_LambdaEvent, WrongTypeOfAKnownKeyIsAnError) {
+TEST(LambdaEvent, WrongTypeOfAKnownKeyIsAnError) {
     for (const char* body : {R"({"force": "true"})", R"({"dry_run": 1})", R"({"force": null})"}) {
         auto event = parse_lambda_event(body);
         ASSERT_FALSE(event.ok()) << body;
@@ -67,13 +67,13 @@ TEST(renewer_LambdaEvent, WrongTypeOfAKnownKeyIsAnError) {
     }
 }
 
-TEST(renewer_LambdaEvent, InvalidJsonIsAnError) {
+TEST(LambdaEvent, InvalidJsonIsAnError) {
     auto event = parse_lambda_event("{force: true");
     ASSERT_FALSE(event.ok());
     EXPECT_NE(event.error().message.find("not valid JSON"), std::string::npos) << event.error().message;
 }
 
-TEST(renewer_LambdaErrorBody, IsTheRuntimeApiShape) {
+TEST(LambdaErrorBody, IsTheRuntimeApiShape) {
     const auto json = nlohmann::json::parse(lambda_error_body("Renewer.CertificateFailed", "a \"quoted\"\nline"));
     EXPECT_EQ(json,
               (nlohmann::json{{"errorMessage", "a \"quoted\"\nline"}, {"errorType", "Renewer.CertificateFailed"}}));
@@ -106,7 +106,7 @@ RunReport sample_report() {
     return report;
 }
 
-TEST(renewer_ReportJson, HasTheDocumentedShape) {
+TEST(ReportJson, HasTheDocumentedShape) {
     const auto json = report_to_json(sample_report());
     EXPECT_EQ(json["exit_code"], 1);
     EXPECT_EQ(json["changed"], true);
@@ -128,7 +128,7 @@ TEST(renewer_ReportJson, HasTheDocumentedShape) {
               (nlohmann::json{{"replace", "failed"}, {"error", "autoscaling web: AccessDenied"}}));
 }
 
-TEST(renewer_FailureSummary, NamesEachFailedCertificateOnce) {
+TEST(FailureSummary, NamesEachFailedCertificateOnce) {
     const std::string text = failure_summary(sample_report());
     EXPECT_EQ(text,
               "2 of 3 certificate(s) failed: b.example.test: deadline: not started; "
@@ -138,7 +138,7 @@ TEST(renewer_FailureSummary, NamesEachFailedCertificateOnce) {
     EXPECT_EQ(cut.substr(37), "...");
 }
 
-TEST(renewer_DeadlineBefore, KeepsTheMarginFree) {
+TEST(DeadlineBefore, KeepsTheMarginFree) {
     const auto end = core::Clock::now() + std::chrono::minutes(5);
     EXPECT_EQ(deadline_before(end).at(), end - k_deadline_margin);
     EXPECT_GE(k_deadline_margin, std::chrono::seconds(10));

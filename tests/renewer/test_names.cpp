@@ -25,7 +25,7 @@ std::string refusal(std::string_view input) {
     return result.error().message;
 }
 
-TEST(renewer_NormalizeName, KeepsValidAsciiNames) {
+TEST(NormalizeName, KeepsValidAsciiNames) {
     EXPECT_EQ(normalized("example.com"), "example.com");
     EXPECT_EQ(normalized("www.example.com"), "www.example.com");
     EXPECT_EQ(normalized("a-b.c-d.example"), "a-b.c-d.example");
@@ -34,13 +34,13 @@ TEST(renewer_NormalizeName, KeepsValidAsciiNames) {
     EXPECT_EQ(normalized("123.example.com"), "123.example.com");  // digit-only labels below the TLD are fine
 }
 
-TEST(renewer_NormalizeName, LowerCasesAndDropsOneTrailingDot) {
+TEST(NormalizeName, LowerCasesAndDropsOneTrailingDot) {
     EXPECT_EQ(normalized("WWW.Example.COM"), "www.example.com");
     EXPECT_EQ(normalized("example.com."), "example.com");
     EXPECT_EQ(normalized("*.Example.Com."), "*.example.com");
 }
 
-TEST(renewer_NormalizeName, ConvertsIdnToPunycode) {
+TEST(NormalizeName, ConvertsIdnToPunycode) {
     EXPECT_EQ(normalized("bücher.example"), "xn--bcher-kva.example");
     EXPECT_EQ(normalized("BÜCHER.example"), "xn--bcher-kva.example");
     EXPECT_EQ(normalized("*.bücher.example"), "*.xn--bcher-kva.example");
@@ -50,19 +50,19 @@ TEST(renewer_NormalizeName, ConvertsIdnToPunycode) {
     EXPECT_EQ(normalized("faß.de"), "xn--fa-hia.de");
 }
 
-TEST(renewer_NormalizeName, AcceptsValidALabelsAsGiven) {
+TEST(NormalizeName, AcceptsValidALabelsAsGiven) {
     EXPECT_EQ(normalized("xn--bcher-kva.example"), "xn--bcher-kva.example");
     EXPECT_EQ(normalized("XN--BCHER-KVA.example"), "xn--bcher-kva.example");
 }
 
-TEST(renewer_NormalizeName, AcceptsWildcardAsWholeLeftmostLabel) {
+TEST(NormalizeName, AcceptsWildcardAsWholeLeftmostLabel) {
     EXPECT_EQ(normalized("*.example.com"), "*.example.com");
     EXPECT_EQ(normalized("*.a.example.com"), "*.a.example.com");
     EXPECT_TRUE(is_wildcard("*.example.com"));
     EXPECT_FALSE(is_wildcard("example.com"));
 }
 
-TEST(renewer_NormalizeName, RefusesMisplacedWildcards) {
+TEST(NormalizeName, RefusesMisplacedWildcards) {
     EXPECT_NE(refusal("a.*.example.com").find("leftmost"), std::string::npos);
     EXPECT_NE(refusal("*foo.example.com").find("leftmost"), std::string::npos);
     EXPECT_NE(refusal("foo*.example.com").find("leftmost"), std::string::npos);
@@ -73,7 +73,7 @@ TEST(renewer_NormalizeName, RefusesMisplacedWildcards) {
     EXPECT_NE(refusal("a.*.bücher.example").find("leftmost"), std::string::npos);
 }
 
-TEST(renewer_NormalizeName, RefusesBadSyntaxAndNamesTheInput) {
+TEST(NormalizeName, RefusesBadSyntaxAndNamesTheInput) {
     const std::string empty_label = refusal("a..example.com");
     EXPECT_NE(empty_label.find("\"a..example.com\""), std::string::npos) << empty_label;
     EXPECT_NE(empty_label.find("empty label"), std::string::npos) << empty_label;
@@ -95,7 +95,7 @@ TEST(renewer_NormalizeName, RefusesBadSyntaxAndNamesTheInput) {
     EXPECT_NE(refusal("a\x01.example.com").find("0x01"), std::string::npos);
 }
 
-TEST(renewer_NormalizeName, RefusesIpAddresses) {
+TEST(NormalizeName, RefusesIpAddresses) {
     EXPECT_NE(refusal("192.0.2.1").find("IP address"), std::string::npos);
     EXPECT_NE(refusal("192.0.2.1.").find("IP address"), std::string::npos);
     EXPECT_NE(refusal("10.1").find("all digits"), std::string::npos);
@@ -104,7 +104,7 @@ TEST(renewer_NormalizeName, RefusesIpAddresses) {
     EXPECT_NE(refusal("example.123").find("all digits"), std::string::npos);
 }
 
-TEST(renewer_NormalizeName, EnforcesLengthLimits) {
+TEST(NormalizeName, EnforcesLengthLimits) {
     const std::string label63(63, 'a');
     const std::string label64(64, 'a');
     EXPECT_EQ(normalized(label63 + ".example.com"), label63 + ".example.com");
@@ -125,7 +125,7 @@ TEST(renewer_NormalizeName, EnforcesLengthLimits) {
     EXPECT_NE(idn_refusal.find("63"), std::string::npos) << idn_refusal;
 }
 
-TEST(renewer_NormalizeName, RefusesInvalidInternationalNames) {
+TEST(NormalizeName, RefusesInvalidInternationalNames) {
     // U+2028 LINE SEPARATOR and a lone combining mark are not valid in IDNA2008.
     const std::string bad = refusal(
         "a\xe2\x80\xa8"
@@ -136,7 +136,7 @@ TEST(renewer_NormalizeName, RefusesInvalidInternationalNames) {
                      .empty());
 }
 
-TEST(renewer_Allowlist, ExactEntryMatchesOnlyThatName) {
+TEST(Allowlist, ExactEntryMatchesOnlyThatName) {
     const std::vector<std::string> allow = {"example.com"};
     EXPECT_TRUE(name_allowed("example.com", allow));
     EXPECT_FALSE(name_allowed("www.example.com", allow));
@@ -145,7 +145,7 @@ TEST(renewer_Allowlist, ExactEntryMatchesOnlyThatName) {
     EXPECT_FALSE(name_allowed("example.com.evil.net", allow));
 }
 
-TEST(renewer_Allowlist, SuffixEntryMatchesNamesBelowButNotTheApex) {
+TEST(Allowlist, SuffixEntryMatchesNamesBelowButNotTheApex) {
     for (const std::vector<std::string>& allow :
          {std::vector<std::string>{".example.com"}, std::vector<std::string>{"*.example.com"}}) {
         EXPECT_TRUE(name_allowed("www.example.com", allow));
@@ -159,7 +159,7 @@ TEST(renewer_Allowlist, SuffixEntryMatchesNamesBelowButNotTheApex) {
     }
 }
 
-TEST(renewer_Allowlist, EmptyListAllowsEverythingAndEntriesCombine) {
+TEST(Allowlist, EmptyListAllowsEverythingAndEntriesCombine) {
     EXPECT_TRUE(name_allowed("anything.example", {}));
     const std::vector<std::string> allow = {"example.com", ".example.com", "shop.example.net"};
     EXPECT_TRUE(name_allowed("example.com", allow));
@@ -168,7 +168,7 @@ TEST(renewer_Allowlist, EmptyListAllowsEverythingAndEntriesCombine) {
     EXPECT_FALSE(name_allowed("www.shop.example.net", allow));
 }
 
-TEST(renewer_Allowlist, EntriesAreNormalized) {
+TEST(Allowlist, EntriesAreNormalized) {
     EXPECT_EQ(*normalize_allow_entry("Example.COM."), "example.com");
     EXPECT_EQ(*normalize_allow_entry(".Example.com"), ".example.com");
     EXPECT_EQ(*normalize_allow_entry("*.example.com"), ".example.com");
@@ -181,13 +181,13 @@ TEST(renewer_Allowlist, EntriesAreNormalized) {
     EXPECT_NE(bad.error().message.find("allowlist entry \"exa mple.com\""), std::string::npos);
 }
 
-TEST(renewer_CertificateNames, NormalizesInOrder) {
+TEST(CertificateNames, NormalizesInOrder) {
     auto names = normalize_certificate_names({"Example.com", "*.EXAMPLE.com", "bücher.example"}, {});
     ASSERT_TRUE(names.ok()) << names.error().message;
     EXPECT_EQ(*names, (std::vector<std::string>{"example.com", "*.example.com", "xn--bcher-kva.example"}));
 }
 
-TEST(renewer_CertificateNames, RefusesDuplicatesAfterNormalization) {
+TEST(CertificateNames, RefusesDuplicatesAfterNormalization) {
     auto names = normalize_certificate_names({"example.com", "www.example.com", "EXAMPLE.com."}, {});
     ASSERT_FALSE(names.ok());
     EXPECT_NE(names.error().message.find("duplicate name \"EXAMPLE.com.\""), std::string::npos)
@@ -199,7 +199,7 @@ TEST(renewer_CertificateNames, RefusesDuplicatesAfterNormalization) {
     EXPECT_NE(idn.error().message.find("duplicate"), std::string::npos);
 }
 
-TEST(renewer_CertificateNames, RefusesEmptyTooManyAndOutsideAllowlist) {
+TEST(CertificateNames, RefusesEmptyTooManyAndOutsideAllowlist) {
     EXPECT_FALSE(validate_certificate_names({}, {}).ok());
     std::vector<std::string> many;
     for (int i = 0; i < 101; ++i) {

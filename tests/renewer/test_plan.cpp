@@ -64,14 +64,14 @@ void expect_due_from(const secrets::Bundle& current, core::SystemTime at, const 
     EXPECT_EQ(*after.renew_at, at);
 }
 
-TEST(renewer_PlanDecide, DueWhenNoCertificateIsStored) {
+TEST(PlanDecide, DueWhenNoCertificateIsStored) {
     const auto decision = renewer::decide(std::nullopt, input_for({"example.com"}), base_time());
     EXPECT_TRUE(decision.due);
     EXPECT_EQ(decision.reason, "no certificate stored");
     EXPECT_FALSE(decision.renew_at);
 }
 
-TEST(renewer_PlanDecide, DueWhenANameWasAdded) {
+TEST(PlanDecide, DueWhenANameWasAdded) {
     const auto now = base_time();
     const auto current = bundle_between(now - k_day, now + 89 * k_day, {"example.com"});
     const auto decision = renewer::decide(current, input_for({"example.com", "www.example.com"}), now);
@@ -79,7 +79,7 @@ TEST(renewer_PlanDecide, DueWhenANameWasAdded) {
     EXPECT_EQ(decision.reason, "names changed");
 }
 
-TEST(renewer_PlanDecide, DueWhenANameWasRemoved) {
+TEST(PlanDecide, DueWhenANameWasRemoved) {
     const auto now = base_time();
     const auto current = bundle_between(now - k_day, now + 89 * k_day, {"example.com", "www.example.com"});
     const auto decision = renewer::decide(current, input_for({"example.com"}), now);
@@ -87,14 +87,14 @@ TEST(renewer_PlanDecide, DueWhenANameWasRemoved) {
     EXPECT_EQ(decision.reason, "names changed");
 }
 
-TEST(renewer_PlanDecide, NamesInAnotherOrderAreNotAChange) {
+TEST(PlanDecide, NamesInAnotherOrderAreNotAChange) {
     const auto now = base_time();
     const auto current = bundle_between(now - k_day, now + 89 * k_day, {"example.com", "www.example.com"});
     const auto decision = renewer::decide(current, input_for({"www.example.com", "example.com"}), now);
     EXPECT_FALSE(decision.due);
 }
 
-TEST(renewer_PlanDecide, DueWhenTheKeyTypeChanged) {
+TEST(PlanDecide, DueWhenTheKeyTypeChanged) {
     const auto now = base_time();
     const auto current = bundle_between(now - k_day, now + 89 * k_day);
     ASSERT_EQ(current.key_type, "ec256");
@@ -105,7 +105,7 @@ TEST(renewer_PlanDecide, DueWhenTheKeyTypeChanged) {
     EXPECT_EQ(decision.reason, "key type changed (ec256 -> rsa2048)");
 }
 
-TEST(renewer_PlanDecide, DueWhenExpired) {
+TEST(PlanDecide, DueWhenExpired) {
     const auto now = base_time();
     const auto current = bundle_between(now - 90 * k_day, now - k_day);
     const auto decision = renewer::decide(current, input_for({"example.com"}), now);
@@ -113,7 +113,7 @@ TEST(renewer_PlanDecide, DueWhenExpired) {
     EXPECT_EQ(decision.reason, "expired on " + core::format_time(now - k_day));
 }
 
-TEST(renewer_PlanDecide, DueInsideTheAriWindowEvenWhenTheLifetimeRuleSaysNo) {
+TEST(PlanDecide, DueInsideTheAriWindowEvenWhenTheLifetimeRuleSaysNo) {
     const auto now = base_time();
     const auto current = bundle_between(now - k_day, now + 89 * k_day);  // fresh by the lifetime rule
     const auto ari = window(now - hours(2), now + hours(2));
@@ -124,7 +124,7 @@ TEST(renewer_PlanDecide, DueInsideTheAriWindowEvenWhenTheLifetimeRuleSaysNo) {
     EXPECT_EQ(*decision.renew_at, now - hours(1));  // a quarter into the window
 }
 
-TEST(renewer_PlanDecide, NotDueBeforeTheAriWindowEvenWhenTheLifetimeRuleSaysYes) {
+TEST(PlanDecide, NotDueBeforeTheAriWindowEvenWhenTheLifetimeRuleSaysYes) {
     const auto now = base_time();
     const auto current = bundle_between(now - 80 * k_day, now + 10 * k_day);  // due by the lifetime rule
     const auto ari = window(now + 2 * k_day, now + 4 * k_day);
@@ -135,7 +135,7 @@ TEST(renewer_PlanDecide, NotDueBeforeTheAriWindowEvenWhenTheLifetimeRuleSaysYes)
     EXPECT_EQ(*decision.renew_at, now + 3 * k_day);
 }
 
-TEST(renewer_PlanDecide, DueWhenTheAriWindowIsAlreadyPast) {
+TEST(PlanDecide, DueWhenTheAriWindowIsAlreadyPast) {
     const auto now = base_time();
     const auto current = bundle_between(now - k_day, now + 89 * k_day);
     const auto ari = window(now - 3 * k_day, now - 2 * k_day);
@@ -146,7 +146,7 @@ TEST(renewer_PlanDecide, DueWhenTheAriWindowIsAlreadyPast) {
     EXPECT_LT(*decision.renew_at, now - 2 * k_day);
 }
 
-TEST(renewer_PlanDecide, LongLifetimeIsDueWithAThirdLeft) {
+TEST(PlanDecide, LongLifetimeIsDueWithAThirdLeft) {
     const auto now = base_time();
     const auto not_before = now - 50 * k_day;
     const auto not_after = now + 40 * k_day;  // 90 days: due 30 days before the end
@@ -156,7 +156,7 @@ TEST(renewer_PlanDecide, LongLifetimeIsDueWithAThirdLeft) {
     expect_due_from(current, at, "33", not_after);
 }
 
-TEST(renewer_PlanDecide, ShortLifetimeIsDueWithHalfLeft) {
+TEST(PlanDecide, ShortLifetimeIsDueWithHalfLeft) {
     const auto now = base_time();
     const auto not_before = now - 2 * k_day;
     const auto not_after = now + 4 * k_day;  // 6 days: due 3 days before the end
@@ -166,7 +166,7 @@ TEST(renewer_PlanDecide, ShortLifetimeIsDueWithHalfLeft) {
     expect_due_from(current, at, "50", not_after);
 }
 
-TEST(renewer_PlanDecide, TenDaysIsStillAShortLifetimeElevenIsNot) {
+TEST(PlanDecide, TenDaysIsStillAShortLifetimeElevenIsNot) {
     const auto now = base_time();
     const auto ten = bundle_between(now - 10 * k_day, now);
     const auto ten_decision = renewer::decide(ten, input_for({"example.com"}), now - 6 * k_day);
@@ -180,7 +180,7 @@ TEST(renewer_PlanDecide, TenDaysIsStillAShortLifetimeElevenIsNot) {
     EXPECT_EQ(*eleven_decision.renew_at, threshold(not_before, now, 1.0 / 3.0));
 }
 
-TEST(renewer_PlanDecide, ForceMakesAFreshCertificateDue) {
+TEST(PlanDecide, ForceMakesAFreshCertificateDue) {
     const auto now = base_time();
     const auto current = bundle_between(now - k_day, now + 89 * k_day);
     auto input = input_for({"example.com"});
@@ -192,7 +192,7 @@ TEST(renewer_PlanDecide, ForceMakesAFreshCertificateDue) {
     EXPECT_FALSE(decision.renew_at);
 }
 
-TEST(renewer_PlanDecide, NotDueSaysWhenItWillBe) {
+TEST(PlanDecide, NotDueSaysWhenItWillBe) {
     const auto now = base_time();
     const auto not_before = now - k_day;
     const auto not_after = now + 89 * k_day;

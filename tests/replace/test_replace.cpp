@@ -102,7 +102,7 @@ TEST(HookEnvironment, CertbotStyleVariables) {
     }
 }
 
-class HookTest : public ::testing::Test {
+class Hook : public ::testing::Test {
 protected:
     ReplaceTarget hook(const std::string& command) {
         ReplaceTarget target;
@@ -115,7 +115,7 @@ protected:
     TempDir dir_;
 };
 
-TEST_F(HookTest, GetsRenewedVariablesAndNotOurSecrets) {
+TEST_F(Hook, GetsRenewedVariablesAndNotOurSecrets) {
     ::setenv("RFC2136_TSIG_SECRET", "dHNpZy1zZWNyZXQtdmFsdWU=", 1);
     ::setenv("RENEWER_TEST_HIDDEN", "hidden-secret-value", 1);
     ::setenv("RENEWER_TEST_VISIBLE", "visible", 1);
@@ -144,21 +144,21 @@ TEST_F(HookTest, GetsRenewedVariablesAndNotOurSecrets) {
     EXPECT_EQ(env.find("hidden-secret-value"), std::string::npos) << env;
 }
 
-TEST_F(HookTest, ArgvIsTheOperatorsCommandOnly) {
+TEST_F(Hook, ArgvIsTheOperatorsCommandOnly) {
     auto outcome = run_replacement(hook("printf '%s\\n' \"$0\" \"$#\" > '" + out().string() + "'"), two_changed(),
                                    DryRun::no, nullptr);
     ASSERT_TRUE(outcome.ok()) << outcome.error().message;
     EXPECT_EQ(read_all(out()), "/bin/sh\n0\n");  // no extra arguments, so no key can be in argv
 }
 
-TEST_F(HookTest, FailingCommandIsAnError) {
+TEST_F(Hook, FailingCommandIsAnError) {
     auto outcome = run_replacement(hook("echo failing >&2; exit 3"), two_changed(), DryRun::no, nullptr);
     ASSERT_FALSE(outcome.ok());
     EXPECT_NE(outcome.error().message.find("exited with status 3"), std::string::npos) << outcome.error().message;
     EXPECT_EQ(outcome.error().code, "hook_failed");
 }
 
-TEST_F(HookTest, OutputIsLogged) {
+TEST_F(Hook, OutputIsLogged) {
     const fs::path log_path = dir_.path() / "log.jsonl";
     const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     ASSERT_GE(fd, 0);
@@ -175,7 +175,7 @@ TEST_F(HookTest, OutputIsLogged) {
     EXPECT_NE(log.find("exited 0"), std::string::npos) << log;  // the summary line
 }
 
-TEST_F(HookTest, TimeoutStopsTheWholeProcessGroup) {
+TEST_F(Hook, TimeoutStopsTheWholeProcessGroup) {
     const fs::path pid_file = dir_.path() / "child.pid";
     ReplaceTarget target = hook("sleep 60 & echo $! > '" + pid_file.string() + "'; wait");
     target.timeout = std::chrono::seconds(1);
@@ -195,7 +195,7 @@ TEST_F(HookTest, TimeoutStopsTheWholeProcessGroup) {
     EXPECT_NE(::kill(child, 0), 0) << "hook child " << child << " survived the timeout";
 }
 
-TEST_F(HookTest, DryRunRunsNothing) {
+TEST_F(Hook, DryRunRunsNothing) {
     auto outcome = run_replacement(hook("touch '" + out().string() + "'"), two_changed(), DryRun::yes, nullptr);
     ASSERT_TRUE(outcome.ok());
     EXPECT_FALSE(fs::exists(out()));
@@ -205,7 +205,7 @@ TEST_F(HookTest, DryRunRunsNothing) {
         << outcome->summary;
 }
 
-TEST_F(HookTest, NothingChangedRunsNothing) {
+TEST_F(Hook, NothingChangedRunsNothing) {
     auto outcome = run_replacement(hook("touch '" + out().string() + "'"), {}, DryRun::no, nullptr);
     ASSERT_TRUE(outcome.ok());
     EXPECT_FALSE(fs::exists(out()));
