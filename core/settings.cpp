@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <limits>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -483,7 +484,7 @@ core::Result<Values> overlay(const Block& block, Values lower, const Values& upp
 
 std::string text(const Values& values, std::string_view key, std::string fallback) {
     const auto it = values.find(key);
-    return it == values.end() ? fallback : it->second.value.get<std::string>();
+    return it == values.end() ? std::move(fallback) : it->second.value.get<std::string>();
 }
 
 long long integer(const Values& values, std::string_view key, long long fallback) {

@@ -188,7 +188,7 @@ void drain(int fd, OutputSink& sink) {
     char buffer[4096];
     std::size_t total = 0;
     ssize_t n = 0;
-    while (total < 1024 * 1024 && (n = ::read(fd, buffer, sizeof buffer)) > 0) {
+    while (total < std::size_t{1024} * 1024 && (n = ::read(fd, buffer, sizeof buffer)) > 0) {
         sink.add(std::string_view(buffer, static_cast<std::size_t>(n)));
         total += static_cast<std::size_t>(n);
     }

@@ -27,7 +27,7 @@ struct SubprocessOptions {
     // Between the SIGTERM to the group and the SIGKILL.
     std::chrono::milliseconds kill_grace{5'000};
     // The captured output keeps the last this many bytes.
-    std::size_t output_limit = 64 * 1024;
+    std::size_t output_limit = std::size_t{64} * 1024;
     // Stop the child (like a timeout) when core::cancel() was called.
     bool honour_cancel = true;
     // Called with each complete output line as it arrives (e.g. to log it),

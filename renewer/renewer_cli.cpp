@@ -209,7 +209,7 @@ std::optional<Parsed> parse_command(cxxopts::Options& options, FlagSet set, int 
     }
     or_usage_error(reject_extra_arguments(args, command));
     auto command_line = or_usage_error(read_command_line(args, set));
-    return Parsed{std::move(args), std::move(command_line)};
+    return Parsed{args, std::move(command_line)};
 }
 
 // `renewer run` as a Lambda runtime (AWS_LAMBDA_RUNTIME_API set): flags and

@@ -13,7 +13,7 @@ namespace replace {
 namespace {
 
 // The hook's output reaches the log up to this many bytes per run.
-constexpr std::size_t k_max_logged = 64 * 1024;
+constexpr std::size_t k_max_logged = std::size_t{64} * 1024;
 
 // Our own secrets never reach the hook (exec hooks get paths, not keys):
 // core::child_environment drops them, and the variables the configuration
