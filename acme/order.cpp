@@ -197,7 +197,7 @@ auto poll(Fetch fetch, Done done, const core::Deadline& deadline, const PollSche
             return current;
         }
         const milliseconds wait = std::max(delay, current->retry_after);
-        // A progress line on a terminal once a wait gets long (DESIGN.md: logs).
+        // A progress line on a terminal once a wait gets long (docs/configuration.md, logs and the report).
         const auto waited = std::chrono::duration_cast<std::chrono::seconds>(core::Clock::now() - started);
         if (waited.count() >= 2) {
             core::log::progress(std::string(what) + " still \"" + to_string(current->status) + "\" after " +

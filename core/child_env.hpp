@@ -1,6 +1,6 @@
 // The environment our child processes get: the exec DNS hook, the deploy hook
 // and certfetch's --reload command. They get paths and names, never keys
-// (issue 8 item 6), so our secrets are taken out of the environment we pass on.
+// (docs/replacement.md, the deploy hook), so our secrets are taken out of the environment we pass on.
 #pragma once
 
 #include <string>

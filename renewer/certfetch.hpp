@@ -1,4 +1,4 @@
-// certfetch: the host-side fetcher (issue 5 item 6). Fetches the certificate
+// certfetch: the host-side fetcher (docs/deployment.md, web hosts). Fetches the certificate
 // bundle (AWSCURRENT, else AWSPREVIOUS), verifies it, writes fullchain.pem,
 // privkey.pem and chain.pem and runs the reload command only when something
 // changed. Links no ACME code.

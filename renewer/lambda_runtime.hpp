@@ -1,4 +1,4 @@
-// Lambda mode (issue 6): when AWS_LAMBDA_RUNTIME_API is set, `renewer run`
+// Lambda mode (docs/deployment.md): when AWS_LAMBDA_RUNTIME_API is set, `renewer run`
 // is its own Lambda runtime (no runtime interface client needed), so one
 // container image serves Lambda (EventBridge Scheduler -> Lambda) and ECS
 // (EventBridge Scheduler -> RunTask).

@@ -1,7 +1,7 @@
 // Certificate names: normalization (IDN to punycode, case, trailing dot),
 // validation (RFC 1035 §2.3.1 host names, RFC 5890/5891 IDNA2008 labels) and
 // the allowlist of names an operator permits. Everything here is pure and runs
-// before any network call (issue 8 item 6).
+// before any network call (docs/configuration.md).
 #pragma once
 
 #include <string>
