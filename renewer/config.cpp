@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <map>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -48,12 +47,12 @@ core::Result<const json*> optional_object(const json& parent, std::string_view k
     return &*it;
 }
 
-// One block of a certificate from every source: defaults, then the
-// certificate's own block (file), then the environment, then the flags.
+// One block of a certificate from every source: defaults (read once,
+// read_defaults()), then the certificate's own block (file), then the
+// environment, then the flags.
 struct BlockSources {
     const settings::Block& block;
-    const json* defaults;
-    std::string defaults_path;
+    const Values& defaults;
     const json* own;
     std::string own_path;
     const Values& env;
@@ -61,11 +60,8 @@ struct BlockSources {
 };
 
 core::Result<Values> layered(const BlockSources& in) {
-    TRY_ASSIGN(Values defaults,
-               settings::read_object(in.block, in.defaults ? *in.defaults : json::object(), in.defaults_path));
-    TRY(settings::check_variant(in.block, defaults));
     TRY_ASSIGN(const Values own, settings::read_object(in.block, in.own ? *in.own : json::object(), in.own_path));
-    TRY_ASSIGN(Values merged, settings::overlay(in.block, std::move(defaults), own, Foreign::error));
+    TRY_ASSIGN(Values merged, settings::overlay(in.block, in.defaults, own, Foreign::error));
     // The variant the flags choose decides which variables apply: the
     // environment is ambient, a variable of another provider is no error.
     if (const auto selector = in.flags.find(in.block.selector); selector != in.flags.end()) {
@@ -222,6 +218,8 @@ core::Result<std::string> read_id(const json& item, const std::string& path, con
     return id.get<std::string>();
 }
 
+}  // namespace
+
 std::string expand_store(std::string_view spec, const std::string& id) {
     std::string safe_id = id;
     std::replace(safe_id.begin(), safe_id.end(), '*', '_');
@@ -233,20 +231,34 @@ std::string expand_store(std::string_view spec, const std::string& id) {
     return out;
 }
 
-// The document's "defaults" object and its blocks.
+namespace {
+
+// The document's "defaults": its certificate settings and its blocks, read
+// and checked once (also when no certificate uses them, so a mistake in an
+// unused default is found).
 struct Defaults {
-    const json* all = nullptr;
-    const json* dns = nullptr;
-    const json* replace = nullptr;
+    Values certificate;
+    Values dns;
+    Values replace;
 };
+
+core::Result<Values> read_default_block(const settings::Block& block, const json* parent, std::string_view key) {
+    const std::string path = join_path("defaults", key);
+    TRY_ASSIGN(const json* object, parent ? optional_object(*parent, key, path) : core::Result<const json*>(nullptr));
+    TRY_ASSIGN(Values values, settings::read_object(block, object ? *object : json::object(), path));
+    TRY(settings::check_variant(block, values));
+    return values;
+}
 
 core::Result<Defaults> read_defaults(const json& root) {
     Defaults defaults;
-    TRY_ASSIGN(defaults.all, optional_object(root, "defaults", "defaults"));
-    if (defaults.all != nullptr) {
-        TRY_ASSIGN(defaults.dns, optional_object(*defaults.all, "dns", "defaults.dns"));
-        TRY_ASSIGN(defaults.replace, optional_object(*defaults.all, "replace", "defaults.replace"));
+    TRY_ASSIGN(const json* all, optional_object(root, "defaults", "defaults"));
+    if (all != nullptr) {
+        TRY_ASSIGN(defaults.certificate,
+                   settings::read_object(certificate_block(), *all, "defaults", k_defaults_objects));
     }
+    TRY_ASSIGN(defaults.dns, read_default_block(dns::dns_block(), all, "dns"));
+    TRY_ASSIGN(defaults.replace, read_default_block(replace_block(), all, "replace"));
     return defaults;
 }
 
@@ -291,11 +303,8 @@ core::Result<CertificateConfig> read_certificate(const CertificateSources& in, c
     TRY_ASSIGN(cert.domains, read_domains(in.item, in.path, config.allow));
     TRY_ASSIGN(cert.id, read_id(in.item, in.path, cert.domains.front()));
 
-    TRY_ASSIGN(const Values defaults,
-               settings::read_object(certificate_block(), in.defaults.all ? *in.defaults.all : json::object(),
-                                     "defaults", k_defaults_objects));
     TRY_ASSIGN(const Values own, settings::read_object(certificate_block(), in.item, in.path, k_certificate_objects));
-    TRY_ASSIGN(Values values, settings::overlay(certificate_block(), defaults, own, Foreign::error));
+    TRY_ASSIGN(Values values, settings::overlay(certificate_block(), in.defaults.certificate, own, Foreign::error));
     TRY_ASSIGN(values, settings::overlay(certificate_block(), std::move(values), in.flags.certificate, Foreign::error));
     cert.key_type = core::parse_key_type(settings::text(values, "key_type", "ec256")).value();  // checked by the row
     cert.profile = settings::text(values, "profile");
@@ -303,15 +312,15 @@ core::Result<CertificateConfig> read_certificate(const CertificateSources& in, c
 
     const std::string dns_path = join_path(in.path, "dns");
     TRY_ASSIGN(const json* own_dns, optional_object(in.item, "dns", dns_path));
-    TRY_ASSIGN(const Values dns, layered({dns::dns_block(), in.defaults.dns, "defaults.dns", own_dns, dns_path,
-                                          in.env.dns, in.flags.dns}));
+    TRY_ASSIGN(const Values dns,
+               layered({dns::dns_block(), in.defaults.dns, own_dns, dns_path, in.env.dns, in.flags.dns}));
     TRY_ASSIGN(cert.dns, dns::make_dns_config(dns, required_origin(dns, "provider", dns_path, in.from_file)));
 
     const std::string replace_path = join_path(in.path, "replace");
     TRY_ASSIGN(const json* own_replace, optional_object(in.item, "replace", replace_path));
     static const Values k_no_env;
-    TRY_ASSIGN(const Values replace, layered({replace_block(), in.defaults.replace, "defaults.replace", own_replace,
-                                              replace_path, k_no_env, in.flags.replace}));
+    TRY_ASSIGN(const Values replace,
+               layered({replace_block(), in.defaults.replace, own_replace, replace_path, k_no_env, in.flags.replace}));
     TRY_ASSIGN(cert.replace,
                make_replace_target(replace, required_origin(replace, "type", replace_path, in.from_file)));
     return cert;
@@ -420,15 +429,6 @@ core::Result<Config> assemble(const json& root, const CommandLine& flags, const 
     TRY(apply_eab(root, env, flags, config));
     TRY(apply_renew(root, config));
     TRY_ASSIGN(const Defaults defaults, read_defaults(root));
-    if (defaults.all != nullptr) {
-        // Checked on their own too, so a mistake in an unused default is found.
-        TRY(settings::read_object(certificate_block(), *defaults.all, "defaults", k_defaults_objects));
-        for (const auto& [block, object, path] : {std::tuple{&dns::dns_block(), defaults.dns, "defaults.dns"},
-                                                  std::tuple{&replace_block(), defaults.replace, "defaults.replace"}}) {
-            TRY_ASSIGN(const Values values, settings::read_object(*block, object ? *object : json::object(), path));
-            TRY(settings::check_variant(*block, values));
-        }
-    }
     TRY_ASSIGN(const json items, certificate_items(root, flags, from_file));
     for (std::size_t i = 0; i < items.size(); ++i) {
         const CertificateSources in{items[i],    index_path("certificates", i), defaults, env, flags, from_file,

@@ -109,6 +109,10 @@ struct StoreSpec {
     bool operator==(const StoreSpec&) const = default;
 };
 
+// `spec` with every "{name}" replaced by the certificate id ('*' -> '_', so
+// "*.example.com" gives "_.example.com").
+std::string expand_store(std::string_view spec, const std::string& id);
+
 // Parses "aws-sm:NAME" (NAME: 1..512 of A-Z a-z 0-9 / _ + = . @ -, the
 // Secrets Manager rules) or "dir:/path".
 core::Result<StoreSpec> parse_store_spec(std::string_view text);

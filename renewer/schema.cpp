@@ -291,11 +291,7 @@ core::Result<ReplaceTarget> make_replace_target(const settings::Values& values, 
 
 std::optional<std::string> store_spec_problem(std::string_view text) {
     // "{name}" stands for a certificate id; check the spec with one in place.
-    std::string probe(text);
-    for (auto at = probe.find("{name}"); at != std::string::npos; at = probe.find("{name}")) {
-        probe.replace(at, 6, "example.com");
-    }
-    if (auto store = parse_store_spec(probe); !store) {
+    if (auto store = parse_store_spec(expand_store(text, "example.com")); !store) {
         return store.error().message;
     }
     return std::nullopt;
