@@ -5,36 +5,16 @@
 #include <sstream>
 
 #include "core/env.hpp"
+#include "core/text.hpp"
 
 namespace aws::config {
 namespace {
-
-std::string trim(std::string_view text) {
-    std::size_t begin = 0;
-    std::size_t end = text.size();
-    while (begin < end && (text[begin] == ' ' || text[begin] == '\t' || text[begin] == '\r')) {
-        ++begin;
-    }
-    while (end > begin && (text[end - 1] == ' ' || text[end - 1] == '\t' || text[end - 1] == '\r')) {
-        --end;
-    }
-    return std::string(text.substr(begin, end - begin));
-}
-
-std::string lower(std::string text) {
-    for (char& c : text) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return text;
-}
 
 // Collapses inner whitespace of a section name: "[ profile   dev ]" -> "profile dev".
 std::string normalize_section(std::string_view name) {
     std::string out;
     bool space = false;
-    for (const char c : trim(name)) {
+    for (const char c : core::trim(name)) {
         if (c == ' ' || c == '\t') {
             space = true;
             continue;
@@ -94,7 +74,7 @@ core::Result<Sections> parse_ini(std::string_view text, std::string_view file_na
         const std::string_view raw = text.substr(pos, end - pos);
         pos = end + 1;
         ++line_number;
-        const std::string line = trim(raw);
+        const std::string line(core::trim(raw));
         if (line.empty() || line.front() == '#' || line.front() == ';') {
             continue;
         }
@@ -121,8 +101,8 @@ core::Result<Sections> parse_ini(std::string_view text, std::string_view file_na
                 if (eq == std::string::npos) {
                     return fail("expected 'key = value' in the nested block of '" + last_key + "'");
                 }
-                (*current)[last_key + "." + lower(trim(std::string_view(line).substr(0, eq)))] =
-                    trim(std::string_view(line).substr(eq + 1));
+                (*current)[last_key + "." + core::ascii_lower(core::trim(std::string_view(line).substr(0, eq)))] =
+                    core::trim(std::string_view(line).substr(eq + 1));
             } else {
                 (*current)[last_key] += "\n" + line;
             }
@@ -132,11 +112,11 @@ core::Result<Sections> parse_ini(std::string_view text, std::string_view file_na
         if (eq == std::string::npos) {
             return fail("expected 'key = value'");
         }
-        last_key = lower(trim(std::string_view(line).substr(0, eq)));
+        last_key = core::ascii_lower(core::trim(std::string_view(line).substr(0, eq)));
         if (last_key.empty()) {
             return fail("empty key");
         }
-        const std::string value = trim(std::string_view(line).substr(eq + 1));
+        const std::string value(core::trim(std::string_view(line).substr(eq + 1)));
         last_key_nested = value.empty();
         (*current)[last_key] = value;
     }

@@ -6,6 +6,7 @@
 #include "aws/client.hpp"
 #include "aws/config_file.hpp"
 #include "core/env.hpp"
+#include "core/text.hpp"
 
 namespace aws {
 
@@ -19,15 +20,6 @@ const Service ecs{"ecs", "ecs", "ECS", "2014-11-13", "AmazonEC2ContainerServiceV
 const Service sts{"sts", "sts", "STS", "2011-06-15", nullptr, false};
 
 namespace {
-
-std::string lower(std::string text) {
-    for (char& c : text) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return text;
-}
 
 std::string strip_trailing_slash(std::string url) {
     while (url.size() > 1 && url.back() == '/') {
@@ -52,7 +44,7 @@ std::string resolve_region() {
 std::string resolve_endpoint(const Service& service, const std::string& region) {
     // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS / ignore_configured_endpoint_urls turn
     // every configured endpoint off (SDK "Service-specific endpoints").
-    const bool ignore_configured = lower(core::env_or("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) == "true";
+    const bool ignore_configured = core::ascii_lower(core::env_or("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) == "true";
     if (!ignore_configured) {
         std::string url = core::env_or(("AWS_ENDPOINT_URL_" + std::string(service.env_name)).c_str());
         if (url.empty()) {
@@ -67,11 +59,11 @@ std::string resolve_endpoint(const Service& service, const std::string& region) 
                     auto it = profile->find(key);
                     return it == profile->end() ? std::string() : it->second;
                 };
-                if (lower(value("ignore_configured_endpoint_urls")) != "true") {
+                if (core::ascii_lower(value("ignore_configured_endpoint_urls")) != "true") {
                     // [services name] / <service id> = / endpoint_url = ...
                     if (std::string section = value("services"); !section.empty()) {
                         if (auto services = shared->services(section)) {
-                            auto it = services->find(lower(service.env_name) + ".endpoint_url");
+                            auto it = services->find(core::ascii_lower(service.env_name) + ".endpoint_url");
                             if (it != services->end() && !it->second.empty()) {
                                 return strip_trailing_slash(it->second);
                             }

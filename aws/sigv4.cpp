@@ -13,6 +13,7 @@
 #include "core/base64.hpp"
 #include "core/digest.hpp"
 #include "core/http.hpp"
+#include "core/text.hpp"
 
 namespace aws::sigv4 {
 namespace {
@@ -34,16 +35,6 @@ int hex_value(char c) {
     return -1;
 }
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return out;
-}
-
 std::tm utc(std::chrono::system_clock::time_point time) {
     const std::time_t t = std::chrono::system_clock::to_time_t(time);
     std::tm tm{};
@@ -59,7 +50,7 @@ std::string payload_hash_of(const Request& request, const SigningParams& params)
     // streaming) is signed with that declaration, as botocore does.
     if (params.content_hash_header == ContentHashHeader::omit) {
         for (const auto& [name, value] : request.headers) {
-            if (lower(name) == "x-amz-content-sha256") {
+            if (core::ascii_lower(name) == "x-amz-content-sha256") {
                 return value;
             }
         }
@@ -77,7 +68,7 @@ using HeaderMap = std::map<std::string, std::vector<std::string>>;
 HeaderMap headers_to_sign(const core::http::Headers& headers, const std::vector<std::string>& drop) {
     HeaderMap map;
     for (const auto& [name, value] : headers) {
-        std::string key = lower(trim_all(name));
+        std::string key = core::ascii_lower(trim_all(name));
         if (std::find(k_never_signed.begin(), k_never_signed.end(), key) != k_never_signed.end()) {
             continue;
         }

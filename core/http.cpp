@@ -9,6 +9,7 @@
 
 #include "core/c_handle.hpp"
 #include "core/retry.hpp"
+#include "core/text.hpp"
 #include "version.hpp"
 
 namespace core::http {
@@ -30,25 +31,9 @@ CURLcode global_init() {
 
 char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
-std::string to_lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
-    return out;
-}
-
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() &&
            std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n')) {
-        text.remove_suffix(1);
-    }
-    return text;
 }
 
 bool has_crlf(std::string_view text) { return text.find_first_of("\r\n") != std::string_view::npos; }
@@ -95,7 +80,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     if (colon == std::string_view::npos) {
         return n;  // not a header; ignore rather than fail the transfer
     }
-    headers.emplace_back(to_lower(trim(content.substr(0, colon))), std::string(trim(content.substr(colon + 1))));
+    headers.emplace_back(ascii_lower(trim(content.substr(0, colon))), std::string(trim(content.substr(colon + 1))));
     return n;
 }
 
@@ -378,7 +363,7 @@ Result<Url> parse_url(std::string_view text) {
         return invalid("missing scheme");
     }
     Url url;
-    url.scheme = to_lower(text.substr(0, scheme_end));
+    url.scheme = ascii_lower(text.substr(0, scheme_end));
     if (!std::isalpha(static_cast<unsigned char>(url.scheme[0])) ||
         !std::all_of(url.scheme.begin(), url.scheme.end(), [](char c) {
             return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';

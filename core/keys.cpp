@@ -12,40 +12,21 @@
 #include <openssl/pem.h>
 
 #include "core/c_handle.hpp"
+#include "core/openssl_bio.hpp"
 
 namespace core {
 
 namespace {
 
-using BioPtr = CHandle<BIO, BIO_free>;
+using openssl::bio_contents;
+using openssl::BioPtr;
+using openssl::crypto_error;
+using openssl::read_bio;
+using openssl::ubytes;
+
 using BignumPtr = CHandle<BIGNUM, BN_free>;
 using EcdsaSigPtr = CHandle<ECDSA_SIG, ECDSA_SIG_free>;
 using EvpMdCtxPtr = CHandle<EVP_MD_CTX, EVP_MD_CTX_free>;
-
-Error crypto_error(const std::string& what) { return make_error(ErrorKind::crypto, what + ": " + openssl_error()); }
-
-unsigned char* ubytes(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
-
-const unsigned char* ubytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
-
-// Read-only memory BIO over `text`; nullptr when it is too large for OpenSSL's int length.
-BioPtr read_bio(std::string_view text) {
-    if (text.size() > static_cast<std::size_t>(INT_MAX)) {
-        return nullptr;
-    }
-    return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
-
-// Everything written to a memory BIO. Private key PEM goes through a secure
-// memory BIO so OpenSSL's copy is wiped when freed.
-std::string bio_contents(BIO* bio) {
-    char* data = nullptr;
-    const long len = BIO_get_mem_data(bio, &data);
-    if (len <= 0 || data == nullptr) {
-        return {};
-    }
-    return std::string(data, static_cast<std::size_t>(len));
-}
 
 // Never prompt on a terminal for a passphrase: encrypted keys fail to load.
 int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*userdata*/) { return -1; }

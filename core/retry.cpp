@@ -1,4 +1,5 @@
 #include "core/retry.hpp"
+#include "core/text.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -203,16 +204,6 @@ std::optional<std::chrono::sys_seconds> to_time_point(const DateParts& d) {
         return std::nullopt;
     }
     return sys_days{ymd} + hours{d.hour} + minutes{d.minute} + seconds{std::min(d.second, 59)};
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n')) {
-        text.remove_suffix(1);
-    }
-    return text;
 }
 
 }  // namespace

@@ -17,12 +17,18 @@
 
 #include "core/base64.hpp"
 #include "core/c_handle.hpp"
+#include "core/openssl_bio.hpp"
 
 namespace core {
 
 namespace {
 
-using BioPtr = CHandle<BIO, BIO_free>;
+using openssl::bio_contents;
+using openssl::BioPtr;
+using openssl::crypto_error;
+using openssl::read_bio;
+using openssl::ubytes;
+
 using X509ReqPtr = CHandle<X509_REQ, X509_REQ_free>;
 using X509NamePtr = CHandle<X509_NAME, X509_NAME_free>;
 using GeneralNamesPtr = CHandle<GENERAL_NAMES, GENERAL_NAMES_free>;
@@ -46,26 +52,6 @@ using OpensslPtr = CHandle<T, openssl_free>;
 
 // RFC 5280 Appendix A: ub-common-name INTEGER ::= 64.
 constexpr std::size_t k_max_common_name = 64;
-
-Error crypto_error(const std::string& what) { return make_error(ErrorKind::crypto, what + ": " + openssl_error()); }
-
-const unsigned char* ubytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
-
-BioPtr read_bio(std::string_view text) {
-    if (text.size() > static_cast<std::size_t>(INT_MAX)) {
-        return nullptr;
-    }
-    return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
-
-std::string bio_contents(BIO* bio) {
-    char* data = nullptr;
-    const long len = BIO_get_mem_data(bio, &data);
-    if (len <= 0 || data == nullptr) {
-        return {};
-    }
-    return std::string(data, static_cast<std::size_t>(len));
-}
 
 std::string asn1_bytes(const ASN1_STRING* s) {
     if (s == nullptr) {
