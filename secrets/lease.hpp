@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/process.hpp"
 #include "core/result.hpp"
 #include "core/x509.hpp"
 #include "secrets/locker.hpp"
@@ -17,9 +18,8 @@ namespace secrets::detail {
 
 struct LeaseRecord {
     std::string owner;
-    std::string token;  // empty = released
-    std::string host;
-    long pid = 0;
+    std::string token;             // empty = released
+    core::ProcessIdentity holder;  // who took it (host, boot id, pid namespace, pid, start time)
     core::SystemTime expires_at{};
 };
 
@@ -29,8 +29,10 @@ std::string lease_to_json(const LeaseRecord& record);
 // nullopt when the text is not a lease record (then it is treated as free).
 std::optional<LeaseRecord> lease_from_json(std::string_view text);
 
-// Free when released, expired, or held by a process of this host that is gone
-// (kill(pid, 0) == ESRCH): a SIGKILLed run must not block the next one.
+// Free when released, expired, or held by a process that is certainly dead
+// (core::identity_is_dead: same host, boot and pid namespace, pid gone or
+// reused): a SIGKILLed run must not block the next one, and a live run in
+// another container on the same host must not lose its lease.
 bool lease_is_free(const LeaseRecord& record, core::SystemTime now);
 
 core::Error lease_conflict(const LeaseRecord& holder, const std::string& where);

@@ -97,8 +97,7 @@ LeaseRecord new_lease(const std::string& owner, std::chrono::seconds ttl) {
     LeaseRecord record;
     record.owner = owner.empty() ? default_lock_owner() : owner;
     record.token = core::hex_encode(core::random_bytes(16));
-    record.host = hostname();
-    record.pid = static_cast<long>(::getpid());
+    record.holder = core::self_identity();
     record.expires_at = expiry_after(ttl);
     return record;
 }
@@ -121,8 +120,11 @@ std::string lease_to_json(const LeaseRecord& record) {
     nlohmann::ordered_json j;
     j["owner"] = record.owner;
     j["token"] = record.token;
-    j["host"] = record.host;
-    j["pid"] = record.pid;
+    j["host"] = record.holder.host;
+    j["boot_id"] = record.holder.boot_id;
+    j["pid_ns"] = record.holder.pid_ns;
+    j["pid"] = record.holder.pid;
+    j["start"] = record.holder.start;
     j["expires_at"] = core::format_time(record.expires_at);
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -135,9 +137,14 @@ std::optional<LeaseRecord> lease_from_json(std::string_view text) {
     LeaseRecord record;
     record.owner = j.value("owner", std::string());
     record.token = j.value("token", std::string());
-    record.host = j.value("host", std::string());
+    record.holder.host = j.value("host", std::string());
+    record.holder.boot_id = j.value("boot_id", std::string());
+    record.holder.pid_ns = j.value("pid_ns", std::string());
     if (const auto it = j.find("pid"); it != j.end() && it->is_number_integer()) {
-        record.pid = it->get<long>();
+        record.holder.pid = it->get<long>();
+    }
+    if (const auto it = j.find("start"); it != j.end() && it->is_number_unsigned()) {
+        record.holder.start = it->get<std::uint64_t>();
     }
     auto expires = core::parse_time(j.value("expires_at", std::string()));
     if (!expires.ok()) {
@@ -151,12 +158,7 @@ bool lease_is_free(const LeaseRecord& record, core::SystemTime now) {
     if (record.token.empty() || now >= record.expires_at) {
         return true;
     }
-    if (record.pid > 0 && record.host == hostname()) {
-        if (core::process_gone(record.pid)) {
-            return true;
-        }
-    }
-    return false;
+    return core::identity_is_dead(record.holder);
 }
 
 core::Error lease_conflict(const LeaseRecord& holder, const std::string& where) {

@@ -7,7 +7,9 @@ TIME"), exits 0 and orders nothing. Exactly one order reaches Pebble.
 A lease cannot block forever: a SIGKILLed holder on this host is detected by
 its pid (the next run proceeds at once), and a holder on another host (a
 record naming another host, as an ECS task would leave) blocks only until
-the lease's expiry.
+the lease's expiry. A holder with our host name but another pid namespace (a
+container with host networking) is never judged by our pids: it too blocks
+until the expiry.
 
 The lease primitives themselves (take, renew, release, compare-and-swap)
 are unit-tested in tests/secrets; this suite drives the real binary.
@@ -18,6 +20,8 @@ Run: BUILD_DIR=build-x /usr/bin/python3 -m unittest -v tests/faults/test_concurr
 import datetime
 import json
 import os
+import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -28,10 +32,22 @@ from faults_common import TOTALS, FaultCase, ZONE, figure, print_totals  # noqa:
 ORDER_CREATED = r'"msg":"acme: order created"'
 
 
-def lease_record(host, pid, seconds):
+def lease_record(host, pid, seconds, **identity):
     expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
     return {"owner": "%s:%d" % (host, pid), "token": "0123456789abcdef0123456789abcdef", "host": host,
-            "pid": pid, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            "pid": pid, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"), **identity}
+
+
+def dead_pid():
+    """A pid that certainly names no process now: a child that has exited."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def boot_id():
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        return f.read().strip()
 
 
 def tearDownModule():
@@ -95,17 +111,17 @@ class TwoRunsAtOnce(FaultCase):
         figure("lease-dead-holder: the lease of a SIGKILLed run (pid %d gone) was taken at once; renewed in %.2f s" %
                (lock["pid"], r.seconds))
 
-    def expiry(self, label, store_args, name, plant_lease):
-        """A lease held by another host blocks until its expiry, then not."""
-        s = self.stack
+    def expiry(self, label, store_args, name, plant_lease, record=None):
+        """A lease held by another host (or `record`'s holder) blocks until its expiry, then not."""
         ttl = 3
-        plant_lease(lease_record("other-host.example", 4242, ttl))
+        record = record or lease_record("other-host.example", 4242, ttl)
+        plant_lease(record)
         t0 = time.monotonic()
         r1 = self.run_renewer("-d", name, *store_args, account="conc")
         self.assertEqual(r1.rc, 0, r1.explain())
         o1 = self.outcome(r1, name)
         self.assertEqual(o1["outcome"], "skipped", r1.explain())
-        self.assertIn("other-host.example:4242", o1["reason"])
+        self.assertIn(record["owner"], o1["reason"])
         # Bounded wait for the expiry (a second past it: the record keeps seconds).
         wait = ttl + 1.2 - (time.monotonic() - t0)
         if wait > 0:
@@ -136,6 +152,16 @@ class TwoRunsAtOnce(FaultCase):
 
         self.expiry("dir", ["--out", out], name, plant)
         self.assert_valid_files(out, [name], self.stack.root_pem())
+
+    def test_other_pid_namespace_blocks_until_expiry(self):
+        """Our host name and boot id, a pid that is gone here, another pid namespace."""
+        s = self.stack
+        name = "conc-ns." + ZONE
+        secret = "faults/conc-ns"
+        record = lease_record(socket.gethostname(), dead_pid(), 3, boot_id=boot_id(), pid_ns="pid:[1]", start=1)
+        self.expiry("other-pid-ns", s.store_args(secret), name,
+                    lambda rec: s.fake.seed_secret(secret + "-lock", string=json.dumps(rec)), record)
+        self.assert_good_current(secret, [name])
 
 
 if __name__ == "__main__":
