@@ -194,10 +194,9 @@ core::Status Transport::wait_to_retry(const core::Error& error, int& attempts, c
         return error;  // the deadline would cut the backoff short: the CA's answer says more
     }
     if (asked) {
-        core::log::info("acme: server asked to retry later, waiting",
-                        {{"request", std::string(what)},
-                         {"retry_after_ms", std::to_string(wait.count())},
-                         {"error", error.message}});
+        core::log::info("acme: server asked to retry later, waiting", {{"request", std::string(what)},
+                                                                       {"retry_after_ms", std::to_string(wait.count())},
+                                                                       {"error", error.message}});
     } else {
         core::log::debug("acme: retrying", {{"request", std::string(what)}, {"error", error.message}});
     }

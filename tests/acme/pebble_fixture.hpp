@@ -500,8 +500,8 @@ class BoulderProxy {
 public:
     void start(const Pebble& pebble) {
         const std::string state = dir_.file("state.json");
-        process_ = Process({python(), source_dir() + "/tests/harness/boulder_proxy.py", "--upstream", pebble.directory(),
-                            "--upstream-ca", pebble.ca_bundle(), "--state", state},
+        process_ = Process({python(), source_dir() + "/tests/harness/boulder_proxy.py", "--upstream",
+                            pebble.directory(), "--upstream-ca", pebble.ca_bundle(), "--state", state},
                            {{"PYTHONDONTWRITEBYTECODE", "1"}}, dir_.file("proxy.log"));
         if (!wait_until([&] { return std::filesystem::exists(state); }, std::chrono::seconds{20}, &process_)) {
             throw std::runtime_error("boulder_proxy.py did not start: " + read_text(dir_.file("proxy.log")));
@@ -521,9 +521,7 @@ public:
     }
     // Replaces every rule (boulder_proxy.py: replaces_owner_check,
     // retry_after_on_500, faults, hold_processing).
-    void set_rules(const nlohmann::json& rules) const {
-        (void)checked(call("POST", "/_proxy/rules", rules.dump()));
-    }
+    void set_rules(const nlohmann::json& rules) const { (void)checked(call("POST", "/_proxy/rules", rules.dump())); }
     // Requests seen per kind (newAccount, accountCreated, newOrder, finalize, ...).
     int count(const std::string& kind) const {
         return nlohmann::json::parse(checked(call("GET", "/_proxy/counts", ""))).value(kind, 0);

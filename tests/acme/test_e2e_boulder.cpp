@@ -85,8 +85,8 @@ protected:
         acme::AccountOptions options;
         options.email = "ops@example.test";
         options.terms = acme::TermsOfService::agreed;
-        auto made = acme::find_or_create_account(
-            *transport_, std::make_shared<const core::PrivateKey>(std::move(*key)), options, soon());
+        auto made = acme::find_or_create_account(*transport_, std::make_shared<const core::PrivateKey>(std::move(*key)),
+                                                 options, soon());
         if (!made.ok()) {
             throw std::runtime_error(made.error().message);
         }
@@ -223,8 +223,9 @@ TEST_F(BoulderRules, LostFinalizeAnswerPollsTheOrder) {
 // instead of retrying at once (here 2 s to keep the test short).
 TEST_F(BoulderRules, RetryAfterOnA500IsWaitedOut) {
     const acme::Account owner = account();
-    proxy_->set_rules({{"retry_after_on_500", 2},
-                       {"faults", {{{"kind", "newOrder"}, {"status", 500}, {"type", "serverInternal"}, {"count", 1}}}}});
+    proxy_->set_rules(
+        {{"retry_after_on_500", 2},
+         {"faults", {{{"kind", "newOrder"}, {"status", 500}, {"type", "serverInternal"}, {"count", 1}}}}});
     auto cert = obtain(owner, request_for("retry-500.example.test"));
     ASSERT_TRUE(cert.ok()) << cert.error().message;
     const auto gaps = proxy_->gaps("newOrder");
@@ -235,7 +236,8 @@ TEST_F(BoulderRules, RetryAfterOnA500IsWaitedOut) {
 // A 503 without Retry-After is transient too: retried with backoff.
 TEST_F(BoulderRules, ServiceUnavailableWithoutRetryAfterIsRetried) {
     const acme::Account owner = account();
-    proxy_->set_rules({{"faults", {{{"kind", "newOrder"}, {"status", 503}, {"type", "serverInternal"}, {"count", 1}}}}});
+    proxy_->set_rules(
+        {{"faults", {{{"kind", "newOrder"}, {"status", 503}, {"type", "serverInternal"}, {"count", 1}}}}});
     auto cert = obtain(owner, request_for("retry-503.example.test"));
     ASSERT_TRUE(cert.ok()) << cert.error().message;
     EXPECT_EQ(proxy_->count("newOrder"), 2);
@@ -244,8 +246,9 @@ TEST_F(BoulderRules, ServiceUnavailableWithoutRetryAfterIsRetried) {
 // rateLimited with a Retry-After that fits: waited out, then the order goes ahead.
 TEST_F(BoulderRules, RateLimitedWithAShortRetryAfterIsWaitedOut) {
     const acme::Account owner = account();
-    proxy_->set_rules({{"faults",
-                        {{{"kind", "newOrder"}, {"status", 429}, {"type", "rateLimited"}, {"retry_after", 1}, {"count", 1}}}}});
+    proxy_->set_rules(
+        {{"faults",
+          {{{"kind", "newOrder"}, {"status", 429}, {"type", "rateLimited"}, {"retry_after", 1}, {"count", 1}}}}});
     auto cert = obtain(owner, request_for("limited-short.example.test"));
     ASSERT_TRUE(cert.ok()) << cert.error().message;
     const auto gaps = proxy_->gaps("newOrder");
@@ -257,11 +260,9 @@ TEST_F(BoulderRules, RateLimitedWithAShortRetryAfterIsWaitedOut) {
 // saying when the CA will take the order.
 TEST_F(BoulderRules, RateLimitedWithALongRetryAfterFailsAtOnceSayingWhen) {
     const acme::Account owner = account();
-    proxy_->set_rules({{"faults", {{{"kind", "newOrder"},
-                                    {"status", 429},
-                                    {"type", "rateLimited"},
-                                    {"retry_after", 3600},
-                                    {"count", 1}}}}});
+    proxy_->set_rules(
+        {{"faults",
+          {{{"kind", "newOrder"}, {"status", 429}, {"type", "rateLimited"}, {"retry_after", 3600}, {"count", 1}}}}});
     const auto start = std::chrono::steady_clock::now();
     auto cert = obtain(owner, request_for("limited-long.example.test"));
     ASSERT_FALSE(cert.ok());
