@@ -63,6 +63,7 @@ import shutil
 import signal
 import socketserver
 import ssl
+import subprocess
 import sys
 import tempfile
 import threading
@@ -70,7 +71,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness.pebble import make_tls_cert  # noqa: E402
+from harness.pebble import OPENSSL, make_tls_cert  # noqa: E402
 
 ACME_ERROR = "urn:ietf:params:acme:error:"
 
@@ -125,13 +126,13 @@ def serial_of_replaces(replaces):
 
 
 def serial_of_pem(pem):
-    """Serial (lowercase hex) of the first certificate of a PEM chain, or None."""
-    from cryptography import x509  # python3-cryptography, as for the other harness pieces
-
-    try:
-        return "%x" % x509.load_pem_x509_certificate(pem.encode()).serial_number
-    except ValueError:
+    """Serial (lowercase hex) of the first certificate of a PEM chain, or None.
+    The openssl CLI reads the first PEM block, as make_tls_cert() uses it."""
+    out = subprocess.run([OPENSSL, "x509", "-noout", "-serial"], input=pem.encode(), capture_output=True)
+    text = out.stdout.decode(errors="replace").strip()
+    if out.returncode != 0 or not text.startswith("serial="):
         return None
+    return "%x" % int(text[len("serial="):], 16)
 
 
 class _Rules:
