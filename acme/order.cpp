@@ -168,23 +168,30 @@ core::Error name_the_identifier(core::Error error, const std::vector<std::string
     return error;
 }
 
+// RFC 9773 §5 lets a CA refuse `replaces` in many ways: alreadyReplaced,
+// malformed, and Boulder's 403 unauthorized when the certificate was issued
+// to another account (orderMatchesReplacement). Any 4xx may be about the
+// field, so one plain order is tried; rateLimited and badNonce are not about
+// it (a plain order meets the same limit; badNonce is retried in post()).
 bool rejects_replaces(const core::Error& error) {
-    return error.code == "alreadyReplaced" ||
-           (error.code == "malformed" && error.message.find("replaces") != std::string::npos);
+    const bool client_error = error.http_status >= 400 && error.http_status < 500;
+    return client_error && error.code != "rateLimited" && error.code != "badNonce";
 }
 
 // One poll loop for authorizations and orders: fetch at once, then wait
 // first, 2*first, ... cap; a larger Retry-After wins for that wait.
 template <typename Fetch, typename Done>
-auto poll(Fetch fetch, Done done, const core::Deadline& deadline, const PollSchedule& schedule, std::string_view what)
-    -> decltype(fetch()) {
+auto poll(Fetch fetch, Done done, const core::Deadline& deadline, const PollSchedule& schedule, std::string_view what,
+          milliseconds retry_after = milliseconds{0}) -> decltype(fetch()) {
     milliseconds delay = schedule.first;
     const auto started = core::Clock::now();
     // Every caller has just asked for the change (challenges answered, CSR
     // sent) and the answer said it is under way: the first look comes after
     // the first backoff step, not at once (an immediate look is a request
-    // that almost never sees the result).
-    if (auto slept = core::sleep_for(std::min(delay, deadline.remaining()), deadline);
+    // that almost never sees the result), or after the Retry-After of that
+    // answer (RFC 8555 §7.4: a "processing" order may carry one).
+    const milliseconds first = std::max(delay, std::min(retry_after, schedule.max_retry_after));
+    if (auto slept = core::sleep_for(std::min(first, deadline.remaining()), deadline);
         !slept.ok() && slept.error().kind == core::ErrorKind::cancelled) {
         return slept.error().wrap(std::string(what));
     }
@@ -196,7 +203,7 @@ auto poll(Fetch fetch, Done done, const core::Deadline& deadline, const PollSche
         if (!current.ok() || done(*current)) {
             return current;
         }
-        const milliseconds wait = std::max(delay, current->retry_after);
+        const milliseconds wait = std::max(delay, std::min(current->retry_after, schedule.max_retry_after));
         // A progress line on a terminal once a wait gets long (docs/configuration.md, logs and the report).
         const auto waited = std::chrono::duration_cast<std::chrono::seconds>(core::Clock::now() - started);
         if (waited.count() >= 2) {
@@ -262,9 +269,11 @@ core::Result<Order> new_order(Transport& transport, const Account& account, cons
         // RFC 9773 §5: the CA may refuse `replaces` (already replaced, or an
         // identifier it does not know); ordering without it is always allowed.
         core::log::warn(
-            "acme: newOrder rejected \"replaces\"; retrying once without it (this order is not an "
+            "acme: newOrder with \"replaces\" refused; retrying once without it (this order is not an "
             "ARI renewal)",
-            {{"replaces", request.replaces}, {"error", order.error().message}});
+            {{"replaces", request.replaces},
+             {"http_status", std::to_string(order.error().http_status)},
+             {"error", order.error().message}});
         NewOrderRequest plain = request;
         plain.replaces.clear();
         order = new_order_once(transport, account, plain, deadline);
@@ -333,21 +342,49 @@ core::Result<Order> poll_order(Transport& transport, const Account& account, con
                 [](const Order& o) { return !still_in_progress(o.status); }, deadline, schedule, "order");
 }
 
-core::Result<Order> finalize_order(Transport& transport, const Account& account, const Order& order,
-                                   std::string_view csr_der, const core::Deadline& deadline,
-                                   const PollSchedule& schedule) {
+namespace {
+
+// The finalize POST (RFC 8555 §7.4) and what its answer says about the order.
+// When the answer to an earlier finalize was lost, post() sends the request
+// again and the CA answers orderNotReady: the order is already "processing"
+// (or "valid"), which the order itself tells.
+core::Result<Order> send_finalize(Transport& transport, const Account& account, const Order& order,
+                                  std::string_view csr_der, const core::Deadline& deadline) {
     const Json payload = {{"csr", core::base64url_encode(csr_der)}};
-    TRY_ASSIGN(core::http::Response response,
-               transport.post(account.signer(), order.finalize, payload.dump(), deadline));
-    TRY_ASSIGN(const Json doc, parse_body(response.body, "finalize"));
+    auto response = transport.post(account.signer(), order.finalize, payload.dump(), deadline);
+    if (!response.ok()) {
+        if (response.error().code != "orderNotReady") {
+            return response.error();
+        }
+        auto now = fetch_order(transport, account, order.url, deadline);
+        if (!now.ok() || (now->status != ResourceStatus::processing && now->status != ResourceStatus::valid)) {
+            return response.error();
+        }
+        core::log::info("acme: finalize answered orderNotReady for an order already under way; polling it",
+                        {{"order", order.url}, {"status", std::string(to_string(now->status))}});
+        return now;
+    }
+    TRY_ASSIGN(const Json doc, parse_body(response->body, "finalize"));
     // An answer without a status is taken as still processing: the poll reads it.
     Order current = order;
     current.status = ResourceStatus::processing;
+    current.retry_after = retry_after_of(*response);
     if (!str(doc, "status").empty()) {
-        TRY_ASSIGN(current, order_from_json(doc, order.url, retry_after_of(response)));
+        TRY_ASSIGN(current, order_from_json(doc, order.url, retry_after_of(*response)));
     }
+    return current;
+}
+
+}  // namespace
+
+core::Result<Order> finalize_order(Transport& transport, const Account& account, const Order& order,
+                                   std::string_view csr_der, const core::Deadline& deadline,
+                                   const PollSchedule& schedule) {
+    TRY_ASSIGN(Order current, send_finalize(transport, account, order, csr_der, deadline));
     if (still_in_progress(current.status)) {
-        TRY_ASSIGN(current, poll_order(transport, account, order.url, deadline, schedule));
+        TRY_ASSIGN(current, poll([&] { return fetch_order(transport, account, order.url, deadline); },
+                                 [](const Order& o) { return !still_in_progress(o.status); }, deadline, schedule,
+                                 "order", current.retry_after));
     }
     if (current.status != ResourceStatus::valid) {
         const std::string status = to_string(current.status);
@@ -440,10 +477,17 @@ core::Result<std::vector<CertificateChain>> download_certificate(Transport& tran
     TRY_ASSIGN(core::http::Response response, transport.post(account.signer(), url, "", deadline, accept));
     std::vector<CertificateChain> chains{CertificateChain{url, response.body}};
     if (alternates == Alternates::include) {
-        // RFC 8555 §7.4.2: alternate chains via Link rel="alternate".
+        // RFC 8555 §7.4.2: alternate chains via Link rel="alternate". The
+        // certificate is issued already: a chain that cannot be fetched is
+        // skipped (the default chain stays), never a reason to drop it.
         for (const std::string& alternate : parse_links(response.headers_named("link"), "alternate")) {
-            TRY_ASSIGN(core::http::Response alt, transport.post(account.signer(), alternate, "", deadline, accept));
-            chains.push_back(CertificateChain{alternate, alt.body});
+            auto alt = transport.post(account.signer(), alternate, "", deadline, accept);
+            if (!alt.ok()) {
+                core::log::warn("acme: alternate chain download failed; it is not considered for the preferred chain",
+                                {{"url", alternate}, {"error", alt.error().message}});
+                continue;
+            }
+            chains.push_back(CertificateChain{alternate, alt->body});
         }
     }
     return chains;

@@ -69,9 +69,10 @@ struct NewOrderRequest {
 
 // RFC 8555 §7.4 newOrder. With `profile`, fails with a clear error naming
 // the profile and the offered ones when the directory does not advertise it.
-// With `replaces`, when the CA answers alreadyReplaced or rejects the field
-// (malformed mentioning replaces), retries ONCE without it and logs a warning
-// saying so (RFC 9773 §5).
+// With `replaces`, when the CA answers any 4xx other than rateLimited and
+// badNonce (alreadyReplaced, malformed, Boulder's unauthorized for another
+// account's certificate), retries ONCE without it and logs a warning saying
+// so (RFC 9773 §5).
 core::Result<Order> new_order(Transport& transport, const Account& account, const NewOrderRequest& request,
                               const core::Deadline& deadline);
 
@@ -97,12 +98,14 @@ core::Result<Authorization> fetch_authorization(Transport& transport, const Acco
 core::Status respond_to_challenge(Transport& transport, const Account& account, const Challenge& challenge,
                                   const core::Deadline& deadline);
 
-// The polling schedule: at once, then `first`, doubling up to `cap`; a
-// Retry-After from the server lengthens one wait. Always bounded by the
-// deadline and interrupted by core::cancelled().
+// The polling schedule: `first`, doubling up to `cap`; a Retry-After from
+// the server (up to `max_retry_after`) lengthens a wait, the one before the
+// first look included. Always bounded by the deadline and interrupted by
+// core::cancelled().
 struct PollSchedule {
     std::chrono::milliseconds first{50};
     std::chrono::milliseconds cap{1000};
+    std::chrono::milliseconds max_retry_after{60'000};
 };
 
 // Polls until the authorization leaves "pending" (RFC 8555 §7.5.1).
@@ -114,7 +117,10 @@ core::Result<Order> poll_order(Transport& transport, const Account& account, con
                                const core::Deadline& deadline, const PollSchedule& schedule = {});
 
 // RFC 8555 §7.4: POST {"csr": base64url(DER)} to finalize, then polls until
-// valid. An error when the order ends invalid.
+// valid, the first look after the answer's Retry-After. An orderNotReady
+// answer for an order already "processing" or "valid" (a re-sent finalize
+// whose first answer was lost) is polled too. An error when the order ends
+// invalid.
 core::Result<Order> finalize_order(Transport& transport, const Account& account, const Order& order,
                                    std::string_view csr_der, const core::Deadline& deadline,
                                    const PollSchedule& schedule = {});
@@ -127,7 +133,8 @@ struct CertificateChain {
 enum class Alternates { exclude, include };
 
 // RFC 8555 §7.4.2: POST-as-GET with Accept: application/pem-certificate-chain;
-// with Alternates::include also every Link rel="alternate" chain.
+// with Alternates::include also every Link rel="alternate" chain that can be
+// fetched (one that cannot is left out with a warning).
 core::Result<std::vector<CertificateChain>> download_certificate(Transport& transport, const Account& account,
                                                                  const std::string& url, const core::Deadline& deadline,
                                                                  Alternates alternates = Alternates::include);

@@ -31,6 +31,16 @@ core::Status check_time(const core::Deadline& deadline, std::string_view what) {
     return {};
 }
 
+// RFC 9110 §15.6 / §10.2.3, RFC 8555 §6.6: every 5xx (a 503 without
+// Retry-After too) is worth another try; a 429 or rateLimited only when the
+// CA said when (without it the limit is usually hours away).
+bool transient_answer(long status, const core::Error& error) {
+    if (status >= 500) {
+        return true;
+    }
+    return (status == 429 || error.code == "rateLimited") && error.retry_after.count() > 0;
+}
+
 }  // namespace
 
 core::Result<Directory> Directory::parse(std::string_view json_text, std::string url) {
@@ -107,7 +117,8 @@ core::Result<std::unique_ptr<Transport>> Transport::connect(TransportOptions opt
     return transport;
 }
 
-core::Result<core::http::Response> Transport::send(core::http::Request request, const core::Deadline& deadline) {
+core::Result<core::http::Response> Transport::send(core::http::Request request, const core::Deadline& deadline,
+                                                   PoolNonce pool) {
     TRY(check_time(deadline, request.method + " " + request.url));
     const milliseconds remaining = deadline.remaining();
     const milliseconds client_total = options_.http.total_timeout;
@@ -133,7 +144,9 @@ core::Result<core::http::Response> Transport::send(core::http::Request request, 
         return response.error();
     }
     // RFC 8555 §6.5.1: every response may carry a fresh nonce, errors included.
-    nonces_.put(response->header("replay-nonce"));
+    if (pool == PoolNonce::yes) {
+        nonces_.put(response->header("replay-nonce"));
+    }
     core::log::trace("acme: http",
                      {{"method", request.method}, {"url", request.url}, {"status", std::to_string(response->status)}});
     return response;
@@ -160,17 +173,34 @@ core::Result<core::http::Response> Transport::get(std::string_view url, const co
                 return error;
             }
         }
-        if (++transient > options_.max_transient_retries) {
-            return error;
-        }
-        milliseconds wait =
-            error.retry_after.count() > 0 ? error.retry_after : core::backoff_delay(core::RetryPolicy{}, transient - 1);
-        if (wait > options_.max_retry_after || wait >= deadline.remaining()) {
-            return error;
-        }
-        core::log::debug("acme: retrying GET", {{"url", std::string(url)}, {"error", error.message}});
-        TRY(core::sleep_for(wait, deadline));
+        TRY(wait_to_retry(error, transient, deadline, "GET " + std::string(url)));
     }
+}
+
+core::Status Transport::wait_to_retry(const core::Error& error, int& attempts, const core::Deadline& deadline,
+                                      std::string_view what) const {
+    if (++attempts > options_.max_transient_retries) {
+        return error;
+    }
+    const bool asked = error.retry_after.count() > 0;
+    const milliseconds wait = asked ? error.retry_after : core::backoff_delay(core::RetryPolicy{}, attempts - 1);
+    if (asked && (wait > options_.max_retry_after || wait >= deadline.remaining())) {
+        // Waiting cannot help within this run: say when the CA will listen again.
+        core::Error out = error;
+        out.message += " (Retry-After " + std::to_string(wait.count() / 1000) + " s: longer than this run may wait)";
+        return out;
+    }
+    if (wait >= deadline.remaining()) {
+        return error;  // the deadline would cut the backoff short: the CA's answer says more
+    }
+    if (asked) {
+        core::log::info("acme: server asked to retry later, waiting", {{"request", std::string(what)},
+                                                                       {"retry_after_ms", std::to_string(wait.count())},
+                                                                       {"error", error.message}});
+    } else {
+        core::log::debug("acme: retrying", {{"request", std::string(what)}, {"error", error.message}});
+    }
+    return core::sleep_for(wait, deadline);
 }
 
 core::Result<std::string> Transport::nonce(const core::Deadline& deadline) {
@@ -183,19 +213,28 @@ core::Result<std::string> Transport::nonce(const core::Deadline& deadline) {
     request.url = directory_.new_nonce;
     int transient = 0;
     for (;;) {
-        auto response = send(request, deadline);
+        // This response's own nonce: through the shared pool another thread
+        // could take it first.
+        auto response = send(request, deadline, PoolNonce::no);
         if (response.ok() && is_success(response->status)) {
-            if (auto fresh = nonces_.take()) {
-                return std::move(*fresh);
+            std::string fresh = response->header("replay-nonce");
+            if (!fresh.empty()) {
+                return fresh;
             }
             return core::make_error(core::ErrorKind::protocol, "newNonce answered without a Replay-Nonce header");
         }
         core::Error error = response.ok() ? response_to_error(*response) : response.error();
+        if (response.ok()) {
+            nonces_.put(response->header("replay-nonce"));
+        }
         const bool transient_error = !response.ok() ? error.retryable : response->status >= 500;
-        if (!transient_error || ++transient > options_.max_transient_retries) {
+        if (!transient_error) {
             return error.wrap("newNonce");
         }
-        TRY(core::sleep_for(core::backoff_delay(core::RetryPolicy{}, transient - 1), deadline));
+        auto again = wait_to_retry(error, transient, deadline, "newNonce");
+        if (!again.ok()) {
+            return again.error().wrap("newNonce");
+        }
     }
 }
 
@@ -215,11 +254,10 @@ core::Result<core::http::Response> Transport::post(const Signer& signer, std::st
         request.body = jws.dump();
         auto response = send(std::move(request), deadline);
         if (!response.ok()) {
-            const core::Error& error = response.error();
-            if (!error.retryable || ++transient > options_.max_transient_retries) {
-                return error;
+            if (!response.error().retryable) {
+                return response.error();
             }
-            TRY(core::sleep_for(core::backoff_delay(core::RetryPolicy{}, transient - 1), deadline));
+            TRY(wait_to_retry(response.error(), transient, deadline, "POST " + std::string(url)));
             continue;
         }
         if (is_success(response->status)) {
@@ -228,27 +266,17 @@ core::Result<core::http::Response> Transport::post(const Signer& signer, std::st
         core::Error error = response_to_error(*response);
         // RFC 8555 §6.5: retry badNonce with the nonce of the error response
         // (already in the pool), transparently and boundedly.
-        if (error.code == "badNonce" && ++bad_nonces <= options_.max_bad_nonce_retries) {
+        if (error.code == "badNonce") {
+            if (++bad_nonces > options_.max_bad_nonce_retries) {
+                return error;
+            }
             core::log::debug("acme: badNonce, retrying", {{"url", std::string(url)}});
             continue;
         }
-        // RFC 8555 §6.6 / RFC 9110 §10.2.3: 503 and 429 may say when to come back.
-        const bool may_wait = response->status == 503 || response->status == 429 || error.code == "rateLimited";
-        if (may_wait && error.retry_after.count() > 0 && error.retry_after <= options_.max_retry_after &&
-            error.retry_after < deadline.remaining() && ++transient <= options_.max_transient_retries) {
-            core::log::info("acme: server asked to retry later, waiting",
-                            {{"url", std::string(url)},
-                             {"retry_after_ms", std::to_string(error.retry_after.count())},
-                             {"error", error.message}});
-            TRY(core::sleep_for(error.retry_after, deadline));
-            continue;
+        if (!transient_answer(response->status, error)) {
+            return error;
         }
-        if (response->status >= 500 && response->status != 503 && error.code != "badNonce" &&
-            ++transient <= options_.max_transient_retries) {
-            TRY(core::sleep_for(core::backoff_delay(core::RetryPolicy{}, transient - 1), deadline));
-            continue;
-        }
-        return error;
+        TRY(wait_to_retry(error, transient, deadline, "POST " + std::string(url)));
     }
 }
 

@@ -65,7 +65,7 @@ struct TransportOptions {
     std::string directory_url;
     core::http::ClientOptions http;
     int max_bad_nonce_retries = 10;                     // RFC 8555 §6.5: badNonce is retried with a fresh nonce
-    int max_transient_retries = 3;                      // network errors, 5xx, 503/429 with Retry-After
+    int max_transient_retries = 3;                      // network errors, 5xx, 429/rateLimited with Retry-After
     std::chrono::milliseconds max_retry_after{60'000};  // longer Retry-After: fail with the error instead
 };
 
@@ -85,13 +85,20 @@ public:
 
     // THE signed POST (RFC 8555 §6.2). `payload` is JSON text, or "" for
     // POST-as-GET (§6.3). Signs with the signer's jwk or kid, retries badNonce
-    // (§6.5) with the nonce from the error response, waits out Retry-After on
-    // 503/429 when it fits the deadline, and turns problem documents into
-    // errors (§6.7). `extra` headers are added (e.g. Accept for certificates).
+    // (§6.5) with the nonce from the error response, retries network errors
+    // and every 5xx (503 included, with or without Retry-After) and a 429 or
+    // rateLimited that carries Retry-After: the wait is the Retry-After when
+    // given (RFC 9110 §10.2.3; Boulder sends one with its 500s), else a jittered
+    // backoff. A Retry-After beyond max_retry_after or the deadline fails at
+    // once, the error saying how long the CA asked for
+    // (docs/architecture.md#retries). Problem documents become errors (§6.7).
+    // `extra` headers are added (e.g. Accept for certificates).
     core::Result<core::http::Response> post(const Signer& signer, std::string_view url, std::string_view payload,
                                             const core::Deadline& deadline, const core::http::Headers& extra = {});
 
-    // A nonce from the pool, or a fresh one from newNonce (§7.2).
+    // A nonce from the pool, or a fresh one from newNonce (§7.2): then the
+    // Replay-Nonce of that very response, never one another thread may take
+    // from the pool first.
     core::Result<std::string> nonce(const core::Deadline& deadline);
 
     ~Transport();
@@ -100,9 +107,17 @@ public:
 
 private:
     explicit Transport(TransportOptions options);
+    enum class PoolNonce { yes, no };
     // Sends with a pooled client, bounded by `deadline`, feeding Replay-Nonce
-    // into the pool.
-    core::Result<core::http::Response> send(core::http::Request request, const core::Deadline& deadline);
+    // into the pool unless told not to.
+    core::Result<core::http::Response> send(core::http::Request request, const core::Deadline& deadline,
+                                            PoolNonce pool = PoolNonce::yes);
+    // After transient failure number `attempts` (incremented here): sleeps
+    // the answer's Retry-After or a backoff and returns ok to try again, or
+    // returns `error` (saying what the CA asked for) when the attempts, the
+    // cap or the deadline do not allow another try.
+    core::Status wait_to_retry(const core::Error& error, int& attempts, const core::Deadline& deadline,
+                               std::string_view what) const;
 
     TransportOptions options_;
     Directory directory_;

@@ -491,4 +491,87 @@ inline std::string source_dir() { return core::env_or("SOURCE_DIR", ACME_TEST_SO
 inline std::string python() { return core::env_or("PYTHON", ACME_TEST_PYTHON); }
 #endif
 
+#ifdef ACME_TEST_SHARED_DIR
+// Boulder's behaviours in front of a started Pebble: tests/harness/boulder_proxy.py
+// (see its docstring for the rules) as a child process on a free loopback
+// port with its own TLS root. The client talks to directory() trusting
+// ca_bundle(); rules are set over the proxy's /_proxy/ endpoints.
+class BoulderProxy {
+public:
+    void start(const Pebble& pebble) {
+        const std::string state = dir_.file("state.json");
+        process_ = Process({python(), source_dir() + "/tests/harness/boulder_proxy.py", "--upstream",
+                            pebble.directory(), "--upstream-ca", pebble.ca_bundle(), "--state", state},
+                           {{"PYTHONDONTWRITEBYTECODE", "1"}}, dir_.file("proxy.log"));
+        if (!wait_until([&] { return std::filesystem::exists(state); }, std::chrono::seconds{20}, &process_)) {
+            throw std::runtime_error("boulder_proxy.py did not start: " + read_text(dir_.file("proxy.log")));
+        }
+        const auto doc = nlohmann::json::parse(read_text(state));
+        port_ = doc.at("port").get<int>();
+        ca_bundle_ = doc.at("ca_bundle").get<std::string>();
+    }
+    void stop() { process_.stop(); }
+
+    std::string directory() const { return base() + "/dir"; }
+    const std::string& ca_bundle() const { return ca_bundle_; }
+    core::http::ClientOptions http_options() const {
+        core::http::ClientOptions options;
+        options.ca_bundle = ca_bundle_;
+        return options;
+    }
+    // Replaces every rule (boulder_proxy.py: replaces_owner_check,
+    // retry_after_on_500, faults, hold_processing).
+    void set_rules(const nlohmann::json& rules) const { (void)checked(call("POST", "/_proxy/rules", rules.dump())); }
+    // Requests seen per kind (newAccount, accountCreated, newOrder, finalize, ...).
+    int count(const std::string& kind) const {
+        return nlohmann::json::parse(checked(call("GET", "/_proxy/counts", ""))).value(kind, 0);
+    }
+    // Every request seen: [{"kind", "status", "t" (monotonic seconds)}].
+    nlohmann::json log() const { return nlohmann::json::parse(checked(call("GET", "/_proxy/log", ""))); }
+    // Seconds between consecutive requests of `kind`.
+    std::vector<double> gaps(const std::string& kind) const {
+        std::vector<double> times;
+        for (const auto& entry : log()) {
+            if (entry.at("kind") == kind) {
+                times.push_back(entry.at("t").get<double>());
+            }
+        }
+        std::vector<double> out;
+        for (std::size_t i = 1; i < times.size(); ++i) {
+            out.push_back(times[i] - times[i - 1]);
+        }
+        return out;
+    }
+    std::string output() const { return read_text(dir_.file("proxy.log")); }
+
+private:
+    std::string base() const { return "https://127.0.0.1:" + std::to_string(port_); }
+    static std::string checked(core::Result<std::string> answer) {
+        if (!answer.ok()) {
+            throw std::runtime_error("boulder proxy control: " + answer.error().message);
+        }
+        return std::move(*answer);
+    }
+    core::Result<std::string> call(const std::string& method, const std::string& path, const std::string& body) const {
+        core::http::Client client(http_options());
+        core::http::Request request;
+        request.method = method;
+        request.url = base() + path;
+        request.body = body;
+        request.timeout = std::chrono::milliseconds{5000};
+        TRY_ASSIGN(core::http::Response response, client.send(request));
+        if (response.status != 200) {
+            return core::make_error(core::ErrorKind::http, path + ": HTTP " + std::to_string(response.status));
+        }
+        return response.body;
+    }
+
+    TempDir dir_;
+    Process process_;
+    int port_ = 0;
+    std::string ca_bundle_;
+};
+
+#endif
+
 }  // namespace test

@@ -7,6 +7,7 @@ for end-to-end tests.
         ca.directory        # https://127.0.0.1:PORT/dir
         ca.ca_bundle        # PEM file with the root of Pebble's own TLS cert
         ca.root_pem()       # Pebble's issuing root (management API)
+        proxy = ca.behind_boulder_proxy()   # Boulder's behaviours in front (boulder_proxy.py)
 
 Pebble gets a throwaway TLS certificate made with the openssl CLI, binds
 127.0.0.1 on free ports, validates DNS-01 against `dns_port` for real
@@ -107,6 +108,7 @@ class Pebble:
         self.port = self.mgmt_port = None
         self.ca_bundle = None
         self.log_path = os.path.join(self.workdir, "pebble.log")
+        self._proxies = []
 
     def start(self, dns_port, eab=None, nonce_reject=0, alternate_roots=0, chain_length=None,
               extra_env=None, timeout=30):
@@ -171,11 +173,23 @@ class Pebble:
         """Pebble's view of a certificate: {"Status": "Valid"|"Revoked", "Reason": n, ...}."""
         return json.load(self._get("%s/cert-status-by-serial/%s" % (self.management, serial_hex)))
 
+    def behind_boulder_proxy(self):
+        """A started BoulderProxy in front of this Pebble: give the client
+        proxy.directory and proxy.ca_bundle. Stopped by stop()."""
+        from harness.boulder_proxy import BoulderProxy  # it imports this module
+
+        proxy = BoulderProxy(self.directory, self.ca_bundle).start()
+        self._proxies.append(proxy)
+        return proxy
+
     def log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
     def stop(self):
+        for proxy in self._proxies:
+            proxy.stop()
+        self._proxies = []
         _stop(self.proc)
         self.proc = None
         if getattr(self, "_log", None):
