@@ -479,6 +479,28 @@ private:
     Mode mode_;
 };
 
+// The deadline of one exchange with the local CA.
+inline core::Deadline soon() { return core::Deadline::after(std::chrono::seconds{60}); }
+
+// A new account with a fresh key on `transport` (terms agreed, a contact
+// address unless `given` says otherwise); throws when the CA refuses.
+inline acme::Account new_account(acme::Transport& transport, core::KeyType type = core::KeyType::ec256,
+                                 const acme::AccountOptions* given = nullptr) {
+    auto key = core::PrivateKey::generate(type);
+    if (!key.ok()) {
+        throw std::runtime_error(key.error().message);
+    }
+    acme::AccountOptions options;
+    options.email = "ops@example.test";
+    options.terms = acme::TermsOfService::agreed;
+    auto account = acme::find_or_create_account(transport, std::make_shared<const core::PrivateKey>(std::move(*key)),
+                                                given ? *given : options, soon());
+    if (!account.ok()) {
+        throw std::runtime_error(account.error().message);
+    }
+    return *account;
+}
+
 }  // namespace test
 
 namespace test {

@@ -27,7 +27,7 @@ namespace {
 using std::chrono::seconds;
 using Json = nlohmann::json;
 
-core::Deadline soon() { return core::Deadline::after(seconds{60}); }
+using test::soon;
 
 // Log lines of the code under test, read back as JSON lines.
 class LogCapture {
@@ -79,19 +79,7 @@ protected:
     }
     void SetUp() override { proxy_->set_rules(Json::object()); }
 
-    static acme::Account account() {
-        auto key = core::PrivateKey::generate(core::KeyType::ec256);
-        EXPECT_TRUE(key.ok());
-        acme::AccountOptions options;
-        options.email = "ops@example.test";
-        options.terms = acme::TermsOfService::agreed;
-        auto made = acme::find_or_create_account(*transport_, std::make_shared<const core::PrivateKey>(std::move(*key)),
-                                                 options, soon());
-        if (!made.ok()) {
-            throw std::runtime_error(made.error().message);
-        }
-        return *made;
-    }
+    static acme::Account account() { return test::new_account(*transport_); }
 
     static core::Result<acme::ObtainedCertificate> obtain(const acme::Account& account, acme::ObtainRequest request) {
         test::ChallTestSolver solver(*dns_);

@@ -18,7 +18,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-core::Deadline soon() { return core::Deadline::after(seconds{60}); }
+using test::soon;
 
 // One CA per configuration, started once per test suite.
 struct Ca {
@@ -39,17 +39,7 @@ struct Ca {
     }
 
     acme::Account account(core::KeyType type = core::KeyType::ec256, const acme::AccountOptions* given = nullptr) {
-        auto key = core::PrivateKey::generate(type);
-        EXPECT_TRUE(key.ok());
-        acme::AccountOptions options;
-        options.email = "ops@example.test";
-        options.terms = acme::TermsOfService::agreed;
-        auto account = acme::find_or_create_account(
-            *transport, std::make_shared<const core::PrivateKey>(std::move(*key)), given ? *given : options, soon());
-        if (!account.ok()) {
-            throw std::runtime_error(account.error().message);
-        }
-        return *account;
+        return test::new_account(*transport, type, given);
     }
 
     std::vector<core::Certificate> roots(int index = 0) const {

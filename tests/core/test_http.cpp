@@ -23,6 +23,7 @@
 #include "core/env.hpp"
 #include "core/http.hpp"
 #include "core/retry.hpp"
+#include "elapsed.hpp"
 #include "version.hpp"
 
 namespace {
@@ -42,10 +43,6 @@ std::string server_script() {
         return source_dir + "/tests/core/http_test_server.py";
     }
     return (std::filesystem::path(__FILE__).parent_path() / "http_test_server.py").string();
-}
-
-long elapsed_ms(Steady::time_point start) {
-    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - start).count());
 }
 
 // Runs a command to completion with its output discarded; returns the exit status.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/retry.hpp"
+#include "elapsed.hpp"
 
 namespace {
 
@@ -20,10 +21,6 @@ using core::RetryPolicy;
 using std::chrono::milliseconds;
 using Steady = std::chrono::steady_clock;
 using SystemTime = std::chrono::system_clock::time_point;
-
-long elapsed_ms(Steady::time_point start) {
-    return static_cast<long>(std::chrono::duration_cast<milliseconds>(Steady::now() - start).count());
-}
 
 // 2026-11-23T19:00:00Z
 SystemTime fixed_now() {
