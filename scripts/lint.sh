@@ -4,8 +4,8 @@
 #   format  clang-format --dry-run --Werror over every tracked C/C++ file
 #           (.clang-format); `clang-format -i FILE` fixes one
 #   tidy    clang-tidy (.clang-tidy) over the product sources, not the tests,
-#           with the compile commands of $BUILD_DIR (default build; configured
-#           here when it is not yet)
+#           with the compile commands of $LINT_BUILD_DIR (default build-lint,
+#           configured here, nothing built)
 #
 #   scripts/lint.sh              both
 #   scripts/lint.sh format       one of them
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 what=${1:-all}
 shift || true
-build_dir=${BUILD_DIR:-build}
+build_dir=${LINT_BUILD_DIR:-build-lint}
 
 check_format() {
   local files
@@ -31,9 +31,10 @@ check_tidy() {
     # them (HeaderFilterRegex in .clang-tidy).
     mapfile -t files < <(git ls-files '*.cpp' | grep -Ev '^(tests|bench)/')
   fi
-  if [[ ! -f $build_dir/compile_commands.json ]]; then
-    cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWERROR=ON >/dev/null
-  fi
+  # A compile database of its own: the builds of scripts/test.sh are unity
+  # builds, whose database names the batches, not the sources. Configuring
+  # takes seconds and builds nothing.
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=OFF -DBUILD_TESTING=OFF >/dev/null
   # run-clang-tidy takes regular expressions: anchor each path.
   local patterns=()
   for f in "${files[@]}"; do

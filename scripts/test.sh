@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with warnings as errors, and runs the whole
-# test suite through CTest. Extra arguments go to ctest (e.g. -L unit) and
-# then only that main stage runs.
+# test suite through CTest, every test once. Extra arguments go to ctest (e.g.
+# -L unit) and then only the build and tests stages run.
 #
-# Without arguments (CI) a lint stage comes first and two more stages follow
-# the main suite:
+# Two builds (docs: CONTRIBUTING.md, "The stages of scripts/test.sh"):
+#   build        gcc, RelWithDebInfo: the two shipped binaries (what
+#                scripts/demo.sh builds; the tests are not built here)
+#   build-clang  clang with ASan, UBSan and libFuzzer coverage (-O0,
+#                scripts/build-clang.sh): every test and fuzz target
+# Stages:
 #   lint     scripts/lint.sh: clang-format and clang-tidy at zero findings
-#   asan     the clang build (build-clang, scripts/build-clang.sh) with ASan,
-#            UBSan and libFuzzer coverage runs the unit, e2e and fuzz-replay
-#            labels again; any ASan/UBSan report fails
-#   fuzz     scripts/fuzz.sh: each libFuzzer target for FUZZ_SECONDS (30) s,
-#            built from the same clang objects
-#   (memcheck runs inside the main suite: label memcheck, valgrind)
-# RENEWER_STAGES="lint main asan fuzz" picks stages; the time of each is
+#   build    both builds
+#   tests    the suite on build-clang under the sanitizers (any ASan/UBSan
+#            report fails), except what needs the shipped, uninstrumented
+#            binaries: the crash and fault matrices (label faults) and
+#            valgrind (label memcheck) run on build
+#   fuzz     scripts/fuzz.sh: each libFuzzer target for FUZZ_SECONDS (20) s
+# RENEWER_STAGES="lint build tests fuzz" picks stages; the time of each is
 # printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +27,9 @@ build_dir=${BUILD_DIR:-build}
 clang_dir=${CLANG_BUILD_DIR:-build-clang}
 jobs=$(nproc)
 if (($# > 0)); then
-  stages=${RENEWER_STAGES:-main}
+  stages=${RENEWER_STAGES:-build tests}
 else
-  stages=${RENEWER_STAGES:-lint main asan fuzz}
+  stages=${RENEWER_STAGES:-lint build tests fuzz}
 fi
 timings=()
 stage_start=0
@@ -37,57 +41,60 @@ report() {
 }
 trap report EXIT
 
-# The same configuration as scripts/demo.sh, so the suite completes the build
-# the demo started.
-configure_main() { cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWERROR=ON; }
+# The same configuration as scripts/demo.sh, so a demo's build is reused.
+configure_main() { cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=ON -DWERROR=ON; }
+# CTest names of the suites that run on the uninstrumented gcc build.
+uninstrumented='^(faults_.*|e2e_memcheck)$'
 
 if [[ " $stages " == *" lint "* ]]; then
   begin lint
-  configure_main >/dev/null
-  BUILD_DIR=$build_dir scripts/lint.sh
+  scripts/lint.sh
   finish lint
 fi
 
-if [[ " $stages " == *" main "* ]]; then
-  begin build
+if [[ " $stages " == *" build "* ]]; then
+  begin build-gcc
   configure_main
-  cmake --build "$build_dir" -j"$jobs"
-  finish build
+  cmake --build "$build_dir" -j"$jobs" --target renewer certfetch
+  finish build-gcc
 
-  begin tests
-  start=$(date +%s)
-  ctest --test-dir "$build_dir" --output-on-failure --timeout 600 -j"$jobs" "$@"
-  echo "test.sh: suite wall time $(( $(date +%s) - start )) s"
-  finish tests
+  begin build-clang
+  CLANG_BUILD_DIR=$clang_dir JOBS=$jobs scripts/build-clang.sh
+  finish build-clang
 fi
 
-if [[ " $stages " == *" asan "* ]]; then
-  # One clang build for this stage and the fuzz stage. The AWS CLI fidelity
-  # suite tests the fake, not our code: skipped here.
-  begin asan-build
-  CLANG_BUILD_DIR=$clang_dir JOBS=$jobs scripts/build-clang.sh
-  finish asan-build
-
-  begin asan-tests
-  # Reports go to files, so one in a process a test expected to fail is still
-  # seen: any file there fails the stage.
+# Sanitizer reports go to files, so one from a process a test expected to
+# fail is still seen: any file there fails the stage.
+sanitized_ctest() {
+  local reports
   reports=$(realpath -m "$clang_dir/sanitizer-reports")
   rm -rf "$reports"
   mkdir -p "$reports"
+  local status=0
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:log_path=$reports/asan \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan \
-    ctest --test-dir "$clang_dir" --output-on-failure --timeout 600 -j"$jobs" -L 'unit|e2e|fuzz' -E 'fidelity|awscli'
+    ctest --test-dir "$clang_dir" --output-on-failure --timeout 600 -j"$jobs" -E "$uninstrumented" "$@" || status=$?
   if [[ -n $(ls -A "$reports") ]]; then
     for f in "$reports"/*; do echo "--- $f ---"; head -60 "$f"; done
     echo "test.sh: sanitizer reports in $reports" >&2
-    exit 1
+    return 1
   fi
   echo "test.sh: ASan/UBSan: 0 reports"
-  finish asan-tests
+  return "$status"
+}
+
+if [[ " $stages " == *" tests "* ]]; then
+  begin tests-clang
+  sanitized_ctest "$@"
+  finish tests-clang
+
+  begin tests-gcc
+  ctest --test-dir "$build_dir" --output-on-failure --timeout 600 -j"$jobs" -R "$uninstrumented" "$@"
+  finish tests-gcc
 fi
 
 if [[ " $stages " == *" fuzz "* ]]; then
   begin fuzz
-  FUZZ_BUILD_DIR=$clang_dir FUZZ_JOBS=$jobs scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+  FUZZ_BUILD_DIR=$clang_dir FUZZ_JOBS=$jobs scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
   finish fuzz
 fi
