@@ -3,6 +3,7 @@
 // existing consumers read; the rest is metadata derived from the leaf.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,10 @@ struct Bundle {
     std::string issuer;      // RFC 2253 one-line issuer (core::CertInfo::issuer)
     std::string key_type;    // "ec256", "rsa2048", ... (core::to_string(KeyType))
     std::string renewed_at;  // RFC 3339 UTC, when this bundle was issued/stored
+    // The URL of the ACME account that ordered it (RFC 8555 §7.3), so a
+    // renewal names it in `replaces` (RFC 9773 §5) only from the same
+    // account; empty in bundles of other tools and older versions.
+    std::string account;
 
     bool operator==(const Bundle&) const = default;
 };
@@ -53,7 +58,14 @@ struct VerifyOptions {
     std::optional<core::SystemTime> now;  // empty = the system clock
     // When not empty, the chain must verify up to one of these roots (core::verify_chain).
     std::vector<core::Certificate> roots;
+    // A certificate whose notBefore is at most this far ahead of `now` counts
+    // as valid: CAs backdate little or not at all, and a host clock a little
+    // slow must not reject what the CA just issued.
+    std::chrono::seconds not_before_tolerance{0};
 };
+
+// The tolerance renewer allows for a slow local clock (docs/stores.md#verification).
+inline constexpr std::chrono::seconds k_clock_skew_tolerance{300};
 
 // Checks that a bundle is safe to serve: the certificate chain parses, the
 // private key parses and matches the leaf, notBefore <= now < notAfter,
