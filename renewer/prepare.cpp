@@ -30,7 +30,7 @@ bool read_current(Job& job) {
     auto current = job.store->get(secrets::Stage::current);
     job.unreadable.clear();
     if (!current) {
-        if (current.error().kind == core::ErrorKind::invalid_input) {
+        if (current.error().code == secrets::k_unreadable_bundle) {
             job.unreadable = current.error().message;
             job.current.reset();
             core::log::error("the stored certificate is unreadable; a new one will replace it",
@@ -66,9 +66,9 @@ bool open_store(Job& job) {
 }
 
 // A spooled certificate that failed verification after issuance: stored now
-// if it passes today (the cause was fixed), else the job is finished without
-// an order while the configuration is the one it was ordered for (no --force).
-// True when the job may go on (store it, or plan a new order).
+// if it passes today (the cause was fixed: false), else held, the job
+// finished without an order, while the configuration is the one it was
+// ordered for and there is no --force (true), else left to a new order (true).
 bool held_back(const RunSettings& settings, Job& job, const secrets::SpoolEntry& entry, secrets::Spool& spool) {
     const auto& id = job.config->id;
     if (verify_issued(entry.bundle, *job.config, settings)) {

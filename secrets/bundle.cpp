@@ -171,7 +171,9 @@ std::string to_json(const Bundle& bundle) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-core::Result<Bundle> parse_bundle(std::string_view json_text) {
+namespace {
+
+core::Result<Bundle> parse_fields(std::string_view json_text) {
     // No exceptions (allow_exceptions=false): a discarded value means malformed
     // text. The parser's message is not used as it may quote the secret.
     const auto j = nlohmann::json::parse(json_text, nullptr, false);
@@ -202,6 +204,18 @@ core::Result<Bundle> parse_bundle(std::string_view json_text) {
             }
             bundle.domains.push_back(item.get<std::string>());
         }
+    }
+    return bundle;
+}
+
+}  // namespace
+
+core::Result<Bundle> parse_bundle(std::string_view json_text) {
+    auto bundle = parse_fields(json_text);
+    if (!bundle) {
+        core::Error error = bundle.error();
+        error.code = k_unreadable_bundle;
+        return error;
     }
     return bundle;
 }

@@ -43,7 +43,10 @@ std::string to_json(const Bundle& bundle);
 // its type when present. Unknown keys are ignored (forward compatibility).
 // Errors (ErrorKind::invalid_input) name the field: "bundle: field
 // \"private_key\" is missing". The message never quotes the text itself.
+// Its errors carry the code k_unreadable_bundle, which tells a stored value
+// that is there but broken from a store that cannot be reached.
 core::Result<Bundle> parse_bundle(std::string_view json_text);
+inline constexpr const char* k_unreadable_bundle = "UnreadableBundle";
 
 // A bundle from what the CA returned: `fullchain_pem` (leaf first), the
 // certificate's private key (any PEM form; stored as PKCS#8) and when it was

@@ -118,12 +118,15 @@ class Accounts(E2eCase):
     def test_unreadable_stored_value_is_due_and_replaced(self):
         s = self.stack
         bad, good = "corrupt." + ZONE, "intact." + ZONE
-        stores = {bad: self.tmpdir("store-bad-"), good: self.tmpdir("store-good-")}
-        config = self.config([(bad, stores[bad]), (good, stores[good])])
+        secret, good_store = "corrupt-bundle", self.tmpdir("store-good-")
+        config = {"certificates": [
+            {"name": bad, "domains": [bad], "store": "aws-sm:" + secret, "dns": s.dns_config()},
+            {"name": good, "domains": [good], "store": "dir:" + good_store, "dns": s.dns_config()}]}
         r1 = s.renewer_config("run", config)
         self.assertEqual(r1.rc, 0, r1.explain())
-        with open(os.path.join(stores[bad], "bundle.json"), "w") as f:
-            f.write('{"certificate": "-----BEGIN CERT')  # a truncated write by some other tool
+        sm = s.fake.client("secretsmanager")
+        # A truncated write by some other tool becomes the current version.
+        sm.put_secret_value(SecretId=secret, SecretString='{"certificate": "-----BEGIN CERT')
         plan = s.renewer_config("plan", config)
         self.assertEqual(plan.rc, 0, plan.explain())
         self.assertEqual(plan.certs[bad]["outcome"], "due", plan.explain())
@@ -135,7 +138,8 @@ class Accounts(E2eCase):
         self.assertEqual(r2.certs[good]["outcome"], "not due", r2.explain())
         errors = [l for l in r2.log_records() if l.get("level") == "error" and "unreadable" in l.get("msg", "")]
         self.assertTrue(errors, r2.explain())
-        self.assertEqual(bundle_of(stores[bad])["domains"], [bad])
+        current = json.loads(sm.get_secret_value(SecretId=secret)["SecretString"])
+        self.assertEqual(current["domains"], [bad])
 
 
 class StandardBase64Eab(E2eCase):
