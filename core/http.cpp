@@ -1,9 +1,13 @@
 #include "core/http.hpp"
 
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 
@@ -170,6 +174,37 @@ Error transfer_error(CURLcode code, const Request& request, const char* error_bu
     }
 }
 
+// CURLOPT_SSL_CTX_FUNCTION: curl has loaded the system roots into the
+// context's store; the extra roots of ClientOptions::ca_bundle join them.
+CURLcode add_extra_roots(CURL* /*curl*/, void* ssl_ctx, void* path) {
+    X509_STORE* store = SSL_CTX_get_cert_store(static_cast<SSL_CTX*>(ssl_ctx));
+    if (store == nullptr || X509_STORE_load_file(store, static_cast<const std::string*>(path)->c_str()) != 1) {
+        ERR_clear_error();
+        return CURLE_SSL_CACERT_BADFILE;
+    }
+    return CURLE_OK;
+}
+
+// The system roots are curl's default bundle, or the file and folder that
+// OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR name; ca_bundle adds to them
+// (docs/configuration.md). Options a curl_easy_reset() cleared are set again.
+void trust_roots(CURL* curl, const ClientOptions& options) {
+    if (const char* file = std::getenv("SSL_CERT_FILE"); file != nullptr && *file != '\0') {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, file);
+    }
+    if (const char* dir = std::getenv("SSL_CERT_DIR"); dir != nullptr && *dir != '\0') {
+        curl_easy_setopt(curl, CURLOPT_CAPATH, dir);
+    }
+    if (options.ca_bundle.empty()) {
+        return;
+    }
+    // curl shares a loaded store between connections for a day; the extra
+    // roots are added per connection to a store of this handle's own.
+    curl_easy_setopt(curl, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, add_extra_roots);
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, &options.ca_bundle);
+}
+
 bool is_unreserved(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
            c == '_' || c == '~';
@@ -288,11 +323,7 @@ Result<Response> Client::send(const Request& request) {
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!options.ca_bundle.empty()) {
-        // The bundle replaces the system store (see ClientOptions::ca_bundle).
-        curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_bundle.c_str());
-        curl_easy_setopt(curl, CURLOPT_CAPATH, static_cast<const char*>(nullptr));
-    }
+    trust_roots(curl, options);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, options.user_agent.c_str());
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, impl_->error_buffer.data());
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);

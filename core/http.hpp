@@ -40,9 +40,9 @@ struct Response {
 struct ClientOptions {
     std::chrono::milliseconds connect_timeout{10'000};
     std::chrono::milliseconds total_timeout{60'000};
-    // PEM file of trusted roots. When set it REPLACES the system store (curl's
-    // CAINFO, with CAPATH cleared): only these roots are trusted, which is what
-    // Pebble and the local AWS-compatible service need. Empty = system store.
+    // PEM file of extra trusted roots, added to the system's (curl's default
+    // bundle, or SSL_CERT_FILE / SSL_CERT_DIR when set): a private CA such as
+    // Pebble's joins the public ones. Empty = the system roots alone.
     std::string ca_bundle;
     std::string user_agent;  // empty = "renewer/<version>"
 };

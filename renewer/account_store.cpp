@@ -1,8 +1,5 @@
 #include "renewer/account_store.hpp"
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include "core/log.hpp"
 #include "renewer/run.hpp"
 
@@ -15,37 +12,22 @@ class StoreAccountStore final : public acme::AccountStore {
 public:
     explicit StoreAccountStore(secrets::Store& store) : store_(store) {}
 
-    core::Result<std::optional<acme::StoredAccount>> load() override {
+    core::Result<std::vector<acme::StoredAccount>> load() override {
         auto text = store_.get_account();
         if (!text) {
             return text.error();
         }
         if (!*text) {
-            return std::optional<acme::StoredAccount>{};
+            return std::vector<acme::StoredAccount>{};
         }
-        const auto json = nlohmann::json::parse(**text, nullptr, false);
-        if (json.is_discarded() || !json.is_object() || !json.contains("key_pem") || !json["key_pem"].is_string()) {
-            return core::make_error(
-                core::ErrorKind::invalid_input,
-                fmt::format("{}: the stored ACME account is not valid JSON with a key_pem", store_.describe()));
-        }
-        acme::StoredAccount account;
-        account.key_pem = json["key_pem"].get<std::string>();
-        // Not json.value(): GCC's -Wnull-dereference false positive at -O2.
-        for (auto [key, field] : {std::pair{"url", &account.url}, std::pair{"server", &account.server}}) {
-            if (const auto it = json.find(key); it != json.end()) {
-                if (const auto* value = it->get_ptr<const std::string*>()) {
-                    *field = *value;
-                }
-            }
-        }
-        return std::optional<acme::StoredAccount>(std::move(account));
+        return acme::accounts_from_json(**text, describe());
     }
 
-    core::Status save(const acme::StoredAccount& account) override {
-        const nlohmann::json json = {{"server", account.server}, {"url", account.url}, {"key_pem", account.key_pem}};
-        return store_.put_account(json.dump());
+    core::Status save(const std::vector<acme::StoredAccount>& accounts) override {
+        return store_.put_account(acme::accounts_to_json(accounts));
     }
+
+    std::string describe() const override { return "the account beside " + store_.describe(); }
 
 private:
     secrets::Store& store_;
@@ -57,22 +39,41 @@ std::unique_ptr<acme::AccountStore> make_store_account_store(secrets::Store& sto
     return std::make_unique<StoreAccountStore>(store);
 }
 
-std::unique_ptr<acme::AccountStore> account_store_for(const RunSettings& settings,
-                                                      std::unique_ptr<secrets::Store>& holder,
-                                                      secrets::Store* fallback) {
-    if (!settings.account_file.empty()) {
-        return acme::make_file_account_store(settings.account_file);
+std::vector<acme::AccountStore*> AccountStores::elsewhere_list() const {
+    std::vector<acme::AccountStore*> list;
+    list.reserve(elsewhere.size());
+    for (const auto& store : elsewhere) {
+        list.push_back(store.get());
     }
-    if (settings.config.account_store) {
+    return list;
+}
+
+AccountStores account_stores_for(const RunSettings& settings, const std::vector<secrets::Store*>& certificate_stores) {
+    AccountStores stores;
+    if (!settings.account_file.empty()) {
+        stores.home = acme::make_file_account_store(settings.account_file);
+    } else if (settings.config.account_store) {
         auto store = secrets::make_store(settings.config.account_store->spec);
         if (store) {
-            holder = std::move(*store);
-            return std::make_unique<StoreAccountStore>(*holder);
+            stores.holder = std::move(*store);
+            stores.home = std::make_unique<StoreAccountStore>(*stores.holder);
+        } else {
+            core::log::warn("account store unusable; using the first certificate's store",
+                            {{"error", store.error().message}});
         }
-        core::log::warn("account store unusable; using the first certificate's store",
-                        {{"error", store.error().message}});
     }
-    return std::make_unique<StoreAccountStore>(*fallback);
+    for (auto* store : certificate_stores) {
+        if (store == nullptr) {
+            continue;
+        }
+        // Not by position among the due ones: the same certificate every run.
+        if (!stores.home) {
+            stores.home = std::make_unique<StoreAccountStore>(*store);
+        } else {
+            stores.elsewhere.push_back(std::make_unique<StoreAccountStore>(*store));
+        }
+    }
+    return stores;
 }
 
 acme::AccountOptions account_options(const RunSettings& settings) {

@@ -7,6 +7,8 @@
 
 #include "acme/account.hpp"
 #include "acme/obtain.hpp"
+#include "core/base64.hpp"
+#include "core/digest.hpp"
 #include "core/log.hpp"
 #include "renewer/account_store.hpp"
 #include "renewer/dns_bridge.hpp"
@@ -52,16 +54,35 @@ std::vector<Job*> lease_due(const RunSettings& settings, std::vector<Job>& jobs)
     return due;
 }
 
-acme::ObtainRequest order_request(const RunSettings& settings, const Job& job, const core::Deadline& start_by) {
+// --reuse-key: the current key, only when it is of the configured type (a
+// changed key type wants a new key, or every run would order again).
+std::string reusable_key(const RunSettings& settings, const Job& job) {
+    if (settings.reuse_key == KeyReuse::no || !job.current) {
+        return {};
+    }
+    auto key = core::PrivateKey::from_pem(job.current->private_key);
+    if (!key || key->type() != job.config->key_type) {
+        core::log::info("not reusing the current key: it is not of the configured key type",
+                        {{"certificate", job.config->id}, {"key_type", core::to_string(job.config->key_type)}});
+        return {};
+    }
+    return job.current->private_key;
+}
+
+acme::ObtainRequest order_request(const RunSettings& settings, const Job& job, const std::string& account_url,
+                                  const core::Deadline& start_by) {
     const auto& config = *job.config;
     acme::ObtainRequest request;
     request.names = config.domains;
     request.key_type = config.key_type;
-    if (settings.reuse_key == KeyReuse::yes && job.current) {
-        request.key_pem = job.current->private_key;
-    }
+    request.key_pem = reusable_key(settings, job);
     request.profile = config.profile;
-    request.replaces = job.replaces;
+    // RFC 9773 §5: a CA refuses `replaces` naming another account's
+    // certificate (Boulder: 403 unauthorized), so it is sent only for a
+    // certificate this account ordered, and only when renewalInfo answered.
+    if (job.current && !job.current->account.empty() && job.current->account == account_url) {
+        request.replaces = job.replaces;
+    }
     request.preferred_chain = settings.preferred_chain;
     request.timeout = settings.order_timeout;
     request.start_by = start_by;
@@ -94,8 +115,8 @@ std::shared_ptr<dns::Solver> shared_solver(const RunSettings& settings, Job& job
 
 // One request per due job, each name routed to its certificate's solver.
 void prepare_orders(const RunSettings& settings, const std::vector<Job*>& due, Orders& orders,
-                    const std::shared_ptr<dns::Journal>& journal, const core::Deadline& run_deadline,
-                    const core::Deadline& start_by) {
+                    const std::string& account_url, const std::shared_ptr<dns::Journal>& journal,
+                    const core::Deadline& run_deadline, const core::Deadline& start_by) {
     for (auto* job : due) {
         auto solver = shared_solver(settings, *job, orders, journal, run_deadline);
         if (!solver) {
@@ -104,7 +125,7 @@ void prepare_orders(const RunSettings& settings, const std::vector<Job*>& due, O
         for (const auto& name : job->config->domains) {
             orders.bridge.route(strip_wildcard(name), solver);
         }
-        orders.requests.push_back(order_request(settings, *job, start_by));
+        orders.requests.push_back(order_request(settings, *job, account_url, start_by));
         orders.jobs.push_back(job);
     }
 }
@@ -113,20 +134,34 @@ bool account_gone(const core::Result<acme::ObtainedCertificate>& result) {
     return !result && result.error().code == "accountDoesNotExist";
 }
 
+// Forgets the cached URL of `account` in `home`, so the next lookup asks the CA.
+void forget_account_url(acme::AccountStore& home, const acme::Account& account) {
+    auto records = home.load();
+    if (!records) {
+        return;
+    }
+    for (auto& record : *records) {
+        if (record.url == account.url()) {
+            record.url.clear();
+        }
+    }
+    (void)home.save(*records);
+}
+
 // A CA that no longer knows the cached account URL (a CA reset, an account
 // it deactivated) refuses newOrder with accountDoesNotExist, and would refuse
 // every later run the same way: forget the URL, look the key up again or
 // register it anew, and retry those orders once (nothing was presented for
-// them).
+// them), without `replaces` unless the account is still the same.
 void retry_forgotten_account(const RunSettings& settings, acme::Transport& transport, const acme::Account& account,
-                             acme::AccountStore& account_store, Orders& orders, ObtainResults& results,
-                             const core::Deadline& run_deadline) {
+                             acme::AccountStore& home, Orders& orders, ObtainResults& results,
+                             std::vector<std::string>& issued_by, const core::Deadline& run_deadline) {
     if (std::none_of(results.begin(), results.end(), account_gone)) {
         return;
     }
     core::log::warn("the CA does not know the stored ACME account; registering it again", {{"account", account.url()}});
-    (void)account_store.save(acme::StoredAccount{account.key().to_pem(), "", transport.directory().url});
-    auto again = acme::load_or_register(transport, account_store, account_options(settings), settings.account_key_type,
+    forget_account_url(home, account);
+    auto again = acme::load_or_register(transport, home, account_options(settings), settings.account_key_type,
                                         core::Deadline::after(std::chrono::seconds(120)).min(run_deadline));
     if (!again) {
         return;
@@ -137,43 +172,16 @@ void retry_forgotten_account(const RunSettings& settings, acme::Transport& trans
         if (account_gone(results[i])) {
             redo.push_back(i);
             retry.push_back(orders.requests[i]);
+            if (again->url() != account.url()) {
+                retry.back().replaces.clear();
+            }
         }
     }
     auto second = acme::obtain_many(transport, *again, orders.bridge, retry, settings.config.concurrency, run_deadline);
     for (std::size_t k = 0; k < redo.size() && k < second.size(); ++k) {
         results[redo[k]] = std::move(second[k]);
+        issued_by[redo[k]] = again->url();
     }
-}
-
-// Verify: checks an issued certificate before it may replace anything (never
-// a bad certificate over a good one): parses, key matches, every requested
-// name is covered, valid now, chains to a trusted root if given.
-core::Result<secrets::Bundle> verified_bundle(const acme::ObtainedCertificate& issued, const CertificateConfig& config,
-                                              const RunSettings& settings) {
-    auto bundle = secrets::build_bundle(issued.fullchain_pem, issued.key_pem, core::to_string(issued.key_type),
-                                        std::chrono::system_clock::now());
-    if (!bundle) {
-        return bundle.error().wrap("issued certificate rejected");
-    }
-    secrets::VerifyOptions verify;
-    for (const auto& root : settings.trust_roots) {
-        auto copy = core::Certificate::from_der(root.to_der());
-        if (copy) {
-            verify.roots.push_back(std::move(*copy));
-        }
-    }
-    if (auto ok = secrets::verify_bundle(*bundle, verify); !ok) {
-        return ok.error().wrap("issued certificate rejected");
-    }
-    for (const auto& name : config.domains) {
-        const bool covered = std::any_of(bundle->domains.begin(), bundle->domains.end(),
-                                         [&](const std::string& have) { return secrets::name_matches(have, name); });
-        if (!covered) {
-            return core::make_error(core::ErrorKind::protocol,
-                                    fmt::format("issued certificate rejected: it does not cover {}", name));
-        }
-    }
-    return bundle;
 }
 
 // Spool, then store: a run that fails or is killed while storing leaves the
@@ -197,22 +205,72 @@ void spool_and_store(Job& job, const secrets::Bundle& bundle, secrets::Spool& sp
     fill_current(job.result, bundle);
 }
 
-// The steps after the order, for one certificate: verify -> spool -> store.
+// The steps after the order, for one certificate: spool -> verify -> store.
+// The certificate reaches the spool before anything may reject it: one that
+// fails verification stays there marked failed (not ordered again until its
+// configuration changes or --force), so a cause fixed later (a trust root,
+// a clock) costs no new order.
 void finish_job(const RunSettings& settings, Job& job, const core::Result<acme::ObtainedCertificate>& issued,
-                secrets::Spool& spool) {
+                const std::string& account_url, secrets::Spool& spool) {
     if (!issued) {
         fail(job, issued.error().message);
         return;
     }
-    auto bundle = verified_bundle(*issued, *job.config, settings);
+    const auto& id = job.config->id;
+    auto bundle = secrets::build_bundle(issued->fullchain_pem, issued->key_pem, core::to_string(issued->key_type),
+                                        std::chrono::system_clock::now());
     if (!bundle) {
-        fail(job, fmt::format("{}: {}", job.config->id, bundle.error().message));
+        fail(job, fmt::format("{}: {}", id, bundle.error().wrap("issued certificate rejected").message));
+        return;
+    }
+    bundle->account = account_url;
+    if (auto verified = verify_issued(*bundle, *job.config, settings); !verified) {
+        const secrets::SpoolFailure failure{verified.error().message, config_fingerprint(*job.config)};
+        auto spooled = spool.put(id, *bundle, failure);
+        fail(job,
+             fmt::format("{}: issued (serial {}) but rejected: {}; {}", id, bundle->serial, verified.error().message,
+                         spooled ? "kept in the spool marked failed; " + std::string(k_held_hint)
+                                 : "could not spool it: " + spooled.error().message));
         return;
     }
     spool_and_store(job, *bundle, spool);
 }
 
 }  // namespace
+
+core::Status verify_issued(const secrets::Bundle& bundle, const CertificateConfig& config,
+                           const RunSettings& settings) {
+    secrets::VerifyOptions verify;
+    verify.not_before_tolerance = secrets::k_clock_skew_tolerance;
+    for (const auto& root : settings.trust_roots) {
+        auto copy = core::Certificate::from_der(root.to_der());
+        if (copy) {
+            verify.roots.push_back(std::move(*copy));
+        }
+    }
+    if (auto ok = secrets::verify_bundle(bundle, verify); !ok) {
+        return ok.error().wrap("issued certificate rejected");
+    }
+    for (const auto& name : config.domains) {
+        const bool covered = std::any_of(bundle.domains.begin(), bundle.domains.end(),
+                                         [&](const std::string& have) { return secrets::name_matches(have, name); });
+        if (!covered) {
+            return core::make_error(core::ErrorKind::protocol,
+                                    fmt::format("issued certificate rejected: it does not cover {}", name));
+        }
+    }
+    return {};
+}
+
+std::string config_fingerprint(const CertificateConfig& config) {
+    auto names = config.domains;
+    std::sort(names.begin(), names.end());
+    std::string text = std::string(core::to_string(config.key_type)) + "\n" + config.profile;
+    for (const auto& name : names) {
+        text += "\n" + name;
+    }
+    return core::hex_encode(core::sha256(text)).substr(0, 32);
+}
 
 std::optional<std::unique_ptr<acme::Transport>> connect_ca(const RunSettings& settings, std::string& error,
                                                            const core::Deadline& run_deadline) {
@@ -240,11 +298,14 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
             fail(*job, reason);
         }
     };
-    std::unique_ptr<secrets::Store> account_holder;
-    auto account_store = account_store_for(settings, account_holder, due.front()->store.get());
-    auto account =
-        acme::load_or_register(transport, *account_store, account_options(settings), settings.account_key_type,
-                               core::Deadline::after(std::chrono::seconds(120)).min(run_deadline));
+    std::vector<secrets::Store*> certificate_stores;
+    for (auto& job : jobs) {
+        certificate_stores.push_back(job.store.get());
+    }
+    auto accounts = account_stores_for(settings, certificate_stores);
+    auto account = acme::load_or_register(
+        transport, *accounts.home, account_options(settings), settings.account_key_type,
+        core::Deadline::after(std::chrono::seconds(120)).min(run_deadline), accounts.elsewhere_list());
     if (!account) {
         fail_all(account.error().wrap("ACME account").message);
         return;
@@ -254,16 +315,17 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
         return;
     }
     Orders orders;
-    prepare_orders(settings, due, orders, journal, run_deadline, start_by);
+    prepare_orders(settings, due, orders, account->url(), journal, run_deadline, start_by);
     auto results = acme::obtain_many(transport, *account, orders.bridge, orders.requests, settings.config.concurrency,
                                      run_deadline, &orders.durations);
-    retry_forgotten_account(settings, transport, *account, *account_store, orders, results, run_deadline);
+    std::vector<std::string> issued_by(results.size(), account->url());
+    retry_forgotten_account(settings, transport, *account, *accounts.home, orders, results, issued_by, run_deadline);
     for (std::size_t i = 0; i < results.size(); ++i) {
         Job& job = *orders.jobs[i];
         if (i < orders.durations.size()) {
             job.result.duration += orders.durations[i];
         }
-        finish_job(settings, job, results[i], spool);
+        finish_job(settings, job, results[i], issued_by[i], spool);
     }
 }
 

@@ -19,6 +19,19 @@ namespace renewer {
 
 struct RunSettings;
 
+// What a certificate held in the spool after failing verification waits for.
+inline constexpr const char* k_held_hint =
+    "no new order for it until its configuration changes or --force (docs/troubleshooting.md)";
+
+// The checks an issued certificate passes before it may replace anything
+// (never a bad certificate over a good one): it parses, its key matches,
+// every configured name is covered, it is valid now (notBefore up to
+// secrets::k_clock_skew_tolerance ahead), and it chains to a --trust-root if given.
+core::Status verify_issued(const secrets::Bundle& bundle, const CertificateConfig& config, const RunSettings& settings);
+
+// What a spooled failure was ordered for: names, key type, profile.
+std::string config_fingerprint(const CertificateConfig& config);
+
 // The CA's directory; nullopt with `error` set when it cannot be reached.
 std::optional<std::unique_ptr<acme::Transport>> connect_ca(const RunSettings& settings, std::string& error,
                                                            const core::Deadline& run_deadline);

@@ -20,7 +20,8 @@ struct Job {
     std::unique_ptr<secrets::Locker> locker;  // guards `store`
     std::optional<secrets::Lease> lease;
     std::optional<secrets::Bundle> current;
-    std::string replaces;  // RFC 9773 id of the current certificate when the CA offers ARI
+    std::string unreadable;  // why the stored value could not be read ("" = it could, or there is none)
+    std::string replaces;    // RFC 9773 id of the current certificate when the CA offers ARI
     CertificateResult result;
     bool due = false;
 };

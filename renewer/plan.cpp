@@ -20,6 +20,9 @@ std::string day_text(core::SystemTime t) { return core::format_time(t); }
 Decision decide(const std::optional<secrets::Bundle>& current, const PlanInput& input, core::SystemTime now,
                 const std::optional<acme::RenewalInfo>& ari, double ari_fraction) {
     if (!current) {
+        if (!input.unreadable.empty()) {
+            return {true, "unreadable: " + input.unreadable, std::nullopt};
+        }
         return {true, "no certificate stored", std::nullopt};
     }
     if (input.force == Force::yes) {
@@ -49,8 +52,10 @@ Decision decide(const std::optional<secrets::Bundle>& current, const PlanInput& 
     // RFC 9773 §4.2: the CA's window wins over our own rule when it offers one.
     if (ari) {
         const auto at = acme::pick_renewal_time(*ari, ari_fraction);
+        // RFC 9773 §4.2: a client SHOULD show the operator the explanation.
+        const std::string why = ari->explanation_url.empty() ? "" : " (the CA explains: " + ari->explanation_url + ")";
         if (now >= at) {
-            return {true, "inside the CA's renewal window", at};
+            return {true, "inside the CA's renewal window" + why, at};
         }
         return {false, "not due: the CA's renewal window starts " + day_text(ari->window_start), at};
     }

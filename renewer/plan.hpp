@@ -23,6 +23,9 @@ struct PlanInput {
     std::string key_type;            // wanted ("ec256", ...)
     Force force = Force::no;
     RenewPolicy policy;
+    // Why the stored value could not be read, when it could not (a corrupted
+    // secret version): due, so a good version replaces it.
+    std::string unreadable;
 };
 
 struct Decision {

@@ -3,8 +3,11 @@
 #include <filesystem>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "acme/ari.hpp"
 #include "core/log.hpp"
+#include "renewer/issue.hpp"
 #include "renewer/plan.hpp"
 #include "renewer/run.hpp"
 #include "secrets/store.hpp"
@@ -19,10 +22,21 @@ double random_fraction() {
     return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
-// Reads the job's stored certificate; false (job failed) when the store cannot be read.
+// Reads the job's stored certificate; false (job failed) when the store
+// cannot be read. A value that is there but does not parse (a corrupted
+// version) is not a reason to stop this certificate for good: it is
+// "unreadable", due, and replaced by a good version (docs/stores.md).
 bool read_current(Job& job) {
     auto current = job.store->get(secrets::Stage::current);
+    job.unreadable.clear();
     if (!current) {
+        if (current.error().code == secrets::k_unreadable_bundle) {
+            job.unreadable = current.error().message;
+            job.current.reset();
+            core::log::error("the stored certificate is unreadable; a new one will replace it",
+                             {{"certificate", job.config->id}, {"error", job.unreadable}});
+            return true;
+        }
         job.result.outcome = Outcome::failed;
         job.result.reason = current.error().wrap("reading the stored certificate").message;
         return false;
@@ -51,26 +65,57 @@ bool open_store(Job& job) {
     return read_current(job);
 }
 
+// A spooled certificate that failed verification after issuance: stored now
+// if it passes today (the cause was fixed: false), else held, the job
+// finished without an order, while the configuration is the one it was
+// ordered for and there is no --force (true), else left to a new order (true).
+bool held_back(const RunSettings& settings, Job& job, const secrets::SpoolEntry& entry, secrets::Spool& spool) {
+    const auto& id = job.config->id;
+    if (verify_issued(entry.bundle, *job.config, settings)) {
+        core::log::info("a spooled certificate that failed verification passes now", {{"certificate", id}});
+        return false;
+    }
+    if (settings.force == Force::no && entry.failure->config == config_fingerprint(*job.config)) {
+        job.result.outcome = Outcome::failed;
+        job.result.reason = fmt::format("issued (serial {}) but rejected: {}; held in the spool ({}); {}",
+                                        entry.bundle.serial, entry.failure->reason, spool.path_for(id), k_held_hint);
+        return true;
+    }
+    core::log::warn("ordering again: the configuration changed or --force since a certificate failed verification",
+                    {{"certificate", id}});
+    return true;
+}
+
+// Whether a spooled bundle is worth storing over the current one: unless it is
+// what the store already holds or older than it. (Not just a later expiry:
+// two certificates issued in the same second, e.g. a --force run right after
+// the last one, expire in the same second.)
+bool newer_than_current(const Job& job, const secrets::Bundle& bundle) {
+    return !job.current || job.current->not_after < bundle.not_after ||
+           (job.current->not_after == bundle.not_after && job.current->serial != bundle.serial &&
+            job.current->not_before <= bundle.not_before);
+}
+
 // A certificate issued by an earlier run but never stored: store it now
 // instead of ordering again (CA rate limits are precious).
-void store_spooled(const RunSettings& settings, Job& job, secrets::Spool& spool) {
+void store_spooled(const RunSettings& settings, Job& job, secrets::Spool& spool, SpooledCertificates mode) {
     const auto& id = job.config->id;
     std::error_code ec;
-    if (!std::filesystem::exists(spool.path_for(id), ec) || !claim(settings, job)) {
+    if (!std::filesystem::exists(spool.path_for(id), ec)) {
         return;
     }
-    auto spooled = spool.take(id);
+    auto spooled = spool.take_entry(id);
     if (!spooled || !*spooled) {
         return;
     }
-    const auto& bundle = **spooled;
-    // Useful unless it is what the store already holds or older than it.
-    // (Not just a later expiry: two certificates issued in the same second,
-    // e.g. a --force run right after the last one, expire in the same second.)
-    const bool newer = !job.current || job.current->not_after < bundle.not_after ||
-                       (job.current->not_after == bundle.not_after && job.current->serial != bundle.serial &&
-                        job.current->not_before <= bundle.not_before);
-    if (!secrets::verify_bundle(bundle) || !newer) {
+    if ((*spooled)->failure && held_back(settings, job, **spooled, spool)) {
+        return;
+    }
+    if (mode == SpooledCertificates::leave || !claim(settings, job)) {
+        return;
+    }
+    const auto& bundle = (*spooled)->bundle;
+    if (!verify_issued(bundle, *job.config, settings) || !newer_than_current(job, bundle)) {
         core::log::warn("dropping a spooled certificate that is no longer useful", {{"certificate", id}});
         (void)spool.remove(id);
         return;
@@ -85,6 +130,7 @@ void store_spooled(const RunSettings& settings, Job& job, secrets::Spool& spool)
     }
     (void)spool.remove(id);
     job.current = bundle;
+    job.unreadable.clear();
     fill_current(job.result, bundle);
     job.result.outcome = Outcome::stored_from_spool;
     job.result.reason = "issued by an earlier run, stored now";
@@ -102,13 +148,23 @@ std::optional<acme::RenewalInfo> renewal_info(Job& job, acme::Transport* transpo
     if (!id) {
         return std::nullopt;
     }
-    job.replaces = *id;
     auto info =
         acme::fetch_renewal_info(*transport, *id, core::Deadline::after(std::chrono::seconds(30)).min(run_deadline));
     if (!info) {
         core::log::info("no renewal information from the CA; using the lifetime rule",
                         {{"certificate", job.config->id}, {"error", info.error().message}});
         return std::nullopt;
+    }
+    // RFC 9773 §5: `replaces` only for a certificate the CA answered about.
+    job.replaces = *id;
+    if (!info->explanation_url.empty()) {
+        // RFC 9773 §4.2: the CA moved the window for a reason (a revocation
+        // event) and the client SHOULD show the operator its explanation.
+        core::log::warn("the CA explains this certificate's renewal window",
+                        {{"certificate", job.config->id},
+                         {"window_start", core::format_time(info->window_start)},
+                         {"window_end", core::format_time(info->window_end)},
+                         {"explanation", info->explanation_url}});
     }
     return *info;
 }
@@ -131,8 +187,8 @@ void prepare_jobs(const RunSettings& settings, std::vector<Job>& jobs, secrets::
                   SpooledCertificates spooled) {
     for (auto& job : jobs) {
         const auto started = Clock::now();
-        if (open_store(job) && spooled == SpooledCertificates::store) {
-            store_spooled(settings, job, spool);
+        if (open_store(job)) {
+            store_spooled(settings, job, spool, spooled);
         }
         job.result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
     }
@@ -170,6 +226,7 @@ void plan_jobs(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
         input.key_type = core::to_string(job.config->key_type);
         input.force = settings.force;
         input.policy = settings.config.renew;
+        input.unreadable = job.unreadable;
         const auto ari = renewal_info(job, transport, run_deadline);
         const auto decision = decide(job.current, input, now, ari, random_fraction());
         job.due = decision.due;

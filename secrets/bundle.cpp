@@ -164,11 +164,16 @@ std::string to_json(const Bundle& bundle) {
     j["issuer"] = bundle.issuer;
     j["key_type"] = bundle.key_type;
     j["renewed_at"] = bundle.renewed_at;
+    if (!bundle.account.empty()) {
+        j["account"] = bundle.account;
+    }
     // Replace, not throw, on invalid UTF-8 (dump()'s default is a type_error).
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-core::Result<Bundle> parse_bundle(std::string_view json_text) {
+namespace {
+
+core::Result<Bundle> parse_fields(std::string_view json_text) {
     // No exceptions (allow_exceptions=false): a discarded value means malformed
     // text. The parser's message is not used as it may quote the secret.
     const auto j = nlohmann::json::parse(json_text, nullptr, false);
@@ -188,6 +193,7 @@ core::Result<Bundle> parse_bundle(std::string_view json_text) {
     TRY_ASSIGN(bundle.issuer, string_field(j, "issuer", Field::optional));
     TRY_ASSIGN(bundle.key_type, string_field(j, "key_type", Field::optional));
     TRY_ASSIGN(bundle.renewed_at, string_field(j, "renewed_at", Field::optional));
+    TRY_ASSIGN(bundle.account, string_field(j, "account", Field::optional));
     if (const auto it = j.find("domains"); it != j.end() && !it->is_null()) {
         if (!it->is_array()) {
             return field_error("domains", "must be an array of strings");
@@ -198,6 +204,18 @@ core::Result<Bundle> parse_bundle(std::string_view json_text) {
             }
             bundle.domains.push_back(item.get<std::string>());
         }
+    }
+    return bundle;
+}
+
+}  // namespace
+
+core::Result<Bundle> parse_bundle(std::string_view json_text) {
+    auto bundle = parse_fields(json_text);
+    if (!bundle) {
+        core::Error error = bundle.error();
+        error.code = k_unreadable_bundle;
+        return error;
     }
     return bundle;
 }
@@ -284,7 +302,7 @@ core::Status verify_bundle(const Bundle& bundle, const VerifyOptions& options) {
     }
     const auto info = leaf.info();
     const auto now = options.now.value_or(std::chrono::system_clock::now());
-    if (now < info.not_before) {
+    if (now + options.not_before_tolerance < info.not_before) {
         return field_error("certificate", "is not valid yet (notBefore " + core::format_time(info.not_before) + ")");
     }
     if (now >= info.not_after) {
@@ -316,7 +334,9 @@ core::Status verify_bundle(const Bundle& bundle, const VerifyOptions& options) {
         }
     }
     if (!options.roots.empty()) {
-        if (auto verified = core::verify_chain(*certs, options.roots, now); !verified.ok()) {
+        // Within the tolerance, the chain is checked at the leaf's notBefore.
+        const auto at = std::max(now, std::min(info.not_before, now + options.not_before_tolerance));
+        if (auto verified = core::verify_chain(*certs, options.roots, at); !verified.ok()) {
             return verified.error().wrap("bundle: certificate chain");
         }
     }

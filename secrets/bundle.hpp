@@ -3,6 +3,7 @@
 // existing consumers read; the rest is metadata derived from the leaf.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,10 @@ struct Bundle {
     std::string issuer;      // RFC 2253 one-line issuer (core::CertInfo::issuer)
     std::string key_type;    // "ec256", "rsa2048", ... (core::to_string(KeyType))
     std::string renewed_at;  // RFC 3339 UTC, when this bundle was issued/stored
+    // The URL of the ACME account that ordered it (RFC 8555 §7.3), so a
+    // renewal names it in `replaces` (RFC 9773 §5) only from the same
+    // account; empty in bundles of other tools and older versions.
+    std::string account;
 
     bool operator==(const Bundle&) const = default;
 };
@@ -38,7 +43,10 @@ std::string to_json(const Bundle& bundle);
 // its type when present. Unknown keys are ignored (forward compatibility).
 // Errors (ErrorKind::invalid_input) name the field: "bundle: field
 // \"private_key\" is missing". The message never quotes the text itself.
+// Its errors carry the code k_unreadable_bundle, which tells a stored value
+// that is there but broken from a store that cannot be reached.
 core::Result<Bundle> parse_bundle(std::string_view json_text);
+inline constexpr const char* k_unreadable_bundle = "UnreadableBundle";
 
 // A bundle from what the CA returned: `fullchain_pem` (leaf first), the
 // certificate's private key (any PEM form; stored as PKCS#8) and when it was
@@ -53,7 +61,14 @@ struct VerifyOptions {
     std::optional<core::SystemTime> now;  // empty = the system clock
     // When not empty, the chain must verify up to one of these roots (core::verify_chain).
     std::vector<core::Certificate> roots;
+    // A certificate whose notBefore is at most this far ahead of `now` counts
+    // as valid: CAs backdate little or not at all, and a host clock a little
+    // slow must not reject what the CA just issued.
+    std::chrono::seconds not_before_tolerance{0};
 };
+
+// The tolerance renewer allows for a slow local clock (docs/stores.md#verification).
+inline constexpr std::chrono::seconds k_clock_skew_tolerance{300};
 
 // Checks that a bundle is safe to serve: the certificate chain parses, the
 // private key parses and matches the leaf, notBefore <= now < notAfter,

@@ -73,7 +73,7 @@ std::string Spool::path_for(const std::string& name) const {
     return (std::filesystem::path(dir_) / (file_stem(name) + k_suffix)).string();
 }
 
-core::Status Spool::put(const std::string& name, const Bundle& bundle) {
+core::Status Spool::put(const std::string& name, const Bundle& bundle, const std::optional<SpoolFailure>& failure) {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     if (ec) {
@@ -87,6 +87,9 @@ core::Status Spool::put(const std::string& name, const Bundle& bundle) {
     j["name"] = name;
     j["spooled_at"] = core::format_time(std::chrono::system_clock::now());
     j["bundle"] = nlohmann::ordered_json::parse(to_json(bundle));
+    if (failure) {
+        j["failed"] = {{"reason", failure->reason}, {"config", failure->config}};
+    }
     core::FileOptions options;
     options.mode = 0600;
     const auto text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -98,11 +101,19 @@ core::Status Spool::put(const std::string& name, const Bundle& bundle) {
 }
 
 core::Result<std::optional<Bundle>> Spool::take(const std::string& name) const {
+    TRY_ASSIGN(auto entry, take_entry(name));
+    if (!entry) {
+        return std::optional<Bundle>();
+    }
+    return std::optional<Bundle>(std::move(entry->bundle));
+}
+
+core::Result<std::optional<SpoolEntry>> Spool::take_entry(const std::string& name) const {
     const auto path = path_for(name);
     auto text = core::read_file(path);
     if (!text.ok()) {
         if (text.error().kind == ErrorKind::not_found) {
-            return std::optional<Bundle>();
+            return std::optional<SpoolEntry>();
         }
         return text.error().wrap("spool");
     }
@@ -114,7 +125,11 @@ core::Result<std::optional<Bundle>> Spool::take(const std::string& name) const {
     if (!bundle.ok()) {
         return bundle.error().wrap("spool: " + path);
     }
-    return std::optional<Bundle>(std::move(bundle).value());
+    SpoolEntry entry{std::move(bundle).value(), std::nullopt};
+    if (const auto it = j.find("failed"); it != j.end() && it->is_object()) {
+        entry.failure = SpoolFailure{it->value("reason", std::string()), it->value("config", std::string())};
+    }
+    return std::optional<SpoolEntry>(std::move(entry));
 }
 
 core::Status Spool::remove(const std::string& name) {

@@ -14,6 +14,19 @@
 
 namespace secrets {
 
+// A spooled certificate that failed its checks after issuance (a wrong trust
+// root, a clock far behind): kept instead of dropped, so the next run can
+// store it once the cause is fixed, and does not order again meanwhile.
+struct SpoolFailure {
+    std::string reason;  // the verification error
+    std::string config;  // fingerprint of the certificate's configuration it was ordered for
+};
+
+struct SpoolEntry {
+    Bundle bundle;
+    std::optional<SpoolFailure> failure;  // nullopt: verified, waiting to be stored
+};
+
 class Spool {
 public:
     // Files live in `dir` (created on the first put()).
@@ -26,12 +39,15 @@ public:
 
     // Keeps `bundle` for certificate `name` (the config's certificate name),
     // replacing what was spooled for it before.
-    core::Status put(const std::string& name, const Bundle& bundle);
+    core::Status put(const std::string& name, const Bundle& bundle,
+                     const std::optional<SpoolFailure>& failure = std::nullopt);
 
     // The spooled bundle for `name`, or nullopt. The file stays: remove() it
     // only once the store accepted the bundle, so a crash in between loses
     // nothing (the next run finds it again).
     core::Result<std::optional<Bundle>> take(const std::string& name) const;
+    // The same with the failure mark, when there is one.
+    core::Result<std::optional<SpoolEntry>> take_entry(const std::string& name) const;
 
     // Forgets `name`'s bundle; ok when there was none.
     core::Status remove(const std::string& name);

@@ -13,6 +13,7 @@ Serves HTTPS on 127.0.0.1 (a free port, written to FILE once listening):
   GET  /renewal-info/<rfc id>     the RFC 9773 §4.2 example, Retry-After 21600
   GET  /renewal-info/busy.AQ      503 Retry-After: 1 once, then the example
   GET  /log                       JSON list of every newOrder payload received
+  GET  /accounts                  JSON list of every newAccount payload received
 The JWS signatures are not verified (the unit tests check those).
 """
 
@@ -32,7 +33,7 @@ RENEWAL_INFO = {
 URN = "urn:ietf:params:acme:error:"
 
 lock = threading.Lock()
-state = {"nonce": 0, "posts": 0, "orders": [], "busy_served": False}
+state = {"nonce": 0, "posts": 0, "orders": [], "accounts": [], "busy_served": False}
 
 
 def b64d(text):
@@ -94,6 +95,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with lock:
                 orders = list(state["orders"])
             self.send(200, orders)
+        elif self.path == "/accounts":
+            with lock:
+                accounts = list(state["accounts"])
+            self.send(200, accounts)
         else:
             self.problem(404, "malformed", "no such resource " + self.path)
 
@@ -109,6 +114,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         base = self.base()
         if self.path == "/new-acct":
+            with lock:
+                state["accounts"].append(payload)
             if payload and payload.get("onlyReturnExisting"):
                 self.problem(400, "accountDoesNotExist", "no account for this key")
             else:

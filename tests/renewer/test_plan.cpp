@@ -206,3 +206,29 @@ TEST(PlanDecide, NotDueSaysWhenItWillBe) {
 }
 
 }  // namespace
+
+namespace {
+
+// RFC 9773 §4.2: the operator sees why the CA moved the window (a
+// revocation event), in the reason the plan and the report print.
+TEST(PlanDecide, TheCasExplanationIsInTheReason) {
+    const auto now = base_time();
+    const auto current = bundle_between(now - 10 * k_day, now + 80 * k_day);
+    auto ari = window(now - hours(2), now + hours(2));
+    ari.explanation_url = "https://ca.example/incident-42";
+    const auto decision = renewer::decide(current, input_for({"example.com"}), now, ari, 0.25);
+    EXPECT_TRUE(decision.due);
+    EXPECT_NE(decision.reason.find("https://ca.example/incident-42"), std::string::npos) << decision.reason;
+}
+
+// A stored value that cannot be read is due, and says why: not "no
+// certificate stored", which would hide the corruption from the operator.
+TEST(PlanDecide, AnUnreadableStoredValueIsDueAndSaysSo) {
+    auto input = input_for({"example.com"});
+    input.unreadable = "aws-sm:example AWSCURRENT: bundle: not valid JSON";
+    const auto decision = renewer::decide(std::nullopt, input, base_time());
+    EXPECT_TRUE(decision.due);
+    EXPECT_EQ(decision.reason, "unreadable: aws-sm:example AWSCURRENT: bundle: not valid JSON");
+}
+
+}  // namespace
