@@ -15,6 +15,10 @@ yet is also fine). Then a normal certfetch converges: the new certificate,
 nginx reloaded if the kill came after the switch, no temp files or unused
 version folders left.
 
+The directory store (renewer's `dir:` store, which nginx may read directly)
+goes through the same matrix: its put() is SIGKILLed at every call, from the
+flat files of an older release and from the live layout.
+
 Two certfetch at once: both succeed, one writes, one reload. A certfetch that
 cannot get the folder's lock within --lock-wait says who holds it and exits 1
 with the files untouched.
@@ -23,6 +27,7 @@ Run: BUILD_DIR=build /usr/bin/python3 -m unittest -v tests/faults/test_certfetch
 """
 
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -41,6 +46,9 @@ from test_certfetch_e2e import Pki  # noqa: E402
 
 BUILD_DIR = os.environ.get("BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
 CERTFETCH = os.path.join(BUILD_DIR, "bin", "certfetch")
+# The directory store's put(), run alone by a test binary (DirStoreChild).
+DIR_STORE_CHILD = [os.path.join(BUILD_DIR, "bin", "renewer_test_certfetch_dir_store"),
+                   "--gtest_also_run_disabled_tests", "--gtest_filter=DirStoreChild.DISABLED_PutFromEnvironment"]
 STRACE = shutil.which("strace") or "/usr/bin/strace"
 # Every call that changes the folder or its files, and the lock.
 KILL_SYSCALLS = ["mkdir", "mkdirat", "symlink", "symlinkat", "rename", "renameat", "renameat2", "unlink",
@@ -85,6 +93,8 @@ class CertfetchCrash(unittest.TestCase):
         self.out = os.path.join(self.work, "out")
         self.reloads = os.path.join(self.work, "reloads")
         self.put_store(self.new)
+        self.command = self.args
+        self.env = None
         self.web = Nginx(self.out, server_names=list(NAMES), start=False)
         self.addCleanup(self.web.stop)
 
@@ -157,7 +167,7 @@ class CertfetchCrash(unittest.TestCase):
         # Not -f: the injection counts calls per process, and only certfetch's
         # own calls change the folder (the reload shell's do not).
         r = subprocess.run([STRACE, "-qq", "-o", trace, "-e", "trace=" + ",".join(KILL_SYSCALLS),
-                            *self.args()], capture_output=True, text=True, timeout=60)
+                            *self.command()], capture_output=True, text=True, timeout=60, env=self.env)
         self.assertEqual(r.returncode, 0, "the traced run failed:\n" + r.stderr[-3000:])
         counts, points = {}, []
         with open(trace) as f:
@@ -182,10 +192,24 @@ class CertfetchCrash(unittest.TestCase):
     def template(self, kind):
         """A saved starting folder: 'flat' (older release), 'live' (this one), 'empty'."""
         path = os.path.join(self.work, "template-" + kind)
+        dir_store = self.command != self.args
         if kind == "flat":
             saved_out, self.out = self.out, path
             self.write_flat(self.old)
             self.out = saved_out
+            if dir_store:
+                # An older release's directory store: flat PEM files beside bundle.json.
+                with open(os.path.join(path, "bundle.json"), "w") as f:
+                    json.dump(self.old, f)
+        elif kind == "live" and dir_store:
+            old_file = os.path.join(self.work, "old.json")
+            with open(old_file, "w") as f:
+                json.dump(self.old, f)
+            self.restore(None)
+            r = subprocess.run(self.command(), capture_output=True, text=True, timeout=60,
+                               env=dict(self.env, CERTFETCH_TEST_BUNDLE=old_file))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            shutil.copytree(self.out, path, symlinks=True)
         elif kind == "live":
             self.put_store(self.old)
             self.restore(None)
@@ -207,8 +231,8 @@ class CertfetchCrash(unittest.TestCase):
             with self.subTest(start=kind, syscall=syscall, n=n):
                 self.restore(template)
                 killed = subprocess.run([STRACE, "-qq", "-o", "/dev/null", "-e", "trace=" + syscall,
-                                         "-e", "inject=%s:signal=SIGKILL:when=%d" % (syscall, n), *self.args()],
-                                        capture_output=True, text=True, timeout=60)
+                                         "-e", "inject=%s:signal=SIGKILL:when=%d" % (syscall, n), *self.command()],
+                                        capture_output=True, text=True, timeout=60, env=self.env)
                 self.assertIn(killed.returncode, (-signal.SIGKILL, 128 + signal.SIGKILL),
                               "certfetch was not killed at %s #%d:\n%s" % (syscall, n, killed.stderr[-2000:]))
                 state = self.served()
@@ -216,16 +240,17 @@ class CertfetchCrash(unittest.TestCase):
                     self.assertIsNotNone(state, "the files are gone after a kill at %s #%d" % (syscall, n))
                 seen[state] += 1
                 switched = state == "new"
-                after = self.certfetch()
-                self.assertEqual(after.returncode, 0, after.stderr)
+                after = subprocess.run(self.command(), capture_output=True, text=True, timeout=60, env=self.env)
+                self.assertEqual(after.returncode, 0, after.stderr + after.stdout)
                 self.assertEqual(self.served(), "new")
                 self.assertEqual(self.leftovers(), [], "left behind after a kill at %s #%d" % (syscall, n))
-                if switched:
+                if switched and self.command == self.args:
                     # The kill came after the switch: the next run still owes nginx its reload.
                     self.assertGreaterEqual(self.reload_count(), 1, "no reload after a kill past the switch")
-        figure("certfetch crash (%s): %d SIGKILLs, every one left a pair nginx -t accepts "
+        who = "certfetch" if self.command == self.args else "dir store put"
+        figure("%s crash (%s): %d SIGKILLs, every one left a pair nginx -t accepts "
                "(old %d, new %d, none yet %d); the next run converged each time" %
-               (kind, len(points), seen["old"], seen["new"], seen[None]))
+               (who, kind, len(points), seen["old"], seen["new"], seen[None]))
         if kind != "empty":
             self.assertGreater(seen["old"], 0)
             self.assertGreater(seen["new"], 0)
@@ -238,6 +263,25 @@ class CertfetchCrash(unittest.TestCase):
 
     def test_kill_at_every_step_on_first_boot(self):
         self.run_matrix("empty")
+
+    def use_dir_store_child(self):
+        """The matrix against the directory store's put() of the new bundle
+        into self.out (the folder nginx reads)."""
+        if not os.access(DIR_STORE_CHILD[0], os.X_OK):
+            self.skipTest(DIR_STORE_CHILD[0] + " not built")
+        bundle_file = os.path.join(self.work, "new.json")
+        with open(bundle_file, "w") as f:
+            json.dump(self.new, f)
+        self.env = dict(os.environ, CERTFETCH_TEST_STORE=self.out, CERTFETCH_TEST_BUNDLE=bundle_file)
+        self.command = lambda: list(DIR_STORE_CHILD)
+
+    def test_dir_store_kill_at_every_step_from_flat_files(self):
+        self.use_dir_store_child()
+        self.run_matrix("flat")
+
+    def test_dir_store_kill_at_every_step_updating_the_live_version(self):
+        self.use_dir_store_child()
+        self.run_matrix("live")
 
     # ---- two at once ------------------------------------------------------------------
     def test_two_at_once_one_writes_one_reload(self):
