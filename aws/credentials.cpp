@@ -430,6 +430,7 @@ Attempt from_container(std::string& why_not) {
     core::http::ClientOptions options;
     options.connect_timeout = k_container_connect_timeout;
     options.total_timeout = k_container_total_timeout;
+    options.direct = true;  // the agent answers this host only: never via http_proxy
     core::http::Client http(options);
     core::Error last;
     for (int attempt = 1; attempt <= k_container_attempts; ++attempt) {
@@ -470,6 +471,7 @@ Attempt from_imds(std::string& why_not) {
     core::http::ClientOptions options;
     options.connect_timeout = k_imds_connect_timeout;
     options.total_timeout = k_imds_total_timeout;
+    options.direct = true;  // link-local, this instance only: never via http_proxy
     core::http::Client http(options);
 
     // IMDSv2: PUT /latest/api/token, then every GET carries the token.

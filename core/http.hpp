@@ -45,6 +45,10 @@ struct ClientOptions {
     // Pebble's joins the public ones. Empty = the system roots alone.
     std::string ca_bundle;
     std::string user_agent;  // empty = "renewer/<version>"
+    // Never through a proxy, whatever http_proxy/https_proxy say: link-local
+    // credential endpoints (IMDS, the ECS agent) answer only the host itself,
+    // and a proxy would see the credentials (docs/deployment.md, web hosts).
+    bool direct = false;
 };
 
 // A single HTTP/1.1 connection owner. Not thread-safe: use one per thread.
@@ -54,7 +58,8 @@ struct ClientOptions {
 // ErrorKind::invalid_input for bad URLs, headers or an unusable ca_bundle.
 // Any HTTP status is a successful Response; callers decide what a status means.
 // Redirects are never followed; only http and https are allowed; proxies
-// come from the usual environment variables (https_proxy, no_proxy).
+// come from the usual environment variables (https_proxy, no_proxy) unless
+// ClientOptions::direct.
 class Client {
 public:
     explicit Client(ClientOptions options = {});

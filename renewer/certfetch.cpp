@@ -1,6 +1,5 @@
 #include "renewer/certfetch.hpp"
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -12,8 +11,11 @@
 
 #include "core/atomic_file.hpp"
 #include "core/child_env.hpp"
+#include "core/live_files.hpp"
 #include "core/log.hpp"
+#include "core/retry.hpp"
 #include "core/subprocess.hpp"
+#include "renewer/certfetch_lock.hpp"
 #include "renewer/exit_codes.hpp"
 #include "secrets/bundle.hpp"
 
@@ -24,16 +26,6 @@ using core::ErrorKind;
 using core::make_error;
 
 constexpr mode_t k_cert_mode = 0644;
-
-// One output file: its final name, content and mode, and the temp file that
-// holds the new content until every temp is ready.
-struct OutFile {
-    std::string name;
-    std::string content;
-    mode_t mode = k_cert_mode;
-    std::string temp;  // empty until staged
-    bool changed = false;
-};
 
 std::string with_newline(std::string text) {
     if (!text.empty() && text.back() != '\n') {
@@ -48,6 +40,11 @@ std::string join(const std::string& dir, const std::string& name) {
 
 core::Error io_error(const std::string& what, const std::string& path, int err) {
     return make_error(ErrorKind::io, what + " " + path + ": " + std::strerror(err));
+}
+
+const std::vector<std::string>& file_names() {
+    static const std::vector<std::string> names = {k_privkey_file, k_chain_file, k_fullchain_file};
+    return names;
 }
 
 // What a stage holds and whether it can be served; `why` when it cannot.
@@ -79,14 +76,14 @@ Candidate load(secrets::Store& store, secrets::Stage stage, const secrets::Verif
     return c;
 }
 
-// The bundle already on disk, if it is whole and still servable.
+// The bundle readers get from the folder now, if it is whole and still servable.
 std::optional<secrets::Bundle> on_disk(const std::string& dir, const secrets::VerifyOptions& verify) {
-    auto fullchain = core::read_file(join(dir, k_fullchain_file));
-    auto key = core::read_file(join(dir, k_privkey_file));
-    if (!fullchain.ok() || !key.ok()) {
+    auto files = core::read_live_files(dir, {k_fullchain_file, k_privkey_file});
+    if (!files.ok() || files->size() != 2) {
         return std::nullopt;
     }
-    auto bundle = secrets::build_bundle(*fullchain, *key, "", std::chrono::system_clock::now());
+    auto bundle = secrets::build_bundle(files->at(k_fullchain_file), files->at(k_privkey_file), "",
+                                        std::chrono::system_clock::now());
     if (!bundle.ok() || !secrets::verify_bundle(*bundle, verify).ok()) {
         return std::nullopt;
     }
@@ -102,53 +99,9 @@ std::optional<core::SystemTime> leaf_not_after(const secrets::Bundle& bundle) {
     return leaf->info().not_after;
 }
 
-core::Status write_all(int fd, std::string_view content, const std::string& path) {
-    while (!content.empty()) {
-        const auto n = ::write(fd, content.data(), content.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return io_error("cannot write", path, errno);
-        }
-        content.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return {};
-}
-
-// Writes `file` to a temp file beside its target with its final mode and
-// owner, fsynced: after this only a rename is left to do.
-core::Status stage(const Options& options, OutFile& file) {
-    std::string pattern = join(options.out_dir, "." + file.name + ".certfetch-XXXXXX");
-    const int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
-    if (fd < 0) {
-        return io_error("cannot create a temp file in", options.out_dir, errno);
-    }
-    file.temp = pattern;
-    auto status = [&]() -> core::Status {
-        // fchmod before any byte lands: the key is never readable by others.
-        if (::fchmod(fd, file.mode) != 0) {
-            return io_error("cannot chmod", file.temp, errno);
-        }
-        if (options.owner || options.group) {
-            if (::fchown(fd, options.owner.value_or(static_cast<uid_t>(-1)),
-                         options.group.value_or(static_cast<gid_t>(-1))) != 0) {
-                return io_error("cannot chown", file.temp, errno);
-            }
-        }
-        TRY(write_all(fd, file.content, file.temp));
-        if (::fsync(fd) != 0) {
-            return io_error("cannot fsync", file.temp, errno);
-        }
-        return {};
-    }();
-    ::close(fd);
-    return status;
-}
-
 // Content equal: fix mode/owner in place when they drifted (no rewrite, so the
-// mtime stays and nothing needs a reload).
-core::Status fix_metadata(const Options& options, const OutFile& file) {
+// mtime stays and nothing needs a reload). The path leads into the live version.
+core::Status fix_metadata(const Options& options, const core::LiveFile& file) {
     const auto path = join(options.out_dir, file.name);
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
@@ -170,11 +123,23 @@ core::Status fix_metadata(const Options& options, const OutFile& file) {
     return {};
 }
 
-void fsync_dir(const std::string& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        ::fsync(fd);
-        ::close(fd);
+// Leftovers of a certfetch killed part-way (we hold the folder's lock, so no
+// writer is alive): temp files of older releases (".NAME.pem.certfetch-XXXXXX",
+// one may hold the key), write_file_atomic temps, unfinished versions.
+void sweep(const std::string& dir) {
+    int removed = core::remove_stale_temp_files(dir) + core::sweep_live_versions(dir);
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const auto name = entry.path().filename().string();
+        std::error_code rm;
+        if (name.starts_with(".") && name.find(".pem.certfetch-") != std::string::npos && entry.is_regular_file(rm) &&
+            std::filesystem::remove(entry.path(), rm)) {
+            ++removed;
+        }
+    }
+    if (removed > 0) {
+        core::log::info("certfetch: removed what a killed certfetch left",
+                        {{"dir", dir}, {"entries", std::to_string(removed)}});
     }
 }
 
@@ -227,9 +192,143 @@ int fail(const std::string& message) {
     return k_exit_failed;
 }
 
-}  // namespace
+// What to serve, or why not. `keep_disk`: the files on disk beat what the
+// store offers (exit 0, nothing written).
+struct Selection {
+    std::optional<secrets::Bundle> bundle;
+    bool keep_disk = false;
+    bool transient = false;  // the store could not be read: worth retrying
+    std::string error;
+};
 
-int run(const Options& options) {
+Selection select(secrets::Store& store, const Options& options, const secrets::VerifyOptions& verify) {
+    const auto where = store.describe();
+    // AWSCURRENT first; AWSPREVIOUS only when the current one cannot be served.
+    auto chosen = load(store, secrets::Stage::current, verify);
+    if (!chosen.bundle && chosen.fetch_failed) {
+        return {std::nullopt, false, true, "cannot read " + where + ": " + chosen.why};
+    }
+    if (chosen.bundle) {
+        return {std::move(chosen.bundle), false, false, {}};
+    }
+    const auto current_why = chosen.why;
+    core::log::warn("certfetch: AWSCURRENT of " + where + " is unusable (" + current_why +
+                    "); falling back to AWSPREVIOUS");
+    chosen = load(store, secrets::Stage::previous, verify);
+    if (!chosen.bundle) {
+        return {std::nullopt, false, chosen.fetch_failed,
+                "no usable certificate in " + where + ": AWSCURRENT: " + current_why + "; AWSPREVIOUS: " + chosen.why};
+    }
+    // Do not trade a good certificate already on disk for an older one.
+    if (auto disk = on_disk(options.out_dir, verify); disk) {
+        const auto disk_end = leaf_not_after(*disk);
+        const auto prev_end = leaf_not_after(*chosen.bundle);
+        if (disk_end && prev_end && *disk_end > *prev_end) {
+            core::log::warn("certfetch: the files in " + options.out_dir +
+                                " are newer than AWSPREVIOUS and still valid; leaving them",
+                            {{"serial", disk->serial}});
+            return {std::nullopt, true, false, {}};
+        }
+    }
+    core::log::warn("certfetch: using AWSPREVIOUS of " + where, {{"serial", chosen.bundle->serial}});
+    return {std::move(chosen.bundle), false, false, {}};
+}
+
+// select(), retried with backoff while the store cannot be read and nothing
+// valid is on disk (a fresh instance at boot whose credentials or network are
+// not ready yet): nginx would otherwise start without a certificate.
+Selection select_with_retry(std::unique_ptr<secrets::Store> store, const std::string& spec, const Options& options,
+                            const secrets::VerifyOptions& verify) {
+    const auto deadline = core::Deadline::after(options.retry_for);
+    core::RetryPolicy policy;
+    policy.base_delay = std::chrono::seconds(1);
+    policy.max_delay = std::chrono::seconds(20);
+    for (int retry = 0;; ++retry) {
+        auto selection = select(*store, options, verify);
+        if (!selection.transient || deadline.expired() || on_disk(options.out_dir, verify)) {
+            return selection;
+        }
+        // At least half the window: full jitter alone may retry at once.
+        const auto window = core::backoff_delay(policy, retry) / 2 + policy.base_delay / 2;
+        core::log::warn("certfetch: " + selection.error + "; no valid files in " + options.out_dir +
+                            " yet, retrying (--retry-for " + std::to_string(options.retry_for.count()) + " s)",
+                        {{"attempt", std::to_string(retry + 1)}});
+        if (!core::sleep_for(window, deadline).ok() && core::cancelled()) {
+            return selection;
+        }
+        // A fresh store: a new credentials chain and connection each attempt.
+        auto fresh = secrets::make_store(spec, options.store_config);
+        if (fresh.ok()) {
+            store = std::move(fresh).value();
+        }
+    }
+}
+
+std::vector<core::LiveFile> files_of(const Options& options, const secrets::Bundle& bundle) {
+    std::string chain = bundle.chain;
+    if (chain.empty()) {
+        if (auto derived = secrets::intermediates_pem(bundle.certificate); derived.ok()) {
+            chain = std::move(derived).value();
+        }
+    }
+    return {
+        {k_privkey_file, with_newline(bundle.private_key), options.key_mode, options.owner, options.group},
+        {k_chain_file, with_newline(chain), k_cert_mode, options.owner, options.group},
+        {k_fullchain_file, with_newline(bundle.certificate), k_cert_mode, options.owner, options.group},
+    };
+}
+
+// Writes `bundle` as the new live version when it differs from what readers
+// get now (one switch: docs/architecture.md#crash-safety); fixes modes in
+// place otherwise. Returns the names that changed, empty when none did.
+core::Result<std::string> install(const Options& options, const secrets::Bundle& bundle) {
+    const auto files = files_of(options, bundle);
+    TRY_ASSIGN(auto now, core::read_live_files(options.out_dir, file_names()));
+    std::string changed;
+    for (const auto& file : files) {
+        auto it = now.find(file.name);
+        if (it == now.end() || it->second != file.content) {
+            changed += (changed.empty() ? "" : ",") + file.name;
+        }
+    }
+    if (changed.empty()) {
+        TRY_ASSIGN(bool adopted, core::adopt_live_layout(options.out_dir, file_names()));
+        if (adopted) {
+            core::log::info("certfetch: moved the files under " + options.out_dir + "/live (same content)");
+        }
+        for (const auto& file : files) {
+            TRY(fix_metadata(options, file));
+        }
+        return changed;
+    }
+    if (!options.reload.empty()) {
+        // Written before the switch: if we die between it and the reload,
+        // the next run still owes nginx a reload.
+        if (auto marked = core::write_file_atomic(join(options.out_dir, k_reload_marker), "", {}); !marked.ok()) {
+            core::log::warn("certfetch: " + marked.error().message);
+        }
+    }
+    TRY_ASSIGN(auto version, core::publish_live_files(options.out_dir, files));
+    core::log::debug("certfetch: live version", {{"version", version}});
+    return changed;
+}
+
+int reload_if_owed(const Options& options, bool changed) {
+    const auto marker = join(options.out_dir, k_reload_marker);
+    if (options.reload.empty() || (!changed && !file_exists(marker))) {
+        return k_exit_ok;
+    }
+    if (auto reloaded = run_reload(options); !reloaded.ok()) {
+        core::log::error("certfetch: " + reloaded.error().message +
+                         " (the files were written; the next run retries the reload)");
+        return k_exit_reload_failed;
+    }
+    ::unlink(marker.c_str());
+    core::log::info("certfetch: reload command succeeded");
+    return k_exit_ok;
+}
+
+int check_options(const Options& options) {
     if (options.out_dir.empty()) {
         core::log::error("certfetch: --out is required");
         return k_exit_bad_config;
@@ -238,6 +337,15 @@ int run(const Options& options) {
         core::log::error("certfetch: give exactly one of --secret-id or --store");
         return k_exit_bad_config;
     }
+    return k_exit_ok;
+}
+
+}  // namespace
+
+int run(const Options& options) {
+    if (int bad = check_options(options); bad != k_exit_ok) {
+        return bad;
+    }
     const std::string spec = options.store.empty() ? "aws-sm:" + options.secret_id : options.store;
     auto store = secrets::make_store(spec, options.store_config);
     if (!store.ok()) {
@@ -245,144 +353,41 @@ int run(const Options& options) {
         return store.error().kind == ErrorKind::invalid_input ? k_exit_bad_config : k_exit_failed;
     }
     const auto where = (*store)->describe();
-
-    secrets::VerifyOptions verify;
-    verify.expect_name = options.expect_name;
-    verify.now = options.now;
-
-    // AWSCURRENT first; AWSPREVIOUS only when the current one cannot be served.
-    auto chosen = load(**store, secrets::Stage::current, verify);
-    if (!chosen.bundle && chosen.fetch_failed) {
-        return fail("cannot read " + where + ": " + chosen.why + "; files in " + options.out_dir + " left unchanged");
-    }
-    if (!chosen.bundle) {
-        const auto current_why = chosen.why;
-        core::log::warn("certfetch: AWSCURRENT of " + where + " is unusable (" + current_why +
-                        "); falling back to AWSPREVIOUS");
-        chosen = load(**store, secrets::Stage::previous, verify);
-        if (!chosen.bundle) {
-            return fail("no usable certificate in " + where + ": AWSCURRENT: " + current_why +
-                        "; AWSPREVIOUS: " + chosen.why + "; files in " + options.out_dir + " left unchanged");
-        }
-        // Do not trade a good certificate already on disk for an older one.
-        if (auto disk = on_disk(options.out_dir, verify); disk) {
-            const auto disk_end = leaf_not_after(*disk);
-            const auto prev_end = leaf_not_after(*chosen.bundle);
-            if (disk_end && prev_end && *disk_end > *prev_end) {
-                core::log::warn("certfetch: the files in " + options.out_dir +
-                                    " are newer than AWSPREVIOUS and still valid; leaving them",
-                                {{"serial", disk->serial}});
-                return k_exit_ok;
-            }
-        }
-        core::log::warn("certfetch: using AWSPREVIOUS of " + where, {{"serial", chosen.bundle->serial}});
-    }
-    const auto& bundle = *chosen.bundle;
-
-    std::string chain = bundle.chain;
-    if (chain.empty()) {
-        if (auto derived = secrets::intermediates_pem(bundle.certificate); derived.ok()) {
-            chain = std::move(derived).value();
-        }
-    }
-    // Renamed in this order; nginx only loads them on the reload after the
-    // last rename, so it never pairs a new key with an old certificate.
-    std::array<OutFile, 3> files = {{
-        {k_privkey_file, with_newline(bundle.private_key), options.key_mode, {}, false},
-        {k_chain_file, with_newline(chain), k_cert_mode, {}, false},
-        {k_fullchain_file, with_newline(bundle.certificate), k_cert_mode, {}, false},
-    }};
-
     std::error_code ec;
     std::filesystem::create_directories(options.out_dir, ec);
     if (ec) {
         return fail("cannot create " + options.out_dir + ": " + ec.message());
     }
+    auto lock = lock_out_dir(options.out_dir, options.lock_wait);
+    if (!lock.ok()) {
+        return fail(lock.error().message + "; files in " + options.out_dir + " left unchanged");
+    }
+    sweep(options.out_dir);
 
-    bool any_changed = false;
-    for (auto& file : files) {
-        auto existing = core::read_file(join(options.out_dir, file.name));
-        file.changed = !existing.ok() || *existing != file.content;
-        any_changed = any_changed || file.changed;
+    secrets::VerifyOptions verify;
+    verify.expect_name = options.expect_name;
+    verify.now = options.now;
+    auto selection = select_with_retry(std::move(store).value(), spec, options, verify);
+    if (selection.keep_disk) {
+        return k_exit_ok;
     }
-
-    if (any_changed) {
-        // Stage every file before renaming any: a failure here (disk full,
-        // chown refused) leaves all old files exactly as they were.
-        core::Status staged;
-        for (auto& file : files) {
-            if (file.changed) {
-                staged = stage(options, file);
-                if (!staged.ok()) {
-                    break;
-                }
-            }
-        }
-        if (!staged.ok()) {
-            for (auto& file : files) {
-                if (!file.temp.empty()) {
-                    ::unlink(file.temp.c_str());
-                }
-            }
-            return fail(staged.error().message + "; files in " + options.out_dir + " left unchanged");
-        }
-        if (!options.reload.empty()) {
-            // Written before the renames: if we die between them and the
-            // reload, the next run still owes nginx a reload.
-            if (auto marked = core::write_file_atomic(join(options.out_dir, k_reload_marker), "", {}); !marked.ok()) {
-                core::log::warn("certfetch: " + marked.error().message);
-            }
-        }
-        for (auto& file : files) {
-            if (file.changed) {
-                const auto target = join(options.out_dir, file.name);
-                if (::rename(file.temp.c_str(), target.c_str()) != 0) {
-                    const int err = errno;
-                    for (auto& other : files) {
-                        if (!other.temp.empty()) {
-                            ::unlink(other.temp.c_str());
-                        }
-                    }
-                    return fail(io_error("cannot rename into", target, err).message);
-                }
-                file.temp.clear();
-            }
-        }
-        fsync_dir(options.out_dir);
+    if (!selection.bundle) {
+        return fail(selection.error + "; files in " + options.out_dir + " left unchanged");
     }
-    for (const auto& file : files) {
-        if (!file.changed) {
-            if (auto fixed = fix_metadata(options, file); !fixed.ok()) {
-                return fail(fixed.error().message);
-            }
-        }
+    const auto& bundle = *selection.bundle;
+    auto changed = install(options, bundle);
+    if (!changed.ok()) {
+        return fail(changed.error().message + "; readers still get the previous files in " + options.out_dir);
     }
-
-    std::string written;
-    for (const auto& file : files) {
-        if (file.changed) {
-            written += (written.empty() ? "" : ",") + file.name;
-        }
-    }
-    const core::log::Fields fields = {
+    core::log::Fields fields = {
         {"source", where}, {"dir", options.out_dir}, {"serial", bundle.serial}, {"not_after", bundle.not_after}};
-    if (any_changed) {
-        auto f = fields;
-        f.emplace_back("files", written);
-        core::log::info("certfetch: certificate written", f);
+    if (!changed->empty()) {
+        fields.emplace_back("files", *changed);
+        core::log::info("certfetch: certificate written", fields);
     } else {
         core::log::info("certfetch: certificate unchanged", fields);
     }
-
-    const auto marker = join(options.out_dir, k_reload_marker);
-    if (!options.reload.empty() && (any_changed || file_exists(marker))) {
-        if (auto reloaded = run_reload(options); !reloaded.ok()) {
-            return fail(reloaded.error().message + " (the files were written; the next run retries the reload)");
-        }
-        ::unlink(marker.c_str());
-        core::log::info("certfetch: reload command succeeded");
-    }
-    return k_exit_ok;
+    return reload_if_owed(options, !changed->empty());
 }
 
 }  // namespace renewer::certfetch

@@ -21,8 +21,13 @@ namespace {
 
 constexpr const char* k_usage_tail = R"(
 certfetch runs on every web host at boot (before nginx) and on a timer: it
-fetches the certificate secret, verifies it, writes the PEM files atomically
-and runs --reload only when something changed.
+fetches the certificate secret, verifies it, writes the PEM files as a new
+version folder that nginx gets in one switch (OUT/live -> OUT/.v-N; OUT/NAME
+links to live/NAME) and runs --reload only when something changed. One
+certfetch per --out folder at a time (a lock; a second one waits up to
+--lock-wait seconds). With no valid files in --out yet (a new instance at
+boot), a store it cannot read is retried with backoff for --retry-for
+seconds.
 
 Sources: --secret-id reads AWS Secrets Manager (credentials from the usual
 chain: environment, profile, container or instance role via IMDSv2); --store
@@ -34,12 +39,13 @@ The reload command gets CERTFETCH_DIR, CERTFETCH_FULLCHAIN, CERTFETCH_PRIVKEY
 and CERTFETCH_CHAIN (paths) in its environment; never the key itself. It runs
 in its own process group; when it has not finished after --reload-timeout
 seconds (default 60, 1..3600) the group gets SIGTERM, then SIGKILL, and the
-reload counts as failed (exit 1; the next run retries it).
+reload counts as failed (exit 3; the next run retries it).
 
 Exit codes:
   0  files written, or unchanged
   1  failure; existing files were left exactly as they were
   2  bad flags
+  3  files written, but --reload failed (retried by the next run)
 )";
 
 // A flag value we cannot use: exit 2 with this message.
@@ -91,13 +97,14 @@ mode_t parse_key_mode(const std::string& text) {
     return static_cast<mode_t>(mode);
 }
 
-// Whole seconds, 1..3600: a reload that needs longer is hung.
-std::chrono::seconds parse_reload_timeout(const std::string& text) {
+// Whole seconds in [low, high], or BadFlag naming the flag.
+std::chrono::seconds parse_seconds(const std::string& flag, const std::string& text, long low, long high) {
     char* end = nullptr;
     errno = 0;
     const long seconds = std::strtol(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || errno != 0 || seconds < 1 || seconds > 3600) {
-        throw BadFlag{"--reload-timeout " + text + ": expected whole seconds from 1 to 3600"};
+    if (text.empty() || *end != '\0' || errno != 0 || seconds < low || seconds > high) {
+        throw BadFlag{flag + " " + text + ": expected whole seconds from " + std::to_string(low) + " to " +
+                      std::to_string(high)};
     }
     return std::chrono::seconds(seconds);
 }
@@ -117,7 +124,11 @@ int certfetch_main(int argc, char** argv) {
             "reload", "command to run when something changed (e.g. 'systemctl reload nginx')",
             cxxopts::value<std::string>())("reload-timeout", "seconds the reload command may take (1..3600)",
                                            cxxopts::value<std::string>()->default_value("60"))(
-            "store", "read from this store instead of Secrets Manager (dir:/path)", cxxopts::value<std::string>());
+            "store", "read from this store instead of Secrets Manager (dir:/path)", cxxopts::value<std::string>())(
+            "retry-for", "with no valid files on disk, retry an unreadable store this many seconds (0..3600)",
+            cxxopts::value<std::string>()->default_value("120"))(
+            "lock-wait", "seconds to wait for another certfetch writing the same folder (0..3600)",
+            cxxopts::value<std::string>()->default_value("300"));
         auto args = options.parse(argc, argv);
         if (args.count("help") != 0U) {
             std::cout << options.help() << k_usage_tail;
@@ -157,7 +168,10 @@ int certfetch_main(int argc, char** argv) {
         if (args.count("reload") != 0U) {
             run.reload = args["reload"].as<std::string>();
         }
-        run.reload_timeout = parse_reload_timeout(args["reload-timeout"].as<std::string>());
+        // 1..3600: a reload that needs longer is hung.
+        run.reload_timeout = parse_seconds("--reload-timeout", args["reload-timeout"].as<std::string>(), 1, 3600);
+        run.retry_for = parse_seconds("--retry-for", args["retry-for"].as<std::string>(), 0, 3600);
+        run.lock_wait = parse_seconds("--lock-wait", args["lock-wait"].as<std::string>(), 0, 3600);
         return certfetch::run(run);
     } catch (const BadFlag& e) {
         std::cerr << "certfetch: " << e.message << "\n";

@@ -34,6 +34,8 @@ packages=(
   # systemd-analyze for the units, YAML for the infrastructure template,
   # scripts/lint.sh's formatter and linter
   clang libclang-rt-14-dev llvm valgrind systemd python3-yaml clang-format clang-tidy
+  # the certfetch crash matrix kills it at each system call (strace fault injection)
+  strace
 )
 
 if ((build_only)); then

@@ -1,19 +1,23 @@
 // The directory store: what certbot users expect to find, plus the bundle.
 //
-//   fullchain.pem (0644)  chain.pem (0644)  privkey.pem (0600)
+//   fullchain.pem (0644)  chain.pem (0644)  privkey.pem (0600): links into
+//     live/, one version folder (.v-N) switched in one rename, so a reader
+//     never pairs a new key with an old certificate (core/live_files.hpp)
 //   bundle.json (0600, the source of truth; holds the key)
 //   bundle.previous.json (0600, Stage::previous)
 //   account.json (0600, unless StoreConfig::account names another file)
 //   .renewer.lock (0600, the lease; dir_locker.cpp)
 //
-// Every file is replaced atomically (core::write_file_atomic). put() writes
-// bundle.json last: it is the commit point, so a crash part-way leaves the
-// old bundle current and the next run converges.
+// Every other file is replaced atomically (core::write_file_atomic). put()
+// writes bundle.json last: it is the commit point, so a crash part-way leaves
+// the old bundle current and the next run converges. Only the run holding the
+// lease writes here.
 #include <filesystem>
 
 #include <sys/stat.h>
 
 #include "core/atomic_file.hpp"
+#include "core/live_files.hpp"
 #include "core/log.hpp"
 #include "core/unique_fd.hpp"
 #include "secrets/lease.hpp"
@@ -68,8 +72,10 @@ public:
 
     core::Status put(const Bundle& bundle) override {
         TRY(detail::make_dirs(dir_));
-        // A writer killed mid-put left temp files (one may hold the key).
+        // A writer killed mid-put left temp files (one may hold the key) or
+        // an unfinished version folder.
         core::remove_stale_temp_files(dir_);
+        core::sweep_live_versions(dir_);
         const auto json = to_json(bundle);
         TRY_ASSIGN(auto existing, read_optional(path(k_bundle)));
         if (existing && *existing == json) {
@@ -96,9 +102,12 @@ public:
                 chain = std::move(derived).value();
             }
         }
-        TRY(write(k_chain, chain, k_public_mode));
-        TRY(write(k_privkey, bundle.private_key, k_secret_mode));
-        TRY(write(k_fullchain, bundle.certificate, k_public_mode));
+        std::vector<core::LiveFile> pems = {{k_privkey, bundle.private_key, k_secret_mode, {}, {}},
+                                            {k_chain, chain, k_public_mode, {}, {}},
+                                            {k_fullchain, bundle.certificate, k_public_mode, {}, {}}};
+        if (auto published = core::publish_live_files(dir_, pems); !published.ok()) {
+            return published.error().wrap("dir store");
+        }
         return write(k_bundle, json, k_secret_mode);
     }
 
@@ -129,19 +138,21 @@ private:
     }
 
     // A bundle rebuilt from fullchain.pem + privkey.pem when bundle.json is
-    // absent (a folder filled by certbot or by hand); nullopt when either is missing.
+    // absent (a folder filled by certbot or by hand); nullopt when either is
+    // missing. Both from one version when they are links into live/.
     core::Result<std::optional<Bundle>> from_pem_files() const {
-        TRY_ASSIGN(auto fullchain, read_optional(path(k_fullchain)));
-        TRY_ASSIGN(auto key, read_optional(path(k_privkey)));
-        if (!fullchain || !key) {
+        TRY_ASSIGN(auto pems, core::read_live_files(dir_, {k_fullchain, k_privkey}));
+        if (pems.size() != 2) {
             return std::optional<Bundle>();
         }
+        const auto& fullchain = pems.at(k_fullchain);
+        const auto& key = pems.at(k_privkey);
         struct stat st {};
         core::SystemTime renewed = std::chrono::system_clock::now();
         if (::stat(path(k_fullchain).c_str(), &st) == 0) {
             renewed = std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
         }
-        auto bundle = build_bundle(*fullchain, *key, "", renewed);
+        auto bundle = build_bundle(fullchain, key, "", renewed);
         if (!bundle.ok()) {
             return bundle.error().wrap(dir_);
         }

@@ -4,7 +4,11 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "aws/client.hpp"
 #include "aws/credentials.hpp"
@@ -356,4 +360,45 @@ TEST_F(AwsCredentials, RefreshesFiveMinutesBeforeExpiry) {
     ASSERT_TRUE(chain->get().ok());
     ASSERT_TRUE(chain->get().ok());
     EXPECT_EQ(fake_->calls("GetRoleCredentials").size(), 1u);
+}
+
+// The metadata and container endpoints are this host's own: a proxy in the
+// environment (set for the outbound AWS APIs) must not carry them. The proxy
+// here is a closed port, so any request sent through it fails.
+TEST_F(AwsCredentials, ImdsAndContainerGoDirectNotThroughTheProxy) {
+    int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(probe, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&addr), len), 0);
+    ASSERT_EQ(::getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    ::close(probe);  // nothing listens there now
+    const std::string proxy = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+    // Only around the chain: the fake's control calls must still reach it.
+    auto through_proxy_env = [&proxy] {
+        auto chain = aws::default_credentials_chain();
+        aws_test::ScopedEnv env;
+        for (const char* name : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+            env.set(name, proxy);
+        }
+        env.unset("no_proxy");
+        env.unset("NO_PROXY");
+        return chain->get();
+    };
+
+    env_->unset("AWS_EC2_METADATA_DISABLED");
+    env_->set("AWS_EC2_METADATA_SERVICE_ENDPOINT", fake_->endpoint);
+    auto c = through_proxy_env();
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->source, "imds");
+    EXPECT_EQ(fake_->calls("GetToken").size(), 1u);
+
+    fake_->control("POST", "/_fake/metadata", {{"ecs_id", "task-3"}, {"ecs_token", "container-auth-token-0123"}});
+    env_->set("AWS_CONTAINER_CREDENTIALS_FULL_URI", fake_->endpoint + "/ecs/credentials/task-3");
+    env_->set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container-auth-token-0123");
+    c = through_proxy_env();
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->source, "container");
 }

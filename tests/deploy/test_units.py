@@ -142,6 +142,12 @@ class SystemdUnits(unittest.TestCase):
         # RemainAfterExit=yes would keep the unit active, and the timer could
         # never start it again.
         self.assertNotEqual(u["Service"].get("RemainAfterExit", "no"), "yes")
+        # A transient failure at boot is retried, a bounded number of times;
+        # a configuration error (exit 2) is not.
+        self.assertEqual(u["Service"].get("Restart"), "on-failure")
+        self.assertIn("2", u["Service"].get("RestartPreventExitStatus", "").split())
+        self.assertGreater(int(u["Unit"].get("StartLimitBurst", "0")), 0)
+        self.assertGreater(int(u["Unit"].get("StartLimitIntervalSec", "0")), 0)
         for key, value in HARDENING.items():
             self.assertEqual(u["Service"].get(key), value, key)
         self.assertIn("/etc/nginx/tls", u["Service"]["ReadWritePaths"])
@@ -150,6 +156,9 @@ class SystemdUnits(unittest.TestCase):
         reload_command = argv[argv.index("--reload") + 1]
         self.assertRegex(reload_command, r"^systemctl .*reload.* nginx")
         self.assertEqual(argv[argv.index("--out") + 1], "/etc/nginx/tls")
+        # The start timeout leaves room for the boot retries and the reload.
+        retry_for = int(argv[argv.index("--retry-for") + 1]) if "--retry-for" in argv else 120
+        self.assertGreater(int(u["Service"]["TimeoutStartSec"]), retry_for + 60)
 
     def test_renewer_service(self):
         u = unit("renewer.service")

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -103,7 +104,8 @@ TEST_F(CertfetchRun, WritesTheThreeFilesWithModes) {
     EXPECT_EQ(test_fs::mode_of(out_ + "/fullchain.pem"), 0644U);
     EXPECT_EQ(test_fs::mode_of(out_ + "/chain.pem"), 0644U);
     EXPECT_EQ(test_fs::mode_of(out_ + "/privkey.pem"), 0600U);
-    EXPECT_EQ(test_fs::names_in(out_), (std::vector<std::string>{"chain.pem", "fullchain.pem", "privkey.pem"}));
+    EXPECT_EQ(test_fs::names_in(out_), (std::vector<std::string>{".certfetch.lock", ".v-1", "chain.pem",
+                                                                 "fullchain.pem", "live", "privkey.pem"}));
     EXPECT_EQ(reloads(), 1);
     EXPECT_EQ(log().find("PRIVATE KEY"), std::string::npos);
 }
@@ -191,7 +193,7 @@ TEST_F(CertfetchRun, BothBadExitsOneAndKeepsOldFiles) {
         EXPECT_EQ(read(out_ + "/" + name), content) << name;
     }
     EXPECT_EQ(mtime_of(out_ + "/fullchain.pem").tv_sec, mtime.tv_sec);
-    EXPECT_EQ(test_fs::names_in(out_).size(), 3U);  // no temp files
+    EXPECT_EQ(test_fs::names_in(out_).size(), 6U);  // no temp files, no new version
     EXPECT_EQ(reloads(), 1);
     const auto text = log();
     EXPECT_NE(text.find("no usable certificate"), std::string::npos) << text;
@@ -217,7 +219,7 @@ TEST_F(CertfetchRun, FailedReloadIsRetriedByTheNextRun) {
     auto o = options();
     const auto flag = root_ / "reload-works";
     o.reload = "test -e '" + flag + "' && echo reloaded >> '" + (root_ / "reloads") + "'";
-    EXPECT_EQ(certfetch::run(o), 1);
+    EXPECT_EQ(certfetch::run(o), certfetch::k_exit_reload_failed);
     EXPECT_NE(log().find("reload command exited with status 1"), std::string::npos) << log();
     ASSERT_TRUE(core::write_file_atomic(flag, "").ok());
     EXPECT_EQ(certfetch::run(o), 0) << log();
@@ -233,7 +235,7 @@ TEST_F(CertfetchRun, HungReloadIsStoppedAfterTheTimeoutAndRetriedByTheNextRun) {
     o.reload = "test -e '" + flag + "' || exec sleep 60; echo reloaded >> '" + (root_ / "reloads") + "'";
     o.reload_timeout = std::chrono::seconds(1);
     const auto started = std::chrono::steady_clock::now();
-    EXPECT_EQ(certfetch::run(o), 1);
+    EXPECT_EQ(certfetch::run(o), certfetch::k_exit_reload_failed);
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
     EXPECT_NE(log().find("did not finish within 1 s"), std::string::npos) << log();
     ASSERT_TRUE(core::write_file_atomic(flag, "").ok());
@@ -251,6 +253,110 @@ TEST_F(CertfetchRun, ReloadGetsPathsNotTheKey) {
     EXPECT_NE(env.find("CERTFETCH_PRIVKEY=" + out_ + "/privkey.pem"), std::string::npos);
     EXPECT_EQ(env.find("PRIVATE KEY"), std::string::npos);
     EXPECT_EQ(read(root_ / "argv").find("PRIVATE KEY"), std::string::npos);
+}
+
+// What certfetch writes for `text`: a PEM file ends with a newline.
+std::string nl(std::string text) {
+    if (!text.empty() && text.back() != '\n') {
+        text.push_back('\n');
+    }
+    return text;
+}
+
+std::string link_of(const std::string& path) {
+    std::error_code ec;
+    return std::filesystem::read_symlink(path, ec).string();
+}
+
+// The files nginx reads are links into one version folder; a new certificate
+// is a new folder and one switch of `live`; the one before stays as
+// `previous`, older ones go (core/live_files.hpp).
+TEST_F(CertfetchRun, EachCertificateIsAVersionSwitchedInOneStep) {
+    ASSERT_TRUE(store_->put(test_bundles::make()).ok());
+    ASSERT_EQ(certfetch::run(options()), 0) << log();
+    for (const char* name : {"fullchain.pem", "privkey.pem", "chain.pem"}) {
+        EXPECT_EQ(link_of(out_ + "/" + name), std::string("live/") + name);
+    }
+    EXPECT_EQ(link_of(out_ + "/live"), ".v-1");
+    for (int i = 2; i <= 3; ++i) {
+        const auto next = test_bundles::make();
+        ASSERT_TRUE(store_->put(next).ok());
+        ASSERT_EQ(certfetch::run(options()), 0) << log();
+        EXPECT_EQ(link_of(out_ + "/live"), ".v-" + std::to_string(i));
+        EXPECT_EQ(link_of(out_ + "/previous"), ".v-" + std::to_string(i - 1));
+        EXPECT_EQ(read(out_ + "/live/fullchain.pem"), next.certificate);
+        EXPECT_EQ(read(out_ + "/privkey.pem"), next.private_key);
+    }
+    EXPECT_FALSE(std::filesystem::exists(out_ + "/.v-1"));
+    EXPECT_EQ(test_fs::mode_of(out_ + "/live/privkey.pem"), 0600U);
+    EXPECT_EQ(reloads(), 3);
+}
+
+// Flat files of an older release: the same content becomes a version without
+// a reload; paths configured before keep working.
+TEST_F(CertfetchRun, FlatFilesOfAnOlderReleaseAreAdoptedWithoutAReload) {
+    const auto bundle = test_bundles::make();
+    ASSERT_TRUE(store_->put(bundle).ok());
+    std::filesystem::create_directories(out_);
+    ASSERT_TRUE(core::write_file_atomic(out_ + "/fullchain.pem", nl(bundle.certificate)).ok());
+    ASSERT_TRUE(core::write_file_atomic(out_ + "/privkey.pem", nl(bundle.private_key), {0600, {}, {}}).ok());
+    ASSERT_TRUE(core::write_file_atomic(out_ + "/chain.pem", nl(bundle.chain)).ok());
+    // A temp file an older release left when it was killed (it may hold a key).
+    ASSERT_TRUE(core::write_file_atomic(out_ + "/.privkey.pem.certfetch-Ab12Cd", "key").ok());
+    const auto before = read(out_ + "/fullchain.pem");
+    ASSERT_EQ(certfetch::run(options()), 0) << log();
+    EXPECT_EQ(reloads(), 0);
+    EXPECT_EQ(link_of(out_ + "/fullchain.pem"), "live/fullchain.pem");
+    EXPECT_EQ(read(out_ + "/fullchain.pem"), before);
+    EXPECT_EQ(test_fs::mode_of(out_ + "/privkey.pem"), 0600U);
+    EXPECT_FALSE(std::filesystem::exists(out_ + "/.privkey.pem.certfetch-Ab12Cd"));
+    EXPECT_NE(log().find("moved the files under"), std::string::npos) << log();
+}
+
+// A fresh host at boot: nothing on disk and a store it cannot read yet
+// (here bundle.json is a folder: EISDIR, an I/O error like a network one).
+// certfetch retries with backoff until the store answers, within --retry-for.
+TEST_F(CertfetchRun, BootWithoutFilesRetriesAnUnreadableStore) {
+    const auto bundle = test_bundles::make();
+    std::filesystem::create_directories(store_dir_ + "/bundle.json");
+    std::thread fixer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        std::filesystem::remove_all(store_dir_ + "/bundle.json");
+        ASSERT_TRUE(core::write_file_atomic(store_dir_ + "/bundle.json", secrets::to_json(bundle)).ok());
+    });
+    auto o = options();
+    o.retry_for = std::chrono::seconds(30);
+    const auto started = std::chrono::steady_clock::now();
+    const int rc = certfetch::run(o);
+    const auto took = std::chrono::steady_clock::now() - started;
+    fixer.join();
+    EXPECT_EQ(rc, 0) << log();
+    EXPECT_GE(took, std::chrono::milliseconds(1400));
+    EXPECT_LT(took, std::chrono::seconds(25));
+    EXPECT_EQ(read(out_ + "/fullchain.pem"), nl(bundle.certificate));
+    EXPECT_NE(log().find("yet, retrying (--retry-for 30 s)"), std::string::npos) << log();
+}
+
+TEST_F(CertfetchRun, RetryIsBoundedAndSkippedWhenValidFilesAreOnDisk) {
+    std::filesystem::create_directories(store_dir_ + "/bundle.json");
+    auto o = options();
+    o.retry_for = std::chrono::seconds(2);
+    auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(certfetch::run(o), 1);
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_GE(took, std::chrono::milliseconds(1900));
+    EXPECT_LT(took, std::chrono::seconds(10));
+
+    // With a valid certificate on disk the old files are served: one attempt.
+    std::filesystem::remove_all(store_dir_ + "/bundle.json");
+    ASSERT_TRUE(store_->put(test_bundles::make()).ok());
+    ASSERT_EQ(certfetch::run(o), 0) << log();
+    std::filesystem::remove_all(store_dir_ + "/bundle.json");
+    std::filesystem::create_directories(store_dir_ + "/bundle.json");
+    o.retry_for = std::chrono::seconds(60);
+    started = std::chrono::steady_clock::now();
+    EXPECT_EQ(certfetch::run(o), 1);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
 }
 
 TEST_F(CertfetchRun, NothingStoredIsAFailure) {

@@ -16,6 +16,8 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -102,9 +104,10 @@ class CertfetchE2e(unittest.TestCase):
             return f.read()
 
     def snapshot(self):
-        """{name: (bytes, mtime_ns, mode)} of the output folder."""
-        out = {}
-        for name in sorted(os.listdir(self.out)):
+        """{name: (bytes, mtime_ns, mode)} of the files nginx reads (through
+        their links), plus the version `live` names: a rewrite is visible."""
+        out = {"live": os.readlink(os.path.join(self.out, "live"))}
+        for name in ("fullchain.pem", "privkey.pem", "chain.pem"):
             path = os.path.join(self.out, name)
             st = os.stat(path)
             with open(path, "rb") as f:
@@ -125,7 +128,7 @@ class CertfetchE2e(unittest.TestCase):
         self.assertEqual(self.read("fullchain.pem"), bundle["certificate"])
         self.assertEqual(self.read("privkey.pem"), bundle["private_key"])
         self.assertEqual(self.read("chain.pem"), bundle["chain"])
-        modes = {n: v[2] for n, v in self.snapshot().items()}
+        modes = {n: v[2] for n, v in self.snapshot().items() if n != "live"}
         self.assertEqual(modes, {"fullchain.pem": 0o644, "chain.pem": 0o644, "privkey.pem": 0o600})
         self.assertEqual(self.reload_count(), 1)
         self.assertNotIn("PRIVATE KEY", r.stderr + r.stdout)
@@ -203,6 +206,42 @@ class CertfetchE2e(unittest.TestCase):
             st = os.stat(os.path.join(self.out, name))
             self.assertEqual((st.st_uid, st.st_gid), (user.pw_uid, user.pw_gid), name)
         self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.out, "privkey.pem")).st_mode), 0o640)
+
+    def test_boot_retries_until_instance_credentials_answer(self):
+        """A new instance: no files yet and IMDS not answering for the first
+        seconds. certfetch retries (--retry-for) instead of leaving nginx
+        without a certificate until the next timer run."""
+        bundle = self.pki.bundle()
+        self.aws.seed_secret(SECRET, string=json.dumps(bundle))
+        self.aws.configure_metadata(imds_disabled=True)
+        self.addCleanup(self.aws.configure_metadata, imds_disabled=False)
+        env = self.aws.env()
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED"):
+            env.pop(k, None)
+        env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = self.aws.endpoint
+        timer = threading.Timer(2.0, self.aws.configure_metadata, kwargs={"imds_disabled": False})
+        timer.start()
+        self.addCleanup(timer.cancel)
+        t0 = time.monotonic()
+        r = subprocess.run([CERTFETCH, "--secret-id", SECRET, "--out", self.out, "--retry-for", "30"],
+                           env=env, capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - t0
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreaterEqual(took, 1.9)
+        self.assertIn("yet, retrying (--retry-for 30 s)", r.stderr)
+        self.assertEqual(self.read("fullchain.pem"), bundle["certificate"])
+        print("FIGURE certfetch boot: IMDS answered after 2 s; files written after %.2f s" % took)
+
+        # Bounded: an instance that never gets credentials gives up after --retry-for.
+        shutil.rmtree(self.out)
+        self.aws.configure_metadata(imds_disabled=True)
+        t0 = time.monotonic()
+        r = subprocess.run([CERTFETCH, "--secret-id", SECRET, "--out", self.out, "--retry-for", "2"],
+                           env=env, capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - t0
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertGreaterEqual(took, 1.9)
+        self.assertLess(took, 15)
 
     def test_missing_secret_exits_1(self):
         r = self.run_certfetch(secret="web/nothing-here")
