@@ -1,4 +1,5 @@
 #include "core/atomic_file.hpp"
+#include "core/fd_io.hpp"
 #include "core/process.hpp"
 #include "core/unique_fd.hpp"
 
@@ -20,23 +21,8 @@ namespace {
 
 constexpr const char* k_temp_marker = ".tmp.";
 
-Error io_error(const std::string& path, const char* step, int err) {
-    return make_error(ErrorKind::io, path + ": " + step + ": " + std::strerror(err));
-}
-
-Status write_all(int fd, std::string_view content, const std::string& path) {
-    while (!content.empty()) {
-        const ssize_t n = ::write(fd, content.data(), content.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return io_error(path, "write temporary file", errno);
-        }
-        content.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return {};
-}
+using fd_io::io_error;
+using fd_io::write_all;
 
 // Everything after mkstemp; the caller unlinks the temp file on failure.
 Status fill_and_rename(int raw_fd, const std::string& temp, const std::string& path, const std::string& dir,
@@ -58,7 +44,7 @@ Status fill_and_rename(int raw_fd, const std::string& temp, const std::string& p
             return io_error(path, "fchmod temporary file", errno);
         }
     }
-    TRY(write_all(fd.get(), content, path));
+    TRY(write_all(fd.get(), content, path, "write temporary file"));
     if (::fsync(fd.get()) != 0) {
         return io_error(path, "fsync temporary file", errno);
     }

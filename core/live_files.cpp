@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "core/atomic_file.hpp"
+#include "core/fd_io.hpp"
 #include "core/unique_fd.hpp"
 
 namespace core {
@@ -24,9 +25,8 @@ std::string join(const std::string& dir, const std::string& name) {
     return (std::filesystem::path(dir) / name).string();
 }
 
-Error io_error(const std::string& path, const char* step, int err) {
-    return make_error(ErrorKind::io, path + ": " + step + ": " + std::strerror(err));
-}
+using fd_io::io_error;
+using fd_io::write_all;
 
 // The link's text, or nullopt when `path` is not a symbolic link.
 std::optional<std::string> read_link(const std::string& path) {
@@ -78,20 +78,6 @@ Status fsync_path(const std::string& path) {
     }
     if (::fsync(fd.get()) != 0) {
         return io_error(path, "fsync directory", errno);
-    }
-    return {};
-}
-
-Status write_all(int fd, std::string_view content, const std::string& path) {
-    while (!content.empty()) {
-        const ssize_t n = ::write(fd, content.data(), content.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return io_error(path, "write", errno);
-        }
-        content.remove_prefix(static_cast<std::size_t>(n));
     }
     return {};
 }

@@ -16,6 +16,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/log.hpp"
+#include "file_probe.hpp"
 #include "renewer/certfetch.hpp"
 #include "secrets/store.hpp"
 #include "tests/secrets/bundle_fixtures.hpp"
@@ -23,14 +24,12 @@
 
 namespace {
 
+using test_files::link_of;
+using test_files::read;
+
 namespace certfetch = renewer::certfetch;
 using std::chrono::hours;
 using std::chrono::system_clock;
-
-std::string read(const std::string& path) {
-    auto text = core::read_file(path);
-    return text ? *text : std::string("<missing>");
-}
 
 timespec mtime_of(const std::string& path) {
     struct stat st {};
@@ -261,11 +260,6 @@ std::string nl(std::string text) {
         text.push_back('\n');
     }
     return text;
-}
-
-std::string link_of(const std::string& path) {
-    std::error_code ec;
-    return std::filesystem::read_symlink(path, ec).string();
 }
 
 // The files nginx reads are links into one version folder; a new certificate

@@ -10,21 +10,15 @@
 
 #include "core/atomic_file.hpp"
 #include "core/live_files.hpp"
+#include "file_probe.hpp"
 #include "secrets/store.hpp"
 #include "tests/secrets/bundle_fixtures.hpp"
 #include "tests/secrets/temp_dir.hpp"
 
 namespace {
 
-std::string read(const std::string& path) {
-    auto text = core::read_file(path);
-    return text ? *text : std::string("<missing>");
-}
-
-std::string link_of(const std::string& path) {
-    std::error_code ec;
-    return std::filesystem::read_symlink(path, ec).string();
-}
+using test_files::link_of;
+using test_files::read;
 
 TEST(CertfetchDirStore, PemFilesAreOneVersionSwitchedTogether) {
     test_fs::TempDir root;
