@@ -182,17 +182,28 @@ TEST(Journal, TempFileOfADeadWriterIsSweptALiveOneIsKept) {
 class RecordingProvider : public dns::Provider {
 public:
     explicit RecordingProvider(std::string journal_dir) : journal_dir_(std::move(journal_dir)) {}
-    core::Status present(const std::vector<dns::TxtRecord>& records) override {
+    using dns::Provider::present;
+    core::Status present(const std::vector<dns::TxtRecord>& records, dns::PresentLog& log) override {
+        if (fail_before_sending) {
+            return core::make_error(core::ErrorKind::not_found, "no zone");
+        }
+        if (auto status = log.sending(records); !status) {
+            return status;
+        }
         journal_files_at_present = files(journal_dir_).size();
+        if (refuse_present) {
+            log.refused(records);
+            return core::make_error(core::ErrorKind::auth, "BADSIG");
+        }
         presented += records.size();
         return {};
     }
-    core::Status cleanup(const std::vector<dns::TxtRecord>& records) override {
+    core::Result<std::size_t> cleanup(const std::vector<dns::TxtRecord>& records) override {
         cleaned += records.size();
         if (fail_cleanup) {
             return core::make_error(core::ErrorKind::network, "cleanup refused");
         }
-        return {};
+        return records.size();
     }
     std::string name() const override { return "recording"; }
 
@@ -200,6 +211,8 @@ public:
     std::size_t presented = 0;
     std::size_t cleaned = 0;
     bool fail_cleanup = false;
+    bool fail_before_sending = false;
+    bool refuse_present = false;
 
 private:
     std::string journal_dir_;
