@@ -7,6 +7,7 @@
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -184,7 +185,9 @@ private:
         ro.servers = addresses.front();
         ro.recursion = Recursion::off;
         TRY_ASSIGN(Resolver resolver, Resolver::create(ro));
-        TRY_ASSIGN(wire::Message m, resolver.query(fqdn, wire::RrType::txt, deadline));
+        // Bounded apart from the update's own deadline: a primary that drops queries must leave it time.
+        const auto query_deadline = deadline.min(core::Deadline::after(std::chrono::seconds(3)));
+        TRY_ASSIGN(wire::Message m, resolver.query(fqdn, wire::RrType::txt, query_deadline));
         CurrentSet out;
         for (const auto& rr : m.answers) {
             if (rr.type == static_cast<std::uint16_t>(wire::RrType::txt) && wire::canonical_name(rr.name) == fqdn) {
@@ -204,31 +207,41 @@ private:
         for (auto& c : changes) {
             if (!ttl_of.contains(c.fqdn)) {
                 auto current = current_set(c.fqdn, deadline);
-                if (!current) {
-                    return current.error().wrap("rfc2136: reading the TXT set at " + c.fqdn);
+                if (!current && current.error().kind == core::ErrorKind::cancelled) {
+                    return current.error();
                 }
-                ttl_of[c.fqdn] = current->ttl;
+                if (!current) {
+                    // A primary that takes updates but no queries: add with our TTL, as before.
+                    core::log::debug("rfc2136: cannot read the TXT set; adding with our TTL",
+                                     {{"fqdn", c.fqdn}, {"error", current.error().message}});
+                }
+                ttl_of[c.fqdn] = current ? current->ttl : 0;
             }
             c.ttl = ttl_of[c.fqdn];
         }
         return {};
     }
 
-    // How many of `changes` the primary serves now.
+    // How many of `changes` the primary serves now; a name it does not answer
+    // for (updates allowed, queries not) counts every value.
     core::Result<std::size_t> count_present(const std::vector<wire::TxtChange>& changes,
                                             const core::Deadline& deadline) {
-        std::map<std::string, std::vector<std::string>> values_at;
+        std::map<std::string, std::optional<std::vector<std::string>>> values_at;
         std::size_t n = 0;
         for (const auto& c : changes) {
             if (!values_at.contains(c.fqdn)) {
                 auto current = current_set(c.fqdn, deadline);
-                if (!current) {
-                    return current.error().wrap("rfc2136: reading the TXT set at " + c.fqdn);
+                if (!current && current.error().kind == core::ErrorKind::cancelled) {
+                    return current.error();
                 }
-                values_at[c.fqdn] = std::move(current->values);
+                if (!current) {
+                    core::log::debug("rfc2136: cannot read the TXT set; counting every value",
+                                     {{"fqdn", c.fqdn}, {"error", current.error().message}});
+                }
+                values_at[c.fqdn] = current ? std::optional(std::move(current->values)) : std::nullopt;
             }
             const auto& there = values_at[c.fqdn];
-            n += std::find(there.begin(), there.end(), c.value) != there.end() ? 1 : 0;
+            n += !there || std::find(there->begin(), there->end(), c.value) != there->end() ? 1 : 0;
         }
         return n;
     }

@@ -163,12 +163,17 @@ struct Presentation::State final : PresentLog {
 
     // Written before the change goes out: a run killed after it leaves the next run these values to remove.
     core::Status sending(const std::vector<TxtRecord>& batch) override {
+        const std::size_t before = sent.size();
         for (const auto& r : batch) {
             if (std::find(sent.begin(), sent.end(), r) == sent.end()) {
                 sent.push_back(r);
             }
         }
-        return journal_sent();
+        auto status = journal_sent();
+        if (!status) {
+            sent.resize(before);  // not journalled, so the provider does not send it
+        }
+        return status;
     }
 
     void refused(const std::vector<TxtRecord>& batch) override {
@@ -218,10 +223,30 @@ struct Presentation::State final : PresentLog {
 
 Presentation::Presentation(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Presentation::Presentation(Presentation&&) noexcept = default;
+namespace {
+
+// Clean-up from a destructor or a move: logged, never thrown (a throwing
+// destructor would terminate the run with the TXT values still there).
+void cleanup_quietly(Presentation& presentation) noexcept {
+    try {
+        auto status = presentation.cleanup();
+        if (!status) {
+            core::log::error("dns: cleanup on scope exit failed", {{"error", status.error().message}});
+        }
+    } catch (const std::exception& e) {
+        try {
+            core::log::error("dns: cleanup on scope exit failed", {{"error", e.what()}});
+        } catch (...) {  // NOLINT(bugprone-empty-catch): nothing is left to report with
+        }
+    }
+}
+
+}  // namespace
+
 Presentation& Presentation::operator=(Presentation&& other) noexcept {
     if (this != &other) {
         if (state_ && !state_->cleaned) {
-            (void)cleanup();
+            cleanup_quietly(*this);
         }
         state_ = std::move(other.state_);
     }
@@ -230,10 +255,7 @@ Presentation& Presentation::operator=(Presentation&& other) noexcept {
 
 Presentation::~Presentation() {
     if (state_ && !state_->cleaned) {
-        auto status = cleanup();
-        if (!status) {
-            core::log::error("dns: cleanup on scope exit failed", {{"error", status.error().message}});
-        }
+        cleanup_quietly(*this);
     }
 }
 
