@@ -25,22 +25,31 @@ class ExecProvider final : public Provider {
 public:
     explicit ExecProvider(ExecSettings settings) : settings_(std::move(settings)) {}
 
-    core::Status present(const std::vector<TxtRecord>& records) override {
+    using Provider::present;
+    core::Status present(const std::vector<TxtRecord>& records, PresentLog& log) override {
         for (const auto& r : records) {
+            // Whatever the command does before it fails may stay: every value
+            // it was given counts as sent.
+            TRY(log.sending({r}));
             TRY(run("present", r));
         }
         return {};
     }
-    core::Status cleanup(const std::vector<TxtRecord>& records) override {
+    core::Result<std::size_t> cleanup(const std::vector<TxtRecord>& records) override {
         // Try every record even when one fails; report the first failure.
         core::Status first;
+        std::size_t removed = 0;
         for (const auto& r : records) {
             auto status = run("cleanup", r);
             if (!status && first.ok()) {
                 first = status;
             }
+            removed += status.ok() ? 1 : 0;
         }
-        return first;
+        if (!first) {
+            return first.error();
+        }
+        return removed;
     }
     std::string name() const override { return "exec"; }
 

@@ -58,6 +58,43 @@ core::Error io_error(const std::string& what, const std::string& path, const std
 
 Journal::Journal(std::string dir) : dir_(std::move(dir)) {}
 
+namespace {
+
+// Writes one entry (0600, atomically): a reader sees the old or the new one.
+core::Status write_entry(const std::string& dir, const std::string& id, const JournalEntry& e) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(e.written_at.time_since_epoch()).count();
+    nlohmann::json j = {{"provider", e.provider},
+                        {"host", e.host},
+                        {"pid", e.pid},
+                        {"run", e.run},
+                        {"written_at", ms},
+                        {"records", nlohmann::json::array()},
+                        {"failed_attempts", e.failed_attempts}};
+    for (const auto& r : e.records) {
+        j["records"].push_back({{"fqdn", r.fqdn}, {"value", r.value}});
+    }
+    core::FileOptions options;
+    options.mode = 0600;
+    if (auto written = core::write_file_atomic((fs::path(dir) / id).string(), j.dump(), options); !written) {
+        return written.error().wrap("dns journal");
+    }
+    return {};
+}
+
+JournalEntry ours(const std::string& provider, const std::vector<TxtRecord>& records,
+                  std::chrono::system_clock::time_point written_at) {
+    JournalEntry e;
+    e.provider = provider;
+    e.records = records;
+    e.host = core::host_name();
+    e.pid = static_cast<long>(::getpid());
+    e.run = this_run();
+    e.written_at = written_at;
+    return e;
+}
+
+}  // namespace
+
 core::Result<std::string> Journal::add(const std::string& provider, const std::vector<TxtRecord>& records) {
     std::error_code ec;
     fs::create_directories(dir_, ec);
@@ -65,20 +102,30 @@ core::Result<std::string> Journal::add(const std::string& provider, const std::v
         return io_error("cannot create", dir_, ec);
     }
     fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace, ec);
-    const auto now = std::chrono::system_clock::now();
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    const std::string id = std::to_string(ms) + "-" + core::hex_encode(core::random_bytes(6)) + ".json";
-    nlohmann::json j = {{"provider", provider}, {"host", core::host_name()}, {"pid", static_cast<long>(::getpid())},
-                        {"run", this_run()},    {"written_at", ms},          {"records", nlohmann::json::array()}};
-    for (const auto& r : records) {
-        j["records"].push_back({{"fqdn", r.fqdn}, {"value", r.value}});
-    }
-    core::FileOptions options;
-    options.mode = 0600;
-    if (auto written = core::write_file_atomic((fs::path(dir_) / id).string(), j.dump(), options); !written) {
-        return written.error().wrap("dns journal");
-    }
+    const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    const std::string id =
+        std::to_string(now.time_since_epoch().count()) + "-" + core::hex_encode(core::random_bytes(6)) + ".json";
+    TRY(write_entry(dir_, id, ours(provider, records, now)));
     return id;
+}
+
+core::Status Journal::replace(const std::string& id, const std::string& provider,
+                              const std::vector<TxtRecord>& records) {
+    const auto ms = std::stoll(id.substr(0, id.find('-')));
+    const std::chrono::system_clock::time_point written_at{std::chrono::milliseconds(ms)};
+    return write_entry(dir_, id, ours(provider, records, written_at));
+}
+
+core::Result<bool> Journal::failed(const JournalEntry& entry) {
+    JournalEntry next = entry;
+    next.failed_attempts += 1;
+    const bool old_enough = std::chrono::system_clock::now() - entry.written_at >= k_journal_min_age;
+    if (next.failed_attempts >= k_journal_max_attempts && old_enough) {
+        TRY(remove(entry.id));
+        return true;
+    }
+    TRY(write_entry(dir_, entry.id, next));
+    return false;
 }
 
 core::Status Journal::remove(const std::string& id) {
@@ -127,6 +174,7 @@ core::Result<std::vector<JournalEntry>> Journal::orphans(std::chrono::seconds ma
         e.pid = static_cast<long>(number_of(j, "pid"));
         e.run = text_of(j, "run");
         e.written_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(number_of(j, "written_at")));
+        e.failed_attempts = static_cast<int>(number_of(j, "failed_attempts"));
         for (const auto& r : j["records"]) {
             if (r.is_object()) {
                 TxtRecord record{text_of(r, "fqdn"), text_of(r, "value")};

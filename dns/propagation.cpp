@@ -54,6 +54,26 @@ struct Probe {
     std::string unreachable_reason;
 };
 
+// SIGTERM during the wait: say so, not "no answer before the deadline".
+core::Error stopped(const Probe& p, core::Clock::time_point started) {
+    const auto waited = std::chrono::duration_cast<milliseconds>(core::Clock::now() - started);
+    return core::make_error(core::ErrorKind::cancelled,
+                            "propagation check for " + p.fqdn + ": stopped (SIGTERM) after " + duration_text(waited) +
+                                " waiting for " + server_label(*p.server) + " (zone " + p.zone + ")");
+}
+
+// Nothing listens on the server's port (ICMP port unreachable, TCP reset):
+// waiting cannot help, so fail at once and name the setting to fix.
+core::Error refused(const Probe& p, const PropagationOptions& options) {
+    const std::string fix =
+        options.nameservers.empty()
+            ? "the zone's NS records name a host that serves no DNS; set --dns-nameservers to the servers that do"
+            : "check --dns-nameservers";
+    return core::make_error(core::ErrorKind::network,
+                            "propagation check for " + p.fqdn + ": nameserver " + server_label(*p.server) +
+                                " for zone " + p.zone + " refuses connections (nothing listens on that port): " + fix);
+}
+
 core::Result<Resolver> recursive_resolver(const PropagationOptions& options) {
     ResolverOptions ro;
     ro.servers = options.resolver;
@@ -165,7 +185,10 @@ core::Status wait_for_propagation(const std::vector<TxtRecord>& records, const P
             const auto now = core::Clock::now();
             if (!answer) {
                 if (answer.error().kind == core::ErrorKind::cancelled) {
-                    return answer.error();
+                    return stopped(p, started);
+                }
+                if (answer.error().code == k_connection_refused) {
+                    return refused(p, options);
                 }
                 if (!p.first_unreachable) {
                     p.first_unreachable = now;
@@ -212,7 +235,9 @@ core::Status wait_for_propagation(const std::vector<TxtRecord>& records, const P
         }
         auto slept = core::sleep_for(interval, deadline);
         if (!slept.ok() && slept.error().kind == core::ErrorKind::cancelled) {
-            return slept.error();
+            const auto waiting =
+                std::find_if(probes.begin(), probes.end(), [](const Probe& p) { return !p.satisfied; });
+            return stopped(*waiting, started);
         }
         if (deadline.expired()) {
             // One line: the first name still missing, with every server still missing it.

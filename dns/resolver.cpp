@@ -248,9 +248,11 @@ core::Result<wire::Message> Resolver::query(std::string_view name, wire::RrType 
     while (!pending.done) {
         if (deadline.expired() || core::cancelled()) {
             ares_cancel(channel);  // runs the callback with ARES_ECANCELLED
-            return core::make_error(core::cancelled() ? core::ErrorKind::cancelled : core::ErrorKind::timeout,
-                                    "DNS " + type_name(type) + " " + qname + " at " + impl_->description +
-                                        ": no answer before the deadline");
+            const bool stopped = core::cancelled();
+            return core::make_error(
+                stopped ? core::ErrorKind::cancelled : core::ErrorKind::timeout,
+                "DNS " + type_name(type) + " " + qname + " at " + impl_->description +
+                    (stopped ? ": stopped (SIGTERM) while waiting for the answer" : ": no answer before the deadline"));
         }
         ares_socket_t socks[ARES_GETSOCK_MAXNUM];
         const int bits = ares_getsock(channel, socks, ARES_GETSOCK_MAXNUM);
@@ -289,7 +291,12 @@ core::Result<wire::Message> Resolver::query(std::string_view name, wire::RrType 
     const std::string what = "DNS " + type_name(type) + " " + qname + " at " + impl_->description;
     switch (pending.status) {
         case ARES_SUCCESS: break;
-        case ARES_ECONNREFUSED: return core::make_error(core::ErrorKind::network, what + ": connection refused");
+        case ARES_ECONNREFUSED: {
+            // ICMP port unreachable (UDP) or a reset (TCP): nothing listens there.
+            auto error = core::make_error(core::ErrorKind::network, what + ": connection refused");
+            error.code = k_connection_refused;
+            return error;
+        }
         case ARES_ETIMEOUT: return core::make_error(core::ErrorKind::timeout, what + ": no answer (timed out)");
         default: return core::make_error(core::ErrorKind::network, what + ": " + ares_strerror(pending.status));
     }

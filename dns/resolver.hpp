@@ -43,6 +43,9 @@ struct ResolverOptions {
     int tries = 2;                                 // c-ares ARES_OPT_TRIES
 };
 
+// Error::code of a query the server's port refused (nothing listens there).
+inline constexpr const char* k_connection_refused = "ECONNREFUSED";
+
 class Resolver {
 public:
     // Errors: invalid_input for a bad server list, internal when c-ares cannot start.
@@ -54,8 +57,8 @@ public:
     Resolver& operator=(const Resolver&) = delete;
 
     // One query (class IN). Any DNS answer, whatever its RCODE, is a Message;
-    // errors: network (unreachable, refused), timeout (no answer in time or
-    // deadline), cancelled.
+    // errors: network (unreachable, refused: code k_connection_refused),
+    // timeout (no answer in time or deadline), cancelled (SIGTERM: "stopped").
     core::Result<wire::Message> query(std::string_view name, wire::RrType type,
                                       const core::Deadline& deadline = core::Deadline::never());
 

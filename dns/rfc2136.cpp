@@ -7,6 +7,7 @@
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -134,15 +135,132 @@ public:
     Rfc2136Provider(Rfc2136Settings settings, HostPort server, std::optional<wire::TsigKey> key)
         : settings_(std::move(settings)), server_(std::move(server)), key_(std::move(key)) {}
 
-    core::Status present(const std::vector<TxtRecord>& records) override {
-        return update(records, wire::UpdateOp::add);
+    using Provider::present;
+    core::Status present(const std::vector<TxtRecord>& records, PresentLog& log) override {
+        const core::Deadline deadline = core::Deadline::after(settings_.timeout);
+        TRY_ASSIGN(auto by_zone, group_by_zone(records, deadline));
+        for (auto& [zone, changes] : by_zone) {
+            TRY(inherit_ttls(changes, deadline));
+            std::vector<TxtRecord> sent;
+            for (const auto& c : changes) {
+                sent.push_back({c.fqdn, c.value});
+            }
+            TRY(log.sending(sent));
+            bool refused = false;
+            auto status = send_update(zone, changes, wire::UpdateOp::add, deadline, refused);
+            if (!status) {
+                if (refused) {
+                    log.refused(sent);
+                }
+                return status;
+            }
+        }
+        return {};
     }
-    core::Status cleanup(const std::vector<TxtRecord>& records) override {
-        return update(records, wire::UpdateOp::remove);
+    core::Result<std::size_t> cleanup(const std::vector<TxtRecord>& records) override {
+        const core::Deadline deadline = core::Deadline::after(settings_.timeout);
+        TRY_ASSIGN(auto by_zone, group_by_zone(records, deadline));
+        std::size_t removed = 0;
+        for (const auto& [zone, changes] : by_zone) {
+            // The server does not say what a delete removed: count what is there first.
+            TRY_ASSIGN(std::size_t there, count_present(changes, deadline));
+            bool refused = false;
+            TRY(send_update(zone, changes, wire::UpdateOp::remove, deadline, refused));
+            removed += there;
+        }
+        return removed;
     }
     std::string name() const override { return "rfc2136"; }
 
 private:
+    struct CurrentSet {
+        std::uint32_t ttl = 0;  // 0: no TXT set at the name
+        std::vector<std::string> values;
+    };
+
+    // The TXT set at `fqdn` as the primary serves it (RD=0: its own data, TTL not decremented).
+    core::Result<CurrentSet> current_set(const std::string& fqdn, const core::Deadline& deadline) {
+        ResolverOptions ro;
+        TRY_ASSIGN(std::vector<std::string> addresses, to_server_addresses(server_));
+        ro.servers = addresses.front();
+        ro.recursion = Recursion::off;
+        TRY_ASSIGN(Resolver resolver, Resolver::create(ro));
+        // Bounded apart from the update's own deadline: a primary that drops queries must leave it time.
+        const auto query_deadline = deadline.min(core::Deadline::after(std::chrono::seconds(3)));
+        TRY_ASSIGN(wire::Message m, resolver.query(fqdn, wire::RrType::txt, query_deadline));
+        CurrentSet out;
+        for (const auto& rr : m.answers) {
+            if (rr.type == static_cast<std::uint16_t>(wire::RrType::txt) && wire::canonical_name(rr.name) == fqdn) {
+                out.ttl = rr.ttl;
+                TRY_ASSIGN(std::string value, wire::decode_txt_rdata(rr.rdata));
+                out.values.push_back(std::move(value));
+            }
+        }
+        return out;
+    }
+
+    // An RRset has one TTL (RFC 2181 section 5.2) and the server gives the
+    // whole set the TTL of the last add: adding at an existing set uses its
+    // TTL, so other people's values keep theirs.
+    core::Status inherit_ttls(std::vector<wire::TxtChange>& changes, const core::Deadline& deadline) {
+        std::map<std::string, std::uint32_t> ttl_of;
+        for (auto& c : changes) {
+            if (!ttl_of.contains(c.fqdn)) {
+                auto current = current_set(c.fqdn, deadline);
+                if (!current && current.error().kind == core::ErrorKind::cancelled) {
+                    return current.error();
+                }
+                if (!current) {
+                    // A primary that takes updates but no queries: add with our TTL, as before.
+                    core::log::debug("rfc2136: cannot read the TXT set; adding with our TTL",
+                                     {{"fqdn", c.fqdn}, {"error", current.error().message}});
+                }
+                ttl_of[c.fqdn] = current ? current->ttl : 0;
+            }
+            c.ttl = ttl_of[c.fqdn];
+        }
+        return {};
+    }
+
+    // How many of `changes` the primary serves now; a name it does not answer
+    // for (updates allowed, queries not) counts every value.
+    core::Result<std::size_t> count_present(const std::vector<wire::TxtChange>& changes,
+                                            const core::Deadline& deadline) {
+        std::map<std::string, std::optional<std::vector<std::string>>> values_at;
+        std::size_t n = 0;
+        for (const auto& c : changes) {
+            if (!values_at.contains(c.fqdn)) {
+                auto current = current_set(c.fqdn, deadline);
+                if (!current && current.error().kind == core::ErrorKind::cancelled) {
+                    return current.error();
+                }
+                if (!current) {
+                    core::log::debug("rfc2136: cannot read the TXT set; counting every value",
+                                     {{"fqdn", c.fqdn}, {"error", current.error().message}});
+                }
+                values_at[c.fqdn] = current ? std::optional(std::move(current->values)) : std::nullopt;
+            }
+            const auto& there = values_at[c.fqdn];
+            n += !there || std::find(there->begin(), there->end(), c.value) != there->end() ? 1 : 0;
+        }
+        return n;
+    }
+
+    using ByZone = std::map<std::string, std::vector<wire::TxtChange>>;
+
+    // One UPDATE per zone (RFC 2136 §2.3: a message updates one zone), applied atomically (§3.7).
+    core::Result<ByZone> group_by_zone(const std::vector<TxtRecord>& records, const core::Deadline& deadline) {
+        ByZone by_zone;
+        for (const auto& r : records) {
+            auto zone = zone_for(wire::canonical_name(r.fqdn), deadline);
+            if (!zone) {
+                return zone.error().wrap("rfc2136: " + wire::canonical_name(r.fqdn));
+            }
+            by_zone[*zone].push_back({wire::canonical_name(r.fqdn), r.value});
+        }
+        return by_zone;
+    }
+
     // The zone of `fqdn`: the configured one, else the SOA the primary names (cached).
     core::Result<std::string> zone_for(const std::string& fqdn, const core::Deadline& deadline) {
         if (!settings_.zone.empty()) {
@@ -165,25 +283,10 @@ private:
         return zone;
     }
 
-    core::Status update(const std::vector<TxtRecord>& records, wire::UpdateOp op) {
-        const core::Deadline deadline = core::Deadline::after(settings_.timeout);
-        // One UPDATE per zone (RFC 2136 §2.3: a message updates one zone), applied atomically (§3.7).
-        std::map<std::string, std::vector<wire::TxtChange>> by_zone;
-        for (const auto& r : records) {
-            auto zone = zone_for(wire::canonical_name(r.fqdn), deadline);
-            if (!zone) {
-                return zone.error().wrap("rfc2136: " + wire::canonical_name(r.fqdn));
-            }
-            by_zone[*zone].push_back({wire::canonical_name(r.fqdn), r.value});
-        }
-        for (const auto& [zone, changes] : by_zone) {
-            TRY(send_update(zone, changes, op, deadline));
-        }
-        return {};
-    }
-
+    // `refused`: the server answered with an error, so nothing of the update was applied (§3.7).
     core::Status send_update(const std::string& zone, const std::vector<wire::TxtChange>& changes, wire::UpdateOp op,
-                             const core::Deadline& deadline) {
+                             const core::Deadline& deadline, bool& refused) {
+        refused = false;
         const std::string what = std::string("rfc2136: ") + (op == wire::UpdateOp::add ? "adding " : "removing ") +
                                  std::to_string(changes.size()) + " TXT value(s) in zone " + zone + " (" +
                                  changes.front().fqdn + ") at " + server_.host + ":" + std::to_string(server_.port);
@@ -214,6 +317,7 @@ private:
                                                     static_cast<std::uint64_t>(std::time(nullptr)));
             if (!check) {
                 if (rcode != 0) {
+                    refused = true;
                     return core::make_error(
                         core::ErrorKind::auth,
                         what + ": server answered " + wire::rcode_name(rcode) + " (" + check.error().message + ")");
@@ -226,6 +330,7 @@ private:
             core::log::debug("rfc2136: update applied", {{"zone", zone}, {"changes", std::to_string(changes.size())}});
             return {};
         }
+        refused = true;
         std::string reason;
         core::ErrorKind kind = core::ErrorKind::protocol;
         if (tsig_error != 0) {

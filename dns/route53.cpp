@@ -65,8 +65,50 @@ public:
         settings_.client.rate_limiter = settings_.rate_limiter;
     }
 
-    core::Status present(const std::vector<TxtRecord>& records) override { return apply(records, Step::present); }
-    core::Status cleanup(const std::vector<TxtRecord>& records) override { return apply(records, Step::cleanup); }
+    using Provider::present;
+    core::Status present(const std::vector<TxtRecord>& records, PresentLog& log) override {
+        return present_all(records, log);
+    }
+    core::Result<std::size_t> cleanup(const std::vector<TxtRecord>& records) override { return cleanup_all(records); }
+
+    // The hosted zone of `fqdn` and its NS set (ListResourceRecordSets: no
+    // permission beyond what a present needs). Nothing to compare for a
+    // private zone or one given by id (AWS_HOSTED_ZONE_ID: the user chose it).
+    core::Result<std::optional<ZoneInfo>> zone_info(const std::string& fqdn) override {
+        if (!settings_.hosted_zone_id.empty()) {
+            return std::optional<ZoneInfo>();
+        }
+        auto zone = zone_for(wire::canonical_name(fqdn));
+        if (!zone) {
+            core::Error e = zone.error();
+            e.message = one_line(e.message);
+            return e;
+        }
+        if (zone->private_zone) {
+            return std::optional<ZoneInfo>();
+        }
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = zone_info_.find(zone->id); it != zone_info_.end()) {
+                return std::optional<ZoneInfo>(it->second);
+            }
+        }
+        aws::Params query{{"name", zone->name}, {"type", "NS"}, {"maxitems", "1"}};
+        auto xml = call("ListResourceRecordSets", "GET",
+                        std::string(k_api) + "/hostedzone/" + core::http::url_encode(zone->id) + "/rrset", query, "");
+        if (!xml) {
+            return failure(xml.error(), "ListResourceRecordSets", zone->name, *zone);
+        }
+        TRY_ASSIGN(std::optional<rw::RecordSet> ns, rw::parse_record_set(*xml, zone->name, "NS"));
+        ZoneInfo info{zone->name, zone_label(*zone), {}};
+        for (const auto& v : ns ? ns->values : std::vector<std::string>()) {
+            info.nameservers.push_back(wire::canonical_name(v));
+        }
+        std::sort(info.nameservers.begin(), info.nameservers.end());
+        std::lock_guard lock(mutex_);
+        zone_info_[zone->id] = info;
+        return std::optional<ZoneInfo>(std::move(info));
+    }
     std::string name() const override { return "route53"; }
 
 private:
@@ -239,56 +281,51 @@ private:
         return rw::parse_record_set(xml, fqdn, "TXT");
     }
 
-    // What to send for one name, or nullopt when the set is already as wanted.
-    core::Result<std::optional<rw::Change>> plan(const rw::HostedZone& zone, const std::string& fqdn,
-                                                 const std::vector<std::string>& ours, Step step) {
+    // What to send for one name: nothing when the set is already as wanted.
+    struct Plan {
+        std::vector<rw::Change> changes;
+        std::size_t ours_there = 0;  // how many of our values the set holds now
+    };
+
+    // Compare-and-swap on one TXT set: DELETE of exactly the set read (values
+    // and TTL, which Route53 requires to match) plus CREATE of the new set in
+    // one change batch, which Route53 applies atomically. When someone else
+    // changed the set since we read it, the DELETE no longer matches and the
+    // whole batch fails as InvalidChangeBatch: nobody's value is lost, and we
+    // read again. A name with no set yet is a plain CREATE, which fails the
+    // same way when the set appeared meanwhile. An UPSERT would overwrite.
+    core::Result<Plan> plan(const rw::HostedZone& zone, const std::string& fqdn, const std::vector<std::string>& ours,
+                            Step step) {
         TRY_ASSIGN(std::optional<rw::RecordSet> current, read_set(zone, fqdn));
-        std::vector<std::string> quoted;
-        for (const auto& v : ours) {
-            quoted.push_back(rw::quote_txt(v));
-        }
-        if (step == Step::present) {
-            rw::Change change;
-            change.action = rw::Action::upsert;
-            if (current) {
-                change.rrset = *current;  // their values and TTL, byte for byte
-            } else {
-                change.rrset.name = fqdn;
-                change.rrset.ttl = settings_.ttl;
+        const std::vector<std::string> wanted = quoted(ours);
+        Plan out;
+        std::vector<std::string> values = current ? current->values : std::vector<std::string>();
+        for (const auto& q : wanted) {
+            const auto it = std::find(values.begin(), values.end(), q);
+            if (it != values.end()) {
+                ++out.ours_there;
             }
-            bool added = false;
-            for (const auto& q : quoted) {
-                if (std::find(change.rrset.values.begin(), change.rrset.values.end(), q) == change.rrset.values.end()) {
-                    change.rrset.values.push_back(q);
-                    added = true;
-                }
-            }
-            if (!added) {
-                return std::optional<rw::Change>();
-            }
-            return std::optional<rw::Change>(std::move(change));
-        }
-        if (!current) {
-            return std::optional<rw::Change>();
-        }
-        rw::Change change;
-        change.rrset = *current;
-        std::vector<std::string> remainder;
-        for (const auto& v : current->values) {
-            if (std::find(quoted.begin(), quoted.end(), v) == quoted.end()) {
-                remainder.push_back(v);
+            if (step == Step::present && it == values.end()) {
+                values.push_back(q);
+            } else if (step == Step::cleanup && it != values.end()) {
+                values.erase(it);
             }
         }
-        if (remainder.size() == current->values.size()) {
-            return std::optional<rw::Change>();  // nothing of ours is there
+        const bool unchanged = step == Step::present ? out.ours_there == wanted.size() : out.ours_there == 0;
+        if (unchanged) {
+            return out;
         }
-        if (remainder.empty()) {
-            change.action = rw::Action::remove;  // DELETE needs the exact current set
-        } else {
-            change.action = rw::Action::upsert;
-            change.rrset.values = std::move(remainder);
+        if (current) {
+            out.changes.push_back({rw::Action::remove, *current});
         }
-        return std::optional<rw::Change>(std::move(change));
+        if (!values.empty()) {
+            rw::RecordSet next;
+            next.name = fqdn;
+            next.ttl = current ? current->ttl : settings_.ttl;  // their TTL stays (RFC 2181 section 5.2)
+            next.values = std::move(values);
+            out.changes.push_back({rw::Action::create, std::move(next)});
+        }
+        return out;
     }
 
     core::Status wait_insync(const rw::HostedZone& zone, const std::string& change_id) {
@@ -327,25 +364,28 @@ private:
     // one INSYNC wait. When Route53 refuses the batch as InvalidChangeBatch
     // (the set exists already, another writer changed it), the read-first path
     // merges with what is there, as before.
-    core::Status apply_zone(const rw::HostedZone& zone, const Names& names, Step step) {
+    core::Result<std::size_t> apply_zone(const rw::HostedZone& zone, const Names& names, Step step) {
         auto changes = fast_changes(names, step);
         if (!changes) {
             return apply_zone_read_first(zone, names, step);
         }
         auto status = commit_grouped(zone, std::move(*changes), names.begin()->first);
         if (status.ok()) {
+            std::size_t count = 0;
             std::lock_guard lock(mutex_);
             for (const auto& [fqdn, values] : names) {
+                count += values.size();
                 if (step == Step::present) {
                     created_[fqdn] = quoted(values);
                 } else {
                     created_.erase(fqdn);
                 }
             }
-            return status;
+            // present: none was there (CREATE succeeded); cleanup: the DELETE matched exactly ours.
+            return step == Step::present ? 0 : count;
         }
         if (status.error().code != "InvalidChangeBatch") {
-            return status;
+            return status.error();
         }
         core::log::debug("route53: set not as expected; reading it first",
                          {{"zone", zone_label(zone)}, {"fqdn", names.begin()->first}});
@@ -565,51 +605,48 @@ private:
         return {};
     }
 
+    // How often a compare-and-swap that lost to another writer reads again.
+    static constexpr int k_cas_attempts = 5;
+
     // One zone, read first: read each name, then one ChangeResourceRecordSets
-    // that merges with the values already there (split only past Route53's
-    // limits), then INSYNC.
-    core::Status apply_zone_read_first(const rw::HostedZone& zone, const Names& names, Step step) {
+    // of compare-and-swap pairs (see plan(); split only past Route53's
+    // limits, a pair never), then INSYNC. Returns how many of our values the
+    // sets held before the change.
+    core::Result<std::size_t> apply_zone_read_first(const rw::HostedZone& zone, const Names& names, Step step) {
         const std::string step_name = step == Step::present ? "present" : "cleanup";
-        // A DELETE whose set changed under us (another writer) fails as
-        // InvalidChangeBatch: read again and retry a few times.
         for (int attempt = 1;; ++attempt) {
             std::vector<rw::Change> changes;
+            std::size_t ours_there = 0;
             for (const auto& [fqdn, values] : names) {
-                auto change = plan(zone, fqdn, values, step);
-                if (!change) {
-                    return failure(change.error(), "ListResourceRecordSets", fqdn, zone);
+                auto planned = plan(zone, fqdn, values, step);
+                if (!planned) {
+                    return failure(planned.error(), "ListResourceRecordSets", fqdn, zone);
                 }
-                if (*change) {
-                    changes.push_back(std::move(**change));
-                }
+                ours_there += planned->ours_there;
+                std::move(planned->changes.begin(), planned->changes.end(), std::back_inserter(changes));
             }
             if (changes.empty()) {
-                return {};
+                return ours_there;
             }
-            auto batches = rw::split_batches(changes);
-            if (!batches) {
-                return batches.error();
-            }
+            TRY_ASSIGN(auto batches, rw::split_batches(changes));
             std::vector<std::string> change_ids;
             bool conflict = false;
-            for (const auto& batch : *batches) {
+            for (const auto& batch : batches) {
                 const std::string body = rw::change_batch_xml(batch, "renewer dns-01 " + step_name);
                 auto xml =
                     call("ChangeResourceRecordSets", "POST",
                          std::string(k_api) + "/hostedzone/" + core::http::url_encode(zone.id) + "/rrset/", {}, body);
                 if (!xml) {
-                    if (xml.error().code == "InvalidChangeBatch" && step == Step::cleanup && attempt < 3) {
+                    // The set changed since we read it (another writer): read again, a bounded number of times.
+                    if (xml.error().code == "InvalidChangeBatch" && attempt < k_cas_attempts) {
                         conflict = true;
                         break;
                     }
                     return failure(xml.error(), "ChangeResourceRecordSets", batch.front().rrset.name, zone);
                 }
-                auto info = rw::parse_change_info(*xml);
-                if (!info) {
-                    return info.error();
-                }
+                TRY_ASSIGN(rw::ChangeInfo info, rw::parse_change_info(*xml));
                 if (step == Step::present) {  // a cleanup needs no INSYNC wait (see submit())
-                    change_ids.push_back(info->id);
+                    change_ids.push_back(info.id);
                 }
             }
             for (const auto& id : change_ids) {
@@ -622,10 +659,10 @@ private:
                 core::log::debug(
                     "route53: change in sync",
                     {{"zone", zone_label(zone)}, {"step", step_name}, {"changes", std::to_string(changes.size())}});
-                return {};
+                return ours_there;
             }
-            core::log::info("route53: TXT set changed while cleaning up; reading it again",
-                            {{"zone", zone_label(zone)}});
+            core::log::info("route53: TXT set changed since it was read; reading it again",
+                            {{"zone", zone_label(zone)}, {"step", step_name}, {"attempt", std::to_string(attempt)}});
         }
     }
 
@@ -641,9 +678,11 @@ private:
         return out;
     }
 
-    core::Status apply(const std::vector<TxtRecord>& records, Step step) {
-        // zone id -> (zone, name -> values)
-        std::map<std::string, std::pair<rw::HostedZone, std::map<std::string, std::vector<std::string>>>> by_zone;
+    using ByZone = std::map<std::string, std::pair<rw::HostedZone, Names>>;  // zone id -> (zone, names)
+
+    // Every record's hosted zone, before anything is sent.
+    core::Result<ByZone> group_by_zone(const std::vector<TxtRecord>& records) {
+        ByZone by_zone;
         for (const auto& r : records) {
             const std::string fqdn = wire::canonical_name(r.fqdn);
             auto zone = zone_for(fqdn);
@@ -659,19 +698,44 @@ private:
                 values.push_back(r.value);
             }
         }
-        core::Status first;
-        for (const auto& [id, entry] : by_zone) {
-            auto status = apply_zone(entry.first, entry.second, step);
-            if (!status) {
-                if (step == Step::present) {
-                    return status;
-                }
-                if (first.ok()) {
-                    first = status;  // cleanup: carry on with the other zones
-                }
+        return by_zone;
+    }
+
+    static std::vector<TxtRecord> records_of(const Names& names) {
+        std::vector<TxtRecord> out;
+        for (const auto& [fqdn, values] : names) {
+            for (const auto& v : values) {
+                out.push_back({fqdn, v});
             }
         }
-        return first;
+        return out;
+    }
+
+    core::Status present_all(const std::vector<TxtRecord>& records, PresentLog& log) {
+        TRY_ASSIGN(ByZone by_zone, group_by_zone(records));
+        for (const auto& [id, entry] : by_zone) {
+            TRY(log.sending(records_of(entry.second)));
+            TRY(apply_zone(entry.first, entry.second, Step::present));
+        }
+        return {};
+    }
+
+    core::Result<std::size_t> cleanup_all(const std::vector<TxtRecord>& records) {
+        TRY_ASSIGN(ByZone by_zone, group_by_zone(records));
+        core::Status first;
+        std::size_t removed = 0;
+        for (const auto& [id, entry] : by_zone) {
+            auto count = apply_zone(entry.first, entry.second, Step::cleanup);
+            if (count) {
+                removed += *count;
+            } else if (first.ok()) {
+                first = core::Status(count.error());  // carry on with the other zones
+            }
+        }
+        if (!first) {
+            return first.error();
+        }
+        return removed;
     }
 
     Route53Settings settings_;
@@ -681,6 +745,7 @@ private:
     std::map<std::string, std::optional<std::vector<rw::HostedZone>>> zones_below_;  // base -> listing
     std::map<std::string, std::vector<std::string>> created_;   // fqdn -> quoted values this process CREATEd
     std::map<std::string, std::shared_ptr<ZoneQueue>> queues_;  // zone id -> group commit
+    std::map<std::string, ZoneInfo> zone_info_;                 // zone id -> name and NS set
 };
 
 }  // namespace

@@ -1,11 +1,14 @@
 // Amazon Route53 provider over the REST-XML API (aws::Client, SigV4).
 //
 // Per present: the hosted zone of each name (longest matching suffix via
-// ListHostedZonesByName, or AWS_HOSTED_ZONE_ID), the current TXT set
-// (ListResourceRecordSets), one ChangeResourceRecordSets per zone that
-// UPSERTs the union (values someone else put there survive byte for byte,
-// their TTL kept), then GetChange until INSYNC. Cleanup UPSERTs the remainder
-// or DELETEs the exact current set when nothing else remains.
+// ListHostedZonesByName, or AWS_HOSTED_ZONE_ID), a CREATE of each TXT set
+// with our values; where a set exists, its current values
+// (ListResourceRecordSets) and one ChangeResourceRecordSets per zone that
+// DELETEs exactly the set read and CREATEs the union in one batch, a
+// compare-and-swap that fails instead of losing a value another writer added
+// meanwhile (then read again; values someone else put there survive byte for
+// byte, their TTL kept), then GetChange until INSYNC. Cleanup swaps the set
+// for the remainder the same way, or DELETEs it when nothing else remains.
 //
 // Settings (schema() in route53.cpp: JSON key, flag, lego's environment
 // name, range): zone_id, private_zone, ttl, assume_role_arn, external_id,

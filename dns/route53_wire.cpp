@@ -203,24 +203,34 @@ core::Result<std::vector<std::vector<Change>>> split_batches(const std::vector<C
     std::vector<std::vector<Change>> batches;
     std::size_t records = 0;
     std::size_t chars = 0;
-    for (const auto& change : changes) {
-        const std::size_t w = weight(change.action);
-        const std::size_t r = change.rrset.values.size() * w;
-        const std::size_t c = value_chars(change.rrset) * w;
-        if (r > limits.max_records || c > limits.max_value_chars) {
-            return core::make_error(
-                core::ErrorKind::invalid_input,
-                "route53: the TXT set " + change.rrset.name + " alone exceeds Route53's limits for one change batch");
+    for (std::size_t i = 0; i < changes.size();) {
+        // A DELETE followed by the CREATE of the same set is one compare-and-swap: never split.
+        const bool pair =
+            changes[i].action == Action::remove && i + 1 < changes.size() && changes[i + 1].action == Action::create &&
+            changes[i + 1].rrset.name == changes[i].rrset.name && changes[i + 1].rrset.type == changes[i].rrset.type;
+        const std::size_t n = pair ? 2 : 1;
+        std::size_t r = 0;
+        std::size_t c = 0;
+        for (std::size_t k = i; k < i + n; ++k) {
+            r += changes[k].rrset.values.size() * weight(changes[k].action);
+            c += value_chars(changes[k].rrset) * weight(changes[k].action);
         }
-        if (batches.empty() || batches.back().size() + 1 > limits.max_changes || records + r > limits.max_records ||
+        if (r > limits.max_records || c > limits.max_value_chars || n > limits.max_changes) {
+            return core::make_error(core::ErrorKind::invalid_input,
+                                    "route53: the TXT set " + changes[i].rrset.name +
+                                        " alone exceeds Route53's limits for one change batch");
+        }
+        if (batches.empty() || batches.back().size() + n > limits.max_changes || records + r > limits.max_records ||
             chars + c > limits.max_value_chars) {
             batches.emplace_back();
             records = 0;
             chars = 0;
         }
-        batches.back().push_back(change);
+        batches.back().insert(batches.back().end(), changes.begin() + static_cast<long>(i),
+                              changes.begin() + static_cast<long>(i + n));
         records += r;
         chars += c;
+        i += n;
     }
     return batches;
 }

@@ -75,8 +75,9 @@ struct BatchLimits {
     std::size_t max_value_chars = 32000;
 };
 
-// Splits `changes` into batches that each stay within `limits`, keeping the order.
-// Errors when a single change alone passes a limit.
+// Splits `changes` into batches that each stay within `limits`, keeping the
+// order; a DELETE followed by the CREATE of the same set (a compare-and-swap)
+// stays in one batch. Errors when a single change (or pair) alone passes a limit.
 core::Result<std::vector<std::vector<Change>>> split_batches(const std::vector<Change>& changes,
                                                              const BatchLimits& limits = {});
 

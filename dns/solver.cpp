@@ -94,25 +94,33 @@ std::string domain_list(const std::vector<Challenge>& challenges) {
 // before SIGKILL by default): our TXT values must not outlive the run.
 constexpr milliseconds k_cleanup_after_cancel{20'000};
 
-core::Status cleanup_groups(std::vector<Group>& groups) {
+// Removes every group's records; returns how many values were there and are
+// gone now, or the first failure (after trying every group).
+core::Result<std::size_t> cleanup_groups(std::vector<Group>& groups) {
     const core::CancelShield shield(k_cleanup_after_cancel);
     core::Status first;
+    std::size_t removed = 0;
     for (auto& g : groups) {
         if (g.records.empty()) {
             continue;
         }
         auto guard = NameLocks::instance().lock(g.records);
-        auto status = g.provider->cleanup(g.records);
-        if (!status) {
-            core::log::warn("dns: cleanup failed", {{"provider", g.provider->name()},
-                                                    {"fqdn", g.records.front().fqdn},
-                                                    {"error", status.error().message}});
-            if (first.ok()) {
-                first = status;
-            }
+        auto count = g.provider->cleanup(g.records);
+        if (count) {
+            removed += *count;
+            continue;
+        }
+        core::log::warn(
+            "dns: cleanup failed",
+            {{"provider", g.provider->name()}, {"fqdn", g.records.front().fqdn}, {"error", count.error().message}});
+        if (first.ok()) {
+            first = core::Status(count.error());
         }
     }
-    return first;
+    if (!first) {
+        return first.error();
+    }
+    return removed;
 }
 
 // The records grouped by the provider that owns their zone (longest match).
@@ -141,36 +149,104 @@ std::vector<Group> group_by_provider(const std::vector<TxtRecord>& records, cons
 
 }  // namespace
 
-struct Presentation::State {
+// Also the journal's PresentLog: the entry holds exactly the values sent.
+struct Presentation::State final : PresentLog {
     std::vector<Group> groups;
     std::vector<TxtRecord> records;
     milliseconds present_time{0};
     milliseconds propagation_time{0};
     bool cleaned = false;
     std::shared_ptr<Journal> journal;
+    std::string journal_key;
     std::string journal_id;
+    std::vector<TxtRecord> sent;  // what may exist now: sent and not refused
 
-    // Cleans `which` up; once everything presented is gone, the journal
-    // entry goes too (a failed clean-up keeps it for the next run).
-    core::Status clean(std::vector<Group>& which) {
-        cleaned = true;
-        auto status = cleanup_groups(which);
-        if (status.ok() && journal && !journal_id.empty()) {
+    // Written before the change goes out: a run killed after it leaves the next run these values to remove.
+    core::Status sending(const std::vector<TxtRecord>& batch) override {
+        const std::size_t before = sent.size();
+        for (const auto& r : batch) {
+            if (std::find(sent.begin(), sent.end(), r) == sent.end()) {
+                sent.push_back(r);
+            }
+        }
+        auto status = journal_sent();
+        if (!status) {
+            sent.resize(before);  // not journalled, so the provider does not send it
+        }
+        return status;
+    }
+
+    void refused(const std::vector<TxtRecord>& batch) override {
+        std::erase_if(sent,
+                      [&](const TxtRecord& r) { return std::find(batch.begin(), batch.end(), r) != batch.end(); });
+        if (auto status = journal_sent(); !status) {
+            core::log::warn("dns: could not update a journal entry", {{"error", status.error().message}});
+        }
+    }
+
+    core::Status journal_sent() {
+        if (!journal) {
+            return {};
+        }
+        if (sent.empty()) {
+            forget();
+            return {};
+        }
+        if (journal_id.empty()) {
+            TRY_ASSIGN(journal_id, journal->add(journal_key, sent));
+            return {};
+        }
+        return journal->replace(journal_id, journal_key, sent);
+    }
+
+    void forget() {
+        if (journal && !journal_id.empty()) {
             if (auto removed = journal->remove(journal_id); !removed) {
                 core::log::warn("dns: could not forget a journal entry", {{"error", removed.error().message}});
             }
             journal_id.clear();
         }
-        return status;
+    }
+
+    // Cleans `which` up; once everything presented is gone, the journal
+    // entry goes too (a failed clean-up keeps it for the next run).
+    core::Status clean(std::vector<Group>& which) {
+        cleaned = true;
+        auto removed = cleanup_groups(which);
+        if (!removed) {
+            return core::Status(removed.error());
+        }
+        forget();
+        return {};
     }
 };
 
 Presentation::Presentation(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Presentation::Presentation(Presentation&&) noexcept = default;
+namespace {
+
+// Clean-up from a destructor or a move: logged, never thrown (a throwing
+// destructor would terminate the run with the TXT values still there).
+void cleanup_quietly(Presentation& presentation) noexcept {
+    try {
+        auto status = presentation.cleanup();
+        if (!status) {
+            core::log::error("dns: cleanup on scope exit failed", {{"error", status.error().message}});
+        }
+    } catch (const std::exception& e) {
+        try {
+            core::log::error("dns: cleanup on scope exit failed", {{"error", e.what()}});
+        } catch (...) {  // NOLINT(bugprone-empty-catch): nothing is left to report with
+        }
+    }
+}
+
+}  // namespace
+
 Presentation& Presentation::operator=(Presentation&& other) noexcept {
     if (this != &other) {
         if (state_ && !state_->cleaned) {
-            (void)cleanup();
+            cleanup_quietly(*this);
         }
         state_ = std::move(other.state_);
     }
@@ -179,10 +255,7 @@ Presentation& Presentation::operator=(Presentation&& other) noexcept {
 
 Presentation::~Presentation() {
     if (state_ && !state_->cleaned) {
-        auto status = cleanup();
-        if (!status) {
-            core::log::error("dns: cleanup on scope exit failed", {{"error", status.error().message}});
-        }
+        cleanup_quietly(*this);
     }
 }
 
@@ -202,13 +275,16 @@ Solver::Solver(std::shared_ptr<Provider> provider, SolverOptions options)
 
 core::Result<std::string> Solver::record_name(const std::string& domain) const {
     const std::string fqdn = challenge_fqdn(domain);
-    if (options_.cname == CnameMode::ignore) {
-        return fqdn;
-    }
     ResolverOptions ro;
     ro.servers = options_.propagation.resolver;
     ro.recursion = Recursion::desired;
     ro.try_timeout = options_.propagation.query_timeout;
+    if (options_.cname == CnameMode::ignore) {
+        if (options_.propagation_mode == PropagationMode::check) {
+            TRY(check_no_cname(ro, fqdn));
+        }
+        return fqdn;
+    }
     TRY_ASSIGN(Resolver resolver, Resolver::create(ro));
     const auto deadline = core::Deadline::after(options_.propagation.query_timeout * 8);
     auto target = follow_cname(resolver, fqdn, deadline);
@@ -220,6 +296,129 @@ core::Result<std::string> Solver::record_name(const std::string& domain) const {
                         {{"domain", domain}, {"from", fqdn}, {"to", *target}});
     }
     return target;
+}
+
+// With delegation off, a CNAME at the record name means the TXT value is
+// written beside it and never served (RFC 1034 section 3.6.2: a CNAME has no
+// other data; RFC 2136 section 3.4.1.2 servers ignore the add silently): say so
+// now instead of after the whole propagation timeout. A look-up that fails is
+// left to the propagation check.
+core::Status Solver::check_no_cname(const ResolverOptions& ro, const std::string& fqdn) const {
+    auto resolver = Resolver::create(ro);
+    if (!resolver) {
+        return {};
+    }
+    const auto deadline = core::Deadline::after(options_.propagation.query_timeout * 2);
+    auto answer = resolver->query(fqdn, wire::RrType::cname, deadline);
+    if (!answer) {
+        core::log::debug("dns: CNAME check skipped", {{"fqdn", fqdn}, {"error", answer.error().message}});
+        return {};
+    }
+    for (const auto& rr : answer->answers) {
+        if (rr.type == static_cast<std::uint16_t>(wire::RrType::cname) && wire::canonical_name(rr.name) == fqdn) {
+            auto target = answer->name_at(rr.rdata_offset);
+            return core::make_error(
+                core::ErrorKind::invalid_input,
+                fqdn + " is a CNAME to " + (target ? wire::canonical_name(*target) : "another name") +
+                    ", and CNAME delegation is off (--no-cname-follow, or \"follow_cname\": false): "
+                    "the TXT value would never be served; drop --no-cname-follow");
+        }
+    }
+    return {};
+}
+
+namespace {
+
+std::string name_list(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) {
+        out += (out.empty() ? "" : ", ") + n;
+    }
+    return "[" + out + "]";
+}
+
+// The public zone of `fqdn` and its NS set, from the resolver; nullopt when
+// the look-up fails (the propagation check reports that).
+struct PublicZone {
+    std::string name;
+    std::vector<std::string> nameservers;
+};
+std::optional<PublicZone> public_zone(Resolver& resolver, const std::string& fqdn, const core::Deadline& deadline) {
+    auto zone = find_zone(resolver, fqdn, deadline);
+    if (!zone) {
+        core::log::debug("dns: delegation check skipped", {{"fqdn", fqdn}, {"error", zone.error().message}});
+        return std::nullopt;
+    }
+    auto ns = lookup_ns(resolver, *zone, deadline);
+    if (!ns) {
+        core::log::debug("dns: delegation check skipped", {{"fqdn", fqdn}, {"error", ns.error().message}});
+        return std::nullopt;
+    }
+    return PublicZone{*zone, *ns};
+}
+
+// One line when the provider's zone is not where public DNS leads.
+core::Status compare_delegation(const std::string& fqdn, const ZoneInfo& ours, const PublicZone& pub,
+                                const std::string& provider) {
+    if (pub.name != ours.name) {
+        const std::string why = wire::is_subdomain(pub.name, ours.name)
+                                    ? "the child zone " + pub.name + " is delegated elsewhere"
+                                    : "zone " + ours.name + " is not delegated; public DNS answers from " + pub.name;
+        return core::make_error(core::ErrorKind::invalid_input,
+                                provider + " writes " + fqdn + " into hosted zone " + ours.label +
+                                    ", but public DNS serves it from zone " + pub.name + " (" + why +
+                                    "): the TXT value would never be seen; write it in the zone public DNS uses");
+    }
+    const bool shared = std::any_of(pub.nameservers.begin(), pub.nameservers.end(), [&](const std::string& ns) {
+        return std::find(ours.nameservers.begin(), ours.nameservers.end(), ns) != ours.nameservers.end();
+    });
+    if (!shared && !ours.nameservers.empty()) {
+        return core::make_error(core::ErrorKind::invalid_input,
+                                provider + " writes " + fqdn + " into hosted zone " + ours.label + ", served by " +
+                                    name_list(ours.nameservers) + ", but public DNS delegates zone " + pub.name +
+                                    " to " + name_list(pub.nameservers) +
+                                    " (a stale delegation, or another hosted zone of that name): the TXT value "
+                                    "would never be seen; fix the NS records at the parent or pick the zone "
+                                    "(--route53-zone-id)");
+    }
+    return {};
+}
+
+}  // namespace
+
+// Stale delegation: the provider's zone must be the zone public DNS leads
+// to, or the propagation check could only time out
+// (docs/dns-providers.md#stale-delegation).
+core::Status Solver::check_delegation(const std::vector<TxtRecord>& records) const {
+    if (options_.propagation_mode != PropagationMode::check) {
+        return {};
+    }
+    std::optional<Resolver> resolver;
+    const auto deadline = core::Deadline::after(options_.propagation.query_timeout * 8);
+    std::map<std::string, std::optional<PublicZone>> seen;  // our zone -> public view
+    for (const auto& g : group_by_provider(records, provider_, options_)) {
+        for (const auto& r : g.records) {
+            TRY_ASSIGN(std::optional<ZoneInfo> ours, g.provider->zone_info(r.fqdn));
+            if (!ours) {
+                continue;
+            }
+            if (!resolver) {
+                ResolverOptions ro;
+                ro.servers = options_.propagation.resolver;
+                ro.try_timeout = options_.propagation.query_timeout;
+                TRY_ASSIGN(Resolver created, Resolver::create(ro));
+                resolver.emplace(std::move(created));
+            }
+            auto [it, fresh] = seen.try_emplace(ours->name + "|" + r.fqdn);
+            if (fresh) {
+                it->second = public_zone(*resolver, wire::canonical_name(r.fqdn), deadline);
+            }
+            if (it->second) {
+                TRY(compare_delegation(wire::canonical_name(r.fqdn), *ours, *it->second, g.provider->name()));
+            }
+        }
+    }
+    return {};
 }
 
 core::Result<Presentation> Solver::present(const std::vector<Challenge>& challenges) {
@@ -244,31 +443,27 @@ core::Result<Presentation> Solver::present(const std::vector<Challenge>& challen
         }
     }
 
-    // 2. Route each record to its provider (longest matching zone wins).
+    // 2. Route each record to its provider (longest matching zone wins), and
+    // check that each provider's zone is the one public DNS leads to.
     state->groups = group_by_provider(state->records, provider_, options_);
-
-    // Journal first: if the run dies after the change, the next run knows.
-    if (journal_) {
-        auto id = journal_->add(journal_key_, state->records);
-        if (!id) {
-            return id.error().wrap("dns-01 for " + domains);
-        }
-        state->journal = journal_;
-        state->journal_id = *id;
+    if (auto delegation = check_delegation(state->records); !delegation) {
+        return delegation.error().wrap("dns-01 for " + domains);
     }
+    state->journal = journal_;
+    state->journal_key = journal_key_;
 
-    // 3. One present per provider; it makes one change per zone.
-    for (std::size_t i = 0; i < state->groups.size(); ++i) {
-        auto& g = state->groups[i];
+    // 3. One present per provider; it makes one change per zone, journalled
+    // (through the state's PresentLog) just before it is sent.
+    for (auto& g : state->groups) {
         core::Status status;
         {
             auto guard = NameLocks::instance().lock(g.records);
-            status = g.provider->present(g.records);
+            status = g.provider->present(g.records, *state);
         }
         if (!status) {
-            // Clean up everything presented so far, this group included (it may be partly applied).
-            std::vector<Group> done(state->groups.begin(), state->groups.begin() + static_cast<long>(i) + 1);
-            (void)state->clean(done);
+            // Clean up whatever was sent, this group's possibly partial change included.
+            auto sent = group_by_provider(state->sent, provider_, options_);
+            (void)state->clean(sent);
             return status.error().wrap("dns-01 for " + domains);
         }
     }
@@ -296,7 +491,7 @@ void Solver::set_journal(std::shared_ptr<Journal> journal, std::string key) {
     journal_key_ = std::move(key);
 }
 
-core::Status Solver::remove(const std::vector<TxtRecord>& records) {
+core::Result<std::size_t> Solver::remove(const std::vector<TxtRecord>& records) {
     auto groups = group_by_provider(records, provider_, options_);
     return cleanup_groups(groups);
 }

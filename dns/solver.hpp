@@ -8,7 +8,7 @@
 // Concurrency: two certificates in one process may present at the same name
 // at once. Every provider read-modify-write is serialized per record name by
 // a process-wide lock table; the providers themselves merge with the values
-// already there (Route53: UPSERT of the union).
+// already there (Route53: a compare-and-swap of the set).
 #pragma once
 
 #include <chrono>
@@ -22,6 +22,7 @@
 #include "dns/journal.hpp"
 #include "dns/propagation.hpp"
 #include "dns/provider.hpp"
+#include "dns/resolver.hpp"
 
 namespace dns {
 
@@ -89,18 +90,23 @@ public:
     // `_acme-challenge.<domain>.` after CNAME delegation (per the options).
     core::Result<std::string> record_name(const std::string& domain) const;
 
-    // Every present() is recorded in `journal` under `key` before the
-    // provider changes anything, and forgotten once its clean-up succeeded
+    // Every present() is recorded in `journal` under `key`: each change just
+    // before the provider sends it (nothing for a present refused before it
+    // sent anything), and forgotten once its clean-up succeeded
     // (a killed run's values are removed by the next run: docs/architecture.md#the-dns-journal).
     void set_journal(std::shared_ptr<Journal> journal, std::string key);
 
     // Removes exactly `records` (as written, after delegation) through the
     // provider each belongs to: values a killed run left behind (journal).
-    core::Status remove(const std::vector<TxtRecord>& records);
+    // Returns how many of them were there and are gone now.
+    core::Result<std::size_t> remove(const std::vector<TxtRecord>& records);
 
     const SolverOptions& options() const { return options_; }
 
 private:
+    core::Status check_no_cname(const ResolverOptions& ro, const std::string& fqdn) const;
+    core::Status check_delegation(const std::vector<TxtRecord>& records) const;
+
     std::shared_ptr<Provider> provider_;
     SolverOptions options_;
     std::shared_ptr<Journal> journal_;

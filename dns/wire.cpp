@@ -305,7 +305,7 @@ core::Result<std::string> build_txt_update(std::uint16_t id, std::string_view zo
         put_u16(out, static_cast<std::uint16_t>(RrType::txt));
         if (op == UpdateOp::add) {
             put_u16(out, k_class_in);  // §2.5.1 Add To An RRset
-            put_u32(out, ttl);
+            put_u32(out, change.ttl != 0 ? change.ttl : ttl);
         } else {
             put_u16(out, k_class_none);  // §2.5.4 Delete An RR From An RRset
             put_u32(out, 0);

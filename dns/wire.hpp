@@ -115,10 +115,15 @@ enum class UpdateOp {
 struct TxtChange {
     std::string fqdn;
     std::string value;
+    // 0: the message's TTL. An RRset has one TTL (RFC 2181 section 5.2): an
+    // add to an existing set carries that set's TTL, so the server does not
+    // rewrite the TTL of the values already there.
+    std::uint32_t ttl = 0;
 };
 
 // An UPDATE message (RFC 2136 §2): header with opcode UPDATE, the zone section
-// (ZNAME, type SOA, class IN, §2.3), no prerequisites, one update RR per change.
+// (ZNAME, type SOA, class IN, §2.3), no prerequisites, one update RR per change
+// (an add with the change's TTL, else `ttl`).
 core::Result<std::string> build_txt_update(std::uint16_t id, std::string_view zone, UpdateOp op,
                                            const std::vector<TxtChange>& changes, std::uint32_t ttl);
 

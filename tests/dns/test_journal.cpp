@@ -182,17 +182,28 @@ TEST(Journal, TempFileOfADeadWriterIsSweptALiveOneIsKept) {
 class RecordingProvider : public dns::Provider {
 public:
     explicit RecordingProvider(std::string journal_dir) : journal_dir_(std::move(journal_dir)) {}
-    core::Status present(const std::vector<dns::TxtRecord>& records) override {
+    using dns::Provider::present;
+    core::Status present(const std::vector<dns::TxtRecord>& records, dns::PresentLog& log) override {
+        if (fail_before_sending) {
+            return core::make_error(core::ErrorKind::not_found, "no zone");
+        }
+        if (auto status = log.sending(records); !status) {
+            return status;
+        }
         journal_files_at_present = files(journal_dir_).size();
+        if (refuse_present) {
+            log.refused(records);
+            return core::make_error(core::ErrorKind::auth, "BADSIG");
+        }
         presented += records.size();
         return {};
     }
-    core::Status cleanup(const std::vector<dns::TxtRecord>& records) override {
+    core::Result<std::size_t> cleanup(const std::vector<dns::TxtRecord>& records) override {
         cleaned += records.size();
         if (fail_cleanup) {
             return core::make_error(core::ErrorKind::network, "cleanup refused");
         }
-        return {};
+        return records.size();
     }
     std::string name() const override { return "recording"; }
 
@@ -200,6 +211,8 @@ public:
     std::size_t presented = 0;
     std::size_t cleaned = 0;
     bool fail_cleanup = false;
+    bool fail_before_sending = false;
+    bool refuse_present = false;
 
 private:
     std::string journal_dir_;
@@ -241,3 +254,88 @@ TEST(Journal, SolverJournalsBeforeTheChangeAndForgetsAfterCleanup) {
 }
 
 }  // namespace
+
+namespace {
+
+// An entry of a process that is gone, written `age` ago.
+dns::JournalEntry dead_entry(const std::string& dir, std::chrono::hours age) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::_exit(0);
+    }
+    ::waitpid(child, nullptr, 0);
+    write_entry(dir, "1-dead.json",
+                {{"provider", "p"},
+                 {"host", this_host()},
+                 {"pid", static_cast<long>(child)},
+                 {"run", "r"},
+                 {"written_at", now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(age).count()},
+                 {"records", nlohmann::json::array({{{"fqdn", "_acme-challenge.x.example."}, {"value", "v"}}})}});
+    auto orphans = dns::Journal(dir).orphans(seconds(3600));
+    EXPECT_TRUE(orphans.ok());
+    EXPECT_EQ(orphans->size(), 1u);
+    return orphans->front();
+}
+
+}  // namespace
+
+// An entry no run can clear (its DNS settings are gone, the zone is gone)
+// expires after k_journal_max_attempts failed runs, once a day old; until
+// then each failure is counted in the entry.
+TEST(Journal, EntryThatCannotBeClearedExpires) {
+    TempDir tmp;
+    const std::string dir = tmp.sub("journal");
+    dns::Journal journal(dir);
+    auto entry = dead_entry(dir, std::chrono::hours(48));
+    for (int i = 1; i < dns::k_journal_max_attempts; ++i) {
+        auto expired = journal.failed(entry);
+        ASSERT_TRUE(expired.ok());
+        EXPECT_FALSE(*expired) << "attempt " << i;
+        entry = journal.orphans(seconds(3600))->front();
+        EXPECT_EQ(entry.failed_attempts, i);
+        EXPECT_EQ(entry.records.size(), 1u);
+    }
+    auto expired = journal.failed(entry);
+    ASSERT_TRUE(expired.ok());
+    EXPECT_TRUE(*expired);
+    EXPECT_TRUE(files(dir).empty());
+
+    // A young entry is kept however often it failed: a provider outage of a few runs is not a reason to give up.
+    auto young = dead_entry(dir, std::chrono::hours(1));
+    young.failed_attempts = dns::k_journal_max_attempts + 3;
+    ASSERT_FALSE(*journal.failed(young));
+    EXPECT_EQ(files(dir).size(), 1u);
+}
+
+// Nothing is journalled for a present that sent nothing (no zone) or whose
+// change was refused as a whole (BADSIG): later runs have nothing to remove.
+TEST(Journal, SolverJournalsOnlyWhatWasSent) {
+    TempDir tmp;
+    const std::string dir = tmp.sub("journal");
+    auto provider = std::make_shared<RecordingProvider>(dir);
+    dns::Solver solver(provider, quick_options());
+    solver.set_journal(std::make_shared<dns::Journal>(dir), "key-1");
+    provider->fail_cleanup = true;  // a clean-up would fail too (no zone, BADSIG again)
+
+    provider->fail_before_sending = true;
+    EXPECT_FALSE(solver.present({{"d.example", "v1"}}).ok());
+    EXPECT_TRUE(files(dir).empty());
+    EXPECT_EQ(provider->cleaned, 0u) << "nothing was sent, nothing to clean";
+
+    provider->fail_before_sending = false;
+    provider->refuse_present = true;
+    EXPECT_FALSE(solver.present({{"d.example", "v1"}, {"*.d.example", "v2"}}).ok());
+    EXPECT_EQ(provider->journal_files_at_present, 1u) << "journalled before sending";
+    EXPECT_TRUE(files(dir).empty()) << "a refused change stays journalled";
+    EXPECT_EQ(provider->cleaned, 0u);
+}
+
+// The count a removal reports is what the provider found and deleted.
+TEST(Journal, RemoveReportsWhatTheProviderDeleted) {
+    TempDir tmp;
+    auto provider = std::make_shared<RecordingProvider>(tmp.sub("journal"));
+    dns::Solver solver(provider, quick_options());
+    auto removed = solver.remove({{"_acme-challenge.e.example.", "a"}, {"_acme-challenge.e.example.", "b"}});
+    ASSERT_TRUE(removed.ok());
+    EXPECT_EQ(*removed, 2u);
+}

@@ -163,9 +163,11 @@ TEST_F(DnsBind, CnameDelegationToASecondZone) {
     ASSERT_TRUE(presented->cleanup().ok());
     EXPECT_TRUE(txt_values("_acme-challenge.alias.delegated.test.").empty());
 
-    // With delegation off the record name is the CNAME's own name.
+    // With delegation off and no propagation check the record name is the
+    // CNAME's own name (test_dns_safety_bind.cpp: with the check it fails at once).
     auto options = solver_options();
     options.cname = dns::CnameMode::ignore;
+    options.propagation_mode = dns::PropagationMode::skip;
     dns::Solver direct(provider(settings()), options);
     EXPECT_EQ(*direct.record_name("alias.example.test"), "_acme-challenge.alias.example.test.");
 }
@@ -239,7 +241,7 @@ TEST_F(DnsBind, UnreachableNameserverIsNamed) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
     const std::string& m = status.error().message;
     EXPECT_NE(m.find(dead), std::string::npos) << m;
-    EXPECT_NE(m.find("unreachable"), std::string::npos) << m;
+    EXPECT_NE(m.find("refuses connections"), std::string::npos) << m;
     EXPECT_NE(m.find("zone example.test."), std::string::npos) << m;
 
     // The RFC 2136 server itself unreachable.

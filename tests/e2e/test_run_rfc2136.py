@@ -5,6 +5,7 @@ same bind, so Pebble validates the apex + wildcard records bind serves.
 Run: BUILD_DIR=build /usr/bin/python3 -m unittest -v tests/e2e/test_run_rfc2136.py
 """
 
+import base64
 import os
 import sys
 import unittest
@@ -48,6 +49,48 @@ class RunRfc2136(E2eCase):
         self.assertEqual(ns.txt("_acme-challenge." + ZONE), [], "TXT records left in bind")
         self.assertNotIn(key["secret"], r.stdout + r.stderr, "the TSIG secret leaked into the output")
         self.assertIn("updating zone", ns.log(), "bind saw no dynamic update")
+
+    def test_refused_update_leaves_nothing_for_the_next_run(self):
+        """A present bind refused (TSIG BADSIG: nothing was written, RFC 2136
+        section 3.7) leaves no journal entry, so the next good run neither
+        warns about nor "removes" values that never existed."""
+        ns = Bind(zones={ZONE: ""}, start=False)
+        self.addCleanup(ns.stop)
+        ns.start()
+        ca = BlocklistPebble()
+        self.addCleanup(ca.stop)
+        ca.start(dns_port=ns.port)
+        d = self.tmpdir("rfc2136-refused-")
+        root = os.path.join(d, "root.pem")
+        with open(root, "w") as f:
+            f.write(ca.root_pem())
+        spool = os.path.join(d, "spool")
+        journal = spool + "-dns-journal"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+
+        def renew(secret):
+            return run([RENEWER, "run", "-d", ZONE, "-d", "*." + ZONE, "--out", os.path.join(d, "out"),
+                        "--server", ca.directory, "--ca-bundle", ca.ca_bundle, "--trust-root", root,
+                        "--email", "ops@example.test", "--agree-tos",
+                        "--account-file", os.path.join(d, "account.json"),
+                        "--spool-dir", spool, "--log-format", "json",
+                        "--dns", "rfc2136", "--rfc2136-server", ns.address, "--rfc2136-tsig-key", "renewer-256",
+                        "--dns-resolver", ns.address, "--dns-nameservers", ns.address, "--dns-timeout", "20"],
+                       env=dict(env, RFC2136_TSIG_SECRET=secret), timeout=120)
+
+        wrong = base64.b64encode(os.urandom(32)).decode()
+        bad = renew(wrong)
+        self.assertNotEqual(bad.rc, 0, bad.explain())
+        self.assertIn("BADSIG", bad.stdout + bad.stderr, bad.explain())
+        left = [f for f in (os.listdir(journal) if os.path.isdir(journal) else []) if f.endswith(".json")]
+        self.assertEqual(left, [], "a refused update was journalled")
+
+        good = renew(ns.keys["renewer-256"]["secret"])
+        self.assertEqual(good.rc, 0, good.explain())
+        messages = [rec.get("msg", "") for rec in good.log_records()]
+        self.assertFalse([m for m in messages if "TXT values left by an interrupted run" in m],
+                         "the good run acted on values that never existed:\n" + good.explain())
+        self.assertEqual(ns.txt("_acme-challenge." + ZONE), [], "TXT records left in bind")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ POST   /_fake/zones {name, private?, vpc_id?, vpc_region?, comment?} -> {id, nam
 GET    /_fake/zones                       {"zones": [{id, name, private}]}
 GET    /_fake/zones/<id>/records[?view=dns]  {"records": [...]} (API or published view)
 POST   /_fake/zones/<id>/records {records: [{Name, Type, TTL, Values}]}  direct upsert
+POST   /_fake/zones/<id>/race {after, records, count?}  another writer: upsert `records`
+                                  right after each of the next `count` (1) `after` calls answered
 GET    /_fake/changes                     {"changes": [{id, zone_id, status}]}
 POST   /_fake/change-delay {seconds}
 POST   /_fake/credentials {access_key, secret_key, token?, arn?, expires_in?}
@@ -101,6 +103,9 @@ def _route(server, store, m, parts, query, body):
                 return _resp(200, {"zones": [{"id": z["id"], "name": z["name"],
                                               "private": z["private"]}
                                              for z in store.data["zones"].values()]})
+        if len(parts) == 3 and parts[2] == "race" and m == "POST":
+            route53.add_race(store, parts[1], body["after"], body["records"], body.get("count", 1))
+            return _resp(200, {"ok": True})
         if len(parts) == 3 and parts[2] == "records":
             if m == "POST":
                 route53.seed_records(store, parts[1], body["records"])

@@ -259,7 +259,35 @@ def handle(store, call):
     fn = globals().get("op_" + action)
     if fn is None:
         raise AwsError("InvalidAction", f"Unsupported action {action}")
-    return fn(store, call)
+    out = fn(store, call)
+    if "Id" in call.args:
+        _run_races(store, action, zone_path_id(call.args["Id"]))
+    return out
+
+
+# ---- another writer ----------------------------------------------------------
+def add_race(store, zone_id, after, records, count=1):
+    """Another writer at the same names: once each of the next `count` calls
+    of `after` (e.g. ListResourceRecordSets) on the zone has been answered,
+    and before its answer reaches the client, `records` are written (UPSERT,
+    published at once). This is the window a read-merge-write must survive:
+    Route53 itself serialises nothing between a client's read and its change.
+    Rules fire in the order added, one per answered call."""
+    with store.lock:
+        get_zone(store, zone_id)
+        store.data.setdefault("r53_races", []).append(
+            {"zone_id": zone_path_id(zone_id), "after": after,
+             "records": records, "count": int(count)})
+        store.save()
+
+
+def _run_races(store, action, zone_id):
+    with store.lock:
+        for race in store.data.get("r53_races", []):
+            if race["after"] == action and race["zone_id"] == zone_id and race["count"] > 0:
+                race["count"] -= 1
+                seed_records(store, zone_id, race["records"])
+                return  # one write per read: several rules play one after the other
 
 
 def _ok(root, inner, status=200, headers=None):
