@@ -64,8 +64,11 @@ namespace {
 core::Status write_entry(const std::string& dir, const std::string& id, const JournalEntry& e) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(e.written_at.time_since_epoch()).count();
     nlohmann::json j = {{"provider", e.provider},
-                        {"host", e.host},
-                        {"pid", e.pid},
+                        {"host", e.writer.host},
+                        {"boot_id", e.writer.boot_id},
+                        {"pid_ns", e.writer.pid_ns},
+                        {"pid", e.writer.pid},
+                        {"start", e.writer.start},
                         {"run", e.run},
                         {"written_at", ms},
                         {"records", nlohmann::json::array()},
@@ -86,8 +89,7 @@ JournalEntry ours(const std::string& provider, const std::vector<TxtRecord>& rec
     JournalEntry e;
     e.provider = provider;
     e.records = records;
-    e.host = core::host_name();
-    e.pid = static_cast<long>(::getpid());
+    e.writer = core::self_identity();
     e.run = this_run();
     e.written_at = written_at;
     return e;
@@ -152,7 +154,6 @@ core::Result<std::vector<JournalEntry>> Journal::orphans(std::chrono::seconds ma
         return io_error("cannot list", dir_, ec);
     }
     const auto now = std::chrono::system_clock::now();
-    const std::string host = core::host_name();
     for (const auto& file : it) {
         const auto name = file.path().filename().string();
         if (!file.is_regular_file(ec) || !name.ends_with(".json")) {
@@ -170,8 +171,11 @@ core::Result<std::vector<JournalEntry>> Journal::orphans(std::chrono::seconds ma
         JournalEntry e;
         e.id = name;
         e.provider = text_of(j, "provider");
-        e.host = text_of(j, "host");
-        e.pid = static_cast<long>(number_of(j, "pid"));
+        e.writer.host = text_of(j, "host");
+        e.writer.boot_id = text_of(j, "boot_id");
+        e.writer.pid_ns = text_of(j, "pid_ns");
+        e.writer.pid = static_cast<long>(number_of(j, "pid"));
+        e.writer.start = static_cast<std::uint64_t>(number_of(j, "start"));
         e.run = text_of(j, "run");
         e.written_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(number_of(j, "written_at")));
         e.failed_attempts = static_cast<int>(number_of(j, "failed_attempts"));
@@ -183,13 +187,8 @@ core::Result<std::vector<JournalEntry>> Journal::orphans(std::chrono::seconds ma
                 }
             }
         }
-        bool over = false;
-        if (e.host == host) {
-            over = e.pid == static_cast<long>(::getpid()) ? e.run != this_run() : core::process_gone(e.pid);
-        } else {
-            over = now - e.written_at > max_age;
-        }
-        if (over) {
+        const bool ours = e.run == this_run();
+        if (!ours && (core::identity_is_dead(e.writer) || now - e.written_at > max_age)) {
             out.push_back(std::move(e));
         }
     }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/process.hpp"
 #include "core/result.hpp"
 #include "dns/provider.hpp"
 
@@ -21,9 +22,8 @@ struct JournalEntry {
     std::string id;        // the file name
     std::string provider;  // which DNS settings presented it (the caller's key)
     std::vector<TxtRecord> records;
-    std::string host;
-    long pid = 0;
-    std::string run;  // random per process: tells a reused pid (pid 1 in containers) apart
+    core::ProcessIdentity writer;  // host, boot id, pid namespace, pid, start time
+    std::string run;               // random per process
     std::chrono::system_clock::time_point written_at;
     int failed_attempts = 0;  // later runs that could not remove the values
 };
@@ -53,9 +53,11 @@ public:
     // caller warns once).
     core::Result<bool> failed(const JournalEntry& entry);
 
-    // Entries whose run is over: written on this host by a process that no
-    // longer exists (or by an earlier process with our pid), or on another
-    // host (shared volume) longer than `max_age` ago. Unreadable files are
+    // Entries whose run is over: written by a process that is certainly dead
+    // (core::identity_is_dead: our host, boot and pid namespace, its pid gone
+    // or reused), or by anyone else (another host on a shared volume, a
+    // container with host networking, an entry without these fields) longer
+    // than `max_age` ago. Our own entries never are. Unreadable files are
     // skipped with a warning. An absent folder is an empty journal.
     core::Result<std::vector<JournalEntry>> orphans(std::chrono::seconds max_age) const;
 

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "core/process.hpp"
 #include "dns/journal.hpp"
 #include "dns/solver.hpp"
 
@@ -103,7 +104,7 @@ TEST(Journal, EntryOfADeadProcessIsAnOrphanWithItsRecords) {
     ASSERT_EQ(orphans->size(), 1u);
     const auto& e = orphans->front();
     EXPECT_EQ(e.provider, "route53|x");
-    EXPECT_EQ(e.pid, static_cast<long>(child));
+    EXPECT_EQ(e.writer.pid, static_cast<long>(child));
     ASSERT_EQ(e.records.size(), 1u);
     EXPECT_EQ(e.records[0].fqdn, "_acme-challenge.b.example.");
     EXPECT_EQ(e.records[0].value, "value-b");
@@ -111,12 +112,36 @@ TEST(Journal, EntryOfADeadProcessIsAnOrphanWithItsRecords) {
     EXPECT_TRUE(journal.orphans(seconds(3600))->empty());
 }
 
-TEST(Journal, OurPidFromAnEarlierRunForeignHostsByAgeAndJunkIsSkipped) {
+TEST(Journal, AReusedPidIsOverOtherHostsAndPidNamespacesByAgeJunkIsSkipped) {
     TempDir tmp;
     const std::string dir = tmp.sub("journal");
     const nlohmann::json records = nlohmann::json::array({{{"fqdn", "_acme-challenge.c.example."}, {"value", "v"}}});
-    // pid 1 in a container: same pid as ours, another run id -> over.
+    // pid 1 in a container: our pid in our pid namespace, started at another
+    // time, another run id -> over.
+    const auto& self = core::self_identity();
     write_entry(dir, "1-same-pid.json",
+                {{"provider", "p"},
+                 {"host", self.host},
+                 {"boot_id", self.boot_id},
+                 {"pid_ns", self.pid_ns},
+                 {"pid", self.pid},
+                 {"start", self.start + 1000},
+                 {"run", "an-earlier-run"},
+                 {"written_at", now_ms()},
+                 {"records", records}});
+    // Another container with host networking: our host name and boot id,
+    // its own pid namespace, a pid that is free in ours -> alive until max_age.
+    write_entry(dir, "5-other-pid-ns.json",
+                {{"provider", "p"},
+                 {"host", self.host},
+                 {"boot_id", self.boot_id},
+                 {"pid_ns", "pid:[1]"},
+                 {"pid", 999999},
+                 {"run", "r"},
+                 {"written_at", now_ms()},
+                 {"records", records}});
+    // Written before the identity had boot id and pid namespace: by age only.
+    write_entry(dir, "6-legacy-same-host.json",
                 {{"provider", "p"},
                  {"host", this_host()},
                  {"pid", static_cast<long>(::getpid())},
