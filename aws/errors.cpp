@@ -11,8 +11,12 @@
 namespace aws {
 namespace {
 
-// botocore retryhandler / SDK standard mode throttling codes.
-constexpr std::array<std::string_view, 15> k_throttling_codes = {
+// botocore retryhandler / SDK standard mode throttling codes, without
+// LimitExceededException: botocore's standard mode lists it because Kinesis
+// uses it for throttling, but for the services we call (Secrets Manager, ECS)
+// the models define it as a quota ("would exceed one of the Secrets Manager
+// quotas"): retrying cannot succeed, it only delays the error.
+constexpr std::array<std::string_view, 14> k_throttling_codes = {
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
@@ -22,7 +26,6 @@ constexpr std::array<std::string_view, 15> k_throttling_codes = {
     "TransactionInProgressException",
     "RequestLimitExceeded",
     "BandwidthLimitExceeded",
-    "LimitExceededException",
     "RequestThrottled",
     "SlowDown",
     "PriorRequestNotComplete",  // Route53: a change to the same zone is still running

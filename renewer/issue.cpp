@@ -184,20 +184,69 @@ void retry_forgotten_account(const RunSettings& settings, acme::Transport& trans
     }
 }
 
+// A lease that failed to renew for another reason than "lost" (a network
+// error) still covers a store when this much of it is left.
+constexpr std::chrono::seconds k_lease_margin{60};
+
+// Extends the job's lease by another lease_ttl right before it writes
+// (docs/stores.md, "Leases"): a run slower than its lease (a long DNS wait, a
+// slow store) may have been taken over by another run, and must then not
+// store over what that run stores. Returns why the job may not store, or
+// nothing when the lease is ours.
+std::optional<std::string> renew_lease(const RunSettings& settings, Job& job) {
+    if (!job.locker || !job.lease) {
+        return std::nullopt;
+    }
+    auto renewed = job.locker->renew(*job.lease, settings.lease_ttl);
+    if (renewed) {
+        job.lease = std::move(*renewed);
+        return std::nullopt;
+    }
+    if (renewed.error().kind != core::ErrorKind::conflict &&
+        job.lease->expires_at > std::chrono::system_clock::now() + k_lease_margin) {
+        core::log::warn("cannot renew the lease; storing while it is still valid",
+                        {{"certificate", job.config->id},
+                         {"expires", core::format_time(job.lease->expires_at)},
+                         {"error", renewed.error().message}});
+        return std::nullopt;
+    }
+    if (renewed.error().kind == core::ErrorKind::conflict) {
+        job.lease.reset();  // not ours any more: nothing to release
+    }
+    return "lease lost: " + renewed.error().message;
+}
+
+// Why the job must not store now (its lease is lost, the run's deadline has
+// passed), or nothing.
+std::optional<std::string> may_not_store(const RunSettings& settings, Job& job, const core::Deadline& run_deadline) {
+    if (run_deadline.expired()) {
+        return std::string("the run's deadline passed before storing");
+    }
+    return renew_lease(settings, job);
+}
+
 // Spool, then store: a run that fails or is killed while storing leaves the
 // certificate to the next run instead of a second order.
-void spool_and_store(Job& job, const secrets::Bundle& bundle, secrets::Spool& spool) {
+void spool_and_store(const RunSettings& settings, Job& job, const secrets::Bundle& bundle, secrets::Spool& spool,
+                     const core::Deadline& run_deadline) {
     const auto& id = job.config->id;
     auto spooled = spool.put(id, bundle);
     if (!spooled) {
         core::log::warn("cannot spool the issued certificate",
                         {{"certificate", id}, {"error", spooled.error().message}});
     }
-    core::log::debug("storing", {{"certificate", id}, {"store", job.store->describe()}, {"serial", bundle.serial}});
-    if (auto put = job.store->put(bundle); !put) {
-        fail(job, fmt::format("{}: issued (serial {}) but not stored: {}; {}", id, bundle.serial, put.error().message,
+    const auto not_stored = [&](const std::string& why) {
+        fail(job, fmt::format("{}: issued (serial {}) but not stored: {}; {}", id, bundle.serial, why,
                               spooled ? "kept in the spool for the next run"
                                       : "could not spool it either: " + spooled.error().message));
+    };
+    if (auto why = may_not_store(settings, job, run_deadline)) {
+        not_stored(*why);
+        return;
+    }
+    core::log::debug("storing", {{"certificate", id}, {"store", job.store->describe()}, {"serial", bundle.serial}});
+    if (auto put = job.store->put(bundle); !put) {
+        not_stored(put.error().message);
         return;
     }
     (void)spool.remove(id);
@@ -211,7 +260,7 @@ void spool_and_store(Job& job, const secrets::Bundle& bundle, secrets::Spool& sp
 // configuration changes or --force), so a cause fixed later (a trust root,
 // a clock) costs no new order.
 void finish_job(const RunSettings& settings, Job& job, const core::Result<acme::ObtainedCertificate>& issued,
-                const std::string& account_url, secrets::Spool& spool) {
+                const std::string& account_url, secrets::Spool& spool, const core::Deadline& run_deadline) {
     if (!issued) {
         fail(job, issued.error().message);
         return;
@@ -233,7 +282,7 @@ void finish_job(const RunSettings& settings, Job& job, const core::Result<acme::
                                  : "could not spool it: " + spooled.error().message));
         return;
     }
-    spool_and_store(job, *bundle, spool);
+    spool_and_store(settings, job, *bundle, spool, run_deadline);
 }
 
 }  // namespace
@@ -325,7 +374,7 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
         if (i < orders.durations.size()) {
             job.result.duration += orders.durations[i];
         }
-        finish_job(settings, job, results[i], issued_by[i], spool);
+        finish_job(settings, job, results[i], issued_by[i], spool, run_deadline);
     }
 }
 

@@ -48,7 +48,7 @@ public:
             if (created.error().code != k_exists) {
                 return created.error().wrap("aws-sm:" + lock_id_ + " CreateSecret");
             }
-            return lost_race();
+            return lost_race(record);
         }
         if (auto held = detail::lease_from_json(current->text);
             held && !detail::lease_is_free(*held, std::chrono::system_clock::now())) {
@@ -63,7 +63,7 @@ public:
         if (swapped.error().code != k_exists) {
             return swapped.error().wrap("aws-sm:" + lock_id_ + " PutSecretValue");
         }
-        return lost_race();
+        return lost_race(record);
     }
 
     core::Result<Lease> renew(const Lease& lease, std::chrono::seconds ttl) override {
@@ -113,11 +113,19 @@ public:
     std::string describe() const override { return "aws-sm:" + secret_id_; }
 
 private:
-    // Someone else's write landed between our read and our swap: report them.
-    core::Result<Lease> lost_race() {
+    // The write failed as "exists": someone else's write landed between our
+    // read and our swap, and we report them. Or our own did: the client
+    // retries a call whose answer was lost (a dropped connection after
+    // Secrets Manager carried it out), and the retry of CreateSecret finds
+    // the secret it made. The token is random per acquisition, so a record
+    // with ours is our lease, never "locked by" ourselves.
+    core::Result<Lease> lost_race(const detail::LeaseRecord& ours) {
         TRY_ASSIGN(auto current, get_value(lock_id_, Stage::current));
         if (current) {
             if (auto held = detail::lease_from_json(current->text)) {
+                if (held->token == ours.token) {
+                    return detail::to_lease(*held);
+                }
                 return detail::lease_conflict(*held, describe());
             }
         }

@@ -147,11 +147,10 @@ TEST(AwsErrors, RetryAfterHeaderIsKept) {
 }
 
 TEST(AwsErrors, ClassificationTables) {
-    for (const char* code :
-         {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-          "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
-          "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown",
-          "PriorRequestNotComplete", "EC2ThrottledException"}) {
+    for (const char* code : {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+                             "TooManyRequestsException", "ProvisionedThroughputExceededException",
+                             "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+                             "RequestThrottled", "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException"}) {
         EXPECT_TRUE(aws::is_throttling_code(code)) << code;
         EXPECT_TRUE(aws::is_retryable(code, 400)) << code;
     }
@@ -171,6 +170,20 @@ TEST(AwsErrors, ClassificationTables) {
     EXPECT_FALSE(aws::is_retryable("ValidationError", 400));
     EXPECT_EQ(aws::classify("ValidationError", 400), core::ErrorKind::invalid_input);
     EXPECT_EQ(aws::classify("HostedZoneAlreadyExists", 409), core::ErrorKind::conflict);
+}
+
+// Secrets Manager's LimitExceededException is a quota (the botocore model:
+// "would exceed one of the Secrets Manager quotas"), not throttling: retrying
+// only delays the error.
+TEST(AwsErrors, SecretsManagerQuotaIsNotRetried) {
+    const auto e = aws::parse_error(
+        aws::Protocol::json,
+        response(400, R"({"__type":"LimitExceededException","message":"You have exceeded the quota of secrets"})"),
+        "secretsmanager", "CreateSecret");
+    EXPECT_FALSE(e.retryable);
+    EXPECT_FALSE(aws::is_throttling_code("LimitExceededException"));
+    EXPECT_EQ(e.kind, core::ErrorKind::invalid_input);
+    EXPECT_NE(e.message.find("LimitExceededException"), std::string::npos) << e.message;
 }
 
 TEST(AwsErrors, TransportErrorsKeepTheHttpVerdict) {

@@ -1,7 +1,7 @@
 """Fault injection and AccessDenied rules, configured via /_fake/.
 
 A fault rule: {"action": "ChangeResourceRecordSets" | "*", "service": optional,
- "kind": "throttle" | "prior" | "error500" | "delay" | "drop" | "custom",
+ "kind": "throttle" | "prior" | "error500" | "delay" | "drop" | "drop_after" | "custom",
  "count": N (calls still to affect; absent = unlimited),
  "probability": p (0..1, seeded RNG; absent = 1),
  "delay_ms": for kind delay, "code"/"status"/"message": for kind custom}
@@ -12,7 +12,7 @@ import time
 
 from protocols import AwsError, DropConnection, code_for
 
-KINDS = ("throttle", "prior", "error500", "delay", "drop", "custom")
+KINDS = ("throttle", "prior", "error500", "delay", "drop", "drop_after", "custom")
 
 
 def add_fault(store, rule):
@@ -91,9 +91,12 @@ def _rate_limited(store, service, action):
 
 def apply_faults(store, service, action):
     """Called once per AWS call after authentication.  May sleep, raise an
-    AwsError, or raise DropConnection."""
+    AwsError, or raise DropConnection.  Returns True when a "drop_after" rule
+    matched: the call is carried out and then the connection closes without
+    an answer (a lost response: the change happened, the caller cannot know)."""
     delay = 0.0
     error = None
+    drop_after = False
     with store.lock:
         if store.rate_limits and _rate_limited(store, service, action):
             error = {"kind": "throttle"}
@@ -112,12 +115,15 @@ def apply_faults(store, service, action):
             if kind == "delay":
                 delay += float(rule.get("delay_ms", 1000)) / 1000.0
                 continue
+            if kind == "drop_after":
+                drop_after = True  # the call goes through: no other rule applies to it
+                break
             error = rule
             break
     if delay:
         time.sleep(delay)
     if error is None:
-        return
+        return drop_after
     from protocols import PROTOCOL
     protocol = PROTOCOL[service]
     kind = error["kind"]

@@ -197,7 +197,7 @@ class Handler(BaseHTTPRequestHandler):
             if call.cred is not None:
                 faults.check_deny(store, call.service, call.action, call.cred,
                                   self._resource(store, call))
-            faults.apply_faults(store, call.service, call.action)
+            drop_after = faults.apply_faults(store, call.service, call.action)
             if protocol == "json":
                 unknown = validate.check_json(call.service, call.action, call.json)
             elif protocol in ("query", "ec2"):
@@ -207,6 +207,8 @@ class Handler(BaseHTTPRequestHandler):
             if unknown:
                 call.log["unknown_params"] = unknown
             status, headers, out = self._dispatch(store, call, protocol)
+            if drop_after:
+                raise DropConnection()
         except DropConnection:
             status, code = 0, "ConnectionDropped"
             self._log(store, call, status, code)

@@ -92,6 +92,15 @@ class Faults(unittest.TestCase):
         sm.create_secret(Name="c", SecretString="x")
         self.assertEqual(code_of(sm.get_secret_value, SecretId="c"), ("DecryptionFailure", 400))
 
+    def test_drop_after_carries_the_call_out(self):
+        """A lost response: the secret exists although the caller got no answer."""
+        sm = self.fake.client("secretsmanager")
+        self.fake.fault("CreateSecret", "drop_after", count=1)
+        with self.assertRaises((ConnectionClosedError, EndpointConnectionError)):
+            sm.create_secret(Name="lost/answer", SecretString="x")
+        self.assertEqual(self.fake.calls("CreateSecret")[-1]["code"], "ConnectionDropped")
+        self.assertEqual(sm.get_secret_value(SecretId="lost/answer")["SecretString"], "x")
+
     def test_drop_and_delay(self):
         self.fake.fault("ListHostedZones", "drop", count=1)
         with self.assertRaises((ConnectionClosedError, EndpointConnectionError)):

@@ -13,6 +13,10 @@ are injected; each case prints one FIGURE line.
                     account again and renews; then a CA reset between runs:
                     the stored account URL is stale, the run registers again
   sm-after-issue    Secrets Manager fails every write after the order exists
+  lease-lost        the run's lease is taken over while it works (what a run
+                    slower than its lease allows: a slow DNS step, a slow
+                    PutSecretValue): it does not store, the certificate stays
+                    in the spool, and the next run stores it
 
 Expected for every case: each certificate is renewed (a complete valid
 bundle as AWSCURRENT) within the run's deadline, or fails with one clear
@@ -23,6 +27,7 @@ from the spool, without a new order).
 Run: BUILD_DIR=build-x /usr/bin/python3 -m unittest -v tests/faults/test_fault_matrix.py
 """
 
+import json
 import os
 import re
 import sys
@@ -170,6 +175,49 @@ class AwsFaults(MatrixBase):
         figure("sm-after-issue: %d failed writes injected; run failed cleanly in %.2f s (store and zone as before); "
                "next run stored the spooled certificate in %.2f s (same-second expiry as the old one: %s), "
                "orders +1 in total, no DNS-01" % (errors, r1.seconds, r2.seconds, same_second))
+
+
+    def test_lease_taken_over_while_the_run_works(self):
+        """The lease TTL is the --timeout plus 300 s, too long to wait out here,
+        so the takeover that a slow run allows is written as another run would:
+        the lock secret gets another owner's token while the run presents its
+        TXT values (slowed down by 3 s). The run renews its lease before storing,
+        finds it lost, and does not store; the next run stores the spooled
+        certificate (the first holder is dead by then) without a new order."""
+        s = self.stack
+        case = "lease-lost"
+        name = self.names(case)[0]
+        secret = self.secret_of(case, name)
+        args = ["-d", name, "--store", "aws-sm:" + secret]
+        r0 = self.run_renewer(*args, account="matrix")
+        self.assertEqual(r0.rc, 0, r0.explain())
+        before_store, before_zone, orders = s.secret_state(secret), s.zone_state(), s.orders()
+        s.fake.fault("ChangeResourceRecordSets", "delay", count=1, delay_ms=3000)
+        child = self.spawn(*args, "--force", account="matrix")
+        child.wait_for_log(r'"msg":"acme: order created"', timeout=90)
+        sm = s.fake.client("secretsmanager", retries=3)
+        self.addCleanup(sm.close)
+        record = json.loads(sm.get_secret_value(SecretId=secret + "-lock")["SecretString"])
+        self.assertNotEqual(record.get("token"), "", "the run holds no lease")
+        sm.put_secret_value(SecretId=secret + "-lock",
+                            SecretString=json.dumps(dict(record, owner="another-run", token="f" * 32)))
+        r1 = child.finish(timeout=DEADLINE_S)
+        s.fake.clear_faults()
+        self.assertEqual(r1.rc, 1, r1.explain())
+        reason = self.outcome(r1, name)["reason"]
+        self.assertIn("lease lost", reason)
+        self.assertIn("another-run holds it now", reason)
+        self.assertIn("kept in the spool for the next run", reason)
+        self.assertEqual(s.secret_state(secret), before_store, "stored without the lease")
+        self.assertEqual(s.zone_state(), before_zone)
+        self.assertEqual(s.orders(), orders + 1)
+        r2 = self.run_renewer(*args, account="matrix")
+        self.assertEqual(r2.rc, 0, r2.explain())
+        self.assertEqual(self.outcome(r2, name)["outcome"], "stored", r2.explain())
+        self.assertEqual(s.orders(), orders + 1, "the spooled certificate was ordered again")
+        self.assert_good_current(secret, [name])
+        figure("lease-lost: lease taken over mid-run; run did not store (%.2f s, reason: %s); "
+               "next run stored from the spool in %.2f s, orders +1 in total" % (r1.seconds, reason, r2.seconds))
 
 
 class NonceRejection(MatrixBase):

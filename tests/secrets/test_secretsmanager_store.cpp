@@ -71,6 +71,17 @@ protected:
         return std::move(made->locker);
     }
 
+    // The next `action` is carried out but its answer lost; its retry is refused as "exists".
+    static void lose_answer_then_refuse(const std::string& action) {
+        fake_->control("POST", "/_fake/faults", {{"action", action}, {"kind", "drop_after"}, {"count", 1}});
+        fake_->control("POST", "/_fake/faults",
+                       {{"action", action},
+                        {"kind", "custom"},
+                        {"code", "ResourceExistsException"},
+                        {"status", 400},
+                        {"count", 1}});
+    }
+
     static nlohmann::json secret_named(const std::string& name) {
         for (const auto& s : secrets_list()) {
             if (s.value("name", "") == name) {
@@ -226,6 +237,35 @@ TEST_F(SecretsManagerStoreE2e, RenewExtendsOnlyOurLease) {
     auto lost = a->renew(*lease, seconds(600));
     ASSERT_FALSE(lost.ok());
     EXPECT_EQ(lost.error().kind, core::ErrorKind::conflict);
+}
+
+// Secrets Manager carries out CreateSecret but the answer is lost (the
+// connection drops), and the client's retry is refused as "exists" (what
+// Secrets Manager answers for a secret that exists unless it recognises the
+// retry by its ClientRequestToken). The record holds our token: the lease is
+// ours, not "locked by" ourselves, and the release frees it.
+TEST_F(SecretsManagerStoreE2e, LostCreateSecretAnswerIsOurLease) {
+    lose_answer_then_refuse("CreateSecret");
+    auto a = locker("prod/lost-answer");
+    auto lease = a->try_acquire("run-a", seconds(600));
+    ASSERT_TRUE(lease.ok()) << lease.error().message;
+    EXPECT_EQ(calls("CreateSecret").size(), 2U);  // the dropped one and the refused retry
+    auto other = locker("prod/lost-answer")->try_acquire("run-b", seconds(600));
+    ASSERT_FALSE(other.ok());
+    ASSERT_TRUE(a->release(*lease).ok());
+    EXPECT_TRUE(locker("prod/lost-answer")->try_acquire("run-b", seconds(600)).ok());
+}
+
+// The same for the compare-and-swap over a released lease.
+TEST_F(SecretsManagerStoreE2e, LostPutSecretValueAnswerIsOurLease) {
+    auto setup = locker("prod/lost-put");
+    ASSERT_TRUE(setup->release(*setup->try_acquire("setup", seconds(600))).ok());
+    lose_answer_then_refuse("PutSecretValue");
+    auto a = locker("prod/lost-put");
+    auto lease = a->try_acquire("run-a", seconds(600));
+    ASSERT_TRUE(lease.ok()) << lease.error().message;
+    ASSERT_TRUE(a->release(*lease).ok());
+    EXPECT_TRUE(locker("prod/lost-put")->try_acquire("run-b", seconds(600)).ok());
 }
 
 TEST_F(SecretsManagerStoreE2e, ConcurrentAcquireHasOneWinner) {
