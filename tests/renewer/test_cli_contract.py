@@ -269,6 +269,7 @@ class CliContract(unittest.TestCase):
         env = {k: v for k, v in clean_env().items() if k not in ("HOME", "STATE_DIRECTORY", "XDG_STATE_HOME")}
         out = os.path.join(self.tmp.name, "nobody-out")
         os.makedirs(out)
+        os.chmod(self.tmp.name, 0o711)  # the store folder must be reachable: only the spool may stop the run
         os.chmod(out, 0o777)
         as_nobody = (lambda: os.setuid(65534)) if os.geteuid() == 0 else None
         result = subprocess.run([RENEWER, "run", "-d", "example.com", "--out", out, "--server", self.ca.url],
