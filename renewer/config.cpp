@@ -333,39 +333,54 @@ core::Result<CertificateConfig> read_certificate(const CertificateSources& in, c
     return cert;
 }
 
-// Secrets Manager names the run writes beside a certificate's own secret:
-// its lease "<name>-lock" (docs/stores.md). A certificate (or the ACME
-// account) stored under such a name would be overwritten by a lease record.
-core::Status check_secret_names(const Config& config, bool from_file) {
-    std::map<std::string, std::size_t> leases;
+// Secrets Manager names the run writes beside a certificate's own secret NAME
+// (docs/stores.md): its lease "NAME-lock" and the ACME account it may keep,
+// "NAME-account". A certificate stored under such a name would be overwritten
+// by a lease or an account record; so would an account store on a lease.
+struct Derived {
+    std::size_t certificate;
+    std::string_view what;  // "lease", "account"
+};
+
+std::map<std::string, Derived> derived_secrets(const Config& config) {
+    std::map<std::string, Derived> derived;
     for (std::size_t i = 0; i < config.certificates.size(); ++i) {
-        if (config.certificates[i].store.kind == StoreSpec::Kind::aws_secrets_manager) {
-            leases.emplace(config.certificates[i].store.location + "-lock", i);
+        if (const auto& store = config.certificates[i].store; store.kind == StoreSpec::Kind::aws_secrets_manager) {
+            derived.emplace(store.location + "-lock", Derived{i, "lease"});
+            derived.emplace(store.location + "-account", Derived{i, "account"});
         }
     }
-    const auto clash = [&](const StoreSpec& store) -> const std::size_t* {
-        const auto it = leases.find(store.location);
-        return store.kind == StoreSpec::Kind::aws_secrets_manager && it != leases.end() ? &it->second : nullptr;
+    return derived;
+}
+
+core::Status check_secret_names(const Config& config, bool from_file) {
+    const auto derived = derived_secrets(config);
+    const auto clash = [&](const StoreSpec& store) -> const Derived* {
+        const auto it = derived.find(store.location);
+        return store.kind == StoreSpec::Kind::aws_secrets_manager && it != derived.end() ? &it->second : nullptr;
     };
     for (std::size_t i = 0; i < config.certificates.size(); ++i) {
         if (const auto* other = clash(config.certificates[i].store)) {
             return config_error(from_file ? join_path(index_path("certificates", i), "store") : "--store",
-                                fmt::format("\"{}\" is the lease secret of certificates[{}] (choose another name)",
-                                            config.certificates[i].store.spec, *other));
+                                fmt::format("\"{}\" is the {} secret of certificates[{}] (choose another name)",
+                                            config.certificates[i].store.spec, other->what, other->certificate));
         }
     }
-    if (config.account_store) {
-        const auto& account = *config.account_store;
-        const std::string origin = settings::origin(config.run, "account_store");
-        if (const auto* other = clash(account)) {
-            return config_error(origin.empty() ? "account_store" : origin,
-                                fmt::format("\"{}\" is the lease secret of certificates[{}]", account.spec, *other));
-        }
-        for (std::size_t i = 0; i < config.certificates.size(); ++i) {
-            if (config.certificates[i].store.spec == account.spec) {
-                return config_error(origin.empty() ? "account_store" : origin,
-                                    fmt::format("\"{}\" is also the store of certificates[{}]", account.spec, i));
-            }
+    if (!config.account_store) {
+        return {};
+    }
+    const auto& account = *config.account_store;
+    const std::string origin = settings::origin(config.run, "account_store");
+    const std::string where = origin.empty() ? "account_store" : origin;
+    // An account store on a certificate's "NAME-account" is where that
+    // certificate keeps the account anyway; only a lease there clashes.
+    if (const auto* other = clash(account); other != nullptr && other->what == "lease") {
+        return config_error(
+            where, fmt::format("\"{}\" is the lease secret of certificates[{}]", account.spec, other->certificate));
+    }
+    for (std::size_t i = 0; i < config.certificates.size(); ++i) {
+        if (config.certificates[i].store.spec == account.spec) {
+            return config_error(where, fmt::format("\"{}\" is also the store of certificates[{}]", account.spec, i));
         }
     }
     return {};

@@ -376,7 +376,16 @@ TEST_F(ConfigFile, IdsAndSecretNamesThatWouldClashAreRefused) {
     EXPECT_EQ(error_of(doc),
               "renewer.json: certificates[1].store: \"aws-sm:certs/example-lock\" is the lease secret of "
               "certificates[0] (choose another name)");
+    doc["certificates"][1]["store"] = "aws-sm:certs/example-account";
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: certificates[1].store: \"aws-sm:certs/example-account\" is the account secret of "
+              "certificates[0] (choose another name)");
     doc = minimal();
+    doc["account_store"] = "aws-sm:certs/example-lock";
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: account_store: \"aws-sm:certs/example-lock\" is the lease secret of certificates[0]");
+    doc["account_store"] = "aws-sm:certs/example-account";
+    EXPECT_TRUE(parse_config(doc.dump(), "renewer.json").ok()) << "where the certificate keeps its account anyway";
     doc["account_store"] = "aws-sm:certs/example";
     EXPECT_EQ(error_of(doc),
               "renewer.json: account_store: \"aws-sm:certs/example\" is also the store of certificates[0]");
