@@ -4,6 +4,10 @@
 #include <array>
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include "core/env.hpp"
+#include "dns/wire.hpp"
 
 namespace dns {
 namespace {
@@ -57,6 +61,43 @@ const ProviderFactory* factory_named(std::string_view name) {
     const auto it =
         std::find_if(k_factories.begin(), k_factories.end(), [&](const ProviderFactory& f) { return f.name == name; });
     return it == k_factories.end() ? nullptr : &*it;
+}
+
+// The executable `path` names: as written when it has a '/', else the first
+// match on PATH (as execvp() finds it). nullopt when there is none.
+std::optional<std::string> find_executable(const std::string& path) {
+    if (path.find('/') != std::string::npos) {
+        return ::access(path.c_str(), X_OK) == 0 ? std::optional<std::string>(path) : std::nullopt;
+    }
+    const std::string search = core::env_or("PATH", "/usr/local/bin:/usr/bin:/bin");
+    for (std::size_t start = 0; start <= search.size();) {
+        const auto end = std::min(search.find(':', start), search.size());
+        const std::string dir = end == start ? "." : search.substr(start, end - start);
+        if (const std::string candidate = dir + "/" + path; ::access(candidate.c_str(), X_OK) == 0) {
+            return candidate;
+        }
+        start = end + 1;
+    }
+    return std::nullopt;
+}
+
+// What the provider's constructor (make_provider) would refuse, checked while
+// the configuration is read so that a mistake stops the run before any network
+// call (docs/configuration.md, "Checked before the run"), named after what
+// the user wrote.
+core::Status check_provider(const ProviderConfig& provider, const settings::Values& values) {
+    if (const auto* rfc2136 = std::get_if<Rfc2136Settings>(&provider); rfc2136 && !rfc2136->tsig_key.empty()) {
+        if (auto name = wire::encode_name(rfc2136->tsig_key); !name) {
+            return settings::settings_error(settings::origin(values, "tsig_key"),
+                                            "not a DNS name: " + name.error().message);
+        }
+    }
+    if (const auto* exec = std::get_if<ExecSettings>(&provider); exec && !find_executable(exec->path)) {
+        return settings::settings_error(settings::origin(values, "exec_path"),
+                                        fmt::format("\"{}\" is not an executable file{}", exec->path,
+                                                    exec->path.find('/') == std::string::npos ? " on PATH" : ""));
+    }
+    return {};
 }
 
 }  // namespace
@@ -136,6 +177,7 @@ core::Result<DnsConfig> make_dns_config(const settings::Values& values, const st
                                         fmt::format("unknown provider \"{}\"", name));
     }
     TRY_ASSIGN(config.provider, factory->build(values, block_origin));
+    TRY(check_provider(config.provider, values));
     config.cname = settings::boolean(values, "follow_cname", true) ? CnameMode::follow : CnameMode::ignore;
     config.resolver = settings::text(values, "resolver");
     const auto servers = settings::list(values, "nameservers");

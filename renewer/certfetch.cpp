@@ -54,6 +54,7 @@ struct Candidate {
     // The store could not be read (network, credentials, throttling after
     // retries): not a reason to serve an older version.
     bool fetch_failed = false;
+    bool absent = false;  // the store holds no such version
 };
 
 Candidate load(secrets::Store& store, secrets::Stage stage, const secrets::VerifyOptions& verify) {
@@ -65,6 +66,7 @@ Candidate load(secrets::Store& store, secrets::Stage stage, const secrets::Verif
         return c;
     }
     if (!got->has_value()) {
+        c.absent = true;
         c.why = std::string("there is no ") + secrets::to_string(stage) + " version";
         return c;
     }
@@ -210,6 +212,11 @@ Selection select(secrets::Store& store, const Options& options, const secrets::V
     }
     if (chosen.bundle) {
         return {std::move(chosen.bundle), false, false, {}};
+    }
+    // Nothing stored at all (no secret, no folder): said in every store's
+    // terms; a store without a current version has no previous one either.
+    if (chosen.absent) {
+        return {std::nullopt, false, false, "not found: " + where + " holds no certificate"};
     }
     const auto current_why = chosen.why;
     core::log::warn("certfetch: AWSCURRENT of " + where + " is unusable (" + current_why +

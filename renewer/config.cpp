@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "aws/config_file.hpp"
 #include "core/atomic_file.hpp"
 #include "core/log.hpp"
 #include "renewer/names.hpp"
@@ -119,7 +120,7 @@ core::Status apply_eab(const json& root, const Environment& env, const CommandLi
     if (settings::source_of(settings::origin(values, "hmac_key")) == settings::Source::flag) {
         core::log::warn(
             "--eab-hmac-key puts a secret on the command line, where other users of the host can read "
-            "it; prefer ACME_EAB_HMAC_KEY");
+            "it; prefer ACME_EAB_HMAC_KEY or a file named by the configuration's eab.hmac_key_file");
     }
     return {};
 }
@@ -210,6 +211,12 @@ core::Result<std::string> read_id(const json& item, const std::string& path, con
     }
     static const settings::Setting k_row{.key = "name"};
     TRY_ASSIGN(const json id, settings::from_json(k_row, *it, join_path(path, "name")));
+    // "." and ".." would name the store's own folder or its parent once
+    // "{name}" is expanded in "dir:/srv/certs/{name}".
+    if (id == "." || id == "..") {
+        return config_error(join_path(path, "name"),
+                            fmt::format("\"{}\" is not a certificate id (it names a folder)", id.get<std::string>()));
+    }
     if (!valid_id(id.get<std::string>())) {
         return config_error(
             join_path(path, "name"),
@@ -326,6 +333,59 @@ core::Result<CertificateConfig> read_certificate(const CertificateSources& in, c
     return cert;
 }
 
+// Secrets Manager names the run writes beside a certificate's own secret NAME
+// (docs/stores.md): its lease "NAME-lock" and the ACME account it may keep,
+// "NAME-account". A certificate stored under such a name would be overwritten
+// by a lease or an account record; so would an account store on a lease.
+struct Derived {
+    std::size_t certificate;
+    std::string_view what;  // "lease", "account"
+};
+
+std::map<std::string, Derived> derived_secrets(const Config& config) {
+    std::map<std::string, Derived> derived;
+    for (std::size_t i = 0; i < config.certificates.size(); ++i) {
+        if (const auto& store = config.certificates[i].store; store.kind == StoreSpec::Kind::aws_secrets_manager) {
+            derived.emplace(store.location + "-lock", Derived{i, "lease"});
+            derived.emplace(store.location + "-account", Derived{i, "account"});
+        }
+    }
+    return derived;
+}
+
+core::Status check_secret_names(const Config& config, bool from_file) {
+    const auto derived = derived_secrets(config);
+    const auto clash = [&](const StoreSpec& store) -> const Derived* {
+        const auto it = derived.find(store.location);
+        return store.kind == StoreSpec::Kind::aws_secrets_manager && it != derived.end() ? &it->second : nullptr;
+    };
+    for (std::size_t i = 0; i < config.certificates.size(); ++i) {
+        if (const auto* other = clash(config.certificates[i].store)) {
+            return config_error(from_file ? join_path(index_path("certificates", i), "store") : "--store",
+                                fmt::format("\"{}\" is the {} secret of certificates[{}] (choose another name)",
+                                            config.certificates[i].store.spec, other->what, other->certificate));
+        }
+    }
+    if (!config.account_store) {
+        return {};
+    }
+    const auto& account = *config.account_store;
+    const std::string origin = settings::origin(config.run, "account_store");
+    const std::string where = origin.empty() ? "account_store" : origin;
+    // An account store on a certificate's "NAME-account" is where that
+    // certificate keeps the account anyway; only a lease there clashes.
+    if (const auto* other = clash(account); other != nullptr && other->what == "lease") {
+        return config_error(
+            where, fmt::format("\"{}\" is the lease secret of certificates[{}]", account.spec, other->certificate));
+    }
+    for (std::size_t i = 0; i < config.certificates.size(); ++i) {
+        if (config.certificates[i].store.spec == account.spec) {
+            return config_error(where, fmt::format("\"{}\" is also the store of certificates[{}]", account.spec, i));
+        }
+    }
+    return {};
+}
+
 core::Status check_unique(const std::vector<CertificateConfig>& certificates, bool from_file) {
     std::map<std::string, std::size_t> ids;
     std::map<std::string, std::size_t> stores;
@@ -418,6 +478,26 @@ core::Result<json> certificate_items(const json& root, const CommandLine& flags,
     return *certs;
 }
 
+// Secrets Manager, Auto Scaling, EC2 and ECS are regional: with no region
+// set anywhere the AWS SDKs look (docs/configuration.md), the requests go to
+// us-east-1, which is rarely what a fleet elsewhere means. Said once, at
+// start, instead of a "secret not found" later.
+void note_default_region(const Config& config, const settings::EnvLookup& env) {
+    const auto regional = [](const CertificateConfig& cert) {
+        return cert.store.kind == StoreSpec::Kind::aws_secrets_manager ||
+               cert.replace.type == ReplaceType::autoscaling || cert.replace.type == ReplaceType::ec2_tag ||
+               cert.replace.type == ReplaceType::ecs;
+    };
+    const bool account = config.account_store && config.account_store->kind == StoreSpec::Kind::aws_secrets_manager;
+    if (!account && std::none_of(config.certificates.begin(), config.certificates.end(), regional)) {
+        return;
+    }
+    if (env("AWS_REGION") || env("AWS_DEFAULT_REGION") || !aws::config::profile_value("region").empty()) {
+        return;
+    }
+    core::log::warn("no AWS region set (AWS_REGION, AWS_DEFAULT_REGION or the profile's region); using us-east-1");
+}
+
 core::Result<Config> assemble(const json& root, const CommandLine& flags, const settings::EnvLookup& lookup,
                               bool from_file) {
     if (!root.is_object()) {
@@ -437,6 +517,8 @@ core::Result<Config> assemble(const json& root, const CommandLine& flags, const 
         config.certificates.push_back(std::move(cert));
     }
     TRY(check_unique(config.certificates, from_file));
+    TRY(check_secret_names(config, from_file));
+    note_default_region(config, lookup);
     collect_secret_variables(root, config);
     hide_secret_variables(config);
     return config;

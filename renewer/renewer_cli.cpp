@@ -20,6 +20,7 @@
 #include "renewer/config.hpp"
 #include "renewer/exit_codes.hpp"
 #include "renewer/lambda_runtime.hpp"
+#include "renewer/preflight.hpp"
 #include "renewer/run.hpp"
 #include "version.hpp"
 
@@ -188,6 +189,19 @@ RunSettings settings_from(Config config) {
     return settings;
 }
 
+// What `run` checks on the machine before any network call: the folders
+// where an issued certificate would wait, and a --deadline that fits an order.
+void preflight(const Config& config) {
+    if (!settings::boolean(config.run, "dry_run", false)) {
+        or_usage_error(check_state_folders(config));
+    }
+    if (config.run.contains("deadline")) {
+        if (const auto warning = deadline_too_short(settings::integer(config.run, "deadline", 0))) {
+            core::log::warn(*warning);
+        }
+    }
+}
+
 struct Parsed {
     cxxopts::ParseResult args;
     CommandLine command_line;
@@ -225,6 +239,7 @@ int lambda_subcommand(int argc, char** argv, const std::string& runtime_api) {
         }
         auto config = or_usage_error(configuration(parsed->args, parsed->command_line));
         configure_logging(config.run);
+        preflight(config);
         if (config.run.contains("deadline")) {
             budget = std::chrono::seconds(settings::integer(config.run, "deadline", 0));
         }
@@ -253,6 +268,9 @@ int run_subcommand(int argc, char** argv, RunMode mode) {
     }
     auto config = or_usage_error(configuration(parsed->args, parsed->command_line));
     configure_logging(config.run);
+    if (mode == RunMode::run) {
+        preflight(config);
+    }
     return run_command(settings_from(std::move(config)), mode);
 }
 

@@ -105,8 +105,11 @@ RunReport plan_run(const RunSettings& settings) {
     prepare_jobs(settings, jobs, spool, SpooledCertificates::leave);
     std::string ca_error;
     const auto deadline = settings.deadline.value_or(core::Deadline::never());
-    auto transport = connect_ca(settings, ca_error, deadline);
-    if (!transport) {
+    // The CA is asked only for renewal information (RFC 9773) about stored
+    // certificates: with nothing stored, a plan needs no network call.
+    const bool stored = std::any_of(jobs.begin(), jobs.end(), [](const Job& j) { return !finished(j) && j.current; });
+    auto transport = stored ? connect_ca(settings, ca_error, deadline) : std::nullopt;
+    if (stored && !transport) {
         core::log::warn("cannot reach the CA; planning with the lifetime rule only", {{"error", ca_error}});
     }
     plan_jobs(settings, jobs, transport ? transport->get() : nullptr, deadline);

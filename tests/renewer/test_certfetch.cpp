@@ -355,7 +355,8 @@ TEST_F(CertfetchRun, RetryIsBoundedAndSkippedWhenValidFilesAreOnDisk) {
 
 TEST_F(CertfetchRun, NothingStoredIsAFailure) {
     EXPECT_EQ(certfetch::run(options()), 1);
-    EXPECT_NE(log().find("there is no AWSCURRENT version"), std::string::npos) << log();
+    EXPECT_NE(log().find("not found: dir:" + store_dir_ + " holds no certificate"), std::string::npos) << log();
+    EXPECT_EQ(log().find("AWSCURRENT"), std::string::npos) << log();
     EXPECT_FALSE(std::filesystem::exists(out_ + "/privkey.pem"));
 }
 

@@ -72,6 +72,22 @@ class CliContract(unittest.TestCase):
             self.assertIn(fragment, result.stderr)
         self.assertEqual(self.ca.connections(), 0, "a configuration error must stop before any network call")
 
+    def refusing_port(self):
+        """A port bound but not listening: a connection is refused at once."""
+        refusing = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(refusing.close)
+        refusing.bind(("127.0.0.1", 0))
+        return refusing.getsockname()[1]
+
+    def offline_aws_env(self):
+        """AWS settings that keep every AWS request on 127.0.0.1 (a port that
+        refuses), should a check fail and the run go on: no instance metadata,
+        no profile files, no region."""
+        none = os.path.join(self.tmp.name, "no-such-aws-file")
+        return {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.refusing_port()}", "AWS_CONFIG_FILE": none,
+                "AWS_SHARED_CREDENTIALS_FILE": none, "AWS_EC2_METADATA_DISABLED": "true"}
+
     def write_config(self, document):
         path = os.path.join(self.tmp.name, "renewer.json")
         with open(path, "w") as f:
@@ -163,6 +179,123 @@ class CliContract(unittest.TestCase):
         result = self.renewer("run", "-d", "example.com", "--out", self.out, "--server", self.ca.url,
                               "--rfc2136-server", "127.0.0.1:53")
         self.assert_usage_error(result, "--rfc2136-server: not used by provider route53")
+
+    # ---- every provider, store and replacement setting is checked before the CA ----
+    def test_exec_path_that_is_no_program_stops_before_the_ca(self):
+        missing = os.path.join(self.tmp.name, "no-such-hook")
+        result = self.renewer("run", "-d", "example.com", "--out", self.out, "--server", self.ca.url,
+                              "--dns", "exec", "--exec-path", missing)
+        self.assert_usage_error(result, f'--exec-path: "{missing}" is not an executable file')
+        config = self.write_config({"server": self.ca.url, "certificates": [
+            {"domains": ["example.com"], "store": "dir:" + self.out,
+             "dns": {"provider": "exec", "exec_path": "no-such-dns-hook"}}]})
+        self.assert_usage_error(self.renewer("run", "--config", config),
+                                'certificates[0].dns.exec_path: "no-such-dns-hook" is not an executable file on PATH')
+
+    def test_tsig_key_that_is_no_dns_name_stops_before_the_ca(self):
+        result = self.renewer("run", "-d", "example.com", "--out", self.out, "--server", self.ca.url,
+                              "--dns", "rfc2136", "--rfc2136-server", "127.0.0.1:53", "--rfc2136-tsig-key", "a..b.",
+                              env={"RFC2136_TSIG_SECRET": "c2VjcmV0c2VjcmV0c2VjcmV0"})
+        self.assert_usage_error(result, "--rfc2136-tsig-key: not a DNS name: empty label")
+
+    # ---- secret names and ids ----------------------------------------------------
+    def test_dot_ids_are_refused(self):
+        for name in (".", ".."):
+            config = self.write_config({"server": self.ca.url, "certificates": [
+                {"name": name, "domains": ["example.com"], "store": "dir:" + self.out + "/{name}"}]})
+            self.assert_usage_error(self.renewer("run", "--config", config),
+                                    f'certificates[0].name: "{name}" is not a certificate id')
+
+    def test_a_store_on_another_certificates_lease_is_refused(self):
+        config = self.write_config({"server": self.ca.url, "certificates": [
+            {"name": "a", "domains": ["a.example.com"], "store": "aws-sm:certs/a"},
+            {"name": "b", "domains": ["b.example.com"], "store": "aws-sm:certs/a-lock"}]})
+        self.assert_usage_error(self.renewer("run", "--config", config, env=self.offline_aws_env()),
+                                'certificates[1].store: "aws-sm:certs/a-lock" is the lease secret of certificates[0]')
+        config = self.write_config({"server": self.ca.url, "account_store": "aws-sm:certs/a-lock",
+                                    "certificates": [{"name": "a", "domains": ["a.example.com"],
+                                                      "store": "aws-sm:certs/a"}]})
+        self.assert_usage_error(self.renewer("run", "--config", config, env=self.offline_aws_env()),
+                                'account_store: "aws-sm:certs/a-lock" is the lease secret of certificates[0]')
+
+    def test_eab_hmac_key_on_the_command_line_warns(self):
+        # The CA refuses at once and the run ends (exit 1).
+        server = f"https://127.0.0.1:{self.refusing_port()}/dir"
+        result = self.renewer("run", "-d", "example.com", "--out", self.out, "--server", server,
+                              "--eab-kid", "kid", "--eab-hmac-key", "c2VjcmV0c2VjcmV0c2VjcmV0")
+        self.assertIn("--eab-hmac-key puts a secret on the command line", result.stderr)
+        self.assertIn("prefer ACME_EAB_HMAC_KEY or a file named by the configuration's eab.hmac_key_file",
+                      result.stderr)
+        self.assertNotIn("c2VjcmV0c2VjcmV0c2VjcmV0", result.stderr)
+
+
+    def test_no_aws_region_says_which_is_used(self):
+        # Every AWS and CA address refuses at once; the plan fails reading the store (exit 1).
+        env = self.offline_aws_env()
+        local = env["AWS_ENDPOINT_URL"].removeprefix("http://")
+        args = ["plan", "-d", "example.com", "--store", "aws-sm:certs/example", "--server", "https://" + local]
+        unset = self.renewer(*args, env=env)
+        self.assertIn("no AWS region set (AWS_REGION, AWS_DEFAULT_REGION or the profile's region); using us-east-1",
+                      unset.stderr)
+        set_ = self.renewer(*args, env={**env, "AWS_REGION": "eu-west-1"})
+        self.assertNotIn("no AWS region set", set_.stderr)
+        local_only = self.renewer("plan", "-d", "example.com", "--out", self.out, "--server", "https://" + local,
+                                  env=env)
+        self.assertNotIn("no AWS region set", local_only.stderr)
+
+
+    # ---- waste nothing before failing ------------------------------------------------
+    def test_a_spool_that_cannot_be_created_stops_before_the_ca(self):
+        blocker = os.path.join(self.tmp.name, "a-file")
+        open(blocker, "w").close()
+        spool = os.path.join(blocker, "spool")
+        args = ["run", "-d", "example.com", "--out", self.out, "--server", self.ca.url]
+        self.assert_usage_error(self.renewer(*args, env={"RENEWER_SPOOL_DIR": spool}),
+                                f"RENEWER_SPOOL_DIR: the spool folder {spool}: cannot be created: "
+                                f"{blocker} is not a folder")
+        self.assert_usage_error(self.renewer(*args, "--spool-dir", spool), f"--spool-dir: the spool folder {spool}")
+        # The DNS journal lives beside the spool and is checked as well.
+        journal_parent = os.path.join(self.tmp.name, "state")
+        os.makedirs(journal_parent)
+        open(os.path.join(journal_parent, "spool-dns-journal"), "w").close()
+        self.assert_usage_error(
+            self.renewer(*args, "--spool-dir", os.path.join(journal_parent, "spool")),
+            f"the spool folder {journal_parent}/spool-dns-journal: {journal_parent}/spool-dns-journal is not a folder")
+
+    def test_a_user_without_home_and_state_folder_stops_before_the_ca(self):
+        # A service account (not root) with HOME unset falls back to /var/lib/renewer/spool, which it cannot create.
+        if os.geteuid() != 0 and os.access("/var/lib", os.W_OK):
+            self.skipTest("this user may write /var/lib")
+        env = {k: v for k, v in clean_env().items() if k not in ("HOME", "STATE_DIRECTORY", "XDG_STATE_HOME")}
+        out = os.path.join(self.tmp.name, "nobody-out")
+        os.makedirs(out)
+        os.chmod(self.tmp.name, 0o711)  # the store folder must be reachable: only the spool may stop the run
+        os.chmod(out, 0o777)
+        as_nobody = (lambda: os.setuid(65534)) if os.geteuid() == 0 else None
+        result = subprocess.run([RENEWER, "run", "-d", "example.com", "--out", out, "--server", self.ca.url],
+                                capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL,
+                                preexec_fn=as_nobody)
+        self.assert_usage_error(result, "the spool folder /var/lib/renewer/spool: ",
+                                "(set another with --spool-dir or RENEWER_SPOOL_DIR)")
+
+    def test_a_deadline_too_short_for_any_order_says_so_at_start(self):
+        result = self.renewer("run", "-d", "example.com", "--out", self.out, "--server", self.ca.url,
+                              "--deadline", "40")
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("--deadline 40: no order can start (20 s are kept for the clean-up and an order starts only "
+                      "with 30 s left)", result.stderr)
+        self.assertIn("give at least 50", result.stderr)
+        self.assertEqual(self.ca.connections(), 0)
+        enough = self.renewer("run", "-d", "example.com", "--out", self.out,
+                              "--server", f"https://127.0.0.1:{self.refusing_port()}/dir", "--deadline", "50")
+        self.assertNotIn("no order can start", enough.stderr)
+
+
+    def test_a_plan_with_nothing_stored_does_not_contact_the_ca(self):
+        result = self.renewer("plan", "-d", "example.com", "--out", self.out, "--server", self.ca.url)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("no certificate stored", result.stdout)
+        self.assertEqual(self.ca.connections(), 0, "renewal information is asked only about a stored certificate")
 
 
 if __name__ == "__main__":

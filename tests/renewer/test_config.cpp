@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -80,7 +81,7 @@ const char* k_full = R"({
     {"domains": ["www.bücher.example"], "dns": {"assume_role_arn": "arn:aws:iam::123456789012:role/dns",
      "external_id": "x", "private_zone": true, "follow_cname": false},
      "replace": {"group": "books"}, "profile": "classic"},
-    {"name": "api", "domains": ["api.example.com"], "dns": {"provider": "exec", "exec_path": "/usr/local/bin/dns-hook"},
+    {"name": "api", "domains": ["api.example.com"], "dns": {"provider": "exec", "exec_path": "/bin/true"},
      "replace": {"type": "hook", "command": "systemctl reload nginx", "timeout": 30}},
     {"name": "ecs", "domains": ["ecs.example.com"], "replace": {"type": "ecs", "cluster": "c1", "service": "web"}},
     {"name": "none", "domains": ["plain.example.com"], "replace": {"type": "none"}}
@@ -164,7 +165,7 @@ TEST_F(ConfigFile, ParsesAFullFileWithDefaultsMerged) {
 
     const auto& api = config.certificates[3];
     EXPECT_EQ(api.dns.provider_name(), "exec");
-    EXPECT_EQ(std::get<dns::ExecSettings>(api.dns.provider).path, "/usr/local/bin/dns-hook");
+    EXPECT_EQ(std::get<dns::ExecSettings>(api.dns.provider).path, "/bin/true");
     EXPECT_EQ(api.replace.type, ReplaceType::hook);
     EXPECT_EQ(api.replace.command, "systemctl reload nginx");
     EXPECT_EQ(api.replace.timeout, std::chrono::seconds(30));
@@ -342,6 +343,55 @@ TEST_F(ConfigFile, AllowlistRefusesOtherNames) {
 
     doc["allow"] = {"example.com", "a.*.example.com"};
     EXPECT_NE(error_of(doc).find("allow[1]: allowlist entry \"a.*.example.com\""), std::string::npos);
+}
+
+// What a provider's constructor would refuse is refused while reading, named
+// after the key the user wrote (not after an environment variable).
+TEST_F(ConfigFile, ProviderSettingsAreCheckedWhileReading) {
+    json doc = minimal();
+    doc["certificates"][0]["dns"] = {{"provider", "exec"}, {"exec_path", "/nonexistent/dns-hook"}};
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: certificates[0].dns.exec_path: \"/nonexistent/dns-hook\" is not an executable file");
+    doc["certificates"][0]["dns"]["exec_path"] = "true";  // on PATH
+    EXPECT_TRUE(parse_config(doc.dump(), "renewer.json").ok());
+
+    doc["certificates"][0]["dns"] = {{"provider", "rfc2136"},
+                                     {"server", "127.0.0.1:53"},
+                                     {"tsig_key", std::string(64, 'k') + ".example."},
+                                     {"tsig_secret_env", "TEST_TSIG_SECRET"}};
+    EXPECT_NE(error_of(doc).find("certificates[0].dns.tsig_key: not a DNS name: label longer than 63 octets"),
+              std::string::npos);
+}
+
+TEST_F(ConfigFile, IdsAndSecretNamesThatWouldClashAreRefused) {
+    for (const char* id : {".", ".."}) {
+        json doc = minimal();
+        doc["certificates"][0]["name"] = id;
+        EXPECT_EQ(error_of(doc), fmt::format("renewer.json: certificates[0].name: \"{}\" is not a certificate id (it "
+                                             "names a folder)",
+                                             id));
+    }
+    json doc = minimal();
+    doc["certificates"].push_back({{"domains", {"www.example.com"}}, {"store", "aws-sm:certs/example-lock"}});
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: certificates[1].store: \"aws-sm:certs/example-lock\" is the lease secret of "
+              "certificates[0] (choose another name)");
+    doc["certificates"][1]["store"] = "aws-sm:certs/example-account";
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: certificates[1].store: \"aws-sm:certs/example-account\" is the account secret of "
+              "certificates[0] (choose another name)");
+    doc = minimal();
+    doc["account_store"] = "aws-sm:certs/example-lock";
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: account_store: \"aws-sm:certs/example-lock\" is the lease secret of certificates[0]");
+    doc["account_store"] = "aws-sm:certs/example-account";
+    EXPECT_TRUE(parse_config(doc.dump(), "renewer.json").ok()) << "where the certificate keeps its account anyway";
+    doc["account_store"] = "aws-sm:certs/example";
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: account_store: \"aws-sm:certs/example\" is also the store of certificates[0]");
+    doc["account_store"] = "aws-sm:acme/account";
+    doc["certificates"][0]["store"] = "aws-sm:acme/account-lock";
+    EXPECT_TRUE(parse_config(doc.dump(), "renewer.json").ok()) << "the account secret has no lease of its own";
 }
 
 TEST_F(ConfigFile, RequiredFieldsPerProviderAndReplaceType) {
