@@ -8,6 +8,7 @@
 #include <string>
 
 #include "renewer/config.hpp"
+#include "renewer/owed.hpp"
 #include "renewer/report.hpp"
 #include "secrets/bundle.hpp"
 #include "secrets/store.hpp"
@@ -22,6 +23,9 @@ struct Job {
     std::optional<secrets::Bundle> current;
     std::string unreadable;  // why the stored value could not be read ("" = it could, or there is none)
     std::string replaces;    // RFC 9773 id of the current certificate when the CA offers ARI
+    // The store's replacement-owed note as read at the start of the run
+    // (renewer/owed.hpp); its serial may be older than the current one.
+    std::optional<OwedReplacement> owed;
     CertificateResult result;
     bool due = false;
 };

@@ -9,6 +9,21 @@
 #include "core/log.hpp"
 
 namespace renewer {
+namespace {
+
+std::string owed_line(const OwedReplacement& owed) {
+    return fmt::format("{} replacement owed for serial {} since {}{}", owed.target, owed.serial, owed.since,
+                       owed.error.empty() ? std::string() : " (last error: " + owed.error + ")");
+}
+
+nlohmann::json owed_json(const std::optional<OwedReplacement>& owed) {
+    if (!owed) {
+        return nullptr;
+    }
+    return {{"serial", owed->serial}, {"target", owed->target}, {"since", owed->since}, {"error", owed->error}};
+}
+
+}  // namespace
 
 const char* to_string(Outcome outcome) {
     switch (outcome) {
@@ -43,6 +58,9 @@ void print_report(const RunReport& report) {
                 std::cout << fmt::format(" (serial {}, until {})", r.serial, r.not_after);
             }
             std::cout << "\n";
+            if (r.replacement_owed) {
+                std::cout << "  owed       " << owed_line(*r.replacement_owed) << "\n";
+            }
         }
         for (const auto& r : report.replacements) {
             std::cout << "  replace    " << r.summary << "\n";
@@ -67,7 +85,8 @@ nlohmann::json report_to_json(const RunReport& report) {
                                 {"reason", r.reason},
                                 {"serial", r.serial},
                                 {"not_after", r.not_after},
-                                {"duration_ms", r.duration.count()}});
+                                {"duration_ms", r.duration.count()},
+                                {"replacement_owed", owed_json(r.replacement_owed)}});
     }
     nlohmann::json replacements = nlohmann::json::array();
     for (const auto& r : report.replacements) {

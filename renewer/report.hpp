@@ -4,11 +4,13 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "renewer/owed.hpp"
 #include "replace/replacer.hpp"
 
 namespace renewer {
@@ -25,6 +27,9 @@ struct CertificateResult {
     std::string serial;     // of the certificate now current, when known
     std::string not_after;  // of the certificate now current, when known
     std::chrono::milliseconds duration{0};
+    // Set while the web tier has not been told of the certificate now
+    // current: the replacement failed, or a run was killed during it.
+    std::optional<OwedReplacement> replacement_owed;
 };
 
 struct RunReport {
@@ -42,7 +47,8 @@ struct RunReport {
 // JSON lines and the Lambda response are cut from it):
 //   {"exit_code": N, "changed": bool, "duration_ms": N,
 //    "certificates": [{"id", "domains", "store", "outcome", "reason",
-//                      "serial", "not_after", "duration_ms"}],
+//                      "serial", "not_after", "duration_ms",
+//                      "replacement_owed": null | {"serial", "target", "since", "error"}}],
 //    "replacements": [{"replace": TYPE, "summary"} | {"replace": "failed", "error"}]}
 nlohmann::json report_to_json(const RunReport& report);
 

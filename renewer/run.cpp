@@ -5,13 +5,13 @@
 #include <optional>
 
 #include "acme/obtain.hpp"
-#include "aws/client.hpp"
 #include "core/log.hpp"
 #include "dns/journal.hpp"
 #include "renewer/dns_solvers.hpp"
 #include "renewer/issue.hpp"
 #include "renewer/job.hpp"
 #include "renewer/prepare.hpp"
+#include "renewer/replacement.hpp"
 #include "secrets/spool.hpp"
 
 namespace renewer {
@@ -28,34 +28,6 @@ void take_results(std::vector<Job>& jobs, RunReport& report) {
             core::log::error("certificate failed", {{"certificate", job.result.id}, {"reason", job.result.reason}});
         }
         report.certificates.push_back(std::move(job.result));
-    }
-}
-
-void replace_changed(const RunSettings& settings, const std::vector<Job>& jobs, RunReport& report) {
-    std::vector<ChangedCertificate> changed;
-    for (const auto& job : jobs) {
-        if (job.result.outcome == Outcome::renewed || job.result.outcome == Outcome::stored_from_spool) {
-            changed.push_back({job.config->id, job.config->domains, job.result.serial, job.config->store.spec,
-                               std::chrono::system_clock::now()});
-        }
-    }
-    if (changed.empty()) {
-        return;
-    }
-    std::optional<aws::Client> client;
-    for (const auto& batch : group_replacements(settings.config, changed)) {
-        const bool needs_aws = batch.target.type == ReplaceType::autoscaling ||
-                               batch.target.type == ReplaceType::ec2_tag || batch.target.type == ReplaceType::ecs;
-        if (needs_aws && !client) {
-            client.emplace(aws::ClientSettings{});
-        }
-        auto outcome =
-            replace::run_replacement(batch.target, batch.changed, settings.dry_run, client ? &*client : nullptr);
-        if (outcome) {
-            report.replacements.push_back(std::move(*outcome));
-        } else {
-            report.replacement_errors.push_back(outcome.error().message);
-        }
     }
 }
 
@@ -103,6 +75,7 @@ RunReport plan_run(const RunSettings& settings) {
     auto jobs = make_jobs(settings);
     auto spool = spool_for(settings);
     prepare_jobs(settings, jobs, spool, SpooledCertificates::leave);
+    read_owed_notes(jobs);
     std::string ca_error;
     const auto deadline = settings.deadline.value_or(core::Deadline::never());
     // The CA is asked only for renewal information (RFC 9773) about stored
@@ -125,6 +98,7 @@ RunReport execute_run(const RunSettings& settings) {
     auto jobs = make_jobs(settings);
     auto spool = spool_for(settings);
     prepare_jobs(settings, jobs, spool, SpooledCertificates::store);
+    read_owed_notes(jobs);
     auto journal = std::make_shared<dns::Journal>(spool.dir() + "-dns-journal");
     if (settings.dry_run == DryRun::no) {
         replay_dns_journal(settings, jobs, *journal);

@@ -2,7 +2,8 @@
 // certificate read the stored bundle, store a spooled one, decide
 // (prepare.hpp, plan.hpp); for what is due take its lease, order
 // (concurrently, bounded), verify, spool, store (issue.hpp); then replace once
-// when something changed, and report (report.hpp).
+// per target when something changed or a replacement is still owed
+// (replacement.hpp), and report (report.hpp).
 #pragma once
 
 #include <chrono>

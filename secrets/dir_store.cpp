@@ -7,6 +7,7 @@
 //   bundle.previous.json (0600, Stage::previous)
 //   account.json (0600, unless StoreConfig::account names another file)
 //   .renewer.lock (0600, the lease; dir_locker.cpp)
+//   <kind>.json (0600, notes: Store::put_note, e.g. replace-owed.json)
 //
 // Every other file is replaced atomically (core::write_file_atomic). put()
 // writes bundle.json last: it is the commit point, so a crash part-way leaves
@@ -124,10 +125,28 @@ public:
         return {};
     }
 
+    core::Result<std::optional<std::string>> get_note(std::string_view kind) override {
+        return read_optional(note_path(kind));
+    }
+
+    core::Status put_note(std::string_view kind, std::string_view json_text) override {
+        TRY(detail::make_dirs(dir_));
+        core::FileOptions options;
+        options.mode = k_secret_mode;
+        auto written = core::write_file_atomic(note_path(kind), json_text, options);
+        if (!written.ok()) {
+            return written.error().wrap("dir store: note");
+        }
+        return {};
+    }
+
     std::string describe() const override { return "dir:" + dir_; }
 
 private:
     std::string path(const char* name) const { return (std::filesystem::path(dir_) / name).string(); }
+    std::string note_path(std::string_view kind) const {
+        return (std::filesystem::path(dir_) / (std::string(kind) + ".json")).string();
+    }
 
     core::Result<std::optional<Bundle>> parse_at(const std::string& text, const std::string& where) const {
         auto bundle = parse_bundle(text);

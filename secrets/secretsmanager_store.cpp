@@ -5,6 +5,7 @@
 //   one to AWSPREVIOUS, which is what Stage::previous reads.
 // - The ACME account record is a second secret, "<name>-account" by default.
 // - The lease is a third, tiny secret "<name>-lock" (secretsmanager_locker.cpp).
+// - Notes (Store::put_note) are secrets "<name>-<kind>", made on first use.
 // Store and locker share one SecretsManagerApi (secretsmanager_api.hpp).
 #include "core/log.hpp"
 #include "secrets/lease.hpp"
@@ -68,6 +69,18 @@ public:
         return put_value(account_id_, std::string(account_json), "ACME account key and URL written by renewer");
     }
 
+    core::Result<std::optional<std::string>> get_note(std::string_view kind) override {
+        TRY_ASSIGN(auto value, get_value(note_id(kind), Stage::current));
+        if (!value) {
+            return std::optional<std::string>();
+        }
+        return std::optional<std::string>(std::move(value->text));
+    }
+
+    core::Status put_note(std::string_view kind, std::string_view json_text) override {
+        return put_value(note_id(kind), std::string(json_text), "renewer's note beside a certificate bundle");
+    }
+
     std::string describe() const override { return "aws-sm:" + secret_id_; }
 
 private:
@@ -108,6 +121,8 @@ private:
         }
         return created.error().wrap("aws-sm:" + id + " CreateSecret");
     }
+
+    std::string note_id(std::string_view kind) const { return detail::base_name(secret_id_) + "-" + std::string(kind); }
 
     core::Result<json> call(std::string_view action, const json& body) { return api_->call(action, body); }
     core::Result<std::optional<detail::SecretValue>> get_value(const std::string& id, Stage stage) {

@@ -59,6 +59,13 @@ public:
     virtual core::Result<std::optional<std::string>> get_account() = 0;
     virtual core::Status put_account(std::string_view account_json) = 0;
 
+    // A small JSON note kept beside the bundle, outside its versions (writing
+    // one never moves AWSPREVIOUS), e.g. a replacement still owed
+    // (docs/replacement.md). Secrets Manager: the secret "<name>-<kind>"; a
+    // folder: the file "<kind>.json". nullopt when none was written yet.
+    virtual core::Result<std::optional<std::string>> get_note(std::string_view kind) = 0;
+    virtual core::Status put_note(std::string_view kind, std::string_view json_text) = 0;
+
     // For logs and summaries: "aws-sm:name" / "dir:/path". Never secret.
     virtual std::string describe() const = 0;
 };

@@ -290,17 +290,18 @@ def check_template(template):
         renewer_statements = role_statements(res, "RenewerRole")
         # The secrets the code touches (secrets/secretsmanager_store.cpp): the
         # template creates the certificate and account secrets; the lease
-        # secret <name>-lock is created by the code.
+        # secret <name>-lock and the note <name>-replace-owed are created by the code.
+        created = [SECRET + "-lock", SECRET + "-replace-owed"]
         secret_resources = {
-            "secretsmanager:GetSecretValue": [SECRET, SECRET + "-account", SECRET + "-lock"],
-            "secretsmanager:PutSecretValue": [SECRET, SECRET + "-account", SECRET + "-lock"],
-            "secretsmanager:CreateSecret": [SECRET + "-lock"],
+            "secretsmanager:GetSecretValue": [SECRET, SECRET + "-account", *created],
+            "secretsmanager:PutSecretValue": [SECRET, SECRET + "-account", *created],
+            "secretsmanager:CreateSecret": created,
         }
         names = {p["Properties"]["Name"] for p in res.values() if p["Type"] == "AWS::SecretsManager::Secret"}
         if names != {SECRET, SECRET + "-account"}:
             problems.append(f"{where}: the template's secrets are {sorted(names)}")
         problems += check_renewer(renewer_statements, replace, ["Z111", "Z222"], secret_resources, kms,
-                                  f"{where} RenewerRole", not_yet_created=[SECRET + "-lock"])
+                                  f"{where} RenewerRole", not_yet_created=created)
         # Logs: only its own group.
         group = res["LogGroup"]["Properties"]["LogGroupName"]
         stream = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:log-stream:x"
@@ -455,8 +456,8 @@ class PolicyFiles(unittest.TestCase):
                                  "replace-ec2-tag.json", "replace-ecs.json", "route53.json"])
         base = policy_file("route53.json") + policy_file("renewer-secrets.json")
         # On a single host nothing creates the secrets beforehand: the code
-        # creates all three on the first run.
-        everything = [SECRET, SECRET + "-account", SECRET + "-lock"]
+        # creates all four on first use.
+        everything = [SECRET, SECRET + "-account", SECRET + "-lock", SECRET + "-replace-owed"]
         secret_resources = {a: everything for a in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
                                                      "secretsmanager:CreateSecret")}
         problems = []

@@ -22,6 +22,11 @@ run replays the DNS journal a killed run leaves beside the spool), AWSCURRENT
 still valid, and a spooled certificate is stored without a new order
 (Pebble's "Added order" log lines are counted).
 
+SIGKILL during the replacement step (StartInstanceRefresh held 3 s by a fakeaws
+delay): the store's "replacement owed" note names the new serial, and the
+next run, with nothing due, calls the target again and clears the note
+(docs/replacement.md#a-replacement-owed).
+
 SIGTERM (ECS, systemd): the run removes its TXT values, releases its lease and
 exits within a bounded time (measured; the figure is printed).
 
@@ -178,6 +183,41 @@ class CrashMatrix(FaultCase):
         self.assertGreaterEqual(replayed, 1, "no kill left TXT values: the journal replay was not exercised")
         figure("crash matrix: %d/%d SIGKILLs survived, %d left TXT values that the next run removed, "
                "0 bad certificates" % (survived, len(PHASES), replayed))
+
+    def test_sigkill_during_replacement_then_next_run_replaces(self):
+        s = self.stack
+        name, secret, group = "crash-replace." + ZONE, "faults/crash-replace", "crash-web"
+        s.fake.seed_asg(group, size=2, refresh_seconds=0.2)
+        args = ["-d", name, *s.store_args(secret), "--replace", "autoscaling:" + group]
+        s.fake.clear_calls()
+        s.fake.fault("StartInstanceRefresh", "delay", count=1, delay_ms=3000)
+        child = self.spawn(*args, account="crash")
+        child.wait_for_log(r'"msg":"storing"', timeout=90)
+        s.fake.wait_for(lambda: any(f["kind"] == "delay" and f["hits"] >= 1
+                                    for f in s.fake.control("GET", "faults")["faults"]),
+                        timeout=30, what="StartInstanceRefresh in flight")
+        killed = child.kill()
+        self.assertEqual(killed.rc, -signal.SIGKILL, "the run ended before the kill:\n" + killed.stderr[-3000:])
+        TOTALS["faults_injected"] += 1
+        current = self.assert_good_current(secret, [name])
+        note = s.secret_state(secret + "-replace-owed")
+        self.assertIsNotNone(note, "no replacement-owed note after a kill during the replacement")
+        self.assertEqual(norm_serial(note["current"]["serial"]), norm_serial(current["serial"]))
+        # The interrupted call may still land in the fake: wait for its answer.
+        s.fake.wait_for(lambda: s.fake.calls("StartInstanceRefresh"), timeout=10, what="the interrupted call")
+
+        s.fake.clear_faults()
+        s.fake.clear_calls()
+        r = self.run_renewer(*args, account="crash")
+        self.assertEqual(r.rc, 0, r.explain())
+        self.assertEqual(self.outcome(r, name)["outcome"], "not due", r.explain())
+        refresh = s.fake.calls("StartInstanceRefresh")
+        self.assertEqual(len(refresh), 1, "the next run did not replace again:\n" + r.explain())
+        self.assertEqual(s.secret_state(secret + "-replace-owed")["current"]["serial"], "")
+        TOTALS["kills_survived"] += 1
+        figure("crash-replacing: SIGKILL after %.2f s during StartInstanceRefresh; next run (nothing due) "
+               "called it again (HTTP %s) in %.2f s and cleared the note" % (killed.seconds, refresh[0]["status"],
+                                                                              r.seconds))
 
     def test_sigterm_cleans_up_and_exits_in_bounded_time(self):
         s = self.stack

@@ -120,12 +120,36 @@ TEST(ReportJson, HasTheDocumentedShape) {
                                      {"reason", "no certificate stored"},
                                      {"serial", "0a1b"},
                                      {"not_after", "2027-01-01T00:00:00Z"},
-                                     {"duration_ms", 1234}}));
+                                     {"duration_ms", 1234},
+                                     {"replacement_owed", nullptr}}));
     EXPECT_EQ(json["certificates"][1]["outcome"], "failed");
     EXPECT_EQ(json["certificates"][1]["reason"], "deadline: not started");
     ASSERT_EQ(json["replacements"].size(), 1U);
     EXPECT_EQ(json["replacements"][0],
               (nlohmann::json{{"replace", "failed"}, {"error", "autoscaling web: AccessDenied"}}));
+}
+
+TEST(ReportJson, ShowsAReplacementOwed) {
+    auto report = sample_report();
+    report.certificates[0].replacement_owed =
+        OwedReplacement{"0a1b", "autoscaling", "2027-01-01T00:00:00Z", "autoscaling web: AccessDenied"};
+    const auto json = report_to_json(report);
+    EXPECT_EQ(json["certificates"][0]["replacement_owed"],
+              (nlohmann::json{{"serial", "0a1b"},
+                              {"target", "autoscaling"},
+                              {"since", "2027-01-01T00:00:00Z"},
+                              {"error", "autoscaling web: AccessDenied"}}));
+}
+
+TEST(OwedNote, RoundTripsAndClears) {
+    const OwedReplacement owed{"0a1b", "ecs", "2027-01-01T00:00:00Z", ""};
+    std::string problem;
+    EXPECT_EQ(owed_from_json(owed_to_json(owed), problem), owed);
+    EXPECT_EQ(problem, "");
+    EXPECT_EQ(owed_from_json(owed_to_json(OwedReplacement{}), problem), std::nullopt);
+    EXPECT_EQ(problem, "");
+    EXPECT_EQ(owed_from_json("[1]", problem), std::nullopt);
+    EXPECT_NE(problem, "");
 }
 
 TEST(FailureSummary, NamesEachFailedCertificateOnce) {
