@@ -8,6 +8,7 @@
 #include <array>
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <string>
 
@@ -185,6 +186,16 @@ CURLcode add_extra_roots(CURL* /*curl*/, void* ssl_ctx, void* path) {
     return CURLE_OK;
 }
 
+// The file curl loads the system roots from: SSL_CERT_FILE, else curl's
+// built-in default (/etc/ssl/certs/ca-certificates.crt on Debian).
+bool system_ca_file_exists() {
+    const char* file = std::getenv("SSL_CERT_FILE");
+    if (file == nullptr || *file == '\0') {
+        file = curl_version_info(CURLVERSION_NOW)->cainfo;
+    }
+    return file == nullptr || std::filesystem::exists(file);
+}
+
 // The system roots are curl's default bundle, or the file and folder that
 // OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR name; ca_bundle adds to them
 // (docs/configuration.md). Options a curl_easy_reset() cleared are set again.
@@ -196,6 +207,12 @@ void trust_roots(CURL* curl, const ClientOptions& options) {
         curl_easy_setopt(curl, CURLOPT_CAPATH, dir);
     }
     if (options.ca_bundle.empty()) {
+        return;
+    }
+    if (!system_ca_file_exists()) {
+        // A minimal image without ca-certificates: curl would refuse the
+        // missing default file, and the extra roots are all there is.
+        curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_bundle.c_str());
         return;
     }
     // curl shares a loaded store between connections for a day; the extra
