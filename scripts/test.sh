@@ -9,7 +9,8 @@
 #   build-clang  clang with ASan, UBSan and libFuzzer coverage (-O0,
 #                scripts/build-clang.sh): every test and fuzz target
 # Stages:
-#   lint     scripts/lint.sh: clang-format and clang-tidy at zero findings
+#   lint     scripts/lint.sh: clang-format (first) and clang-tidy (beside the
+#            sanitizer tests, at a lower priority) at zero findings
 #   build    both builds
 #   tests    the suite on build-clang under the sanitizers (any ASan/UBSan
 #            report fails), except what needs the shipped, uninstrumented
@@ -33,25 +34,45 @@ else
   stages=${RENEWER_STAGES:-lint build tests fuzz}
 fi
 timings=()
+script_start=$(date +%s)
 stage_start=0
 begin() { stage_start=$(date +%s); echo "test.sh: --- $1 ---"; }
 finish() { timings+=("$(printf '%-12s %5d s' "$1" $(($(date +%s) - stage_start)))"); }
 report() {
   echo "test.sh: stage times"
   for t in "${timings[@]}"; do echo "  $t"; done
+  echo "  total        $(($(date +%s) - script_start)) s"
 }
-trap report EXIT
 
 # The same configuration as scripts/demo.sh, so a demo's build is reused.
 configure_main() { cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=ON -DWERROR=ON; }
 # CTest names of the suites that run on the uninstrumented gcc build.
 uninstrumented='^(faults_.*|e2e_memcheck|deploy_.*)$'
 
+# clang-format first (seconds); clang-tidy, minutes of CPU, runs at a lower
+# priority beside the sanitizer tests, which mostly wait on their peers, and
+# is waited for before the timing-sensitive crash and fault matrices.
+tidy_pid=
+tidy_log=$(mktemp)
+trap 'report; [[ -n $tidy_pid ]] && kill "$tidy_pid" 2>/dev/null; rm -f "$tidy_log"' EXIT
 if [[ " $stages " == *" lint "* ]]; then
-  begin lint
-  scripts/lint.sh
-  finish lint
+  begin lint-format
+  scripts/lint.sh format
+  finish lint-format
 fi
+start_tidy() {
+  tidy_start=$(date +%s)
+  nice -n 10 scripts/lint.sh tidy >"$tidy_log" 2>&1 &
+  tidy_pid=$!
+}
+wait_tidy() {
+  local status=0
+  wait "$tidy_pid" || status=$?
+  tidy_pid=
+  cat "$tidy_log"
+  timings+=("$(printf '%-12s %5d s (beside the tests)' lint-tidy $(($(date +%s) - tidy_start)))")
+  return "$status"
+}
 
 if [[ " $stages " == *" build "* ]]; then
   begin build-gcc
@@ -86,10 +107,21 @@ sanitized_ctest() {
   return "$status"
 }
 
+if [[ " $stages " == *" lint "* && " $stages " != *" tests "* ]]; then
+  start_tidy
+  wait_tidy
+fi
+
 if [[ " $stages " == *" tests "* ]]; then
+  if [[ " $stages " == *" lint "* ]]; then
+    start_tidy
+  fi
   begin tests-clang
   sanitized_ctest "$@"
   finish tests-clang
+  if [[ -n $tidy_pid ]]; then
+    wait_tidy
+  fi
 
   begin tests-gcc
   ctest --test-dir "$build_dir" --output-on-failure --timeout 600 -j"$jobs" -R "$uninstrumented" "$@"
