@@ -4,7 +4,7 @@
 # shares), then fuzzes each for a while, two at a time, and prints the
 # executions per target.
 #
-#   scripts/fuzz.sh                 every target, 30 s each (scripts/test.sh: 20 s)
+#   scripts/fuzz.sh                 every target, 30 s each (scripts/test.sh: 15 s)
 #   scripts/fuzz.sh 3600 pem        one target for an hour
 #
 # Env: FUZZ_BUILD_DIR (default $CLANG_BUILD_DIR, else build-clang), FUZZ_JOBS

@@ -10,14 +10,15 @@
 #                scripts/build-clang.sh): every test and fuzz target
 # Stages:
 #   lint     scripts/lint.sh: clang-format (first) and clang-tidy (beside the
-#            sanitizer tests, at a lower priority) at zero findings
+#            builds and the sanitizer tests, at the lowest priority) at zero
+#            findings
 #   build    both builds
 #   tests    the suite on build-clang under the sanitizers (any ASan/UBSan
 #            report fails), except what needs the shipped, uninstrumented
 #            binaries: the crash and fault matrices (label faults), valgrind
 #            (label memcheck) and the deployment checks (label deploy: the
 #            image's libraries, IAM, units) run on build
-#   fuzz     scripts/fuzz.sh: each libFuzzer target for FUZZ_SECONDS (20) s
+#   fuzz     scripts/fuzz.sh: each libFuzzer target for FUZZ_SECONDS (15) s
 # RENEWER_STAGES="lint build tests fuzz" picks stages; the time of each is
 # printed at the end.
 set -euo pipefail
@@ -49,9 +50,10 @@ configure_main() { cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo 
 # CTest names of the suites that run on the uninstrumented gcc build.
 uninstrumented='^(faults_.*|e2e_memcheck|deploy_.*)$'
 
-# clang-format first (seconds); clang-tidy, minutes of CPU, runs at a lower
-# priority beside the sanitizer tests, which mostly wait on their peers, and
-# is waited for before the timing-sensitive crash and fault matrices.
+# clang-format first (seconds); clang-tidy, minutes of CPU, runs at the
+# lowest priority beside the builds and the sanitizer tests, on the cycles
+# they leave (links, tests waiting on their peers), and is waited for before
+# the timing-sensitive crash and fault matrices.
 tidy_pid=
 tidy_log=$(mktemp)
 trap 'report; [[ -n $tidy_pid ]] && kill "$tidy_pid" 2>/dev/null; rm -f "$tidy_log"' EXIT
@@ -62,7 +64,7 @@ if [[ " $stages " == *" lint "* ]]; then
 fi
 start_tidy() {
   tidy_start=$(date +%s)
-  nice -n 10 scripts/lint.sh tidy >"$tidy_log" 2>&1 &
+  nice -n 19 scripts/lint.sh tidy >"$tidy_log" 2>&1 &
   tidy_pid=$!
 }
 wait_tidy() {
@@ -70,9 +72,16 @@ wait_tidy() {
   wait "$tidy_pid" || status=$?
   tidy_pid=
   cat "$tidy_log"
-  timings+=("$(printf '%-12s %5d s (beside the tests)' lint-tidy $(($(date +%s) - tidy_start)))")
+  timings+=("$(printf '%-12s %5d s (beside the builds and tests)' lint-tidy $(($(date +%s) - tidy_start)))")
   return "$status"
 }
+
+if [[ " $stages " == *" lint "* ]]; then
+  start_tidy
+  if [[ " $stages " != *" tests "* ]]; then
+    wait_tidy
+  fi
+fi
 
 if [[ " $stages " == *" build "* ]]; then
   begin build-gcc
@@ -107,15 +116,7 @@ sanitized_ctest() {
   return "$status"
 }
 
-if [[ " $stages " == *" lint "* && " $stages " != *" tests "* ]]; then
-  start_tidy
-  wait_tidy
-fi
-
 if [[ " $stages " == *" tests "* ]]; then
-  if [[ " $stages " == *" lint "* ]]; then
-    start_tidy
-  fi
   begin tests-clang
   sanitized_ctest "$@"
   finish tests-clang
@@ -130,6 +131,6 @@ fi
 
 if [[ " $stages " == *" fuzz "* ]]; then
   begin fuzz
-  FUZZ_BUILD_DIR=$clang_dir FUZZ_JOBS=$jobs scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+  FUZZ_BUILD_DIR=$clang_dir FUZZ_JOBS=$jobs scripts/fuzz.sh "${FUZZ_SECONDS:-15}"
   finish fuzz
 fi
