@@ -162,9 +162,11 @@ class Demo:
         secrets = sorted(self.fake.secrets(), key=lambda s: s["name"])
         found = 0
         for s in secrets:
-            if s["name"].endswith("-lock") or s["name"].endswith("-account"):
-                self.info("%-26s (%s)" % (s["name"], "run lease" if s["name"].endswith("-lock")
-                                             else "ACME account key + URL"))
+            kinds = {"-lock": "run lease", "-account": "ACME account key + URL",
+                     "-replace-owed": "replacement owed note (docs/replacement.md)"}
+            kind = next((k for suffix, k in kinds.items() if s["name"].endswith(suffix)), None)
+            if kind:
+                self.info("%-26s (%s)" % (s["name"], kind))
                 continue
             for vid, v in s["versions"].items():
                 if "AWSCURRENT" not in v["stages"]:
