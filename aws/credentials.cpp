@@ -30,6 +30,7 @@
 #include "core/env.hpp"
 #include "core/http.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "core/x509.hpp"
 
 namespace aws {
@@ -48,26 +49,6 @@ constexpr const char* k_ecs_host = "http://169.254.170.2";
 constexpr std::chrono::milliseconds k_container_connect_timeout{2000};
 constexpr std::chrono::milliseconds k_container_total_timeout{5000};
 constexpr int k_container_attempts = 3;
-
-std::string lower(std::string text) {
-    for (char& c : text) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return text;
-}
-
-std::string trim(std::string text) {
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' || text.back() == '\t')) {
-        text.pop_back();
-    }
-    std::size_t begin = 0;
-    while (begin < text.size() && (text[begin] == ' ' || text[begin] == '\t' || text[begin] == '\n')) {
-        ++begin;
-    }
-    return text.substr(begin);
-}
 
 core::Result<std::string> read_text_file(const std::string& path, const std::string& what) {
     std::ifstream in(path, std::ios::binary);
@@ -153,7 +134,7 @@ core::Result<Credentials> sts_assume_role_with_web_identity(const std::string& t
                                                             const std::string& session_name,
                                                             const std::string& source_name) {
     TRY_ASSIGN(std::string token, read_text_file(token_file, "web identity token file"));
-    token = trim(token);
+    token = std::string(core::trim(token));
     if (token.empty()) {
         return auth_error("web identity token file " + token_file + " is empty");
     }
@@ -419,7 +400,7 @@ Attempt from_container(std::string& why_not) {
         if (!text) {
             return core::Result<Credentials>(text.error());
         }
-        token = trim(*text);
+        token = std::string(core::trim(*text));
     } else {
         token = core::env_or("AWS_CONTAINER_AUTHORIZATION_TOKEN");
     }
@@ -454,7 +435,7 @@ Attempt from_container(std::string& why_not) {
 }
 
 Attempt from_imds(std::string& why_not) {
-    if (lower(core::env_or("AWS_EC2_METADATA_DISABLED")) == "true") {
+    if (core::ascii_lower(core::env_or("AWS_EC2_METADATA_DISABLED")) == "true") {
         why_not = "EC2 instance metadata (disabled by AWS_EC2_METADATA_DISABLED)";
         return std::nullopt;
     }
@@ -489,7 +470,7 @@ Attempt from_imds(std::string& why_not) {
                                                     ": token request answered HTTP " +
                                                     std::to_string(token_response->status)));
     }
-    const std::string token = trim(token_response->body);
+    const std::string token(core::trim(token_response->body));
     core::log::register_secret(token);
 
     auto get = [&](const std::string& path) -> core::Result<std::string> {
@@ -513,7 +494,7 @@ Attempt from_imds(std::string& why_not) {
     if (!roles) {
         return core::Result<Credentials>(roles.error());
     }
-    std::string role = trim(*roles);
+    std::string role(core::trim(*roles));
     role = role.substr(0, role.find('\n'));
     if (role.empty()) {
         return core::Result<Credentials>(auth_error("EC2 instance metadata: no instance profile role"));

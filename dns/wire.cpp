@@ -1,4 +1,5 @@
 #include "dns/wire.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -115,13 +116,6 @@ core::Result<std::vector<ResourceRecord>> read_records(std::string_view msg, std
     return records;
 }
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 core::DigestAlg digest_of(TsigAlgorithm alg) {
     return alg == TsigAlgorithm::hmac_sha512 ? core::DigestAlg::sha512 : core::DigestAlg::sha256;
 }
@@ -171,7 +165,7 @@ std::string rcode_name(int rcode) {
 }
 
 std::string canonical_name(std::string_view name) {
-    std::string out = lower(name);
+    std::string out = core::ascii_lower(name);
     while (!out.empty() && out.back() == '.') {
         out.pop_back();
     }

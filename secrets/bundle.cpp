@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/keys.hpp"
+#include "core/text.hpp"
 
 namespace secrets {
 namespace {
@@ -19,19 +20,12 @@ core::Error field_error(std::string_view field, std::string_view what) {
     return make_error(ErrorKind::invalid_input, "bundle: field \"" + std::string(field) + "\" " + std::string(what));
 }
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 // DNS names compare case-insensitively and without a trailing root dot.
 std::string canonical_name(std::string_view name) {
     if (!name.empty() && name.back() == '.') {
         name.remove_suffix(1);
     }
-    return lower(name);
+    return core::ascii_lower(name);
 }
 
 // "0A:1b:..." / "0a1b" / "00a1b" -> "a1b": serials compare as numbers.
