@@ -21,6 +21,8 @@ constexpr const char* k_letsencrypt_staging = "https://acme-staging-v02.api.lets
 constexpr std::array<std::string_view, 12> k_run_only = {
     "agree-tos",        "email",        "spool-dir",       "concurrency", "timeout",   "deadline",
     "account-key-type", "account-file", "preferred-chain", "trust-root",  "reuse-key", "dry-run"};
+// A plan writes no metrics (docs/operations.md#metrics).
+constexpr std::string_view k_run_only_metrics = "metrics-namespace";
 constexpr std::array<std::string_view, 2> k_logging = {"log-level", "log-format"};
 
 // `plan` accepts every flag of `run` (a script passes one command line to
@@ -61,8 +63,8 @@ const char* group_of(const FlagBlock& block, const settings::Setting& row, FlagS
     if (set != FlagSet::plan) {
         return block.group;
     }
-    const bool run_only =
-        !block.plan_uses || std::find(k_run_only.begin(), k_run_only.end(), row.flag) != k_run_only.end();
+    const bool run_only = !block.plan_uses || row.flag == k_run_only_metrics ||
+                          std::find(k_run_only.begin(), k_run_only.end(), row.flag) != k_run_only.end();
     return run_only ? k_run_only_group : block.group;
 }
 
@@ -195,6 +197,9 @@ core::Status read_compound_flags(const cxxopts::ParseResult& args, FlagSet set, 
             out.replace.insert_or_assign("type", settings::Value{"hook", "--deploy-hook"});
         }
     }
+    if (set != FlagSet::dns_test && args.count("no-metrics") != 0U) {
+        out.global.insert_or_assign("metrics", settings::Value{false, "--no-metrics"});
+    }
     if (args.count("no-cname-follow") != 0U) {
         out.dns.insert_or_assign("follow_cname", settings::Value{false, "--no-cname-follow"});
     }
@@ -222,6 +227,10 @@ void add_flags(cxxopts::Options& options, FlagSet set) {
                                                  : "Replacement (once per run, only when something changed)")(
             "replace", "autoscaling:GROUP, ec2-tag:KEY=VALUE, ecs:CLUSTER/SERVICE or none",
             cxxopts::value<std::string>());
+    }
+    if (set != FlagSet::dns_test) {
+        options.add_options(set == FlagSet::plan ? k_run_only_group : "General")(
+            "no-metrics", "no CloudWatch metrics (EMF) in the JSON report lines");
     }
     options.add_options(set == FlagSet::plan ? k_run_only_group : "DNS")(
         "no-cname-follow", "do not follow a CNAME at _acme-challenge.<name>");

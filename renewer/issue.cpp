@@ -371,6 +371,7 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
     retry_forgotten_account(settings, transport, *account, *accounts.home, orders, results, issued_by, run_deadline);
     for (std::size_t i = 0; i < results.size(); ++i) {
         Job& job = *orders.jobs[i];
+        job.result.ordered = true;
         if (i < orders.durations.size()) {
             job.result.duration += orders.durations[i];
         }

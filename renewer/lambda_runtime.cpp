@@ -12,6 +12,7 @@
 #include "core/log.hpp"
 #include "core/retry.hpp"
 #include "renewer/exit_codes.hpp"
+#include "renewer/metrics.hpp"
 
 namespace renewer {
 namespace {
@@ -112,7 +113,7 @@ int handle(LambdaRuntimeApi& api, const LambdaInvocation& invocation, RunSetting
                                           : std::to_string(core::Deadline(hard_end).remaining().count())}});
 
     const RunReport report = execute_run(settings);
-    print_report_json(report);  // CloudWatch keeps stdout too
+    print_report_json(report, metrics::namespace_of(settings));  // CloudWatch keeps stdout too
     const int code = report.exit_code();
 
     // After SIGTERM the HTTP client refuses new transfers; the report of this

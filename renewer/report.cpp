@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/log.hpp"
+#include "renewer/metrics.hpp"
 
 namespace renewer {
 namespace {
@@ -49,7 +50,7 @@ int RunReport::exit_code() const {
     return failed || !replacement_errors.empty() ? 1 : 0;
 }
 
-void print_report(const RunReport& report) {
+void print_report(const RunReport& report, std::string_view metrics_namespace) {
     if (core::log::is_terminal()) {
         std::cout << "\n";
         for (const auto& r : report.certificates) {
@@ -72,7 +73,7 @@ void print_report(const RunReport& report) {
                                  static_cast<double>(report.duration.count()) / 1000.0);
         return;
     }
-    print_report_json(report);
+    print_report_json(report, metrics_namespace);
 }
 
 nlohmann::json report_to_json(const RunReport& report) {
@@ -102,26 +103,35 @@ nlohmann::json report_to_json(const RunReport& report) {
             {"replacements", std::move(replacements)}};
 }
 
-void print_report_json(const RunReport& report) {
+void print_report_json(const RunReport& report, std::string_view metrics_namespace) {
     const auto dump = [](const nlohmann::json& line) {
         std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     };
     const nlohmann::json json = report_to_json(report);
+    const bool metrics = !metrics_namespace.empty();
+    const auto now = std::chrono::system_clock::now();
     // One line per certificate ("certificate" names it, as log lines do),
     // one per replacement, then the summary.
-    for (const auto& certificate : json["certificates"]) {
-        nlohmann::json line = certificate;
-        line["certificate"] = certificate["id"];
+    for (std::size_t i = 0; i < report.certificates.size(); ++i) {
+        nlohmann::json line = json["certificates"][i];
+        line["certificate"] = line["id"];
+        if (metrics) {
+            metrics::add_certificate_metrics(line, report.certificates[i], metrics_namespace, now);
+        }
         dump(line);
     }
     for (const auto& replacement : json["replacements"]) {
         dump(replacement);
     }
-    dump({{"summary", true},
-          {"certificates", json["certificates"].size()},
-          {"changed", json["changed"]},
-          {"exit_code", json["exit_code"]},
-          {"duration_ms", json["duration_ms"]}});
+    nlohmann::json summary = {{"summary", true},
+                              {"certificates", json["certificates"].size()},
+                              {"changed", json["changed"]},
+                              {"exit_code", json["exit_code"]},
+                              {"duration_ms", json["duration_ms"]}};
+    if (metrics) {
+        metrics::add_run_metrics(summary, report, metrics_namespace, now);
+    }
+    dump(summary);
     std::cout.flush();
 }
 

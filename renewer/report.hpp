@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -27,6 +28,7 @@ struct CertificateResult {
     std::string serial;     // of the certificate now current, when known
     std::string not_after;  // of the certificate now current, when known
     std::chrono::milliseconds duration{0};
+    bool ordered = false;  // this run sent it to the CA for an order (the OrdersPlaced metric)
     // Set while the web tier has not been told of the certificate now
     // current: the replacement failed, or a run was killed during it.
     std::optional<OwedReplacement> replacement_owed;
@@ -53,8 +55,10 @@ struct RunReport {
 nlohmann::json report_to_json(const RunReport& report);
 
 // Prints the report: aligned text on a terminal, JSON lines otherwise.
-void print_report(const RunReport& report);
+// `metrics_namespace` not empty: the JSON lines carry CloudWatch metrics in
+// that namespace (renewer/metrics.hpp, docs/operations.md#metrics).
+void print_report(const RunReport& report, std::string_view metrics_namespace = {});
 // The same, always as JSON lines (Lambda: CloudWatch reads stdout).
-void print_report_json(const RunReport& report);
+void print_report_json(const RunReport& report, std::string_view metrics_namespace = {});
 
 }  // namespace renewer

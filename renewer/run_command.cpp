@@ -9,6 +9,7 @@
 #include "core/retry.hpp"
 #include "renewer/commands.hpp"
 #include "renewer/exit_codes.hpp"
+#include "renewer/metrics.hpp"
 
 namespace renewer {
 namespace {
@@ -35,7 +36,7 @@ void maybe_spread(const std::chrono::seconds jitter, const std::optional<core::D
 int run_command(const RunSettings& settings, RunMode mode) {
     if (mode == RunMode::plan) {
         const auto report = plan_run(settings);
-        print_report(report);
+        print_report(report);  // no metrics: a plan is not a run
         return report.exit_code();
     }
     maybe_spread(settings.config.jitter, settings.deadline);
@@ -43,7 +44,7 @@ int run_command(const RunSettings& settings, RunMode mode) {
         return k_exit_failed;
     }
     const auto report = execute_run(settings);
-    print_report(report);
+    print_report(report, metrics::namespace_of(settings));
     return report.exit_code();
 }
 

@@ -1,6 +1,8 @@
 #include "renewer/schema.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 
 #include <fmt/format.h>
 
@@ -30,9 +32,27 @@ std::optional<std::string> allow_entry_problem(std::string_view text) {
     return std::nullopt;
 }
 
+// CloudWatch's rules for a namespace (PutMetricData): 1-255 characters of
+// [0-9A-Za-z.-_/#: ], not only spaces, not starting with ':' or "AWS/".
+std::optional<std::string> metrics_namespace_problem(std::string_view text) {
+    constexpr std::size_t k_max_namespace = 255;
+    const bool allowed = std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+               std::string_view(".-_/#: ").find(c) != std::string_view::npos;
+    });
+    if (text.empty() || text.size() > k_max_namespace || !allowed || text.front() == ':' || text.starts_with("AWS/") ||
+        text.find_first_not_of(' ') == std::string_view::npos) {
+        return fmt::format(
+            "\"{}\" is not a CloudWatch namespace (1-255 of A-Z a-z 0-9 . - _ / # : and space, not "
+            "starting with ':' or AWS/)",
+            text);
+    }
+    return std::nullopt;
+}
+
 constexpr std::string_view k_key_types = "ec256|ec384|rsa2048|rsa3072|rsa4096";
 
-const std::array<Setting, 20> k_global{{
+const std::array<Setting, 22> k_global{{
     {.key = "server",
      .flag = "server",
      .env = "ACME_SERVER",
@@ -124,6 +144,16 @@ const std::array<Setting, 20> k_global{{
      .choices = "auto|text|json",
      .noun = "log format",
      .in_file = false},
+    // docs/operations.md#metrics; --no-metrics is read in cli_options.cpp.
+    {.key = "metrics",
+     .env = "RENEWER_METRICS",
+     .type = Type::boolean,
+     .help = "CloudWatch metrics (EMF) in the JSON report lines of a run (default true)"},
+    {.key = "metrics_namespace",
+     .flag = "metrics-namespace",
+     .env = "RENEWER_METRICS_NAMESPACE",
+     .help = "CloudWatch namespace of the metrics (default Renewer)",
+     .check = metrics_namespace_problem},
 }};
 
 const std::array<Setting, 4> k_eab{{
