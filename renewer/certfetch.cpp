@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -194,8 +196,8 @@ int fail(const std::string& message) {
     return k_exit_failed;
 }
 
-// What to serve, or why not. `keep_disk`: the files on disk beat what the
-// store offers (exit 0, nothing written).
+// What to serve, or why not. `keep_disk`: the files on disk (`bundle`) beat
+// what the store offers (exit 0, nothing written).
 struct Selection {
     std::optional<secrets::Bundle> bundle;
     bool keep_disk = false;
@@ -234,7 +236,7 @@ Selection select(secrets::Store& store, const Options& options, const secrets::V
             core::log::warn("certfetch: the files in " + options.out_dir +
                                 " are newer than AWSPREVIOUS and still valid; leaving them",
                             {{"serial", disk->serial}});
-            return {std::nullopt, true, false, {}};
+            return {std::move(disk), true, false, {}};
         }
     }
     core::log::warn("certfetch: using AWSPREVIOUS of " + where, {{"serial", chosen.bundle->serial}});
@@ -335,6 +337,28 @@ int reload_if_owed(const Options& options, bool changed) {
     return k_exit_ok;
 }
 
+// The line that ends a run that serves a certificate names it (serial,
+// notAfter, days left); within --warn-days of its notAfter it is a warning:
+// the host is the last place a stuck renewal shows (docs/operations.md).
+void log_served(const Options& options, const secrets::Bundle& bundle, const std::string& what,
+                core::log::Fields fields) {
+    const auto not_after = leaf_not_after(bundle);
+    const auto now = options.now.value_or(std::chrono::system_clock::now());
+    const auto days_left =
+        not_after ? std::chrono::duration_cast<std::chrono::hours>(*not_after - now).count() / 24 : 0;
+    fields.insert(fields.begin(), {{"dir", options.out_dir},
+                                   {"serial", bundle.serial},
+                                   {"not_after", not_after ? core::format_time(*not_after) : bundle.not_after},
+                                   {"days_left", std::to_string(days_left)}});
+    core::log::info("certfetch: " + what, fields);
+    if (options.warn_days > 0 && not_after && days_left < options.warn_days) {
+        core::log::warn(fmt::format("certfetch: the certificate served from {} expires in {} day(s), on {} "
+                                    "(--warn-days {}): is its renewal failing?",
+                                    options.out_dir, days_left, core::format_time(*not_after), options.warn_days),
+                        {{"serial", bundle.serial}, {"days_left", std::to_string(days_left)}});
+    }
+}
+
 int check_options(const Options& options) {
     if (options.out_dir.empty()) {
         core::log::error("certfetch: --out is required");
@@ -376,6 +400,7 @@ int run(const Options& options) {
     verify.now = options.now;
     auto selection = select_with_retry(std::move(store).value(), spec, options, verify);
     if (selection.keep_disk) {
+        log_served(options, *selection.bundle, "certificate kept", {{"source", options.out_dir}});
         return k_exit_ok;
     }
     if (!selection.bundle) {
@@ -386,14 +411,11 @@ int run(const Options& options) {
     if (!changed.ok()) {
         return fail(changed.error().message + "; readers still get the previous files in " + options.out_dir);
     }
-    core::log::Fields fields = {
-        {"source", where}, {"dir", options.out_dir}, {"serial", bundle.serial}, {"not_after", bundle.not_after}};
+    core::log::Fields fields = {{"source", where}};
     if (!changed->empty()) {
         fields.emplace_back("files", *changed);
-        core::log::info("certfetch: certificate written", fields);
-    } else {
-        core::log::info("certfetch: certificate unchanged", fields);
     }
+    log_served(options, bundle, changed->empty() ? "certificate unchanged" : "certificate written", fields);
     return reload_if_owed(options, !changed->empty());
 }
 

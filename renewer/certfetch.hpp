@@ -32,6 +32,9 @@ struct Options {
     std::chrono::seconds retry_for{120};
     // How long to wait for another certfetch writing the same folder.
     std::chrono::seconds lock_wait{300};
+    // What is served expires within this many days: a warning (the exit
+    // status is unchanged, docs/operations.md#web-hosts); 0 = never.
+    int warn_days = 14;
     std::optional<core::SystemTime> now;  // tests; empty = the clock
     secrets::StoreConfig store_config;    // tests (endpoint, credentials); defaults otherwise
 };

@@ -41,6 +41,10 @@ in its own process group; when it has not finished after --reload-timeout
 seconds (default 60, 1..3600) the group gets SIGTERM, then SIGKILL, and the
 reload counts as failed (exit 3; the next run retries it).
 
+The last line of a run names the certificate served (serial, not_after,
+days_left). When it expires within --warn-days days (default 14) that is
+also a warning line; the exit code stays as below.
+
 Exit codes:
   0  files written, or unchanged
   1  failure; existing files were left exactly as they were
@@ -109,6 +113,18 @@ std::chrono::seconds parse_seconds(const std::string& flag, const std::string& t
     return std::chrono::seconds(seconds);
 }
 
+// Whole days in [low, high], or BadFlag naming the flag.
+int parse_days(const std::string& flag, const std::string& text, long low, long high) {
+    char* end = nullptr;
+    errno = 0;
+    const long days = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || days < low || days > high) {
+        throw BadFlag{flag + " " + text + ": expected whole days from " + std::to_string(low) + " to " +
+                      std::to_string(high)};
+    }
+    return static_cast<int>(days);
+}
+
 }  // namespace
 
 int certfetch_main(int argc, char** argv) {
@@ -128,7 +144,9 @@ int certfetch_main(int argc, char** argv) {
             "retry-for", "with no valid files on disk, retry an unreadable store this many seconds (0..3600)",
             cxxopts::value<std::string>()->default_value("120"))(
             "lock-wait", "seconds to wait for another certfetch writing the same folder (0..3600)",
-            cxxopts::value<std::string>()->default_value("300"));
+            cxxopts::value<std::string>()->default_value("300"))(
+            "warn-days", "warn when the certificate served expires within this many days (0 = never, up to 365)",
+            cxxopts::value<std::string>()->default_value("14"));
         auto args = options.parse(argc, argv);
         if (args.count("help") != 0U) {
             std::cout << options.help() << k_usage_tail;
@@ -172,6 +190,7 @@ int certfetch_main(int argc, char** argv) {
         run.reload_timeout = parse_seconds("--reload-timeout", args["reload-timeout"].as<std::string>(), 1, 3600);
         run.retry_for = parse_seconds("--retry-for", args["retry-for"].as<std::string>(), 0, 3600);
         run.lock_wait = parse_seconds("--lock-wait", args["lock-wait"].as<std::string>(), 0, 3600);
+        run.warn_days = parse_days("--warn-days", args["warn-days"].as<std::string>(), 0, 365);
         return certfetch::run(run);
     } catch (const BadFlag& e) {
         std::cerr << "certfetch: " << e.message << "\n";
