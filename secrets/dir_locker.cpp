@@ -75,6 +75,39 @@ public:
 
     std::string describe() const override { return "dir:" + dir_; }
 
+    // Read-only: no lock file is created and no flock taken (a reader may
+    // see a record mid-rewrite as unparsable, i.e. free; good enough to show).
+    core::Result<std::optional<Lease>> peek() override {
+        const auto file = (std::filesystem::path(dir_) / k_lock).string();
+        core::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+        if (fd.get() < 0) {
+            if (errno == ENOENT) {
+                return std::optional<Lease>();
+            }
+            return io_error("cannot open", file, errno);
+        }
+        std::string content;
+        std::array<char, 4096> buf{};
+        for (;;) {
+            const auto n = ::read(fd.get(), buf.data(), buf.size());
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0) {
+                return io_error("cannot read", file, errno);
+            }
+            if (n == 0) {
+                break;
+            }
+            content.append(buf.data(), static_cast<std::size_t>(n));
+        }
+        const auto held = detail::lease_from_json(content);
+        if (!held || detail::lease_is_free(*held, std::chrono::system_clock::now())) {
+            return std::optional<Lease>();
+        }
+        return std::optional<Lease>(detail::to_lease(*held));
+    }
+
 private:
     static core::Status overwrite(int fd, std::string_view content) {
         if (::ftruncate(fd, 0) != 0) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "core/result.hpp"
@@ -51,6 +52,14 @@ public:
 
     // For messages: the store it guards ("aws-sm:name" / "dir:/path").
     virtual std::string describe() const = 0;
+
+    // Who holds the lease now, without taking it or writing anything
+    // (`renewer status`, docs/operations.md#status): nullopt when it is free
+    // by the rules of try_acquire(). A locker that cannot tell says so.
+    virtual core::Result<std::optional<Lease>> peek() {
+        return core::make_error(core::ErrorKind::internal,
+                                describe() + ": this lease cannot be read without taking it");
+    }
 };
 
 // The default lease owner: "<hostname>:<pid>".

@@ -112,6 +112,19 @@ public:
 
     std::string describe() const override { return "aws-sm:" + secret_id_; }
 
+    // One GetSecretValue of NAME-lock; a missing lock secret is a free lease.
+    core::Result<std::optional<Lease>> peek() override {
+        TRY_ASSIGN(auto current, get_value(lock_id_, Stage::current));
+        if (!current) {
+            return std::optional<Lease>();
+        }
+        const auto held = detail::lease_from_json(current->text);
+        if (!held || detail::lease_is_free(*held, std::chrono::system_clock::now())) {
+            return std::optional<Lease>();
+        }
+        return std::optional<Lease>(detail::to_lease(*held));
+    }
+
 private:
     // The write failed as "exists": someone else's write landed between our
     // read and our swap, and we report them. Or our own did: the client
