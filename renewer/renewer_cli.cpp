@@ -22,6 +22,7 @@
 #include "renewer/lambda_runtime.hpp"
 #include "renewer/preflight.hpp"
 #include "renewer/run.hpp"
+#include "renewer/status.hpp"
 #include "version.hpp"
 
 namespace renewer {
@@ -36,6 +37,8 @@ Commands:
   plan       print for each certificate whether it is due and why; change nothing
   dns-test   present a random TXT record, wait until every authoritative
              server answers it, report the time taken, clean up
+  status     one line per certificate: stored serial and expiry, next
+             renewal, last run, lease holder; change nothing (--json)
   version    print the version
 
 Exit codes:
@@ -274,6 +277,24 @@ int run_subcommand(int argc, char** argv, RunMode mode) {
     return run_command(settings_from(std::move(config)), mode);
 }
 
+// `renewer status`: the plan's flags (one command line serves run, plan and
+// status) plus --json.
+int status_subcommand(int argc, char** argv) {
+    cxxopts::Options options("renewer status",
+                             "One line per certificate: stored serial and expiry, next renewal, last run, lease "
+                             "holder; change nothing.");
+    options.custom_help("[options]");
+    options.add_options("Output")("json", "JSON lines also on a terminal");
+    auto parsed = parse_command(options, FlagSet::plan, argc, argv, "renewer status");
+    if (!parsed) {
+        return k_exit_ok;
+    }
+    auto config = or_usage_error(configuration(parsed->args, parsed->command_line));
+    configure_logging(config.run);
+    const auto format = parsed->args.count("json") != 0U ? StatusFormat::json : StatusFormat::automatic;
+    return status_command(settings_from(std::move(config)), format);
+}
+
 int dns_test_subcommand(int argc, char** argv) {
     cxxopts::Options options("renewer dns-test",
                              "Present a random TXT record for each name, wait until every authoritative server "
@@ -323,7 +344,11 @@ int dispatch(int argc, char** argv) {
     if (command == "dns-test") {
         return dns_test_subcommand(rest_argc, rest.data());
     }
-    std::cerr << "renewer: unknown command '" << command << "' (run, plan, dns-test, version; see renewer --help)\n";
+    if (command == "status") {
+        return status_subcommand(rest_argc, rest.data());
+    }
+    std::cerr << "renewer: unknown command '" << command
+              << "' (run, plan, status, dns-test, version; see renewer --help)\n";
     return k_exit_bad_config;
 }
 

@@ -10,6 +10,7 @@
 #include "renewer/commands.hpp"
 #include "renewer/exit_codes.hpp"
 #include "renewer/metrics.hpp"
+#include "renewer/status_record.hpp"
 
 namespace renewer {
 namespace {
@@ -44,6 +45,9 @@ int run_command(const RunSettings& settings, RunMode mode) {
         return k_exit_failed;
     }
     const auto report = execute_run(settings);
+    if (settings.dry_run == DryRun::no) {
+        record_outcomes(spool_dir_of(settings), report);  // for `renewer status`
+    }
     print_report(report, metrics::namespace_of(settings));
     return report.exit_code();
 }
