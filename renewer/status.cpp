@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 
@@ -150,6 +151,12 @@ bool alarming(const Row& row) {
            (row.last && row.last->outcome == "failed");
 }
 
+// NO_COLOR set and not empty: no colour (https://no-color.org).
+bool colour_wanted() {
+    const char* no_color = std::getenv("NO_COLOR");
+    return no_color == nullptr || *no_color == '\0';
+}
+
 void print_table(const std::vector<Row>& rows) {
     const std::array<std::string, 8> header = {"CERTIFICATE", "STORE",        "SERIAL",   "NOT AFTER",
                                                "DAYS",        "NEXT RENEWAL", "LAST RUN", "LEASE"};
@@ -164,7 +171,7 @@ void print_table(const std::vector<Row>& rows) {
         }
     }
     for (std::size_t r = 0; r < cells.size(); ++r) {
-        const bool red = r > 0 && alarming(rows[r - 1]);
+        const bool red = r > 0 && alarming(rows[r - 1]) && colour_wanted();
         std::string text;
         for (std::size_t i = 0; i < cells[r].size(); ++i) {
             text += fmt::format("{:<{}}", cells[r][i], i + 1 < cells[r].size() ? width[i] + 2 : 0);

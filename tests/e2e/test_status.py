@@ -124,13 +124,17 @@ class Status(E2eCase):
         self.assertEqual(len(red), 1, table)
         self.assertIn(BLOCKED, red[0])
         self.assertIn("web-7:4242 until " + expires, table)
+        plain = self.on_terminal([RENEWER, "status", *s.acme_args("status"), *s.dns_args(), *self.certs()],
+                                 NO_COLOR="1")
+        self.assertNotIn("\x1b[", plain)
+        self.assertEqual(re.sub(r"\x1b\[\d+m", "", table), plain)
 
-    def on_terminal(self, cmd):
+    def on_terminal(self, cmd, **env):
         """stdout of cmd run on a pseudo-terminal (stderr apart)."""
         master, slave = pty.openpty()
         self.addCleanup(os.close, master)
         p = subprocess.Popen(cmd, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                             env=self.stack.env())
+                             env=self.stack.env(**env))
         os.close(slave)
         out = b""
         while True:
