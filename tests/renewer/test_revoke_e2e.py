@@ -14,7 +14,9 @@
 - account show -> rollover -> show: the same URL, a new key in the account
   file, the old key refused by the CA, the new one orders; deactivate needs
   --yes, then Pebble refuses the account, the record is gone and the next run
-  registers a new account.
+  registers a new account;
+- a key change the CA refuses (an account URL it does not know) leaves the
+  account file byte for byte as it was.
 
 Run: BUILD_DIR=build /usr/bin/python3 -m unittest -v tests/renewer/test_revoke_e2e.py
 """
@@ -115,6 +117,24 @@ class RevokeAndAccount(E2eCase):
         r = self.command("account", "frobnicate", args=["-d", name])
         self.assertEqual(r.rc, 2, r.explain())
         self.assertIn("show, rollover or deactivate", r.stderr)
+
+    def test_a_refused_rollover_keeps_the_stored_key(self):
+        s = self.stack
+        name, store = "acct-refused." + ZONE, self.tmpdir("store-acct-refused-")
+        account_file = os.path.join(s.accounts, "refused.json")
+        r = s.renewer("run", "-d", name, "--store", "dir:" + store, account="refused")
+        self.assertEqual(r.rc, 0, r.explain())
+        record = json.loads(read(account_file))
+        # An account URL the CA does not know: it refuses the key change
+        # (RFC 8555 §7.3.5), and the record must stay exactly as it was.
+        record["url"] = record["url"].rstrip("/") + "0000"
+        with open(account_file, "w") as f:
+            json.dump(record, f)
+        before = read(account_file)
+        refused = self.command("account", "rollover", account="refused", args=["-d", name, "--store", "dir:" + store])
+        self.assertEqual(refused.rc, 1, refused.explain())
+        self.assertIn("the stored key is unchanged", refused.stderr)
+        self.assertEqual(read(account_file), before)
 
     def test_account_show_rollover_deactivate(self):
         s = self.stack
