@@ -3,10 +3,11 @@
 # certfetch_VERSION_ARCH.deb. certfetch has no ACME code and its own package
 # so a web host installs it without renewer or a compiler. Depends is
 # computed by dpkg-shlibdeps from the libraries each binary loads; the
-# version is project(VERSION). The units are shipped disabled: each needs
-# its settings file first (deploy/systemd/*.service), so nothing is enabled
-# or started on install and no maintainer script is needed (Debian Policy
-# §9.3.3 allows a package to leave its services to the administrator).
+# version is project(VERSION). The units are shipped disabled, as
+# dh_installsystemd --no-enable --no-start would leave them: each needs its
+# settings file first (deploy/systemd/*.service), so the package has no
+# maintainer scripts and the operator reloads and enables the units
+# (docs/deployment.md, web hosts).
 include(GNUInstallDirs)
 
 # The units as packaged: the binaries live in /usr/bin, not /usr/local/bin
