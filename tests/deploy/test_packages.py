@@ -69,26 +69,35 @@ def depends_names(field):
     return {group.split("|")[0].split("(")[0].strip().split(":")[0] for group in field.split(",") if group.strip()}
 
 
-def installed_depends(package):
-    out = run(["dpkg-query", "-W", "-f=${Pre-Depends},${Depends}", package], check=True).stdout
-    names = set()
-    for group in out.split(","):
-        for alternative in group.split("|"):
-            name = alternative.split("(")[0].strip().split(":")[0]
-            if name and run(["dpkg-query", "-W", name]).returncode == 0:
-                names.add(name)
-                break
-    return names
+def installed_graph():
+    """{installed package: its Pre-Depends and Depends, each group as a list
+    of alternatives}, from one dpkg-query call."""
+    out = run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}\t${Package}\t${Pre-Depends},${Depends}\n"],
+              check=True).stdout
+    graph = {}
+    for line in out.splitlines():
+        status, package, depends = line.split("\t")
+        if not status.startswith("ii"):
+            continue
+        graph[package] = [[a.split("(")[0].strip().split(":")[0] for a in group.split("|")]
+                          for group in depends.split(",") if group.strip()]
+    return graph
 
 
 def closure(packages):
-    """The packages and everything they depend on, as installed here."""
+    """The packages and everything they depend on, as installed here (the
+    first installed alternative of each group)."""
+    graph = installed_graph()
     seen, todo = set(), list(packages)
     while todo:
         package = todo.pop()
-        if package not in seen:
-            seen.add(package)
-            todo.extend(installed_depends(package) - seen)
+        if package in seen:
+            continue
+        seen.add(package)
+        for group in graph[package]:
+            chosen = next((a for a in group if a in graph), None)
+            if chosen and chosen not in seen:
+                todo.append(chosen)
     return seen
 
 
