@@ -6,6 +6,8 @@
   records revoked_at and the reason name; `plan` says it is due because it
   was revoked and the next `run` replaces it (a new serial, no revocation
   recorded);
+- the same from a Secrets Manager store whose account is kept beside it
+  (NAME-account): AWSCURRENT records the revocation and plan sees it;
 - revoke with the certificate's own key (--with-cert-key, jwk), chosen by
   --cert NAME out of a configuration file of two certificates: only that one
   is revoked;
@@ -83,6 +85,27 @@ class RevokeAndAccount(E2eCase):
         fresh = bundle_of(store)
         self.assertNotEqual(fresh["serial"], serial)
         self.assertNotIn("revoked_at", fresh)
+
+    def test_revoke_from_secrets_manager_with_the_account_kept_there(self):
+        s = self.stack
+        name, secret = "sm-revoke." + ZONE, "e2e/sm-revoke"
+        r = s.renewer("run", "-d", name, "--store", "aws-sm:" + secret, account=None)
+        self.assertEqual(r.rc, 0, r.explain())
+        serial = self.secret_stage(secret, "AWSCURRENT")["serial"]
+        revoked = self.command("revoke", account=None,
+                               args=["-d", name, "--store", "aws-sm:" + secret, "--reason", "cessationOfOperation"])
+        self.assertEqual(revoked.rc, 0, revoked.explain())
+        self.assert_revoked(serial, 5)
+        current = self.secret_stage(secret, "AWSCURRENT")
+        self.assertEqual((current["serial"], current["revocation_reason"]), (serial, "cessationOfOperation"))
+        plan = s.renewer("plan", "-d", name, "--store", "aws-sm:" + secret, account=None)
+        self.assertTrue(plan.certs[name]["reason"].startswith("revoked on "), plan.explain())
+
+    def secret_stage(self, name, stage):
+        for version in self.stack.secret(name)["versions"].values():
+            if stage in version["stages"]:
+                return json.loads(version["string"])
+        raise AssertionError(f"{name} has no {stage}")
 
     def test_revoke_one_of_a_configuration_with_the_certificate_key(self):
         s = self.stack
