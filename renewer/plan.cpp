@@ -28,6 +28,10 @@ Decision decide(const std::optional<secrets::Bundle>& current, const PlanInput& 
     if (input.force == Force::yes) {
         return {true, "forced", std::nullopt};
     }
+    if (!current->revoked_at.empty()) {
+        // RFC 8555 §7.6: a revoked certificate no longer serves; replace it now.
+        return {true, fmt::format("revoked on {} ({})", current->revoked_at, current->revocation_reason), std::nullopt};
+    }
     if (sorted(current->domains) != sorted(input.names)) {
         return {true, "names changed", std::nullopt};
     }

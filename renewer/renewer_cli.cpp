@@ -15,12 +15,14 @@
 #include "core/log.hpp"
 #include "core/retry.hpp"
 #include "core/x509.hpp"
+#include "renewer/account_command.hpp"
 #include "renewer/cli_options.hpp"
 #include "renewer/commands.hpp"
 #include "renewer/config.hpp"
 #include "renewer/exit_codes.hpp"
 #include "renewer/lambda_runtime.hpp"
 #include "renewer/preflight.hpp"
+#include "renewer/revoke.hpp"
 #include "renewer/run.hpp"
 #include "renewer/status.hpp"
 #include "version.hpp"
@@ -39,6 +41,9 @@ Commands:
              server answers it, report the time taken, clean up
   status     one line per certificate: stored serial and expiry, next
              renewal, last run, lease holder; change nothing (--json)
+  revoke     revoke a stored certificate (--cert NAME --reason REASON);
+             the next run replaces it
+  account    show | rollover | deactivate the ACME account a run uses
   version    print the version
 
 Exit codes:
@@ -311,6 +316,75 @@ int dns_test_subcommand(int argc, char** argv) {
     return dns_test_command(parsed->args["domain"].as<std::vector<std::string>>(), dns);
 }
 
+// The configuration for a command that acts on configured certificates
+// (revoke, account): with a configuration file, --cert NAME picks one of its
+// certificates by id instead of adding one; `selected` receives that id.
+std::optional<RunSettings> settings_for(std::optional<Parsed> parsed, std::string& selected) {
+    if (!parsed) {
+        return std::nullopt;
+    }
+    if (config_file(parsed->args, CommandLine{}) && parsed->command_line.certificates.size() == 1 &&
+        parsed->command_line.certificates.front().size() == 1 && parsed->args.count("domain") == 0U) {
+        selected = parsed->command_line.certificates.front().front();
+        parsed->command_line.certificates.clear();
+    }
+    auto config = or_usage_error(configuration(parsed->args, parsed->command_line));
+    configure_logging(config.run);
+    return settings_from(std::move(config));
+}
+
+int revoke_subcommand(int argc, char** argv) {
+    cxxopts::Options options("renewer revoke",
+                             "Revoke a stored certificate (RFC 8555 §7.6); the next run replaces it.");
+    options.add_options("revoke")("reason",
+                                  "RFC 5280 reason: unspecified, keyCompromise, affiliationChanged, "
+                                  "superseded, cessationOfOperation",
+                                  cxxopts::value<std::string>()->default_value("unspecified"))(
+        "with-cert-key", "sign with the certificate's own key instead of the account key");
+    auto parsed = parse_command(options, FlagSet::plan, argc, argv, "renewer revoke");
+    if (!parsed) {
+        return k_exit_ok;
+    }
+    const auto reason = or_usage_error(parse_revocation_reason(parsed->args["reason"].as<std::string>()));
+    const auto signer =
+        parsed->args.count("with-cert-key") != 0U ? RevokeSigner::certificate_key : RevokeSigner::account;
+    std::string id;
+    auto settings = settings_for(std::move(parsed), id);
+    return revoke_command(*settings, id, reason, signer);
+}
+
+int account_subcommand(int argc, char** argv) {
+    const std::string action = argc > 1 ? argv[1] : "";
+    const std::optional<AccountAction> chosen = action == "show"         ? std::optional(AccountAction::show)
+                                                : action == "rollover"   ? std::optional(AccountAction::rollover)
+                                                : action == "deactivate" ? std::optional(AccountAction::deactivate)
+                                                                         : std::nullopt;
+    if (!chosen && (action == "-h" || action == "--help")) {
+        std::cout << "Usage: renewer account show|rollover|deactivate [options]   (renewer account show --help)\n";
+        return k_exit_ok;
+    }
+    if (!chosen) {
+        throw UsageError{fmt::format("renewer account: '{}': give show, rollover or deactivate", action)};
+    }
+    std::vector<char*> rest{argv[0]};
+    rest.insert(rest.end(), argv + 2, argv + argc);
+    const std::string command = "renewer account " + action;
+    cxxopts::Options options(command,
+                             "The ACME account a run uses: show it, replace its key (RFC 8555 §7.3.5), or "
+                             "deactivate it (§7.3.6, irreversible).");
+    options.add_options("account")("yes", "confirm `deactivate` (it cannot be undone)");
+    std::string id;
+    auto parsed = parse_command(options, FlagSet::plan, static_cast<int>(rest.size()), rest.data(), command);
+    if (parsed && *chosen == AccountAction::deactivate && parsed->args.count("yes") == 0U) {
+        throw UsageError{command + ": deactivation cannot be undone; add --yes"};
+    }
+    auto settings = settings_for(std::move(parsed), id);
+    if (!settings) {
+        return k_exit_ok;
+    }
+    return account_command(*settings, *chosen);
+}
+
 void print_usage(std::ostream& out) {
     out << "Usage: renewer COMMAND [options]   (renewer COMMAND --help for its options)\n"
         << "renewer " << RENEWER_VERSION << ": obtains and renews certificates over ACME (RFC 8555) with DNS-01.\n"
@@ -347,8 +421,14 @@ int dispatch(int argc, char** argv) {
     if (command == "status") {
         return status_subcommand(rest_argc, rest.data());
     }
+    if (command == "revoke") {
+        return revoke_subcommand(rest_argc, rest.data());
+    }
+    if (command == "account") {
+        return account_subcommand(rest_argc, rest.data());
+    }
     std::cerr << "renewer: unknown command '" << command
-              << "' (run, plan, status, dns-test, version; see renewer --help)\n";
+              << "' (run, plan, status, dns-test, revoke, account, version; see renewer --help)\n";
     return k_exit_bad_config;
 }
 

@@ -36,6 +36,9 @@ packages=(
   clang libclang-rt-14-dev llvm valgrind systemd python3-yaml clang-format clang-tidy
   # the certfetch crash matrix kills it at each system call (strace fault injection)
   strace
+  # the Debian packages' checks (tests/deploy/test_packages.py; cpack and
+  # dpkg-shlibdeps come with cmake and build-essential)
+  lintian
 )
 
 if ((build_only)); then

@@ -161,6 +161,10 @@ std::string to_json(const Bundle& bundle) {
     if (!bundle.account.empty()) {
         j["account"] = bundle.account;
     }
+    if (!bundle.revoked_at.empty()) {
+        j["revoked_at"] = bundle.revoked_at;
+        j["revocation_reason"] = bundle.revocation_reason;
+    }
     // Replace, not throw, on invalid UTF-8 (dump()'s default is a type_error).
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -188,6 +192,8 @@ core::Result<Bundle> parse_fields(std::string_view json_text) {
     TRY_ASSIGN(bundle.key_type, string_field(j, "key_type", Field::optional));
     TRY_ASSIGN(bundle.renewed_at, string_field(j, "renewed_at", Field::optional));
     TRY_ASSIGN(bundle.account, string_field(j, "account", Field::optional));
+    TRY_ASSIGN(bundle.revoked_at, string_field(j, "revoked_at", Field::optional));
+    TRY_ASSIGN(bundle.revocation_reason, string_field(j, "revocation_reason", Field::optional));
     if (const auto it = j.find("domains"); it != j.end() && !it->is_null()) {
         if (!it->is_array()) {
             return field_error("domains", "must be an array of strings");

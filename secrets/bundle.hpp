@@ -31,6 +31,11 @@ struct Bundle {
     // renewal names it in `replaces` (RFC 9773 §5) only from the same
     // account; empty in bundles of other tools and older versions.
     std::string account;
+    // Set by `renewer revoke` (RFC 8555 §7.6) once the CA accepted the
+    // revocation: when (RFC 3339 UTC) and the RFC 5280 §5.3.1 reason name.
+    // A revoked certificate is due (renewer/plan.cpp); empty = not revoked.
+    std::string revoked_at;
+    std::string revocation_reason;
 
     bool operator==(const Bundle&) const = default;
 };
