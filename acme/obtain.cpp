@@ -274,11 +274,19 @@ core::Result<ObtainedCertificate> obtain(Transport& transport, const Account& ac
     if (request.start_by.expired()) {
         return core::make_error(core::ErrorKind::cancelled, k_not_started_deadline);
     }
+    if (request.hold_new_orders && request.hold_new_orders->load()) {
+        auto held = core::make_error(core::ErrorKind::cancelled, k_not_started_rate_limited);
+        held.code = "rateLimited";
+        return held;
+    }
     const std::string& first = request.names.front();
     const core::Deadline deadline = core::Deadline::after(request.timeout).min(run_deadline);
     try {
         auto result = obtain_inner(transport, account, solver, request, deadline);
         if (!result.ok()) {
+            if (result.error().code == "rateLimited" && request.hold_new_orders) {
+                request.hold_new_orders->store(true);
+            }
             return result.error().wrap(first);
         }
         return result;

@@ -5,7 +5,9 @@
 // obtain_many(): several at once, bounded.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,12 +53,21 @@ struct ObtainRequest {
     // obtain() places no order once this has passed (a run near its deadline
     // starts nothing it cannot finish); the error is k_not_started_deadline.
     core::Deadline start_by = core::Deadline::never();
+    // Shared by the requests of one run: set by the first whose order the CA
+    // refuses with rateLimited (RFC 8555 §6.7; a Retry-After short enough to
+    // wait for is waited for by the transport), after which obtain() places
+    // no more orders (k_not_started_rate_limited): every further newOrder
+    // would be refused too, and might lengthen the CA's penalty.
+    std::shared_ptr<std::atomic<bool>> hold_new_orders;
 };
 
 // The whole error message (ErrorKind::cancelled, not prefixed with the name)
 // of an obtain() that began nothing: past `start_by`, or after core::cancel().
 inline constexpr const char* k_not_started_deadline = "deadline: not started";
 inline constexpr const char* k_not_started_cancelled = "cancelled: not started";
+// ErrorKind::cancelled with code "rateLimited": not begun after ObtainRequest::hold_new_orders was set.
+inline constexpr const char* k_not_started_rate_limited =
+    "not started: the CA answered an earlier order of this run with rateLimited";
 
 struct ObtainedCertificate {
     std::string fullchain_pem;  // leaf + intermediates

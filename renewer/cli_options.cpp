@@ -18,9 +18,9 @@ constexpr const char* k_letsencrypt_staging = "https://acme-staging-v02.api.lets
 
 // Run-wide flags that only `run` has: `plan` orders, stores and replaces nothing.
 // (The ACME account, replacement and DNS blocks are run-only as a whole.)
-constexpr std::array<std::string_view, 12> k_run_only = {
-    "agree-tos",        "email",        "spool-dir",       "concurrency", "timeout",   "deadline",
-    "account-key-type", "account-file", "preferred-chain", "trust-root",  "reuse-key", "dry-run"};
+constexpr std::array<std::string_view, 13> k_run_only = {
+    "agree-tos",    "email",           "spool-dir",  "concurrency", "timeout", "deadline",      "account-key-type",
+    "account-file", "preferred-chain", "trust-root", "reuse-key",   "dry-run", "max-new-orders"};
 // A plan writes no metrics (docs/operations.md#metrics).
 constexpr std::string_view k_run_only_metrics = "metrics-namespace";
 constexpr std::array<std::string_view, 2> k_logging = {"log-level", "log-format"};

@@ -153,6 +153,7 @@ core::Status apply_globals(const json& root, const Environment& env, const Comma
         config.allow.push_back(normalize_allow_entry(entry).value());  // checked by the row
     }
     config.concurrency = static_cast<int>(settings::integer(values, "concurrency", config.concurrency));
+    config.max_new_orders = static_cast<int>(settings::integer(values, "max_new_orders", config.max_new_orders));
     config.jitter = std::chrono::seconds(settings::integer(values, "jitter_seconds", 0));
     config.run = std::move(values);
     return {};

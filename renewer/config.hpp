@@ -17,6 +17,7 @@
 //   "spool_dir":     string, where issued-but-unstored certificates wait
 //   "allow":         [string, ...] allowlist, see names.hpp; absent = every name
 //   "concurrency":   int 1..64, default 4
+//   "max_new_orders": int 0..100000, default 300 (renewer/plan_budget.hpp)
 //   "renew":         { "fraction": number (0,1) default 0.333...,
 //                      "short_lifetime_fraction": number (0,1) default 0.5,
 //                      "short_lifetime_days": int 0..3650 default 10 }
@@ -155,6 +156,13 @@ struct Config {
     // Pebble deadlocked under 16 concurrent orders in the bench, so the
     // default stays where the tests run.
     int concurrency = 4;
+    // New orders per run that are not ARI renewals (renewer/plan_budget.hpp).
+    // 300: Let's Encrypt's new-orders-per-account bucket (300 per 3 hours,
+    // one back every 36 s) for the default schedule of one run a day: a run
+    // may empty it, and it is full again long before the next. Runs that
+    // share an account within 3 hours (parallel tasks, an hourly schedule)
+    // share the bucket and divide it (docs/deployment.md).
+    int max_new_orders = 300;
     RenewPolicy renew;
     std::chrono::seconds jitter{0};
     std::vector<CertificateConfig> certificates;

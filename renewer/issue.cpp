@@ -1,7 +1,9 @@
 #include "renewer/issue.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -13,6 +15,7 @@
 #include "renewer/account_store.hpp"
 #include "renewer/dns_bridge.hpp"
 #include "renewer/dns_solvers.hpp"
+#include "renewer/plan_budget.hpp"
 #include "renewer/prepare.hpp"
 #include "renewer/run.hpp"
 
@@ -29,6 +32,8 @@ struct Orders {
     std::vector<acme::ObtainRequest> requests;
     std::vector<Job*> jobs;  // requests[i] orders for jobs[i]
     std::vector<std::chrono::milliseconds> durations;
+    // Set once the CA answers rateLimited: no more orders in this run.
+    std::shared_ptr<std::atomic<bool>> hold_new_orders = std::make_shared<std::atomic<bool>>(false);
 };
 
 std::string strip_wildcard(const std::string& name) { return name.rfind("*.", 0) == 0 ? name.substr(2) : name; }
@@ -38,18 +43,63 @@ void fail(Job& job, std::string reason) {
     job.result.reason = std::move(reason);
 }
 
-// Lease: claims every due job not claimed yet; returns those still due.
-std::vector<Job*> lease_due(const RunSettings& settings, std::vector<Job>& jobs) {
-    for (auto& job : jobs) {
-        if (!finished(job) && job.due && !job.lease) {
-            (void)claim(settings, job);
+// Left to a later run by the CA's budget (renewer/plan_budget.hpp).
+void defer(Job& job, std::string reason, bool rate_limited) {
+    core::log::warn("deferred", {{"certificate", job.config->id}, {"reason", reason}});
+    job.result.outcome = Outcome::deferred;
+    job.result.reason = std::move(reason);
+    job.result.rate_limited = rate_limited;
+}
+
+// What the budget looks at: the stored certificate's notAfter (read from the
+// leaf when the bundle lacks it), and whether the order is an ARI renewal
+// the CA exempts from its limits (RFC 9773 §5: it carries `replaces`, which
+// is sent only for a certificate this account ordered; the account is
+// loaded later, so "an account is recorded" stands in for it here).
+Candidate candidate_of(const Job& job) {
+    Candidate candidate;
+    if (job.current) {
+        auto not_after = core::parse_time(job.current->not_after);
+        if (!not_after) {
+            auto leaf = core::Certificate::from_pem(job.current->certificate);
+            not_after = leaf ? core::Result<core::SystemTime>(leaf->info().not_after) : not_after;
         }
+        if (not_after) {
+            candidate.not_after = *not_after;
+        }
+        candidate.ari_renewal = job.ari_window && !job.replaces.empty() && !job.current->account.empty();
     }
-    std::vector<Job*> due;
+    return candidate;
+}
+
+// Lease, most urgent first (renewer/plan_budget.hpp): each due job is claimed
+// while the run's --max-new-orders lasts; one leased by another run is
+// skipped at once (try_acquire never waits) and the next taken; the rest are
+// deferred without taking their lease, so a run beside this one may order
+// them. Returns the jobs to order, most urgent first.
+std::vector<Job*> lease_due(const RunSettings& settings, std::vector<Job>& jobs) {
+    std::vector<Job*> wanted;
+    std::vector<Candidate> candidates;
     for (auto& job : jobs) {
         if (!finished(job) && job.due) {
-            due.push_back(&job);
+            wanted.push_back(&job);
+            candidates.push_back(candidate_of(job));
         }
+    }
+    OrderBudget budget(settings.config.max_new_orders);
+    std::vector<Job*> due;
+    for (const auto i : most_urgent_first(candidates)) {
+        Job& job = *wanted[i];
+        const bool ari = candidates[i].ari_renewal;
+        if (!budget.allows(ari)) {
+            defer(job, budget_deferred_reason(budget.max()), false);
+            continue;
+        }
+        if ((!job.lease && !claim(settings, job)) || !job.due) {
+            continue;  // leased by another run, or stored by one meanwhile
+        }
+        budget.spend(ari);
+        due.push_back(&job);
     }
     return due;
 }
@@ -126,6 +176,7 @@ void prepare_orders(const RunSettings& settings, const std::vector<Job*>& due, O
             orders.bridge.route(strip_wildcard(name), solver);
         }
         orders.requests.push_back(order_request(settings, *job, account_url, start_by));
+        orders.requests.back().hold_new_orders = orders.hold_new_orders;
         orders.jobs.push_back(job);
     }
 }
@@ -262,6 +313,15 @@ void spool_and_store(const RunSettings& settings, Job& job, const secrets::Bundl
 void finish_job(const RunSettings& settings, Job& job, const core::Result<acme::ObtainedCertificate>& issued,
                 const std::string& account_url, secrets::Spool& spool, const core::Deadline& run_deadline) {
     if (!issued) {
+        // RFC 8555 §6.7: a limit of the CA, not a fault of this certificate.
+        if (issued.error().code == "rateLimited") {
+            if (issued.error().kind != core::ErrorKind::cancelled) {  // the CA's answer, not k_not_started_rate_limited
+                core::log::error("the CA refused a new order (rateLimited): no more orders in this run",
+                                 {{"certificate", job.config->id}, {"error", issued.error().message}});
+            }
+            defer(job, rate_limited_deferred_reason(issued.error().message), true);
+            return;
+        }
         fail(job, issued.error().message);
         return;
     }

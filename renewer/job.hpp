@@ -28,13 +28,14 @@ struct Job {
     std::optional<OwedReplacement> owed;
     CertificateResult result;
     bool due = false;
+    bool ari_window = false;  // due because the CA's ARI window began (Decision::ari_window)
 };
 
-// Failed, held by another run, or done by storing a spooled certificate:
-// nothing more happens to it in this run.
+// Failed, held by another run, deferred by the CA's budget, or done by
+// storing a spooled certificate: nothing more happens to it in this run.
 inline bool finished(const Job& job) {
     return job.result.outcome == Outcome::failed || job.result.outcome == Outcome::locked ||
-           job.result.outcome == Outcome::stored_from_spool;
+           job.result.outcome == Outcome::stored_from_spool || job.result.outcome == Outcome::deferred;
 }
 
 // The report shows the certificate now current.

@@ -167,12 +167,18 @@ std::string lambda_error_body(std::string_view type, std::string_view message) {
 
 std::string failure_summary(const RunReport& report, std::size_t limit) {
     std::size_t failed = 0;
+    std::size_t refused = 0;  // deferred: the CA answered rateLimited (exit 3)
     std::string details;
     const auto add = [&details](const std::string& part) {
         details += details.empty() ? "" : "; ";
         details += part;
     };
     for (const auto& r : report.certificates) {
+        if (r.outcome == Outcome::deferred && r.rate_limited) {
+            ++refused;
+            add(r.id + ": " + r.reason);
+            continue;
+        }
         if (r.outcome != Outcome::failed) {
             continue;
         }
@@ -184,6 +190,9 @@ std::string failure_summary(const RunReport& report, std::size_t limit) {
         add("replacement failed: " + e);
     }
     std::string text = fmt::format("{} of {} certificate(s) failed", failed, report.certificates.size());
+    if (refused > 0) {
+        text += fmt::format(", {} deferred (the CA answered rateLimited)", refused);
+    }
     if (!details.empty()) {
         text += ": " + details;
     }

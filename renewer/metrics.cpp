@@ -51,9 +51,11 @@ std::optional<double> days_until_expiry(const CertificateResult& result, core::S
     return std::round(seconds / 86400.0 * 100.0) / 100.0;
 }
 
+// Due this run, whatever became of it (a deferred certificate is due too:
+// the budget or the CA postponed it, docs/configuration.md).
 bool needed_work(const CertificateResult& r) {
     return r.outcome == Outcome::renewed || r.outcome == Outcome::stored_from_spool || r.outcome == Outcome::failed ||
-           r.outcome == Outcome::would_renew;
+           r.outcome == Outcome::would_renew || r.outcome == Outcome::deferred;
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ Decision decide(const std::optional<secrets::Bundle>& current, const PlanInput& 
         // RFC 9773 §4.2: a client SHOULD show the operator the explanation.
         const std::string why = ari->explanation_url.empty() ? "" : " (the CA explains: " + ari->explanation_url + ")";
         if (now >= at) {
-            return {true, "inside the CA's renewal window" + why, at};
+            return {true, "inside the CA's renewal window" + why, at, true};
         }
         return {false, "not due: the CA's renewal window starts " + day_text(ari->window_start), at};
     }

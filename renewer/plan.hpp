@@ -33,6 +33,9 @@ struct Decision {
     std::string reason;  // one phrase: "no certificate stored", "inside the CA's renewal window", ...
     // When the lifetime rule (or ARI) says the certificate becomes due.
     std::optional<core::SystemTime> renew_at;
+    // Due because the CA's ARI window (RFC 9773 §4.2) has begun: such a
+    // renewal is exempt from the CA's order limits (renewer/plan_budget.hpp).
+    bool ari_window = false;
 };
 
 // `current`: the stored bundle (nullopt when none). `ari`: the CA's renewal

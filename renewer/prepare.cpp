@@ -230,6 +230,7 @@ void plan_jobs(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
         const auto ari = renewal_info(job, transport, run_deadline);
         const auto decision = decide(job.current, input, now, ari, random_fraction());
         job.due = decision.due;
+        job.ari_window = decision.ari_window;
         job.result.reason = decision.reason;
         job.result.outcome = decision.due ? Outcome::would_renew : Outcome::not_due;
     }

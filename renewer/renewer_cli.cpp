@@ -50,6 +50,8 @@ Exit codes:
   0  nothing to do, or every certificate renewed
   1  some certificate failed (the others were still processed)
   2  bad configuration or flags; nothing was attempted
+  3  nothing failed, but the CA answered rateLimited: the certificates not
+     ordered are deferred to a later run (--max-new-orders deferrals exit 0)
 
 Settings: command-line flags > environment variables > --config file >
 built-in defaults, for every setting (docs/configuration.md).
@@ -67,8 +69,9 @@ runtime: flags and configuration (--config, or RENEWER_CONFIG=FILE when
 neither --config nor -d/--cert is given) are read once (an error goes to
 /runtime/init/error, exit 2), then one run per invocation, bounded by the
 invocation's deadline. Event (all optional): {"force": bool, "dry_run": bool}.
-Exit code 0 answers with the report as JSON; 1 is an invocation error of
-type Renewer.CertificateFailed naming the failed certificates.
+Exit code 0 answers with the report as JSON; 1 (and 3) is an invocation
+error of type Renewer.CertificateFailed naming the failed (or deferred)
+certificates.
 
 Secrets are never taken from argv alone: --eab-hmac-key may also come from
 ACME_EAB_HMAC_KEY, the TSIG secret from RFC2136_TSIG_SECRET or

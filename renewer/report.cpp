@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/log.hpp"
+#include "renewer/exit_codes.hpp"
 #include "renewer/metrics.hpp"
 
 namespace renewer {
@@ -34,6 +35,7 @@ const char* to_string(Outcome outcome) {
         case Outcome::would_renew: return "due";
         case Outcome::locked: return "skipped";
         case Outcome::failed: return "failed";
+        case Outcome::deferred: return "deferred";
     }
     return "unknown";
 }
@@ -44,10 +46,22 @@ bool RunReport::any_changed() const {
     });
 }
 
+std::size_t RunReport::deferred() const {
+    return static_cast<std::size_t>(
+        std::count_if(certificates.begin(), certificates.end(),
+                      [](const CertificateResult& r) { return r.outcome == Outcome::deferred; }));
+}
+
 int RunReport::exit_code() const {
     const bool failed = std::any_of(certificates.begin(), certificates.end(),
                                     [](const CertificateResult& r) { return r.outcome == Outcome::failed; });
-    return failed || !replacement_errors.empty() ? 1 : 0;
+    if (failed || !replacement_errors.empty()) {
+        return k_exit_failed;
+    }
+    const bool refused = std::any_of(certificates.begin(), certificates.end(), [](const CertificateResult& r) {
+        return r.outcome == Outcome::deferred && r.rate_limited;
+    });
+    return refused ? k_exit_deferred : k_exit_ok;
 }
 
 void print_report(const RunReport& report, std::string_view metrics_namespace) {
@@ -69,8 +83,12 @@ void print_report(const RunReport& report, std::string_view metrics_namespace) {
         for (const auto& e : report.replacement_errors) {
             std::cout << "  replace    failed: " << e << "\n";
         }
-        std::cout << fmt::format("\n{} certificate(s) in {:.1f} s\n", report.certificates.size(),
+        std::cout << fmt::format("\n{} certificate(s) in {:.1f} s", report.certificates.size(),
                                  static_cast<double>(report.duration.count()) / 1000.0);
+        if (const auto deferred = report.deferred(); deferred > 0) {
+            std::cout << fmt::format(", {} deferred to a later run", deferred);
+        }
+        std::cout << "\n";
         return;
     }
     print_report_json(report, metrics_namespace);
@@ -96,11 +114,9 @@ nlohmann::json report_to_json(const RunReport& report) {
     for (const auto& e : report.replacement_errors) {
         replacements.push_back({{"replace", "failed"}, {"error", e}});
     }
-    return {{"exit_code", report.exit_code()},
-            {"changed", report.any_changed()},
-            {"duration_ms", report.duration.count()},
-            {"certificates", std::move(certificates)},
-            {"replacements", std::move(replacements)}};
+    return {{"exit_code", report.exit_code()},         {"changed", report.any_changed()},
+            {"duration_ms", report.duration.count()},  {"deferred", report.deferred()},
+            {"certificates", std::move(certificates)}, {"replacements", std::move(replacements)}};
 }
 
 void print_report_json(const RunReport& report, std::string_view metrics_namespace) {
@@ -127,6 +143,7 @@ void print_report_json(const RunReport& report, std::string_view metrics_namespa
                               {"certificates", json["certificates"].size()},
                               {"changed", json["changed"]},
                               {"exit_code", json["exit_code"]},
+                              {"deferred", json["deferred"]},
                               {"duration_ms", json["duration_ms"]}};
     if (metrics) {
         metrics::add_run_metrics(summary, report, metrics_namespace, now);

@@ -16,7 +16,8 @@
 
 namespace renewer {
 
-enum class Outcome { renewed, stored_from_spool, not_due, would_renew, locked, failed };
+// deferred: due, but left to a later run by the CA's budget (renewer/plan_budget.hpp).
+enum class Outcome { renewed, stored_from_spool, not_due, would_renew, locked, failed, deferred };
 const char* to_string(Outcome outcome);
 
 struct CertificateResult {
@@ -29,6 +30,8 @@ struct CertificateResult {
     std::string not_after;  // of the certificate now current, when known
     std::chrono::milliseconds duration{0};
     bool ordered = false;  // this run sent it to the CA for an order (the OrdersPlaced metric)
+    // Deferred because the CA answered rateLimited (not by --max-new-orders).
+    bool rate_limited = false;
     // Set while the web tier has not been told of the certificate now
     // current: the replacement failed, or a run was killed during it.
     std::optional<OwedReplacement> replacement_owed;
@@ -41,13 +44,16 @@ struct RunReport {
     std::chrono::milliseconds duration{0};
 
     bool any_changed() const;
-    // 0 nothing to do or all renewed; 1 some certificate (or replacement) failed.
+    std::size_t deferred() const;
+    // 0 nothing to do, all renewed, or some deferred by --max-new-orders; 1
+    // some certificate (or replacement) failed; else 3 when some certificate
+    // was deferred because the CA answered rateLimited (renewer/exit_codes.hpp).
     int exit_code() const;
 };
 
 // The report as one JSON object, the one serializer of a report (print_report's
 // JSON lines and the Lambda response are cut from it):
-//   {"exit_code": N, "changed": bool, "duration_ms": N,
+//   {"exit_code": N, "changed": bool, "duration_ms": N, "deferred": N,
 //    "certificates": [{"id", "domains", "store", "outcome", "reason",
 //                      "serial", "not_after", "duration_ms",
 //                      "replacement_owed": null | {"serial", "target", "since", "error"}}],

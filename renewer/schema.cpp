@@ -52,7 +52,7 @@ std::optional<std::string> metrics_namespace_problem(std::string_view text) {
 
 constexpr std::string_view k_key_types = "ec256|ec384|rsa2048|rsa3072|rsa4096";
 
-const std::array<Setting, 22> k_global{{
+const std::array<Setting, 23> k_global{{
     {.key = "server",
      .flag = "server",
      .env = "ACME_SERVER",
@@ -83,6 +83,13 @@ const std::array<Setting, 22> k_global{{
      .min = 1,
      .max = 64,
      .help = "orders in flight at once (default 4)"},
+    {.key = "max_new_orders",
+     .flag = "max-new-orders",
+     .type = Type::integer,
+     .min = 0,
+     .max = 100000,
+     .help = "new orders per run, most urgent first; ARI renewals do not count, the rest is deferred (default 300: "
+             "Let's Encrypt's 300 per account per 3 hours)"},
     {.key = "jitter_seconds",
      .type = Type::integer,
      .min = 0,

@@ -508,5 +508,34 @@ class FlagsExist(unittest.TestCase):
         self.assertIn("--store", help_flags(renewer, "run"))
 
 
+# --- 4. parallel tasks ----------------------------------------------------------
+
+class ParallelTasks(unittest.TestCase):
+    """ParallelTasks (docs/deployment.md, "Parallel runs"): the schedule starts
+    that many ECS tasks at once, and they share Let's Encrypt's 300 new orders
+    per account per 3 hours through --max-new-orders."""
+
+    def resolved(self, tasks):
+        params = dict(scenario_parameters("ecs", "none", False), ParallelTasks=str(tasks))
+        return cfn.evaluate(cfn.load(TEMPLATE), params)["Resources"]
+
+    def test_tasks_share_the_order_budget(self):
+        spec = cfn.load(TEMPLATE)["Parameters"]["ParallelTasks"]
+        self.assertEqual(str(spec["Default"]), "1")
+        for tasks in range(int(spec["MinValue"]), int(spec["MaxValue"]) + 1):
+            with self.subTest(tasks=tasks):
+                res = self.resolved(tasks)
+                self.assertEqual(str(res["Schedule"]["Properties"]["Target"]["EcsParameters"]["TaskCount"]),
+                                 str(tasks))
+                command = res["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Command"]
+                per_task = int(command[command.index("--max-new-orders") + 1])
+                self.assertLessEqual(per_task * tasks, 300, "the tasks together would exceed the CA's limit")
+                self.assertGreaterEqual(per_task * tasks, 270, "the tasks leave much of the budget unused")
+
+    def test_one_task_has_the_whole_budget(self):
+        command = self.resolved(1)["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Command"]
+        self.assertEqual(command[command.index("--max-new-orders") + 1], "300")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -28,6 +28,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from faults_common import TOTALS, FaultCase, ZONE, figure, print_totals  # noqa: E402
+from e2e_common import RENEWER, run  # noqa: E402
+from harness.boulder_proxy import BoulderProxy  # noqa: E402
 
 ORDER_CREATED = r'"msg":"acme: order created"'
 
@@ -162,6 +164,148 @@ class TwoRunsAtOnce(FaultCase):
         self.expiry("other-pid-ns", s.store_args(secret), name,
                     lambda rec: s.fake.seed_secret(secret + "-lock", string=json.dumps(rec)), record)
         self.assert_good_current(secret, [name])
+
+
+def by_outcome(result):
+    """{outcome: [certificate ids]} of a run's report."""
+    out = {}
+    for cid, entry in (result.certs or {}).items():
+        out.setdefault(entry["outcome"], []).append(cid)
+    return out
+
+
+class CaBudget(FaultCase):
+    """The CA's budget (docs/configuration.md, "Many certificates"): Boulder's
+    new-orders-per-account limit, taught to tests/harness/boulder_proxy.py
+    with a small number and a short window, in front of Pebble. A backlog
+    larger than the limit converges over several runs without one rateLimited
+    answer; a rateLimited answer with a long Retry-After stops new orders for
+    the rest of the run."""
+
+    def proxy(self, **rules):
+        proxy = BoulderProxy(self.stack.ca.directory, self.stack.ca.ca_bundle).start()
+        self.addCleanup(proxy.stop)
+        proxy.set_rules(**rules)
+        return proxy
+
+    def run_via(self, proxy, names, secret_prefix, *extra):
+        s = self.stack
+        cmd = [RENEWER, "run", "--server", proxy.directory, "--ca-bundle", proxy.ca_bundle, "--trust-root",
+               s.root_file, "--email", "ops@example.test", "--agree-tos", "--spool-dir", s.spool, "--log-format",
+               "json", "--log-level", "info", "--account-file", os.path.join(s.accounts, "budget.json"),
+               *s.dns_args(), "--store", "aws-sm:%s/{name}" % secret_prefix, *extra]
+        for name in names:
+            cmd += ["--cert", name]
+        return run(cmd, env=s.env(), timeout=180)
+
+    def test_backlog_converges_within_the_limit(self):
+        window = 6
+        proxy = self.proxy(new_orders_per_account={"limit": 5, "window": window})
+        names = ["budget-%02d.%s" % (i, ZONE) for i in range(12)]
+        renewed_per_run = []
+        for attempt in range(3):
+            r = self.run_via(proxy, names, "faults/budget", "--max-new-orders", "5")
+            self.assertEqual(r.rc, 0, "deferrals by --max-new-orders are the configured pacing\n" + r.explain())
+            got = by_outcome(r)
+            renewed_per_run.append(len(got.get("renewed", [])))
+            left = 12 - sum(renewed_per_run)
+            self.assertEqual(len(got.get("deferred", [])), left, r.explain())
+            self.assertEqual(r.summary["deferred"], left, r.explain())
+            # Most urgent first: with nothing stored, in the configuration's order.
+            self.assertEqual(sorted(got.get("renewed", [])),
+                             names[sum(renewed_per_run[:-1]):sum(renewed_per_run)], r.explain())
+            for cid in got.get("deferred", []):
+                self.assertIn("--max-new-orders (5)", r.certs[cid]["reason"])
+            time.sleep(window)  # the runs are further apart than the CA's window (a day vs 3 hours)
+        self.assertEqual(renewed_per_run, [5, 5, 2])
+        self.assertEqual(proxy.counts().get("newOrderLimited", 0), 0, "the CA had to refuse an order")
+        for name in names:
+            self.assert_good_current("faults/budget/" + name, [name])
+        figure("budget: 12 certificates, CA limit 5 per window, --max-new-orders 5: runs renewed %s, "
+               "0 rateLimited answers" % renewed_per_run)
+
+    def test_rate_limited_stops_new_orders(self):
+        proxy = self.proxy(new_orders_per_account={"limit": 3, "window": 3600, "retry_after": 3600})
+        names = ["ratelim-%02d.%s" % (i, ZONE) for i in range(6)]
+        orders = self.stack.orders()
+        r = self.run_via(proxy, names, "faults/ratelim", "--max-new-orders", "10", "--concurrency", "1")
+        self.assertEqual(r.rc, 3, "a rateLimited answer must show in the exit status\n" + r.explain())
+        got = by_outcome(r)
+        self.assertEqual(sorted(got.get("renewed", [])), names[:3], r.explain())
+        self.assertEqual(sorted(got.get("deferred", [])), names[3:], r.explain())
+        self.assertNotIn("failed", got, r.explain())
+        self.assertIn("rateLimited", r.certs[names[3]]["reason"])
+        self.assertIn("Retry-After 3600 s", r.certs[names[3]]["reason"])
+        counts = proxy.counts()
+        self.assertEqual(counts.get("newOrderLimited", 0), 1, "orders went on after the CA refused one")
+        self.assertEqual(counts.get("newOrder", 0), 4, counts)
+        self.assertEqual(self.stack.orders(), orders + 3)
+        self.assert_no_txt()
+        figure("rate-limited: CA limit 3 with Retry-After 3600 s, 6 due: 3 renewed, 1 refused, 2 not asked; "
+               "exit 3: %s" % r.certs[names[3]]["reason"])
+
+
+class ParallelRuns(FaultCase):
+    """Several runs over the same certificates at once (docs/deployment.md,
+    "Parallel runs"): each takes the leases of at most --max-new-orders
+    certificates, skips one leased by another run at once and takes the next,
+    so the runs split the work. With Route53 changes taking 2 s to INSYNC, and
+    the runs started STAGGER seconds apart, as tasks of one schedule start
+    (a run that leased every due certificate would leave the others nothing)."""
+
+    COUNT = 40
+    RUNS = 4
+    STAGGER = 1.5
+
+    def spawn_all(self, names, prefix, runs, max_new_orders):
+        args = ["--store", "aws-sm:%s/{name}" % prefix, "--max-new-orders", str(max_new_orders)]
+        for name in names:
+            args += ["--cert", name]
+        children = []
+        for i in range(runs):
+            if i:
+                time.sleep(self.STAGGER)
+            children.append(self.spawn(*args, account="par", log_level="info"))
+        return [c.finish(timeout=240) for c in children]
+
+    def test_four_runs_split_the_work(self):
+        s = self.stack
+        s.fake.set_change_delay(2)
+        # One run doing all: the yardstick (and it registers the shared account).
+        alone = ["alone-%02d.%s" % (i, ZONE) for i in range(self.COUNT)]
+        (one,) = self.spawn_all(alone, "faults/alone", 1, self.COUNT)
+        self.assertEqual(one.rc, 0, one.explain())
+        self.assertEqual(len(by_outcome(one).get("renewed", [])), self.COUNT, one.explain())
+
+        names = ["par-%02d.%s" % (i, ZONE) for i in range(self.COUNT)]
+        orders = s.orders()
+        results = self.spawn_all(names, "faults/par", self.RUNS, self.COUNT // self.RUNS)
+        renewed, skipped = [], 0
+        for r in results:
+            self.assertEqual(r.rc, 0, r.explain())
+            got = by_outcome(r)
+            self.assertNotIn("failed", got, r.explain())
+            self.assertGreater(len(got.get("renewed", [])), 0, "a run did nothing\n" + r.explain())
+            renewed += got.get("renewed", [])
+            skipped += len(got.get("skipped", []))
+            for cid in got.get("skipped", []):
+                self.assertIn("locked by", r.certs[cid]["reason"])
+        self.assertEqual(sorted(renewed), names, "each certificate renewed by exactly one run")
+        self.assertEqual(s.orders() - orders, self.COUNT, "each certificate ordered exactly once")
+        for name in names:
+            state = self.assert_good_current("faults/par/" + name, [name])
+            self.assertIsNotNone(state)
+            self.assertEqual(len(s.secret_state("faults/par/" + name)["versions"]), 1, name)
+        self.assert_no_txt()
+        # Each run's time counts from its own start; the last began (RUNS-1)*STAGGER s late.
+        slowest = max(r.seconds for r in results)
+        self.assertLess(slowest, 0.6 * one.seconds,
+                        "the slowest of %d runs took %.1f s, one run doing all %.1f s" %
+                        (self.RUNS, slowest, one.seconds))
+        figure("parallel: %d certificates, Route53 change delay 2 s: one run %.1f s; %d runs at once, slowest "
+               "%.1f s (%s), %d lease skips, %d orders" %
+               (self.COUNT, one.seconds, self.RUNS, slowest, ", ".join("%.1f" % r.seconds for r in results),
+                skipped, s.orders() - orders))
 
 
 if __name__ == "__main__":

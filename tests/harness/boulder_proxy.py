@@ -40,6 +40,17 @@ Rules (all off by default except the replaces check, which is Boulder's rule):
                         or "valid" are turned into "processing" without a
                         certificate URL, with Retry-After: s (Boulder's
                         asynchronous finalize).
+  new_orders_per_account
+                        {"limit": n, "window": s (default 10800), "retry_after":
+                        s (default: until the oldest counted order leaves the
+                        window)}: Boulder's NewOrdersPerAccount limit (Let's
+                        Encrypt: 300 per 3 hours) with a small n. A newOrder
+                        past n in the window is answered 429
+                        urn:ietf:params:acme:error:rateLimited with Retry-After;
+                        a newOrder carrying `replaces` (RFC 9773 section 5, an
+                        ARI renewal) is exempt, as Boulder exempts renewals
+                        inside the suggested window. counts() adds
+                        "newOrderLimited" (answered rateLimited).
 
 Request kinds (Pebble 2.4 paths): directory, newNonce, newAccount, account,
 newOrder, order, authz, challenge, finalize, certificate, alternateChain,
@@ -149,6 +160,8 @@ class _Rules:
             self.retry_after_on_500 = rules.get("retry_after_on_500")
             self.faults = [dict(f) for f in rules.get("faults", [])]
             self.hold = dict(rules.get("hold_processing") or {})
+            self.new_orders = dict(rules.get("new_orders_per_account") or {})
+            self.order_times = {}  # account URL (kid) -> monotonic times of counted newOrders
 
     def clear_counts(self):
         with self.lock:
@@ -233,6 +246,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _boulder_checks(self, kind, body):
         rules = self.server.proxy.rules
+        limited = self._new_orders_limit(kind, body)
+        if limited:
+            return limited
         if kind != "newOrder" or not rules.replaces_owner_check:
             return None
         protected, payload = parse_jws(body)
@@ -245,6 +261,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return _problem(403, "unauthorized",
                             "requester account did not request the certificate being replaced by this order")
         return None
+
+    def _new_orders_limit(self, kind, body):
+        """Boulder's NewOrdersPerAccount (ratelimits: a bucket per account) as a
+        sliding window: the rateLimited answer when this newOrder is one too many."""
+        rules = self.server.proxy.rules
+        if kind != "newOrder" or not rules.new_orders.get("limit"):
+            return None
+        protected, payload = parse_jws(body)
+        if (payload or {}).get("replaces"):
+            return None
+        limit = rules.new_orders["limit"]
+        window = rules.new_orders.get("window", 10800)
+        now = time.monotonic()
+        with rules.lock:
+            times = [t for t in rules.order_times.get(protected.get("kid"), []) if now - t < window]
+            if len(times) < limit:
+                rules.order_times[protected.get("kid")] = times + [now]
+                return None
+            rules.counts["newOrderLimited"] = rules.counts.get("newOrderLimited", 0) + 1
+        retry_after = rules.new_orders.get("retry_after", int(window - (now - times[0])) + 1)
+        return _problem(429, "rateLimited",
+                        "too many new orders (%d) from this account in the last %d s, retry after %d s" %
+                        (limit, window, retry_after), retry_after)
 
     def _forward(self, kind, body):
         proxy = self.server.proxy

@@ -111,6 +111,7 @@ TEST(PlanDecide, DueWhenExpired) {
     const auto decision = renewer::decide(current, input_for({"example.com"}), now);
     EXPECT_TRUE(decision.due);
     EXPECT_EQ(decision.reason, "expired on " + core::format_time(now - k_day));
+    EXPECT_FALSE(decision.ari_window);  // the lifetime rule: an order the CA counts
 }
 
 TEST(PlanDecide, DueInsideTheAriWindowEvenWhenTheLifetimeRuleSaysNo) {
@@ -120,6 +121,7 @@ TEST(PlanDecide, DueInsideTheAriWindowEvenWhenTheLifetimeRuleSaysNo) {
     const auto decision = renewer::decide(current, input_for({"example.com"}), now, ari, 0.25);
     EXPECT_TRUE(decision.due);
     EXPECT_EQ(decision.reason, "inside the CA's renewal window");
+    EXPECT_TRUE(decision.ari_window);  // exempt from the CA's order limits (renewer/plan_budget.hpp)
     ASSERT_TRUE(decision.renew_at);
     EXPECT_EQ(*decision.renew_at, now - hours(1));  // a quarter into the window
 }
