@@ -16,6 +16,7 @@
 #include "core/retry.hpp"
 #include "core/subprocess.hpp"
 #include "renewer/certfetch_lock.hpp"
+#include "renewer/certfetch_parts.hpp"
 #include "renewer/exit_codes.hpp"
 #include "secrets/bundle.hpp"
 
@@ -151,14 +152,18 @@ void sweep(const std::string& dir) {
 // key itself, in argv or env. A reload that hangs is stopped after
 // --reload-timeout (its whole process group), so certfetch's timer keeps
 // firing.
-core::Status run_reload(const Options& options) {
+// With --all (`one_certificate` false) only CERTFETCH_DIR: the files are one
+// folder down, one folder per name.
+core::Status run_reload(const Options& options, bool one_certificate) {
     core::SubprocessOptions reload;
     reload.argv = core::shell_argv(options.reload);
     reload.env = core::child_environment();
     reload.env.push_back("CERTFETCH_DIR=" + options.out_dir);
-    reload.env.push_back("CERTFETCH_FULLCHAIN=" + join(options.out_dir, k_fullchain_file));
-    reload.env.push_back("CERTFETCH_PRIVKEY=" + join(options.out_dir, k_privkey_file));
-    reload.env.push_back("CERTFETCH_CHAIN=" + join(options.out_dir, k_chain_file));
+    if (one_certificate) {
+        reload.env.push_back("CERTFETCH_FULLCHAIN=" + join(options.out_dir, k_fullchain_file));
+        reload.env.push_back("CERTFETCH_PRIVKEY=" + join(options.out_dir, k_privkey_file));
+        reload.env.push_back("CERTFETCH_CHAIN=" + join(options.out_dir, k_chain_file));
+    }
     reload.timeout = options.reload_timeout;
     reload.on_line = [](std::string_view line) {
         core::log::info("certfetch: reload output", {{"line", std::string(line)}});
@@ -288,7 +293,8 @@ std::vector<core::LiveFile> files_of(const Options& options, const secrets::Bund
 // Writes `bundle` as the new live version when it differs from what readers
 // get now (one switch: docs/architecture.md#crash-safety); fixes modes in
 // place otherwise. Returns the names that changed, empty when none did.
-core::Result<std::string> install(const Options& options, const secrets::Bundle& bundle) {
+// `marker`: the reload-owed file to create before the switch; empty = none.
+core::Result<std::string> install(const Options& options, const secrets::Bundle& bundle, const std::string& marker) {
     const auto files = files_of(options, bundle);
     TRY_ASSIGN(auto now, core::read_live_files(options.out_dir, file_names()));
     std::string changed;
@@ -308,10 +314,10 @@ core::Result<std::string> install(const Options& options, const secrets::Bundle&
         }
         return changed;
     }
-    if (!options.reload.empty()) {
+    if (!marker.empty()) {
         // Written before the switch: if we die between it and the reload,
         // the next run still owes nginx a reload.
-        if (auto marked = core::write_file_atomic(join(options.out_dir, k_reload_marker), "", {}); !marked.ok()) {
+        if (auto marked = core::write_file_atomic(marker, "", {}); !marked.ok()) {
             core::log::warn("certfetch: " + marked.error().message);
         }
     }
@@ -320,12 +326,12 @@ core::Result<std::string> install(const Options& options, const secrets::Bundle&
     return changed;
 }
 
-int reload_if_owed(const Options& options, bool changed) {
+int reload_if_owed(const Options& options, bool changed, bool one_certificate) {
     const auto marker = join(options.out_dir, k_reload_marker);
     if (options.reload.empty() || (!changed && !file_exists(marker))) {
         return k_exit_ok;
     }
-    if (auto reloaded = run_reload(options); !reloaded.ok()) {
+    if (auto reloaded = run_reload(options, one_certificate); !reloaded.ok()) {
         core::log::error("certfetch: " + reloaded.error().message +
                          " (the files were written; the next run retries the reload)");
         return k_exit_reload_failed;
@@ -382,7 +388,7 @@ int run(const Options& options) {
         return fail(selection.error + "; files in " + options.out_dir + " left unchanged");
     }
     const auto& bundle = *selection.bundle;
-    auto changed = install(options, bundle);
+    auto changed = install(options, bundle, options.reload.empty() ? "" : join(options.out_dir, k_reload_marker));
     if (!changed.ok()) {
         return fail(changed.error().message + "; readers still get the previous files in " + options.out_dir);
     }
@@ -394,7 +400,30 @@ int run(const Options& options) {
     } else {
         core::log::info("certfetch: certificate unchanged", fields);
     }
-    return reload_if_owed(options, !changed->empty());
+    return reload_if_owed(options, !changed->empty(), true);
 }
+
+namespace detail {
+
+void sweep_folder(const std::string& dir) { sweep(dir); }
+
+core::Result<Fetched> fetch_into(secrets::Store& store, const Options& options, const std::string& marker) {
+    secrets::VerifyOptions verify;
+    verify.expect_name = options.expect_name;
+    verify.now = options.now;
+    auto selection = select(store, options, verify);
+    if (selection.keep_disk) {
+        return Fetched{};
+    }
+    if (!selection.bundle) {
+        return make_error(selection.transient ? ErrorKind::io : ErrorKind::invalid_input, selection.error);
+    }
+    TRY_ASSIGN(auto changed, install(options, *selection.bundle, marker));
+    return Fetched{std::move(changed), selection.bundle->serial};
+}
+
+int reload_once(const Options& options, bool changed) { return reload_if_owed(options, changed, false); }
+
+}  // namespace detail
 
 }  // namespace renewer::certfetch

@@ -13,6 +13,7 @@
 #include <cxxopts.hpp>
 
 #include "renewer/certfetch.hpp"
+#include "renewer/certfetch_all.hpp"
 #include "renewer/exit_codes.hpp"
 #include "version.hpp"
 
@@ -41,9 +42,19 @@ in its own process group; when it has not finished after --reload-timeout
 seconds (default 60, 1..3600) the group gets SIGTERM, then SIGKILL, and the
 reload counts as failed (exit 3; the next run retries it).
 
+--all fetches every certificate under a location into one folder per name,
+OUT/NAME/{fullchain,privkey,chain}.pem, for nginx's
+`ssl_certificate OUT/$ssl_server_name/fullchain.pem` (deploy/nginx/):
+--secret-id customers/ lists the secrets named customers/NAME (ListSecrets),
+--store dir:/srv/certs the bundle folders /srv/certs/NAME. Each certificate
+must cover its NAME. A bundle that cannot be served is logged with its name
+and skipped (its folder is left as it was); --reload runs once when any
+folder changed; the exit code is then 1 if any name was skipped.
+
 Exit codes:
   0  files written, or unchanged
-  1  failure; existing files were left exactly as they were
+  1  failure; existing files were left exactly as they were (--all: some
+     names skipped, the others fetched)
   2  bad flags
   3  files written, but --reload failed (retried by the next run)
 )";
@@ -109,6 +120,13 @@ std::chrono::seconds parse_seconds(const std::string& flag, const std::string& t
     return std::chrono::seconds(seconds);
 }
 
+// --all (docs/customer-domains.md): the location is --secret-id PREFIX or
+// --store SPEC; --prefix narrows it.
+void add_all_options(cxxopts::Options& options) {
+    options.add_options()("all", "fetch every certificate under --secret-id PREFIX / --store SPEC into OUT/NAME/")(
+        "prefix", "with --all: only names starting with this", cxxopts::value<std::string>());
+}
+
 }  // namespace
 
 int certfetch_main(int argc, char** argv) {
@@ -129,6 +147,7 @@ int certfetch_main(int argc, char** argv) {
             cxxopts::value<std::string>()->default_value("120"))(
             "lock-wait", "seconds to wait for another certfetch writing the same folder (0..3600)",
             cxxopts::value<std::string>()->default_value("300"));
+        add_all_options(options);
         auto args = options.parse(argc, argv);
         if (args.count("help") != 0U) {
             std::cout << options.help() << k_usage_tail;
@@ -172,6 +191,12 @@ int certfetch_main(int argc, char** argv) {
         run.reload_timeout = parse_seconds("--reload-timeout", args["reload-timeout"].as<std::string>(), 1, 3600);
         run.retry_for = parse_seconds("--retry-for", args["retry-for"].as<std::string>(), 0, 3600);
         run.lock_wait = parse_seconds("--lock-wait", args["lock-wait"].as<std::string>(), 0, 3600);
+        if (args.count("all") != 0U) {
+            return certfetch::run_all(run, args.count("prefix") != 0U ? args["prefix"].as<std::string>() : "");
+        }
+        if (args.count("prefix") != 0U) {
+            throw BadFlag{"--prefix lists names: it needs --all"};
+        }
         return certfetch::run(run);
     } catch (const BadFlag& e) {
         std::cerr << "certfetch: " << e.message << "\n";

@@ -1,0 +1,169 @@
+#include "renewer/certfetch_all.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include "core/log.hpp"
+#include "core/retry.hpp"
+#include "renewer/certfetch_lock.hpp"
+#include "renewer/certfetch_parts.hpp"
+#include "renewer/exit_codes.hpp"
+
+namespace renewer::certfetch {
+namespace {
+
+using core::ErrorKind;
+
+int fail(const std::string& message) {
+    core::log::error("certfetch --all: " + message);
+    return k_exit_failed;
+}
+
+// The folder name is what nginx looks up ($ssl_server_name, lower case in
+// practice: RFC 6066 §3 host names): a lower-case host name, never a path.
+std::string folder_name_problem(const std::string& name) {
+    if (name.empty() || name.size() > 253) {
+        return "is not a host name (empty or longer than 253 characters)";
+    }
+    if (name.front() == '.' || name.find("..") != std::string::npos) {
+        return "is not a host name (empty label)";
+    }
+    const bool ok = std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '*' || c == '_';
+    });
+    return ok ? "" : "is not a lower-case host name usable as a folder name";
+}
+
+// A folder per name already (not only our lock and marker files).
+bool has_name_folders(const std::string& out_dir) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(out_dir, ec)) {
+        if (!entry.path().filename().string().starts_with(".") && entry.is_directory(ec)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// The listing, retried with backoff for --retry-for while it cannot be read
+// and no name has a folder yet (a fresh host at boot, as run() does).
+core::Result<std::vector<secrets::Listing>> list_with_retry(secrets::Store& store, const Options& options,
+                                                            const std::string& prefix) {
+    const auto deadline = core::Deadline::after(options.retry_for);
+    core::RetryPolicy policy;
+    policy.base_delay = std::chrono::seconds(1);
+    policy.max_delay = std::chrono::seconds(20);
+    for (int retry = 0;; ++retry) {
+        auto listed = store.list(prefix);
+        if (listed.ok() || listed.error().kind == ErrorKind::invalid_input || has_name_folders(options.out_dir) ||
+            deadline.expired()) {
+            return listed;
+        }
+        core::log::warn("certfetch --all: " + listed.error().message + "; retrying (--retry-for " +
+                            std::to_string(options.retry_for.count()) + " s)",
+                        {{"attempt", std::to_string(retry + 1)}});
+        const auto window = core::backoff_delay(policy, retry) / 2 + policy.base_delay / 2;
+        if (!core::sleep_for(window, deadline).ok() && core::cancelled()) {
+            return listed;
+        }
+    }
+}
+
+struct Tally {
+    int written = 0;
+    int unchanged = 0;
+    std::vector<std::string> skipped;
+};
+
+// One name into OUT/NAME; never stops the others.
+void fetch_one(secrets::Listing& entry, const Options& options, const std::string& marker, Tally& tally) {
+    const auto skip = [&](const std::string& why) {
+        core::log::error("certfetch --all: skipped " + entry.name + ": " + why, {{"source", entry.spec}});
+        tally.skipped.push_back(entry.name);
+    };
+    if (auto problem = folder_name_problem(entry.name); !problem.empty()) {
+        return skip("the name " + problem);
+    }
+    Options one = options;
+    one.out_dir = (std::filesystem::path(options.out_dir) / entry.name).string();
+    one.expect_name = entry.name;
+    one.reload.clear();
+    std::error_code ec;
+    std::filesystem::create_directories(one.out_dir, ec);
+    if (ec) {
+        return skip("cannot create " + one.out_dir + ": " + ec.message());
+    }
+    detail::sweep_folder(one.out_dir);
+    auto fetched = detail::fetch_into(*entry.store, one, marker);
+    if (!fetched.ok()) {
+        return skip(fetched.error().message + "; files in " + one.out_dir + " left unchanged");
+    }
+    core::log::Fields fields = {{"name", entry.name}, {"source", entry.spec}, {"serial", fetched->serial}};
+    if (fetched->files.empty()) {
+        ++tally.unchanged;
+        core::log::debug("certfetch --all: certificate unchanged", fields);
+        return;
+    }
+    ++tally.written;
+    fields.emplace_back("files", fetched->files);
+    core::log::info("certfetch --all: certificate written", fields);
+}
+
+std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& name : names) {
+        out += (out.empty() ? "" : ",") + name;
+    }
+    return out;
+}
+
+}  // namespace
+
+int run_all(const Options& options, const std::string& prefix) {
+    if (options.out_dir.empty() || options.secret_id.empty() == options.store.empty()) {
+        core::log::error("certfetch --all: give --out and exactly one of --secret-id PREFIX or --store SPEC");
+        return k_exit_bad_config;
+    }
+    const std::string spec = options.store.empty() ? "aws-sm:" + options.secret_id : options.store;
+    auto store = secrets::make_store(spec, options.store_config);
+    if (!store.ok()) {
+        core::log::error("certfetch --all: " + store.error().message);
+        return store.error().kind == ErrorKind::invalid_input ? k_exit_bad_config : k_exit_failed;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(options.out_dir, ec);
+    if (ec) {
+        return fail("cannot create " + options.out_dir + ": " + ec.message());
+    }
+    auto lock = lock_out_dir(options.out_dir, options.lock_wait);
+    if (!lock.ok()) {
+        return fail(lock.error().message + "; files in " + options.out_dir + " left unchanged");
+    }
+    auto listed = list_with_retry(**store, options, prefix);
+    if (!listed.ok()) {
+        return fail(listed.error().message + "; files in " + options.out_dir + " left unchanged");
+    }
+    const std::string marker =
+        options.reload.empty() ? "" : (std::filesystem::path(options.out_dir) / k_reload_marker).string();
+    Tally tally;
+    for (auto& entry : *listed) {
+        fetch_one(entry, options, marker, tally);
+    }
+    core::log::Fields summary = {{"source", (*store)->describe() + prefix},
+                                 {"listed", std::to_string(listed->size())},
+                                 {"written", std::to_string(tally.written)},
+                                 {"unchanged", std::to_string(tally.unchanged)},
+                                 {"skipped", std::to_string(tally.skipped.size())}};
+    if (!tally.skipped.empty()) {
+        summary.emplace_back("skipped_names", joined(tally.skipped));
+    }
+    core::log::info("certfetch --all: done", summary);
+    const int reloaded = detail::reload_once(options, tally.written > 0);
+    if (reloaded != k_exit_ok) {
+        return reloaded;
+    }
+    return tally.skipped.empty() ? k_exit_ok : k_exit_failed;
+}
+
+}  // namespace renewer::certfetch
