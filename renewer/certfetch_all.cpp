@@ -1,7 +1,10 @@
 #include "renewer/certfetch_all.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "core/log.hpp"
@@ -70,17 +73,30 @@ core::Result<std::vector<secrets::Listing>> list_with_retry(secrets::Store& stor
     }
 }
 
+enum class Fate { written, unchanged, skipped };
+
 struct Tally {
+    std::mutex mutex;
     int written = 0;
     int unchanged = 0;
     std::vector<std::string> skipped;
+
+    void add(Fate fate, const std::string& name) {
+        switch (fate) {
+            case Fate::written: ++written; break;
+            case Fate::unchanged: ++unchanged; break;
+            case Fate::skipped: skipped.push_back(name); break;
+        }
+    }
 };
 
-// One name into OUT/NAME; never stops the others.
-void fetch_one(secrets::Listing& entry, const Options& options, const std::string& marker, Tally& tally) {
+// One name into OUT/NAME through `store` (the worker's connection); never
+// stops the others.
+Fate fetch_one(secrets::Store& location, const secrets::Listing& entry, const Options& options,
+               const std::string& marker) {
     const auto skip = [&](const std::string& why) {
         core::log::error("certfetch --all: skipped " + entry.name + ": " + why, {{"source", entry.spec}});
-        tally.skipped.push_back(entry.name);
+        return Fate::skipped;
     };
     if (auto problem = folder_name_problem(entry.name); !problem.empty()) {
         return skip("the name " + problem);
@@ -94,20 +110,49 @@ void fetch_one(secrets::Listing& entry, const Options& options, const std::strin
     if (ec) {
         return skip("cannot create " + one.out_dir + ": " + ec.message());
     }
+    auto store = location.open(entry.name);
+    if (!store.ok()) {
+        return skip(store.error().message);
+    }
     detail::sweep_folder(one.out_dir);
-    auto fetched = detail::fetch_into(*entry.store, one, marker);
+    auto fetched = detail::fetch_into(**store, one, marker);
     if (!fetched.ok()) {
         return skip(fetched.error().message + "; files in " + one.out_dir + " left unchanged");
     }
     core::log::Fields fields = {{"name", entry.name}, {"source", entry.spec}, {"serial", fetched->serial}};
     if (fetched->files.empty()) {
-        ++tally.unchanged;
         core::log::debug("certfetch --all: certificate unchanged", fields);
-        return;
+        return Fate::unchanged;
     }
-    ++tally.written;
     fields.emplace_back("files", fetched->files);
     core::log::info("certfetch --all: certificate written", fields);
+    return Fate::written;
+}
+
+// `workers` threads, each with its own connection (a store of `spec`: a
+// Store is used by one thread at a time), take the names in order. Real
+// Secrets Manager answers in tens of milliseconds, so 1,000 names one after
+// the other would take most of a minute (docs/customer-domains.md).
+void fetch_all(const std::string& spec, const std::vector<secrets::Listing>& listed, const Options& options,
+               const std::string& marker, int workers, Tally& tally) {
+    std::atomic<std::size_t> next{0};
+    const auto work = [&] {
+        auto location = secrets::make_store(spec, options.store_config);
+        for (std::size_t i = next++; i < listed.size(); i = next++) {
+            if (!location.ok()) {
+                core::log::error("certfetch --all: skipped " + listed[i].name + ": " + location.error().message);
+            }
+            const auto fate = location.ok() ? fetch_one(**location, listed[i], options, marker) : Fate::skipped;
+            const std::lock_guard lock(tally.mutex);
+            tally.add(fate, listed[i].name);
+        }
+    };
+    std::vector<std::jthread> threads;
+    const auto count = std::min<std::size_t>(static_cast<std::size_t>(std::max(workers, 1)), listed.size());
+    for (std::size_t t = 1; t < count; ++t) {
+        threads.emplace_back(work);
+    }
+    work();
 }
 
 std::string joined(const std::vector<std::string>& names) {
@@ -120,7 +165,7 @@ std::string joined(const std::vector<std::string>& names) {
 
 }  // namespace
 
-int run_all(const Options& options, const std::string& prefix) {
+int run_all(const Options& options, const std::string& prefix, int workers) {
     if (options.out_dir.empty() || options.secret_id.empty() == options.store.empty()) {
         core::log::error("certfetch --all: give --out and exactly one of --secret-id PREFIX or --store SPEC");
         return k_exit_bad_config;
@@ -142,14 +187,13 @@ int run_all(const Options& options, const std::string& prefix) {
     }
     auto listed = list_with_retry(**store, options, prefix);
     if (!listed.ok()) {
-        return fail(listed.error().message + "; files in " + options.out_dir + " left unchanged");
+        const int code = fail(listed.error().message + "; files in " + options.out_dir + " left unchanged");
+        return listed.error().kind == ErrorKind::invalid_input ? k_exit_bad_config : code;
     }
     const std::string marker =
         options.reload.empty() ? "" : (std::filesystem::path(options.out_dir) / k_reload_marker).string();
     Tally tally;
-    for (auto& entry : *listed) {
-        fetch_one(entry, options, marker, tally);
-    }
+    fetch_all(spec, *listed, options, marker, workers, tally);
     core::log::Fields summary = {{"source", (*store)->describe() + prefix},
                                  {"listed", std::to_string(listed->size())},
                                  {"written", std::to_string(tally.written)},

@@ -108,23 +108,29 @@ mode_t parse_key_mode(const std::string& text) {
     return static_cast<mode_t>(mode);
 }
 
-// Whole seconds in [low, high], or BadFlag naming the flag.
-std::chrono::seconds parse_seconds(const std::string& flag, const std::string& text, long low, long high) {
+// A whole number in [low, high] (`unit` names it in the message), or BadFlag naming the flag.
+long parse_whole(const std::string& flag, const std::string& text, long low, long high, const std::string& unit) {
     char* end = nullptr;
     errno = 0;
-    const long seconds = std::strtol(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || errno != 0 || seconds < low || seconds > high) {
-        throw BadFlag{flag + " " + text + ": expected whole seconds from " + std::to_string(low) + " to " +
+    const long value = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || value < low || value > high) {
+        throw BadFlag{flag + " " + text + ": expected " + unit + " from " + std::to_string(low) + " to " +
                       std::to_string(high)};
     }
-    return std::chrono::seconds(seconds);
+    return value;
+}
+
+std::chrono::seconds parse_seconds(const std::string& flag, const std::string& text, long low, long high) {
+    return std::chrono::seconds(parse_whole(flag, text, low, high, "whole seconds"));
 }
 
 // --all (docs/customer-domains.md): the location is --secret-id PREFIX or
 // --store SPEC; --prefix narrows it.
 void add_all_options(cxxopts::Options& options) {
     options.add_options()("all", "fetch every certificate under --secret-id PREFIX / --store SPEC into OUT/NAME/")(
-        "prefix", "with --all: only names starting with this", cxxopts::value<std::string>());
+        "prefix", "with --all: only names starting with this", cxxopts::value<std::string>())(
+        "parallel", "with --all: names fetched at once (1..64)",
+        cxxopts::value<std::string>()->default_value(std::to_string(certfetch::k_default_workers)));
 }
 
 }  // namespace
@@ -192,7 +198,9 @@ int certfetch_main(int argc, char** argv) {
         run.retry_for = parse_seconds("--retry-for", args["retry-for"].as<std::string>(), 0, 3600);
         run.lock_wait = parse_seconds("--lock-wait", args["lock-wait"].as<std::string>(), 0, 3600);
         if (args.count("all") != 0U) {
-            return certfetch::run_all(run, args.count("prefix") != 0U ? args["prefix"].as<std::string>() : "");
+            const auto workers = parse_whole("--parallel", args["parallel"].as<std::string>(), 1, 64, "a count");
+            return certfetch::run_all(run, args.count("prefix") != 0U ? args["prefix"].as<std::string>() : "",
+                                      static_cast<int>(workers));
         }
         if (args.count("prefix") != 0U) {
             throw BadFlag{"--prefix lists names: it needs --all"};

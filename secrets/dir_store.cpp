@@ -167,12 +167,16 @@ public:
             const auto name = entry.path().filename().string();
             if (name.starts_with(prefix) && is_bundle_folder(entry)) {
                 const auto sub = entry.path();
-                found.push_back({name, "dir:" + sub.string(),
-                                 std::make_unique<DirStore>(sub.string(), (sub / k_account).string())});
+                found.push_back({name, "dir:" + sub.string()});
             }
         }
         std::sort(found.begin(), found.end(), [](const Listing& a, const Listing& b) { return a.name < b.name; });
         return found;
+    }
+
+    core::Result<std::unique_ptr<Store>> open(std::string_view name) override {
+        const auto sub = std::filesystem::path(dir_) / name;
+        return std::unique_ptr<Store>(std::make_unique<DirStore>(sub.string(), (sub / k_account).string()));
     }
 
 private:

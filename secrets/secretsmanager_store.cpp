@@ -96,6 +96,10 @@ public:
 
     std::string describe() const override { return "aws-sm:" + secret_id_; }
 
+    core::Result<std::unique_ptr<Store>> open(std::string_view name) override {
+        return std::unique_ptr<Store>(std::make_unique<SecretsManagerStore>(api_, secret_id_ + std::string(name)));
+    }
+
     // ListSecrets, every page (docs/stores.md): the "name" filter is a
     // case-sensitive prefix match (botocore's Filter shape), checked again here.
     core::Result<std::vector<Listing>> list(std::string_view prefix) override {
@@ -178,8 +182,7 @@ private:
             if (name == nullptr || !name->starts_with(location) || is_side_record(*name)) {
                 continue;
             }
-            found.push_back({name->substr(secret_id_.size()), "aws-sm:" + *name,
-                             std::make_unique<SecretsManagerStore>(api_, *name)});
+            found.push_back({name->substr(secret_id_.size()), "aws-sm:" + *name});
         }
     }
 

@@ -35,15 +35,12 @@ namespace secrets {
 enum class Stage { current, previous };
 const char* to_string(Stage stage);
 
-class Store;
-
 // One certificate bundle found by Store::list().
 struct Listing {
     // Its key below the listed location: the secret name after the store's
     // prefix ("customers/" + "shop.example" -> "shop.example"), the folder name.
     std::string name;
-    std::string spec;              // make_store() opens it from this
-    std::unique_ptr<Store> store;  // opened already, sharing the lister's connection
+    std::string spec;  // make_store() opens it from this
 };
 
 // A Store is used by one thread at a time (the Secrets Manager store owns one
@@ -90,10 +87,14 @@ public:
     //                      bundle (bundle.json, or fullchain.pem + privkey.pem)
     // Never the side records of a bundle: leases ("-lock", .renewer.lock),
     // account records ("-account", account.json) and notes ("-replace-owed").
-    // Each Listing's store shares this store's connection: use them on this
-    // store's thread. Bundles are not read here: a bad one is found when its
-    // store is read. A store that cannot list says so (ErrorKind::invalid_input).
+    // Bundles are not read here: a bad one is found when its store is read.
+    // A store that cannot list says so (ErrorKind::invalid_input).
     virtual core::Result<std::vector<Listing>> list(std::string_view prefix);
+
+    // The store of one Listing::name of list(), sharing this store's
+    // connection and credentials (no new client per name): use it on this
+    // store's thread. A store that cannot list: ErrorKind::invalid_input.
+    virtual core::Result<std::unique_ptr<Store>> open(std::string_view name);
 };
 
 // Knobs shared by the stores; each ignores what does not apply to it.
