@@ -33,6 +33,7 @@ const char* to_string(Outcome outcome) {
         case Outcome::would_renew: return "due";
         case Outcome::locked: return "skipped";
         case Outcome::failed: return "failed";
+        case Outcome::waiting_customer_dns: return "waiting for customer DNS";
     }
     return "unknown";
 }

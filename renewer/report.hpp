@@ -15,7 +15,9 @@
 
 namespace renewer {
 
-enum class Outcome { renewed, stored_from_spool, not_due, would_renew, locked, failed };
+// waiting_customer_dns: due, but a customer's CNAME is not there yet
+// (docs/customer-domains.md); not a failure.
+enum class Outcome { renewed, stored_from_spool, not_due, would_renew, locked, failed, waiting_customer_dns };
 const char* to_string(Outcome outcome);
 
 struct CertificateResult {
