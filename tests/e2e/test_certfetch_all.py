@@ -83,8 +83,11 @@ class CertfetchAll(E2eCase):
         s = self.stack
         self.issue(*NAMES)
         out = os.path.join(self.tmpdir("fleet-"), "certs")
-        f1 = self.certfetch_all(out)
+        first_reloads = os.path.join(self.tmpdir("reloads-"), "first")
+        f1 = self.certfetch_all(out, "--reload", "echo reload >> " + first_reloads)
         self.assertEqual(f1.rc, 0, f1.explain())
+        with open(first_reloads) as f:
+            self.assertEqual(f.read().split(), ["reload"], "three folders written, one reload")
         self.assertEqual(sorted(n for n in os.listdir(out) if not n.startswith(".")), sorted(NAMES))
         web = MultiNameNginx(out)
         self.addCleanup(web.stop)
@@ -117,27 +120,35 @@ class CertfetchAll(E2eCase):
         with open(marker) as f:
             self.assertEqual(f.read().split(), ["reload"])
 
-        # A corrupted bundle (no previous version) is skipped with its name;
-        # a corrupted AWSCURRENT of a good name never replaces its good files.
+        # A corrupted bundle (no previous version) is skipped with its name
+        # and does not stop the names after it (news is renewed meanwhile:
+        # written, one reload); a corrupted AWSCURRENT of a good name never
+        # replaces its good files.
         bad = "broken." + ZONE
+        self.assertLess(bad, NAMES[2])  # listed before the renewed name
         s.fake.seed_secret("customers/" + bad, string='{"certificate": "not a certificate"')
         sm = s.fake.client("secretsmanager")
         self.addCleanup(sm.close)
         good = json.loads([v for v in s.secret("customers/" + NAMES[1])["versions"].values()
                            if "AWSCURRENT" in v["stages"]][0]["string"])
-        other_key = json.loads([v for v in s.secret("customers/" + NAMES[2])["versions"].values()
+        other_key = json.loads([v for v in s.secret("customers/" + NAMES[0])["versions"].values()
                                 if "AWSCURRENT" in v["stages"]][0]["string"])["private_key"]
         good_serial = self.stored_serial(NAMES[1])
         sm.put_secret_value(SecretId="customers/" + NAMES[1], SecretString=json.dumps(dict(good, private_key=other_key)))
-        f4 = self.certfetch_all(out, "--reload", reload_cmd)
+        self.issue(NAMES[2], force=True)
+        f4 = self.certfetch_all(out, "--reload", reload_cmd, "--parallel", "1")  # in name order
         self.assertEqual(f4.rc, 1, f4.explain())
         self.assertRegex(f4.stderr, r"skipped %s: .*customers/%s" % (re.escape(bad), re.escape(bad)))
         self.assertEqual(len(re.findall("skipped ", f4.stderr)), 1, f4.stderr)
         self.assertFalse(os.path.exists(os.path.join(out, bad, "fullchain.pem")))
-        self.assertEqual({n: os.readlink(os.path.join(out, n, "live")) for n in NAMES}, after)
+        final = {n: os.readlink(os.path.join(out, n, "live")) for n in NAMES}
+        self.assertEqual([final[n] for n in NAMES[:2]], [after[n] for n in NAMES[:2]])
+        self.assertNotEqual(final[NAMES[2]], after[NAMES[2]])
         with open(marker) as f:
-            self.assertEqual(f.read().split(), ["reload"], "reloaded although no file changed")
-        for name in NAMES:
+            self.assertEqual(f.read().split(), ["reload", "reload"], "one reload per run that changed files")
+        wait_until(lambda: self.served_serial(web, NAMES[2]) == self.stored_serial(NAMES[2]), 15,
+                   "nginx to serve the renewed " + NAMES[2])
+        for name in NAMES[:2]:
             self.assertEqual(self.served_serial(web, name),
                              good_serial if name == NAMES[1] else self.stored_serial(name), name)
         web.stop()
