@@ -206,6 +206,7 @@ struct Selection {
     bool keep_disk = false;
     bool transient = false;  // the store could not be read: worth retrying
     std::string error;
+    bool previous = false;  // AWSCURRENT could not be served: AWSPREVIOUS (or the disk) won
 };
 
 Selection select(secrets::Store& store, const Options& options, const secrets::VerifyOptions& verify) {
@@ -239,11 +240,11 @@ Selection select(secrets::Store& store, const Options& options, const secrets::V
             core::log::warn("certfetch: the files in " + options.out_dir +
                                 " are newer than AWSPREVIOUS and still valid; leaving them",
                             {{"serial", disk->serial}});
-            return {std::nullopt, true, false, {}};
+            return {std::nullopt, true, false, {}, true};
         }
     }
     core::log::warn("certfetch: using AWSPREVIOUS of " + where, {{"serial", chosen.bundle->serial}});
-    return {std::move(chosen.bundle), false, false, {}};
+    return {std::move(chosen.bundle), false, false, {}, true};
 }
 
 // select(), retried with backoff while the store cannot be read and nothing
@@ -413,13 +414,13 @@ core::Result<Fetched> fetch_into(secrets::Store& store, const Options& options, 
     verify.now = options.now;
     auto selection = select(store, options, verify);
     if (selection.keep_disk) {
-        return Fetched{};
+        return Fetched{{}, {}, false};
     }
     if (!selection.bundle) {
         return make_error(selection.transient ? ErrorKind::io : ErrorKind::invalid_input, selection.error);
     }
     TRY_ASSIGN(auto changed, install(options, *selection.bundle, marker));
-    return Fetched{std::move(changed), selection.bundle->serial};
+    return Fetched{std::move(changed), selection.bundle->serial, !selection.previous};
 }
 
 int reload_once(const Options& options, bool changed) { return reload_if_owed(options, changed, false); }

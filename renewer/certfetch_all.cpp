@@ -5,8 +5,12 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+
+#include <unistd.h>
 #include <vector>
 
+#include "core/atomic_file.hpp"
+#include "core/live_files.hpp"
 #include "core/log.hpp"
 #include "core/retry.hpp"
 #include "renewer/certfetch_lock.hpp"
@@ -75,6 +79,45 @@ core::Result<std::vector<secrets::Listing>> list_with_retry(secrets::Store& stor
 
 enum class Fate { written, unchanged, skipped };
 
+// OUT/NAME/.certfetch-version: the store's version (secrets::Listing::version)
+// whose bundle the folder serves. A listing with the same version needs no
+// read of the bundle: a run where nothing changed costs the listing alone
+// (ListSecrets, 100 names a call), not one GetSecretValue per name.
+constexpr const char* k_version_file = ".certfetch-version";
+
+// The version and the options that shape the files (a changed --mode,
+// --owner or --group is applied by reading the bundle again).
+std::string stamp_text(const secrets::Listing& entry, const Options& options) {
+    const auto id = [](const auto& value) { return value ? std::to_string(*value) : std::string("-"); };
+    return entry.version + " mode=" + std::to_string(options.key_mode) + " owner=" + id(options.owner) +
+           " group=" + id(options.group) + "\n";
+}
+
+bool same_version(const secrets::Listing& entry, const Options& one, const std::string& stamp) {
+    if (entry.version.empty()) {
+        return false;
+    }
+    auto kept = core::read_file(stamp);
+    if (!kept.ok() || *kept != stamp_text(entry, one)) {
+        return false;
+    }
+    // The files must still be there (not removed by hand since).
+    auto files = core::read_live_files(one.out_dir, {k_fullchain_file, k_privkey_file});
+    return files.ok() && files->size() == 2;
+}
+
+// Only when the current version is what the folder serves: after a fallback
+// to AWSPREVIOUS the next run reads (and reports) the bad current one again.
+void remember_version(const secrets::Listing& entry, const Options& one, const std::string& stamp, bool current) {
+    if (!current || entry.version.empty()) {
+        ::unlink(stamp.c_str());
+        return;
+    }
+    if (auto written = core::write_file_atomic(stamp, stamp_text(entry, one), {}); !written.ok()) {
+        core::log::warn("certfetch --all: " + written.error().message);
+    }
+}
+
 struct Tally {
     std::mutex mutex;
     int written = 0;
@@ -110,6 +153,10 @@ Fate fetch_one(secrets::Store& location, const secrets::Listing& entry, const Op
     if (ec) {
         return skip("cannot create " + one.out_dir + ": " + ec.message());
     }
+    const auto stamp = (std::filesystem::path(one.out_dir) / k_version_file).string();
+    if (same_version(entry, one, stamp)) {
+        return Fate::unchanged;
+    }
     auto store = location.open(entry.name);
     if (!store.ok()) {
         return skip(store.error().message);
@@ -119,6 +166,7 @@ Fate fetch_one(secrets::Store& location, const secrets::Listing& entry, const Op
     if (!fetched.ok()) {
         return skip(fetched.error().message + "; files in " + one.out_dir + " left unchanged");
     }
+    remember_version(entry, one, stamp, fetched->current);
     core::log::Fields fields = {{"name", entry.name}, {"source", entry.spec}, {"serial", fetched->serial}};
     if (fetched->files.empty()) {
         core::log::debug("certfetch --all: certificate unchanged", fields);

@@ -15,8 +15,9 @@ namespace renewer::certfetch::detail {
 void sweep_folder(const std::string& dir);
 
 struct Fetched {
-    std::string files;   // the files that changed, comma-separated; empty = none
-    std::string serial;  // of the bundle now served; empty when the disk was kept
+    std::string files;    // the files that changed, comma-separated; empty = none
+    std::string serial;   // of the bundle now served; empty when the disk was kept
+    bool current = true;  // the store's current version is what is served now
 };
 
 // select + install for one certificate into options.out_dir (it exists and

@@ -24,6 +24,20 @@ using nlohmann::json;
 
 bool is_arn(const std::string& id) { return id.rfind("arn:", 0) == 0; }
 
+// AWSCURRENT's VersionId in a ListSecrets entry ("" when not given).
+std::string current_version(const json& entry) {
+    const auto stages = entry.find("SecretVersionsToStages");
+    if (stages == entry.end() || !stages->is_object()) {
+        return {};
+    }
+    for (const auto& [version, labels] : stages->items()) {
+        if (labels.is_array() && std::find(labels.begin(), labels.end(), "AWSCURRENT") != labels.end()) {
+            return version;
+        }
+    }
+    return {};
+}
+
 // The secrets renewer keeps beside a bundle "NAME" (the header above): never
 // listed as bundles. "replace-owed" is the note of docs/replacement.md.
 bool is_side_record(const std::string& name) {
@@ -182,7 +196,7 @@ private:
             if (name == nullptr || !name->starts_with(location) || is_side_record(*name)) {
                 continue;
             }
-            found.push_back({name->substr(secret_id_.size()), "aws-sm:" + *name});
+            found.push_back({name->substr(secret_id_.size()), "aws-sm:" + *name, current_version(entry)});
         }
     }
 

@@ -41,6 +41,10 @@ struct Listing {
     // prefix ("customers/" + "shop.example" -> "shop.example"), the folder name.
     std::string name;
     std::string spec;  // make_store() opens it from this
+    // Changes whenever the current bundle does, so a reader that kept it can
+    // skip reading an unchanged bundle: Secrets Manager, AWSCURRENT's
+    // VersionId (from the same ListSecrets page). Empty = unknown: read it.
+    std::string version;
 };
 
 // A Store is used by one thread at a time (the Secrets Manager store owns one

@@ -114,9 +114,19 @@ class CertfetchAll(E2eCase):
         for name in NAMES[1:]:
             self.assertEqual(self.served_serial(web, name), self.stored_serial(name), name)
 
-        # Nothing new: no reload.
+        # Nothing new: no reload, and no bundle read (the listing's versions
+        # match OUT/NAME/.certfetch-version).
+        s.fake.clear_calls()
         f3 = self.certfetch_all(out, "--reload", reload_cmd)
         self.assertEqual(f3.rc, 0, f3.explain())
+        with open(marker) as f:
+            self.assertEqual(f.read().split(), ["reload"])
+        self.assertEqual((len(s.fake.calls("ListSecrets")), len(s.fake.calls("GetSecretValue"))), (1, 0))
+        # Another --mode is applied although no version changed (in place: no reload).
+        f3b = self.certfetch_all(out, "--reload", reload_cmd, "--mode", "0640")
+        self.assertEqual(f3b.rc, 0, f3b.explain())
+        for name in NAMES:
+            self.assertEqual(os.stat(os.path.join(out, name, "privkey.pem")).st_mode & 0o777, 0o640, name)
         with open(marker) as f:
             self.assertEqual(f.read().split(), ["reload"])
 
