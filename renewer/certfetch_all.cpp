@@ -5,10 +5,11 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
-
-#include <unistd.h>
 #include <vector>
 
+#include <unistd.h>
+
+#include "aws/client.hpp"
 #include "core/atomic_file.hpp"
 #include "core/live_files.hpp"
 #include "core/log.hpp"
@@ -203,6 +204,17 @@ void fetch_all(const std::string& spec, const std::vector<secrets::Listing>& lis
     work();
 }
 
+// One credentials chain for every worker's client (it is thread-safe and
+// caches): on EC2 one IMDS fetch, not one per worker.
+Options with_shared_credentials(Options options) {
+    if (!options.store_config.aws) {
+        auto settings = std::make_shared<aws::ClientSettings>();
+        settings->credentials = aws::default_credentials_chain();
+        options.store_config.aws = std::move(settings);
+    }
+    return options;
+}
+
 std::string joined(const std::vector<std::string>& names) {
     std::string out;
     for (const auto& name : names) {
@@ -219,7 +231,8 @@ int run_all(const Options& options, const std::string& prefix, int workers) {
         return k_exit_bad_config;
     }
     const std::string spec = options.store.empty() ? "aws-sm:" + options.secret_id : options.store;
-    auto store = secrets::make_store(spec, options.store_config);
+    const auto shared = with_shared_credentials(options);
+    auto store = secrets::make_store(spec, shared.store_config);
     if (!store.ok()) {
         core::log::error("certfetch --all: " + store.error().message);
         return store.error().kind == ErrorKind::invalid_input ? k_exit_bad_config : k_exit_failed;
@@ -241,7 +254,7 @@ int run_all(const Options& options, const std::string& prefix, int workers) {
     const std::string marker =
         options.reload.empty() ? "" : (std::filesystem::path(options.out_dir) / k_reload_marker).string();
     Tally tally;
-    fetch_all(spec, *listed, options, marker, workers, tally);
+    fetch_all(spec, *listed, shared, marker, workers, tally);
     core::log::Fields summary = {{"source", (*store)->describe() + prefix},
                                  {"listed", std::to_string(listed->size())},
                                  {"written", std::to_string(tally.written)},
