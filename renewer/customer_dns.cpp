@@ -1,5 +1,7 @@
 #include "renewer/customer_dns.hpp"
 
+#include <map>
+
 #include "core/log.hpp"
 #include "dns/challenge.hpp"
 #include "dns/wire.hpp"
@@ -53,15 +55,21 @@ core::Result<std::string> customer_dns_problem(dns::Resolver& resolver, const st
 }
 
 void hold_unready_customers(const RunSettings& settings, std::vector<Job>& jobs, const core::Deadline& deadline) {
+    // One resolver per configured server list, shared by the jobs using it.
+    std::map<std::string, core::Result<dns::Resolver>> resolvers;
     for (auto& job : jobs) {
         if (job.result.outcome != Outcome::would_renew || !job.config->customer_dns) {
             continue;
         }
-        dns::ResolverOptions options;
-        options.servers = job.config->dns.resolver;
-        auto resolver = dns::Resolver::create(options);
-        auto problem = resolver ? job_problem(*resolver, job, settings.config.customer_dns_zone, deadline)
-                                : core::Result<std::string>(resolver.error());
+        const auto& servers = job.config->dns.resolver;
+        auto it = resolvers.find(servers);
+        if (it == resolvers.end()) {
+            dns::ResolverOptions options;
+            options.servers = servers;
+            it = resolvers.emplace(servers, dns::Resolver::create(options)).first;
+        }
+        auto problem = it->second ? job_problem(*it->second, job, settings.config.customer_dns_zone, deadline)
+                                  : core::Result<std::string>(it->second.error());
         if (!problem) {
             job.result.outcome = Outcome::failed;
             job.result.reason = "customer DNS check: " + problem.error().message;
