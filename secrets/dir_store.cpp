@@ -166,8 +166,7 @@ public:
         for (const auto& entry : it) {
             const auto name = entry.path().filename().string();
             if (name.starts_with(prefix) && is_bundle_folder(entry)) {
-                const auto sub = entry.path();
-                found.push_back({name, "dir:" + sub.string()});
+                found.push_back({name, "dir:" + entry.path().string(), {}});
             }
         }
         std::sort(found.begin(), found.end(), [](const Listing& a, const Listing& b) { return a.name < b.name; });
