@@ -104,6 +104,13 @@ class CustomerDns(E2eCase):
         self.assertEqual(plan.certs[SHOP]["outcome"], "waiting for customer DNS", plan.explain())
         self.assertEqual(self.orders(), 0)
 
+    def test_bad_zone_is_a_usage_error(self):
+        bad = self.renew("--customer-dns-zone", "not a zone")
+        self.assertEqual(bad.rc, 2, bad.explain())
+        self.assertIn("--customer-dns-zone", bad.stderr, bad.explain())
+        self.assertIn("not a zone", bad.stderr, bad.explain())
+        self.assertEqual(self.orders(), 0)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
