@@ -45,11 +45,10 @@ core::Result<std::string> customer_dns_problem(dns::Resolver& resolver, const st
     const auto fqdn = dns::challenge_fqdn(name);
     TRY_ASSIGN(auto target, dns::follow_cname(resolver, fqdn, deadline));
     if (target == fqdn) {
-        return "waiting for customer DNS: " + fqdn + " is no CNAME yet (wanted: " + wanted(fqdn, name, zone) + ")";
+        return fqdn + " is no CNAME yet (wanted: " + wanted(fqdn, name, zone) + ")";
     }
     if (!zone.empty() && !inside(target, zone)) {
-        return "waiting for customer DNS: " + fqdn + " leads to " + target + ", outside " + zone +
-               " (wanted: " + wanted(fqdn, name, zone) + ")";
+        return fqdn + " leads to " + target + ", outside " + zone + " (wanted: " + wanted(fqdn, name, zone) + ")";
     }
     return std::string();
 }
