@@ -27,6 +27,8 @@ struct ActionUse {
     //   "renewer:ecs"         the job, when it forces an ECS deployment
     //   "renewer:assume-role" the job, only with --route53-assume-role-arn (the role's ARN)
     //   "certfetch"           the web host's instance profile
+    //   "certfetch:all"       the web host's instance profile, with certfetch --all
+    //                         (docs/customer-domains.md)
     //   "none"                no IAM permission: authorized by the role's trust policy
     std::string_view caller;
     std::string_view why;
@@ -41,6 +43,7 @@ inline constexpr std::array k_action_uses = {
     ActionUse{"secretsmanager", "PutSecretValue", "renewer", "store a new bundle version, the account, the lease"},
     ActionUse{"secretsmanager", "CreateSecret", "renewer", "create a missing secret (the <name>-lock lease)"},
     ActionUse{"secretsmanager", "GetSecretValue", "certfetch", "read AWSCURRENT and AWSPREVIOUS"},
+    ActionUse{"secretsmanager", "ListSecrets", "certfetch:all", "certfetch --all: the names under a prefix"},
     ActionUse{"autoscaling", "StartInstanceRefresh", "renewer:autoscaling", "replace --replace autoscaling:GROUP"},
     ActionUse{"ec2", "DescribeInstances", "renewer:ec2-tag", "find running instances with the tag"},
     ActionUse{"ec2", "TerminateInstances", "renewer:ec2-tag", "terminate at most --max-terminate of them"},

@@ -18,6 +18,7 @@
 #include "core/retry.hpp"
 #include "core/subprocess.hpp"
 #include "renewer/certfetch_lock.hpp"
+#include "renewer/certfetch_parts.hpp"
 #include "renewer/exit_codes.hpp"
 #include "secrets/bundle.hpp"
 
@@ -153,14 +154,18 @@ void sweep(const std::string& dir) {
 // key itself, in argv or env. A reload that hangs is stopped after
 // --reload-timeout (its whole process group), so certfetch's timer keeps
 // firing.
-core::Status run_reload(const Options& options) {
+// With --all (`one_certificate` false) only CERTFETCH_DIR: the files are one
+// folder down, one folder per name.
+core::Status run_reload(const Options& options, bool one_certificate) {
     core::SubprocessOptions reload;
     reload.argv = core::shell_argv(options.reload);
     reload.env = core::child_environment();
     reload.env.push_back("CERTFETCH_DIR=" + options.out_dir);
-    reload.env.push_back("CERTFETCH_FULLCHAIN=" + join(options.out_dir, k_fullchain_file));
-    reload.env.push_back("CERTFETCH_PRIVKEY=" + join(options.out_dir, k_privkey_file));
-    reload.env.push_back("CERTFETCH_CHAIN=" + join(options.out_dir, k_chain_file));
+    if (one_certificate) {
+        reload.env.push_back("CERTFETCH_FULLCHAIN=" + join(options.out_dir, k_fullchain_file));
+        reload.env.push_back("CERTFETCH_PRIVKEY=" + join(options.out_dir, k_privkey_file));
+        reload.env.push_back("CERTFETCH_CHAIN=" + join(options.out_dir, k_chain_file));
+    }
     reload.timeout = options.reload_timeout;
     reload.on_line = [](std::string_view line) {
         core::log::info("certfetch: reload output", {{"line", std::string(line)}});
@@ -203,6 +208,7 @@ struct Selection {
     bool keep_disk = false;
     bool transient = false;  // the store could not be read: worth retrying
     std::string error;
+    bool previous = false;  // AWSCURRENT could not be served: AWSPREVIOUS (or the disk) won
 };
 
 Selection select(secrets::Store& store, const Options& options, const secrets::VerifyOptions& verify) {
@@ -236,11 +242,11 @@ Selection select(secrets::Store& store, const Options& options, const secrets::V
             core::log::warn("certfetch: the files in " + options.out_dir +
                                 " are newer than AWSPREVIOUS and still valid; leaving them",
                             {{"serial", disk->serial}});
-            return {std::move(disk), true, false, {}};
+            return {std::move(disk), true, false, {}, true};
         }
     }
     core::log::warn("certfetch: using AWSPREVIOUS of " + where, {{"serial", chosen.bundle->serial}});
-    return {std::move(chosen.bundle), false, false, {}};
+    return {std::move(chosen.bundle), false, false, {}, true};
 }
 
 // select(), retried with backoff while the store cannot be read and nothing
@@ -290,7 +296,8 @@ std::vector<core::LiveFile> files_of(const Options& options, const secrets::Bund
 // Writes `bundle` as the new live version when it differs from what readers
 // get now (one switch: docs/architecture.md#crash-safety); fixes modes in
 // place otherwise. Returns the names that changed, empty when none did.
-core::Result<std::string> install(const Options& options, const secrets::Bundle& bundle) {
+// `marker`: the reload-owed file to create before the switch; empty = none.
+core::Result<std::string> install(const Options& options, const secrets::Bundle& bundle, const std::string& marker) {
     const auto files = files_of(options, bundle);
     TRY_ASSIGN(auto now, core::read_live_files(options.out_dir, file_names()));
     std::string changed;
@@ -310,10 +317,10 @@ core::Result<std::string> install(const Options& options, const secrets::Bundle&
         }
         return changed;
     }
-    if (!options.reload.empty()) {
+    if (!marker.empty()) {
         // Written before the switch: if we die between it and the reload,
         // the next run still owes nginx a reload.
-        if (auto marked = core::write_file_atomic(join(options.out_dir, k_reload_marker), "", {}); !marked.ok()) {
+        if (auto marked = core::write_file_atomic(marker, "", {}); !marked.ok()) {
             core::log::warn("certfetch: " + marked.error().message);
         }
     }
@@ -322,12 +329,12 @@ core::Result<std::string> install(const Options& options, const secrets::Bundle&
     return changed;
 }
 
-int reload_if_owed(const Options& options, bool changed) {
+int reload_if_owed(const Options& options, bool changed, bool one_certificate) {
     const auto marker = join(options.out_dir, k_reload_marker);
     if (options.reload.empty() || (!changed && !file_exists(marker))) {
         return k_exit_ok;
     }
-    if (auto reloaded = run_reload(options); !reloaded.ok()) {
+    if (auto reloaded = run_reload(options, one_certificate); !reloaded.ok()) {
         core::log::error("certfetch: " + reloaded.error().message +
                          " (the files were written; the next run retries the reload)");
         return k_exit_reload_failed;
@@ -407,7 +414,7 @@ int run(const Options& options) {
         return fail(selection.error + "; files in " + options.out_dir + " left unchanged");
     }
     const auto& bundle = *selection.bundle;
-    auto changed = install(options, bundle);
+    auto changed = install(options, bundle, options.reload.empty() ? "" : join(options.out_dir, k_reload_marker));
     if (!changed.ok()) {
         return fail(changed.error().message + "; readers still get the previous files in " + options.out_dir);
     }
@@ -416,7 +423,30 @@ int run(const Options& options) {
         fields.emplace_back("files", *changed);
     }
     log_served(options, bundle, changed->empty() ? "certificate unchanged" : "certificate written", fields);
-    return reload_if_owed(options, !changed->empty());
+    return reload_if_owed(options, !changed->empty(), true);
 }
+
+namespace detail {
+
+void sweep_folder(const std::string& dir) { sweep(dir); }
+
+core::Result<Fetched> fetch_into(secrets::Store& store, const Options& options, const std::string& marker) {
+    secrets::VerifyOptions verify;
+    verify.expect_name = options.expect_name;
+    verify.now = options.now;
+    auto selection = select(store, options, verify);
+    if (selection.keep_disk) {
+        return Fetched{{}, {}, false};
+    }
+    if (!selection.bundle) {
+        return make_error(selection.transient ? ErrorKind::io : ErrorKind::invalid_input, selection.error);
+    }
+    TRY_ASSIGN(auto changed, install(options, *selection.bundle, marker));
+    return Fetched{std::move(changed), selection.bundle->serial, !selection.previous};
+}
+
+int reload_once(const Options& options, bool changed) { return reload_if_owed(options, changed, false); }
+
+}  // namespace detail
 
 }  // namespace renewer::certfetch

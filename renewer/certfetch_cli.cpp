@@ -13,6 +13,7 @@
 #include <cxxopts.hpp>
 
 #include "renewer/certfetch.hpp"
+#include "renewer/certfetch_all.hpp"
 #include "renewer/exit_codes.hpp"
 #include "version.hpp"
 
@@ -45,9 +46,19 @@ The last line of a run names the certificate served (serial, not_after,
 days_left). When it expires within --warn-days days (default 14) that is
 also a warning line; the exit code stays as below.
 
+--all fetches every certificate under a location into one folder per name,
+OUT/NAME/{fullchain,privkey,chain}.pem, for nginx's
+`ssl_certificate OUT/$ssl_server_name/fullchain.pem` (deploy/nginx/):
+--secret-id customers/ lists the secrets named customers/NAME (ListSecrets),
+--store dir:/srv/certs the bundle folders /srv/certs/NAME. Each certificate
+must cover its NAME. A bundle that cannot be served is logged with its name
+and skipped (its folder is left as it was); --reload runs once when any
+folder changed; the exit code is then 1 if any name was skipped.
+
 Exit codes:
   0  files written, or unchanged
-  1  failure; existing files were left exactly as they were
+  1  failure; existing files were left exactly as they were (--all: some
+     names skipped, the others fetched)
   2  bad flags
   3  files written, but --reload failed (retried by the next run)
 )";
@@ -101,16 +112,29 @@ mode_t parse_key_mode(const std::string& text) {
     return static_cast<mode_t>(mode);
 }
 
-// Whole seconds in [low, high], or BadFlag naming the flag.
-std::chrono::seconds parse_seconds(const std::string& flag, const std::string& text, long low, long high) {
+// A whole number in [low, high] (`unit` names it in the message), or BadFlag naming the flag.
+long parse_whole(const std::string& flag, const std::string& text, long low, long high, const std::string& unit) {
     char* end = nullptr;
     errno = 0;
-    const long seconds = std::strtol(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || errno != 0 || seconds < low || seconds > high) {
-        throw BadFlag{flag + " " + text + ": expected whole seconds from " + std::to_string(low) + " to " +
+    const long value = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || value < low || value > high) {
+        throw BadFlag{flag + " " + text + ": expected " + unit + " from " + std::to_string(low) + " to " +
                       std::to_string(high)};
     }
-    return std::chrono::seconds(seconds);
+    return value;
+}
+
+std::chrono::seconds parse_seconds(const std::string& flag, const std::string& text, long low, long high) {
+    return std::chrono::seconds(parse_whole(flag, text, low, high, "whole seconds"));
+}
+
+// --all (docs/customer-domains.md): the location is --secret-id PREFIX or
+// --store SPEC; --prefix narrows it.
+void add_all_options(cxxopts::Options& options) {
+    options.add_options()("all", "fetch every certificate under --secret-id PREFIX / --store SPEC into OUT/NAME/")(
+        "prefix", "with --all: only names starting with this", cxxopts::value<std::string>())(
+        "parallel", "with --all: names fetched at once (1..64)",
+        cxxopts::value<std::string>()->default_value(std::to_string(certfetch::k_default_workers)));
 }
 
 // Whole days in [low, high], or BadFlag naming the flag.
@@ -147,6 +171,7 @@ int certfetch_main(int argc, char** argv) {
             cxxopts::value<std::string>()->default_value("300"))(
             "warn-days", "warn when the certificate served expires within this many days (0 = never, up to 365)",
             cxxopts::value<std::string>()->default_value("14"));
+        add_all_options(options);
         auto args = options.parse(argc, argv);
         if (args.count("help") != 0U) {
             std::cout << options.help() << k_usage_tail;
@@ -191,6 +216,14 @@ int certfetch_main(int argc, char** argv) {
         run.retry_for = parse_seconds("--retry-for", args["retry-for"].as<std::string>(), 0, 3600);
         run.lock_wait = parse_seconds("--lock-wait", args["lock-wait"].as<std::string>(), 0, 3600);
         run.warn_days = parse_days("--warn-days", args["warn-days"].as<std::string>(), 0, 365);
+        if (args.count("all") != 0U) {
+            const auto workers = parse_whole("--parallel", args["parallel"].as<std::string>(), 1, 64, "a count");
+            return certfetch::run_all(run, args.count("prefix") != 0U ? args["prefix"].as<std::string>() : "",
+                                      static_cast<int>(workers));
+        }
+        if (args.count("prefix") != 0U) {
+            throw BadFlag{"--prefix lists names: it needs --all"};
+        }
         return certfetch::run(run);
     } catch (const BadFlag& e) {
         std::cerr << "certfetch: " << e.message << "\n";

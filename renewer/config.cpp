@@ -155,6 +155,9 @@ core::Status apply_globals(const json& root, const Environment& env, const Comma
     config.concurrency = static_cast<int>(settings::integer(values, "concurrency", config.concurrency));
     config.max_new_orders = static_cast<int>(settings::integer(values, "max_new_orders", config.max_new_orders));
     config.jitter = std::chrono::seconds(settings::integer(values, "jitter_seconds", 0));
+    if (const auto zone = settings::text(values, "customer_dns_zone"); !zone.empty()) {
+        config.customer_dns_zone = normalize_name(zone).value();  // checked by the row
+    }
     config.run = std::move(values);
     return {};
 }
@@ -316,6 +319,7 @@ core::Result<CertificateConfig> read_certificate(const CertificateSources& in, c
     TRY_ASSIGN(values, settings::overlay(certificate_block(), std::move(values), in.flags.certificate, Foreign::error));
     cert.key_type = core::parse_key_type(settings::text(values, "key_type", "ec256")).value();  // checked by the row
     cert.profile = settings::text(values, "profile");
+    cert.customer_dns = settings::boolean(values, "customer_dns", !config.customer_dns_zone.empty());
     TRY_ASSIGN(cert.store, read_store(in, values, cert.id));
 
     const std::string dns_path = join_path(in.path, "dns");

@@ -22,7 +22,9 @@
 //                      "short_lifetime_fraction": number (0,1) default 0.5,
 //                      "short_lifetime_days": int 0..3650 default 10 }
 //   "jitter_seconds": int 0..86400, default 0 (random delay before a scheduled run)
-//   "defaults":      { "key_type", "store", "dns", "replace", "profile" } as below
+//   "customer_dns_zone": string, the zone customers' _acme-challenge CNAMEs point into
+//                    (docs/customer-domains.md)
+//   "defaults":      { "key_type", "store", "dns", "replace", "profile", "customer_dns" } as below
 //   "certificates":  required, at least one:
 //     [ { "name":     string, certificate id, default: its first (normalized) domain
 //         "domains":  required, [string, ...] 1..100 names, wildcards allowed
@@ -51,6 +53,8 @@
 //           hook:        "command" (required), "timeout" seconds 1..3600 (default 300)
 //         }
 //         "profile":  string, ACME profile name
+//         "customer_dns": bool, default true when customer_dns_zone is set: order
+//                     only once every name's _acme-challenge is such a CNAME
 //       } ]
 // }
 //
@@ -139,6 +143,10 @@ struct CertificateConfig {
     dns::DnsConfig dns;  // the TSIG secret resolved from its variable or file
     ReplaceTarget replace;
     std::string profile;
+    // docs/customer-domains.md: order only once every name's _acme-challenge
+    // is a CNAME into Config::customer_dns_zone ("customer_dns", default: true
+    // when that zone is set).
+    bool customer_dns = false;
 };
 
 struct Config {
@@ -165,6 +173,7 @@ struct Config {
     int max_new_orders = 300;
     RenewPolicy renew;
     std::chrono::seconds jitter{0};
+    std::string customer_dns_zone;  // normalized ("acme.example.net"); empty = none (docs/customer-domains.md)
     std::vector<CertificateConfig> certificates;
     // Every run-wide setting as given (file, environment and flags laid
     // over each other), for the flag-only ones the command reads itself

@@ -52,10 +52,12 @@ std::optional<double> days_until_expiry(const CertificateResult& result, core::S
 }
 
 // Due this run, whatever became of it (a deferred certificate is due too:
-// the budget or the CA postponed it, docs/configuration.md).
+// the budget or the CA postponed it, docs/configuration.md; so is one
+// waiting for its customer's CNAME, docs/customer-domains.md).
 bool needed_work(const CertificateResult& r) {
     return r.outcome == Outcome::renewed || r.outcome == Outcome::stored_from_spool || r.outcome == Outcome::failed ||
-           r.outcome == Outcome::would_renew || r.outcome == Outcome::deferred;
+           r.outcome == Outcome::would_renew || r.outcome == Outcome::deferred ||
+           r.outcome == Outcome::waiting_customer_dns;
 }
 
 }  // namespace

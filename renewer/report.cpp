@@ -36,6 +36,7 @@ const char* to_string(Outcome outcome) {
         case Outcome::locked: return "skipped";
         case Outcome::failed: return "failed";
         case Outcome::deferred: return "deferred";
+        case Outcome::waiting_customer_dns: return "waiting for customer DNS";
     }
     return "unknown";
 }

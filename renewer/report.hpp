@@ -17,7 +17,9 @@
 namespace renewer {
 
 // deferred: due, but left to a later run by the CA's budget (renewer/plan_budget.hpp).
-enum class Outcome { renewed, stored_from_spool, not_due, would_renew, locked, failed, deferred };
+// waiting_customer_dns: due, but a customer's CNAME is not there yet
+// (docs/customer-domains.md); not a failure.
+enum class Outcome { renewed, stored_from_spool, not_due, would_renew, locked, failed, deferred, waiting_customer_dns };
 const char* to_string(Outcome outcome);
 
 struct CertificateResult {

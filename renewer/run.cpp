@@ -7,6 +7,7 @@
 #include "acme/obtain.hpp"
 #include "core/log.hpp"
 #include "dns/journal.hpp"
+#include "renewer/customer_dns.hpp"
 #include "renewer/dns_solvers.hpp"
 #include "renewer/issue.hpp"
 #include "renewer/job.hpp"
@@ -86,6 +87,7 @@ RunReport plan_run(const RunSettings& settings) {
         core::log::warn("cannot reach the CA; planning with the lifetime rule only", {{"error", ca_error}});
     }
     plan_jobs(settings, jobs, transport ? transport->get() : nullptr, deadline);
+    hold_unready_customers(settings, jobs, deadline);
     RunReport report;
     take_results(jobs, report);
     report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
@@ -114,6 +116,7 @@ RunReport execute_run(const RunSettings& settings) {
         transport = connect_ca(settings, ca_error, deadlines.run);
     }
     plan_jobs(settings, jobs, transport ? transport->get() : nullptr, deadlines.run);
+    hold_unready_customers(settings, jobs, deadlines.run);
     for (auto& job : jobs) {
         if (job.result.outcome == Outcome::would_renew) {
             core::log::info("due", {{"certificate", job.config->id}, {"reason", job.result.reason}});

@@ -50,9 +50,17 @@ std::optional<std::string> metrics_namespace_problem(std::string_view text) {
     return std::nullopt;
 }
 
+// A zone apex as the customers' CNAME targets name it.
+std::optional<std::string> zone_problem(std::string_view text) {
+    if (auto zone = normalize_name(text); !zone) {
+        return zone.error().message;
+    }
+    return std::nullopt;
+}
+
 constexpr std::string_view k_key_types = "ec256|ec384|rsa2048|rsa3072|rsa4096";
 
-const std::array<Setting, 23> k_global{{
+const std::array<Setting, 24> k_global{{
     {.key = "server",
      .flag = "server",
      .env = "ACME_SERVER",
@@ -161,6 +169,11 @@ const std::array<Setting, 23> k_global{{
      .env = "RENEWER_METRICS_NAMESPACE",
      .help = "CloudWatch namespace of the metrics (default Renewer)",
      .check = metrics_namespace_problem},
+    // docs/customer-domains.md
+    {.key = "customer_dns_zone",
+     .flag = "customer-dns-zone",
+     .help = "customer names' _acme-challenge must be a CNAME into this zone (ours); until then: waiting",
+     .check = zone_problem},
 }};
 
 const std::array<Setting, 4> k_eab{{
@@ -197,7 +210,7 @@ const std::array<Setting, 3> k_renew{{
      .help = "lifetimes of at most this many days are short (default 10)"},
 }};
 
-const std::array<Setting, 3> k_certificate{{
+const std::array<Setting, 4> k_certificate{{
     {.key = "key_type",
      .flag = "key-type",
      .help = "ec256, ec384, rsa2048, rsa3072 or rsa4096",
@@ -208,6 +221,10 @@ const std::array<Setting, 3> k_certificate{{
      .help = "where certificates live: aws-sm:SECRET_NAME or dir:/path ('{name}' expands)",
      .check = store_spec_problem},
     {.key = "profile", .flag = "profile", .help = "ACME profile to request (when the CA offers profiles)"},
+    {.key = "customer_dns",
+     .flag = "customer-dns",
+     .type = Type::boolean,
+     .help = "customer names: order only once _acme-challenge is a CNAME into --customer-dns-zone"},
 }};
 
 const std::array<Setting, 1> k_replace_common{{

@@ -13,6 +13,7 @@
 // writes bundle.json last: it is the commit point, so a crash part-way leaves
 // the old bundle current and the next run converges. Only the run holding the
 // lease writes here.
+#include <algorithm>
 #include <filesystem>
 
 #include <sys/stat.h>
@@ -49,6 +50,18 @@ core::Result<std::optional<std::string>> read_optional(const std::string& path) 
         return text.error();
     }
     return std::optional<std::string>(std::move(text).value());
+}
+
+// A folder list() reports: a real folder (not the live/ link, not a
+// dot-folder such as .v-N) holding bundle.json or the certbot-style pair.
+bool is_bundle_folder(const std::filesystem::directory_entry& entry) {
+    std::error_code ec;
+    if (entry.path().filename().string().starts_with(".") ||
+        entry.symlink_status(ec).type() != std::filesystem::file_type::directory) {
+        return false;
+    }
+    return std::filesystem::exists(entry.path() / k_bundle, ec) ||
+           std::filesystem::exists(entry.path() / k_fullchain, ec);
 }
 
 class DirStore final : public Store {
@@ -141,6 +154,29 @@ public:
     }
 
     std::string describe() const override { return "dir:" + dir_; }
+
+    core::Result<std::vector<Listing>> list(std::string_view prefix) override {
+        std::error_code ec;
+        std::filesystem::directory_iterator it(dir_, ec);
+        if (ec) {
+            return make_error(ec == std::errc::no_such_file_or_directory ? ErrorKind::not_found : ErrorKind::io,
+                              "dir store: cannot list " + dir_ + ": " + ec.message());
+        }
+        std::vector<Listing> found;
+        for (const auto& entry : it) {
+            const auto name = entry.path().filename().string();
+            if (name.starts_with(prefix) && is_bundle_folder(entry)) {
+                found.push_back({name, "dir:" + entry.path().string(), {}});
+            }
+        }
+        std::sort(found.begin(), found.end(), [](const Listing& a, const Listing& b) { return a.name < b.name; });
+        return found;
+    }
+
+    core::Result<std::unique_ptr<Store>> open(std::string_view name) override {
+        const auto sub = std::filesystem::path(dir_) / name;
+        return std::unique_ptr<Store>(std::make_unique<DirStore>(sub.string(), (sub / k_account).string()));
+    }
 
 private:
     std::string path(const char* name) const { return (std::filesystem::path(dir_) / name).string(); }

@@ -7,6 +7,8 @@
 // - The lease is a third, tiny secret "<name>-lock" (secretsmanager_locker.cpp).
 // - Notes (Store::put_note) are secrets "<name>-<kind>", made on first use.
 // Store and locker share one SecretsManagerApi (secretsmanager_api.hpp).
+#include <algorithm>
+
 #include "core/log.hpp"
 #include "secrets/lease.hpp"
 #include "secrets/secretsmanager_api.hpp"
@@ -21,6 +23,31 @@ using detail::k_not_found;
 using nlohmann::json;
 
 bool is_arn(const std::string& id) { return id.rfind("arn:", 0) == 0; }
+
+// AWSCURRENT's VersionId in a ListSecrets entry ("" when not given).
+std::string current_version(const json& entry) {
+    const auto stages = entry.find("SecretVersionsToStages");
+    if (stages == entry.end() || !stages->is_object()) {
+        return {};
+    }
+    for (const auto& [version, labels] : stages->items()) {
+        if (labels.is_array() && std::find(labels.begin(), labels.end(), "AWSCURRENT") != labels.end()) {
+            return version;
+        }
+    }
+    return {};
+}
+
+// The secrets renewer keeps beside a bundle "NAME" (the header above): never
+// listed as bundles. "replace-owed" is the note of docs/replacement.md.
+bool is_side_record(const std::string& name) {
+    for (const std::string_view suffix : {"-lock", "-account", "-replace-owed"}) {
+        if (name.ends_with(suffix)) {
+            return true;
+        }
+    }
+    return false;
+}
 
 class SecretsManagerStore final : public Store {
 public:
@@ -83,6 +110,43 @@ public:
 
     std::string describe() const override { return "aws-sm:" + secret_id_; }
 
+    core::Result<std::unique_ptr<Store>> open(std::string_view name) override {
+        return std::unique_ptr<Store>(std::make_unique<SecretsManagerStore>(api_, secret_id_ + std::string(name)));
+    }
+
+    // ListSecrets, every page (docs/stores.md): the "name" filter is a
+    // case-sensitive prefix match (botocore's Filter shape), checked again here.
+    core::Result<std::vector<Listing>> list(std::string_view prefix) override {
+        if (is_arn(secret_id_)) {
+            return make_error(ErrorKind::invalid_input,
+                              describe() + ": an ARN names one secret; list by a name prefix");
+        }
+        const std::string location = secret_id_ + std::string(prefix);
+        std::vector<Listing> found;
+        std::string token;
+        do {
+            json body = {{"MaxResults", 100}};
+            if (!location.empty()) {
+                body["Filters"] = json::array({{{"Key", "name"}, {"Values", {location}}}});
+            }
+            if (!token.empty()) {
+                body["NextToken"] = token;
+            }
+            auto page = call("ListSecrets", body);
+            if (!page.ok()) {
+                return page.error().wrap("aws-sm:" + location + " ListSecrets");
+            }
+            add_page(*page, location, found);
+            auto next = page->value("NextToken", std::string());
+            if (!next.empty() && next == token) {
+                return make_error(ErrorKind::internal, "aws-sm:" + location + " ListSecrets: the same NextToken twice");
+            }
+            token = std::move(next);
+        } while (!token.empty());
+        std::sort(found.begin(), found.end(), [](const Listing& a, const Listing& b) { return a.name < b.name; });
+        return found;
+    }
+
 private:
     // PutSecretValue, or CreateSecret when the secret does not exist yet. One
     // ClientRequestToken (UUID v4) for both, reused by the client's retries,
@@ -120,6 +184,20 @@ private:
             return again.error().wrap("aws-sm:" + id + " PutSecretValue");
         }
         return created.error().wrap("aws-sm:" + id + " CreateSecret");
+    }
+
+    void add_page(const json& page, const std::string& location, std::vector<Listing>& found) {
+        const auto list = page.find("SecretList");
+        if (list == page.end() || !list->is_array()) {
+            return;
+        }
+        for (const auto& entry : *list) {
+            const auto* name = entry.contains("Name") ? entry["Name"].get_ptr<const std::string*>() : nullptr;
+            if (name == nullptr || !name->starts_with(location) || is_side_record(*name)) {
+                continue;
+            }
+            found.push_back({name->substr(secret_id_.size()), "aws-sm:" + *name, current_version(entry)});
+        }
     }
 
     std::string note_id(std::string_view kind) const { return detail::base_name(secret_id_) + "-" + std::string(kind); }

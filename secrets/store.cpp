@@ -39,6 +39,14 @@ const char* to_string(Stage stage) {
     return "unknown";
 }
 
+core::Result<std::vector<Listing>> Store::list(std::string_view /*prefix*/) {
+    return core::make_error(core::ErrorKind::invalid_input, describe() + ": this store cannot list its certificates");
+}
+
+core::Result<std::unique_ptr<Store>> Store::open(std::string_view /*name*/) {
+    return core::make_error(core::ErrorKind::invalid_input, describe() + ": this store cannot list its certificates");
+}
+
 core::Result<std::unique_ptr<Store>> make_store(std::string_view spec, const StoreConfig& config) {
     TRY_ASSIGN(auto both, make_store_with_locker(spec, config));
     return std::move(both.store);

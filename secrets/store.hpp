@@ -35,6 +35,18 @@ namespace secrets {
 enum class Stage { current, previous };
 const char* to_string(Stage stage);
 
+// One certificate bundle found by Store::list().
+struct Listing {
+    // Its key below the listed location: the secret name after the store's
+    // prefix ("customers/" + "shop.example" -> "shop.example"), the folder name.
+    std::string name;
+    std::string spec;  // make_store() opens it from this
+    // Changes whenever the current bundle does, so a reader that kept it can
+    // skip reading an unchanged bundle: Secrets Manager, AWSCURRENT's
+    // VersionId (from the same ListSecrets page). Empty = unknown: read it.
+    std::string version;
+};
+
 // A Store is used by one thread at a time (the Secrets Manager store owns one
 // aws::Client, which owns one connection); make one per worker.
 class Store {
@@ -68,6 +80,25 @@ public:
 
     // For logs and summaries: "aws-sm:name" / "dir:/path". Never secret.
     virtual std::string describe() const = 0;
+
+    // Every certificate bundle kept under this store's location whose key
+    // continues with `prefix`, sorted by name: what `certfetch --all` fetches
+    // (docs/customer-domains.md). The store's target is read as a location:
+    //   aws-sm:customers/  the secrets named "customers/<prefix>..." in this
+    //                      store's account and region (ListSecrets with a name
+    //                      filter, every page)
+    //   dir:/srv/certs     the folders "/srv/certs/<prefix>..." holding a
+    //                      bundle (bundle.json, or fullchain.pem + privkey.pem)
+    // Never the side records of a bundle: leases ("-lock", .renewer.lock),
+    // account records ("-account", account.json) and notes ("-replace-owed").
+    // Bundles are not read here: a bad one is found when its store is read.
+    // A store that cannot list says so (ErrorKind::invalid_input).
+    virtual core::Result<std::vector<Listing>> list(std::string_view prefix);
+
+    // The store of one Listing::name of list(), sharing this store's
+    // connection and credentials (no new client per name): use it on this
+    // store's thread. A store that cannot list: ErrorKind::invalid_input.
+    virtual core::Result<std::unique_ptr<Store>> open(std::string_view name);
 };
 
 // Knobs shared by the stores; each ignores what does not apply to it.

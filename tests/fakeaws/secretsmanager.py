@@ -247,16 +247,50 @@ def op_ListSecretVersionIds(store, call, b):
         return {"Versions": out, "ARN": secret["arn"], "Name": secret["name"]}
 
 
+def _name_filters(b):
+    """ListSecrets Filters, only the "name" key (prefix match, case-sensitive;
+    a leading "!" negates), which is all renewer sends; other keys are refused
+    so a client relying on them notices."""
+    prefixes = []
+    for f in b.get("Filters") or []:
+        if f.get("Key") != "name":
+            raise AwsError("InvalidParameterException",
+                           "fakeaws supports only the 'name' filter key, not %r" % f.get("Key"))
+        prefixes.extend(f.get("Values") or [])
+    return prefixes
+
+
+def _name_matches(name, prefixes):
+    positive = [p for p in prefixes if not p.startswith("!")]
+    negative = [p[1:] for p in prefixes if p.startswith("!")]
+    if positive and not any(name.startswith(p) for p in positive):
+        return False
+    return not any(name.startswith(p) for p in negative)
+
+
 def op_ListSecrets(store, call, b):
+    # Pages of MaxResults (1..100, botocore's MaxResultsType), NextToken an
+    # opaque offset into the name-sorted list.
+    limit = b.get("MaxResults") or 100
+    if not 1 <= int(limit) <= 100:
+        raise AwsError("InvalidParameterException", "MaxResults must be between 1 and 100")
+    prefixes = _name_filters(b)
+    try:
+        start = int(b.get("NextToken") or 0)
+    except ValueError:
+        raise AwsError("InvalidNextTokenException", "The NextToken value is invalid.")
     with store.lock:
+        names = sorted(n for n, s in store.data["secrets"].items()
+                       if not s.get("deleted") and _name_matches(n, prefixes))
         out = []
-        for s in store.data["secrets"].values():
-            if s.get("deleted"):
-                continue
-            d = _describe(s)
+        for name in names[start:start + int(limit)]:
+            d = _describe(store.data["secrets"][name])
             d["SecretVersionsToStages"] = d.pop("VersionIdsToStages")
             out.append(d)
-        return {"SecretList": out}
+        answer = {"SecretList": out}
+        if start + int(limit) < len(names):
+            answer["NextToken"] = str(start + int(limit))
+        return answer
 
 
 def op_DeleteSecret(store, call, b):

@@ -287,6 +287,21 @@ class SecretsManagerRules(Base):
         code, _, _ = self.error(self.sm.describe_secret, SecretId="nope")
         self.assertEqual(code, "ResourceNotFoundException")
 
+    def test_list_secrets_name_filter_and_pages(self):
+        # botocore's own paginator over the fake (certfetch --all's listing).
+        for i in range(7):
+            self.sm.create_secret(Name="fleet/c%d" % i, SecretString="x")
+        self.sm.create_secret(Name="other/c", SecretString="x")
+        pages = list(self.sm.get_paginator("list_secrets").paginate(
+            Filters=[{"Key": "name", "Values": ["fleet/"]}], PaginationConfig={"PageSize": 3}))
+        self.assertEqual([len(p["SecretList"]) for p in pages], [3, 3, 1])
+        self.assertEqual(sorted(s["Name"] for p in pages for s in p["SecretList"]),
+                         ["fleet/c%d" % i for i in range(7)])
+        negated = self.sm.list_secrets(Filters=[{"Key": "name", "Values": ["!fleet/"]}])
+        self.assertEqual([s["Name"] for s in negated["SecretList"]], ["other/c"])
+        code, _, _ = self.error(self.sm.list_secrets, NextToken="not-a-token")
+        self.assertEqual(code, "InvalidNextTokenException")
+
 
 class Ec2AsgEcsSts(Base):
     def test_ec2_filters(self):
