@@ -17,7 +17,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr auto k_request_time = std::chrono::seconds(60);
+constexpr auto k_account_request_time = std::chrono::seconds(60);
 
 std::optional<std::size_t> matching_record(const std::vector<acme::StoredAccount>& records, const std::string& server,
                                            const acme::AccountOptions& options) {
@@ -48,7 +48,7 @@ core::Result<bool> look_in(acme::AccountStore& place, const std::string& server,
 
 // The CA's view of the account (RFC 8555 §7.3: POST-as-GET to its URL).
 core::Result<Json> fetch_account(acme::Transport& transport, const acme::Account& account) {
-    auto response = transport.post(account.signer(), account.url(), "", core::Deadline::after(k_request_time));
+    auto response = transport.post(account.signer(), account.url(), "", core::Deadline::after(k_account_request_time));
     if (!response) {
         return response.error().wrap("account");
     }
@@ -99,7 +99,7 @@ int rollover(const RunSettings& settings, acme::Transport& transport, FoundAccou
     // RFC 8555 §7.3.5. The stored record keeps the old key until the CA has
     // accepted the new one: a refused or lost request leaves a working account.
     auto rolled = acme::roll_over_key(transport, account, std::make_shared<const core::PrivateKey>(std::move(*fresh)),
-                                      core::Deadline::after(k_request_time));
+                                      core::Deadline::after(k_account_request_time));
     if (!rolled) {
         core::log::error("account rollover: " + rolled.error().message + "; the stored key is unchanged",
                          {{"stored_in", found.place->describe()}});
@@ -124,7 +124,8 @@ int rollover(const RunSettings& settings, acme::Transport& transport, FoundAccou
 }
 
 int deactivate(acme::Transport& transport, FoundAccount& found, const acme::Account& account) {
-    if (auto done = acme::deactivate_account(transport, account, core::Deadline::after(k_request_time)); !done) {
+    if (auto done = acme::deactivate_account(transport, account, core::Deadline::after(k_account_request_time));
+        !done) {
         core::log::error("account deactivate: " + done.error().message);
         return k_exit_failed;
     }
@@ -190,7 +191,7 @@ core::Result<acme::Account> open_account(acme::Transport& transport, const Found
 
 int account_command(const RunSettings& settings, AccountAction action) {
     std::string error;
-    auto transport = connect_ca(settings, error, core::Deadline::after(k_request_time));
+    auto transport = connect_ca(settings, error, core::Deadline::after(k_account_request_time));
     if (!transport) {
         core::log::error("account: the CA: " + error);
         return k_exit_failed;
@@ -200,7 +201,7 @@ int account_command(const RunSettings& settings, AccountAction action) {
         core::log::error("account: " + found.error().message);
         return k_exit_failed;
     }
-    auto account = open_account(**transport, *found, core::Deadline::after(k_request_time));
+    auto account = open_account(**transport, *found, core::Deadline::after(k_account_request_time));
     if (!account) {
         core::log::error("account: " + account.error().message);
         return k_exit_failed;

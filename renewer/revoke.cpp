@@ -22,7 +22,7 @@ namespace {
 using Json = nlohmann::json;
 using acme::RevocationReason;
 
-constexpr auto k_request_time = std::chrono::seconds(60);
+constexpr auto k_revoke_request_time = std::chrono::seconds(60);
 
 constexpr std::array<std::pair<RevocationReason, const char*>, 5> k_reasons = {{
     {RevocationReason::unspecified, "unspecified"},
@@ -54,7 +54,7 @@ core::Status post_revocation(acme::Transport& transport, const acme::Signer& sig
                              RevocationReason reason) {
     const Json payload = {{"certificate", core::base64url_encode(der)}, {"reason", static_cast<int>(reason)}};
     auto response = transport.post(signer, transport.directory().revoke_cert, payload.dump(),
-                                   core::Deadline::after(k_request_time));
+                                   core::Deadline::after(k_revoke_request_time));
     if (!response) {
         return response.error().wrap("revocation");
     }
@@ -70,7 +70,7 @@ core::Status revoke_at_ca(const RunSettings& settings, acme::Transport& transpor
         return post_revocation(transport, acme::Signer{&key, ""}, der, reason);
     }
     TRY_ASSIGN(auto found, find_stored_account(settings, transport.directory().url));
-    TRY_ASSIGN(const auto account, open_account(transport, found, core::Deadline::after(k_request_time)));
+    TRY_ASSIGN(const auto account, open_account(transport, found, core::Deadline::after(k_revoke_request_time)));
     return post_revocation(transport, account.signer(), der, reason);
 }
 
@@ -83,7 +83,7 @@ int revoke_stored(const RunSettings& settings, secrets::Store& store, Revocation
     }
     secrets::Bundle bundle = std::move(**current);
     std::string error;
-    auto transport = connect_ca(settings, error, core::Deadline::after(k_request_time));
+    auto transport = connect_ca(settings, error, core::Deadline::after(k_revoke_request_time));
     if (!transport) {
         core::log::error("revoke: the CA: " + error);
         return k_exit_failed;

@@ -30,6 +30,7 @@ struct Row {
     std::string store;
     std::string serial;
     std::string not_after;
+    std::string revoked;  // "TIME (REASON)" once `renewer revoke` recorded it, else ""
     std::optional<double> days_left;
     std::string next_renewal;  // RFC 3339, "" when unknown
     std::string rule;          // how next_renewal was found
@@ -86,6 +87,9 @@ Row row_of(const RunSettings& settings, Job& job, acme::Transport* transport,
     if (job.current) {
         row.serial = job.current->serial;
         row.not_after = job.current->not_after;
+        if (!job.current->revoked_at.empty()) {
+            row.revoked = job.current->revoked_at + " (" + job.current->revocation_reason + ")";
+        }
         if (const auto end = core::parse_time(job.current->not_after)) {
             row.days_left = std::floor(std::chrono::duration<double>(*end - now).count() / 864.0) / 100.0;
         }
@@ -117,6 +121,7 @@ nlohmann::json json_of(const Row& row) {
             {"store", row.store},
             {"serial", row.serial},
             {"not_after", row.not_after},
+            {"revoked", row.revoked.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.revoked)},
             {"days_left", row.days_left ? nlohmann::json(*row.days_left) : nullptr},
             {"next_renewal", row.next_renewal},
             {"renewal_rule", row.rule},
@@ -130,7 +135,9 @@ nlohmann::json json_of(const Row& row) {
 
 std::array<std::string, 8> cells_of(const Row& row) {
     const std::string names = row.domains.size() > 1 ? fmt::format("{} (+{})", row.id, row.domains.size() - 1) : row.id;
-    const std::string days = row.days_left ? fmt::format("{:.0f}", std::floor(*row.days_left)) : "-";
+    const std::string days = !row.revoked.empty() ? "revoked"
+                             : row.days_left      ? fmt::format("{:.0f}", std::floor(*row.days_left))
+                                                  : "-";
     std::string next = row.error.empty() ? (row.due ? "now: " + row.reason : row.next_renewal + " (" + row.rule + ")")
                                          : "error: " + row.error;
     const std::string last = row.last ? row.last->outcome + " " + row.last->at : "-";
@@ -147,7 +154,7 @@ std::array<std::string, 8> cells_of(const Row& row) {
 }
 
 bool alarming(const Row& row) {
-    return !row.error.empty() || (row.days_left && *row.days_left < k_warn_days) ||
+    return !row.error.empty() || !row.revoked.empty() || (row.days_left && *row.days_left < k_warn_days) ||
            (row.last && row.last->outcome == "failed");
 }
 

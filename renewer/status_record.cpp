@@ -17,12 +17,19 @@ nlohmann::json to_json(const RecordedOutcome& o) {
     return {{"outcome", o.outcome}, {"reason", o.reason}, {"at", o.at}, {"serial", o.serial}};
 }
 
+// A member of a record that may be hand-edited or from an older version:
+// anything but a string reads as "" (json::value would throw on a number).
+std::string text_member(const nlohmann::json& j, const char* key) {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get_ref<const std::string&>() : std::string();
+}
+
 RecordedOutcome from_json(const nlohmann::json& j) {
     RecordedOutcome o;
-    o.outcome = j.value("outcome", std::string());
-    o.reason = j.value("reason", std::string());
-    o.at = j.value("at", std::string());
-    o.serial = j.value("serial", std::string());
+    o.outcome = text_member(j, "outcome");
+    o.reason = text_member(j, "reason");
+    o.at = text_member(j, "at");
+    o.serial = text_member(j, "serial");
     return o;
 }
 

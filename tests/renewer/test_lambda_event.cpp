@@ -74,8 +74,8 @@ TEST(LambdaEvent, InvalidJsonIsAnError) {
 }
 
 TEST(LambdaErrorBody, IsTheRuntimeApiShape) {
-    const auto json = nlohmann::json::parse(lambda_error_body("Renewer.CertificateFailed", "a \"quoted\"\nline"));
-    EXPECT_EQ(json,
+    const auto body = nlohmann::json::parse(lambda_error_body("Renewer.CertificateFailed", "a \"quoted\"\nline"));
+    EXPECT_EQ(body,
               (nlohmann::json{{"errorMessage", "a \"quoted\"\nline"}, {"errorType", "Renewer.CertificateFailed"}}));
 }
 
@@ -107,12 +107,12 @@ RunReport sample_report() {
 }
 
 TEST(ReportJson, HasTheDocumentedShape) {
-    const auto json = report_to_json(sample_report());
-    EXPECT_EQ(json["exit_code"], 1);
-    EXPECT_EQ(json["changed"], true);
-    EXPECT_EQ(json["duration_ms"], 4321);
-    ASSERT_EQ(json["certificates"].size(), 3U);
-    const auto& first = json["certificates"][0];
+    const auto body = report_to_json(sample_report());
+    EXPECT_EQ(body["exit_code"], 1);
+    EXPECT_EQ(body["changed"], true);
+    EXPECT_EQ(body["duration_ms"], 4321);
+    ASSERT_EQ(body["certificates"].size(), 3U);
+    const auto& first = body["certificates"][0];
     EXPECT_EQ(first, (nlohmann::json{{"id", "a.example.test"},
                                      {"domains", {"a.example.test", "*.a.example.test"}},
                                      {"store", "dir:/x"},
@@ -122,10 +122,10 @@ TEST(ReportJson, HasTheDocumentedShape) {
                                      {"not_after", "2027-01-01T00:00:00Z"},
                                      {"duration_ms", 1234},
                                      {"replacement_owed", nullptr}}));
-    EXPECT_EQ(json["certificates"][1]["outcome"], "failed");
-    EXPECT_EQ(json["certificates"][1]["reason"], "deadline: not started");
-    ASSERT_EQ(json["replacements"].size(), 1U);
-    EXPECT_EQ(json["replacements"][0],
+    EXPECT_EQ(body["certificates"][1]["outcome"], "failed");
+    EXPECT_EQ(body["certificates"][1]["reason"], "deadline: not started");
+    ASSERT_EQ(body["replacements"].size(), 1U);
+    EXPECT_EQ(body["replacements"][0],
               (nlohmann::json{{"replace", "failed"}, {"error", "autoscaling web: AccessDenied"}}));
 }
 
@@ -133,8 +133,8 @@ TEST(ReportJson, ShowsAReplacementOwed) {
     auto report = sample_report();
     report.certificates[0].replacement_owed =
         OwedReplacement{"0a1b", "autoscaling", "2027-01-01T00:00:00Z", "autoscaling web: AccessDenied"};
-    const auto json = report_to_json(report);
-    EXPECT_EQ(json["certificates"][0]["replacement_owed"],
+    const auto body = report_to_json(report);
+    EXPECT_EQ(body["certificates"][0]["replacement_owed"],
               (nlohmann::json{{"serial", "0a1b"},
                               {"target", "autoscaling"},
                               {"since", "2027-01-01T00:00:00Z"},

@@ -10,19 +10,14 @@
 #include "core/atomic_file.hpp"
 #include "secrets/store.hpp"
 #include "tests/secrets/bundle_fixtures.hpp"
+#include "tests/secrets/dir_store_fixture.hpp"
 #include "tests/secrets/temp_dir.hpp"
 
 namespace {
 
 using std::chrono::seconds;
 
-std::unique_ptr<secrets::Store> dir_store(const std::string& path) {
-    auto store = secrets::make_store("dir:" + path);
-    if (!store) {
-        throw std::runtime_error(store.error().message);
-    }
-    return std::move(store).value();
-}
+using test_fs::dir_store;
 
 // The lease guarding the directory store at `path`.
 std::unique_ptr<secrets::Locker> dir_locker(const std::string& path) {

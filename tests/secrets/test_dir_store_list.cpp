@@ -8,17 +8,12 @@
 #include "core/atomic_file.hpp"
 #include "secrets/store.hpp"
 #include "tests/secrets/bundle_fixtures.hpp"
+#include "tests/secrets/dir_store_fixture.hpp"
 #include "tests/secrets/temp_dir.hpp"
 
 namespace {
 
-std::unique_ptr<secrets::Store> dir_store(const std::string& path) {
-    auto store = secrets::make_store("dir:" + path);
-    if (!store) {
-        throw std::runtime_error(store.error().message);
-    }
-    return std::move(store).value();
-}
+using test_fs::dir_store;
 
 std::vector<std::string> names(const std::vector<secrets::Listing>& listed) {
     std::vector<std::string> out;
