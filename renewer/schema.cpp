@@ -62,7 +62,7 @@ const std::array<Setting, 20> k_global{{
      .type = Type::integer,
      .min = 1,
      .max = 64,
-     .help = "orders in flight at once (default 4)"},
+     .help = "orders in flight at once (default 16)"},
     {.key = "jitter_seconds",
      .type = Type::integer,
      .min = 0,
