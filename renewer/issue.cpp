@@ -1,7 +1,13 @@
 #include "renewer/issue.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <set>
+#include <string_view>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -216,6 +222,81 @@ std::optional<std::string> renew_lease(const RunSettings& settings, Job& job) {
     return "lease lost: " + renewed.error().message;
 }
 
+// Keeps the leases of the jobs being ordered while the pipelined run works
+// (docs/stores.md#leases): renewed between its phases and, during a long
+// phase (the DNS wait of a slow provider), from a thread of its own, so a
+// live run's lease never expires and another run never takes the
+// certificate over. A lease is renewed once a quarter of its TTL has passed:
+// a fast run writes no lease more than needed. A lease found lost is left
+// alone: the renewal before storing reports it (renew_lease).
+class LeaseKeeper {
+public:
+    LeaseKeeper(const RunSettings& settings, std::vector<Job*> jobs) : settings_(settings), jobs_(std::move(jobs)) {
+        // Wake often enough that a quarter of the TTL is never overrun by much.
+        period_ = std::max<std::chrono::milliseconds>(std::chrono::seconds(1), settings_.lease_ttl / 8);
+        thread_ = std::thread([this] { loop(); });
+    }
+    ~LeaseKeeper() {
+        {
+            const std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+    LeaseKeeper(const LeaseKeeper&) = delete;
+    LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+
+    void between_phases(std::string_view phase) {
+        const std::lock_guard lock(mutex_);
+        core::log::debug("renewing leases between phases", {{"phase", std::string(phase)}});
+        renew_aged();
+    }
+
+private:
+    void loop() {
+        std::unique_lock lock(mutex_);
+        while (!stop_) {
+            wake_.wait_for(lock, period_, [this] { return stop_; });
+            if (!stop_) {
+                renew_aged();
+            }
+        }
+    }
+
+    // Under mutex_: every held lease a quarter of whose TTL has passed.
+    void renew_aged() {
+        const auto now = std::chrono::system_clock::now();
+        for (Job* job : jobs_) {
+            if (!job->locker || !job->lease || lost_.contains(job) || finished(*job)) {
+                continue;
+            }
+            if (job->lease->expires_at - now > settings_.lease_ttl * 3 / 4) {
+                continue;
+            }
+            auto renewed = job->locker->renew(*job->lease, settings_.lease_ttl);
+            if (renewed) {
+                job->lease = std::move(*renewed);
+                continue;
+            }
+            if (renewed.error().kind == core::ErrorKind::conflict) {
+                lost_.insert(job);  // the renewal before storing says so, and does not store
+            }
+            core::log::warn("cannot renew the lease while ordering",
+                            {{"certificate", job->config->id}, {"error", renewed.error().message}});
+        }
+    }
+
+    const RunSettings& settings_;
+    std::vector<Job*> jobs_;
+    std::chrono::milliseconds period_{1000};
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stop_ = false;
+    std::set<Job*> lost_;
+    std::thread thread_;
+};
+
 // Why the job must not store now (its lease is lost, the run's deadline has
 // passed), or nothing.
 std::optional<std::string> may_not_store(const RunSettings& settings, Job& job, const core::Deadline& run_deadline) {
@@ -283,6 +364,30 @@ void finish_job(const RunSettings& settings, Job& job, const core::Result<acme::
         return;
     }
     spool_and_store(settings, job, *bundle, spool, run_deadline);
+}
+
+// Verify, spool and store every issued certificate, several at once (each job
+// has its own store and lease; the spool writes one file per certificate):
+// with hundreds of certificates, the stores' fsyncs and API calls would
+// otherwise add up one after another (docs/deployment.md#sizing).
+void finish_all(const RunSettings& settings, Orders& orders, const ObtainResults& results,
+                const std::vector<std::string>& issued_by, secrets::Spool& spool, const core::Deadline& run_deadline) {
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+        for (std::size_t i = next.fetch_add(1); i < results.size(); i = next.fetch_add(1)) {
+            Job& job = *orders.jobs[i];
+            if (i < orders.durations.size()) {
+                job.result.duration += orders.durations[i];
+            }
+            finish_job(settings, job, results[i], issued_by[i], spool, run_deadline);
+        }
+    };
+    const auto threads = std::min<std::size_t>(results.size(), std::max(1, settings.config.concurrency));
+    std::vector<std::jthread> pool;
+    for (std::size_t t = 1; t < threads; ++t) {
+        pool.emplace_back(worker);
+    }
+    worker();
 }
 
 }  // namespace
@@ -365,17 +470,18 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
     }
     Orders orders;
     prepare_orders(settings, due, orders, account->url(), journal, run_deadline, start_by);
-    auto results = acme::obtain_many(transport, *account, orders.bridge, orders.requests, settings.config.concurrency,
-                                     run_deadline, &orders.durations);
-    std::vector<std::string> issued_by(results.size(), account->url());
-    retry_forgotten_account(settings, transport, *account, *accounts.home, orders, results, issued_by, run_deadline);
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        Job& job = *orders.jobs[i];
-        if (i < orders.durations.size()) {
-            job.result.duration += orders.durations[i];
-        }
-        finish_job(settings, job, results[i], issued_by[i], spool, run_deadline);
+    ObtainResults results;
+    std::vector<std::string> issued_by;
+    {
+        LeaseKeeper keeper(settings, orders.jobs);
+        results = acme::obtain_many(transport, *account, orders.bridge, orders.requests, settings.config.concurrency,
+                                    run_deadline, &orders.durations,
+                                    [&](std::string_view phase) { keeper.between_phases(phase); });
+        issued_by.assign(results.size(), account->url());
+        retry_forgotten_account(settings, transport, *account, *accounts.home, orders, results, issued_by,
+                                run_deadline);
     }
+    finish_all(settings, orders, results, issued_by, spool, run_deadline);
 }
 
 }  // namespace renewer

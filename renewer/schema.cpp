@@ -32,7 +32,7 @@ std::optional<std::string> allow_entry_problem(std::string_view text) {
 
 constexpr std::string_view k_key_types = "ec256|ec384|rsa2048|rsa3072|rsa4096";
 
-const std::array<Setting, 20> k_global{{
+const std::array<Setting, 21> k_global{{
     {.key = "server",
      .flag = "server",
      .env = "ACME_SERVER",
@@ -74,6 +74,14 @@ const std::array<Setting, 20> k_global{{
      .min = 1,
      .max = 86400,
      .help = "seconds one order may take (default 600)",
+     .in_file = false},
+    {.key = "lease_ttl",
+     .flag = "lease-ttl",
+     .type = Type::integer,
+     .min = 30,
+     .max = 86400,
+     .help = "seconds a certificate's lease lasts unless renewed; a run renews its leases while it works "
+             "(default: --timeout + 300)",
      .in_file = false},
     {.key = "deadline",
      .flag = "deadline",
