@@ -247,6 +247,19 @@ public:
     LeaseKeeper(const LeaseKeeper&) = delete;
     LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
+    // renew_lease() right before storing, never at the same time as the
+    // keeper's own renewal of that lease.
+    std::optional<std::string> renew_before_store(Job& job) {
+        const std::lock_guard lock(mutex_);
+        return renew_lease(settings_, job);
+    }
+
+    // The job has its outcome: its lease is left to the run's release.
+    void done(Job& job) {
+        const std::lock_guard lock(mutex_);
+        done_.insert(&job);
+    }
+
     void between_phases(std::string_view phase) {
         const std::lock_guard lock(mutex_);
         core::log::debug("renewing leases between phases", {{"phase", std::string(phase)}});
@@ -268,7 +281,7 @@ private:
     void renew_aged() {
         const auto now = std::chrono::system_clock::now();
         for (Job* job : jobs_) {
-            if (!job->locker || !job->lease || lost_.contains(job) || finished(*job)) {
+            if (!job->locker || !job->lease || lost_.contains(job) || done_.contains(job)) {
                 continue;
             }
             if (job->lease->expires_at - now > settings_.lease_ttl * 3 / 4) {
@@ -294,22 +307,23 @@ private:
     std::condition_variable wake_;
     bool stop_ = false;
     std::set<Job*> lost_;
+    std::set<Job*> done_;
     std::thread thread_;
 };
 
 // Why the job must not store now (its lease is lost, the run's deadline has
 // passed), or nothing.
-std::optional<std::string> may_not_store(const RunSettings& settings, Job& job, const core::Deadline& run_deadline) {
+std::optional<std::string> may_not_store(Job& job, const core::Deadline& run_deadline, LeaseKeeper& leases) {
     if (run_deadline.expired()) {
         return std::string("the run's deadline passed before storing");
     }
-    return renew_lease(settings, job);
+    return leases.renew_before_store(job);
 }
 
 // Spool, then store: a run that fails or is killed while storing leaves the
 // certificate to the next run instead of a second order.
-void spool_and_store(const RunSettings& settings, Job& job, const secrets::Bundle& bundle, secrets::Spool& spool,
-                     const core::Deadline& run_deadline) {
+void spool_and_store(Job& job, const secrets::Bundle& bundle, secrets::Spool& spool, const core::Deadline& run_deadline,
+                     LeaseKeeper& leases) {
     const auto& id = job.config->id;
     auto spooled = spool.put(id, bundle);
     if (!spooled) {
@@ -321,7 +335,7 @@ void spool_and_store(const RunSettings& settings, Job& job, const secrets::Bundl
                               spooled ? "kept in the spool for the next run"
                                       : "could not spool it either: " + spooled.error().message));
     };
-    if (auto why = may_not_store(settings, job, run_deadline)) {
+    if (auto why = may_not_store(job, run_deadline, leases)) {
         not_stored(*why);
         return;
     }
@@ -341,7 +355,8 @@ void spool_and_store(const RunSettings& settings, Job& job, const secrets::Bundl
 // configuration changes or --force), so a cause fixed later (a trust root,
 // a clock) costs no new order.
 void finish_job(const RunSettings& settings, Job& job, const core::Result<acme::ObtainedCertificate>& issued,
-                const std::string& account_url, secrets::Spool& spool, const core::Deadline& run_deadline) {
+                const std::string& account_url, secrets::Spool& spool, const core::Deadline& run_deadline,
+                LeaseKeeper& leases) {
     if (!issued) {
         fail(job, issued.error().message);
         return;
@@ -363,7 +378,7 @@ void finish_job(const RunSettings& settings, Job& job, const core::Result<acme::
                                  : "could not spool it: " + spooled.error().message));
         return;
     }
-    spool_and_store(settings, job, *bundle, spool, run_deadline);
+    spool_and_store(job, *bundle, spool, run_deadline, leases);
 }
 
 // Verify, spool and store every issued certificate, several at once (each job
@@ -371,7 +386,8 @@ void finish_job(const RunSettings& settings, Job& job, const core::Result<acme::
 // with hundreds of certificates, the stores' fsyncs and API calls would
 // otherwise add up one after another (docs/deployment.md#sizing).
 void finish_all(const RunSettings& settings, Orders& orders, const ObtainResults& results,
-                const std::vector<std::string>& issued_by, secrets::Spool& spool, const core::Deadline& run_deadline) {
+                const std::vector<std::string>& issued_by, secrets::Spool& spool, const core::Deadline& run_deadline,
+                LeaseKeeper& leases) {
     std::atomic<std::size_t> next{0};
     auto worker = [&] {
         for (std::size_t i = next.fetch_add(1); i < results.size(); i = next.fetch_add(1)) {
@@ -379,7 +395,8 @@ void finish_all(const RunSettings& settings, Orders& orders, const ObtainResults
             if (i < orders.durations.size()) {
                 job.result.duration += orders.durations[i];
             }
-            finish_job(settings, job, results[i], issued_by[i], spool, run_deadline);
+            finish_job(settings, job, results[i], issued_by[i], spool, run_deadline, leases);
+            leases.done(job);
         }
     };
     const auto threads = std::min<std::size_t>(results.size(), std::max(1, settings.config.concurrency));
@@ -470,18 +487,14 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
     }
     Orders orders;
     prepare_orders(settings, due, orders, account->url(), journal, run_deadline, start_by);
-    ObtainResults results;
-    std::vector<std::string> issued_by;
-    {
-        LeaseKeeper keeper(settings, orders.jobs);
-        results = acme::obtain_many(transport, *account, orders.bridge, orders.requests, settings.config.concurrency,
-                                    run_deadline, &orders.durations,
-                                    [&](std::string_view phase) { keeper.between_phases(phase); });
-        issued_by.assign(results.size(), account->url());
-        retry_forgotten_account(settings, transport, *account, *accounts.home, orders, results, issued_by,
-                                run_deadline);
-    }
-    finish_all(settings, orders, results, issued_by, spool, run_deadline);
+    // Kept until every certificate is stored: a slow store must not lose the lease either.
+    LeaseKeeper keeper(settings, orders.jobs);
+    auto results = acme::obtain_many(transport, *account, orders.bridge, orders.requests, settings.config.concurrency,
+                                     run_deadline, &orders.durations,
+                                     [&](std::string_view phase) { keeper.between_phases(phase); });
+    std::vector<std::string> issued_by(results.size(), account->url());
+    retry_forgotten_account(settings, transport, *account, *accounts.home, orders, results, issued_by, run_deadline);
+    finish_all(settings, orders, results, issued_by, spool, run_deadline, keeper);
 }
 
 }  // namespace renewer
