@@ -255,6 +255,10 @@ core::Status finish_order(Transport& transport, const Account& account, Flight& 
     f.out->order_url = f.order->url;
     f.out->replaced = f.order->replaces;
     TRY(take_chain(f, *chains));
+    // A run holds every certificate until the last one is done: keep only the result.
+    f.key.reset();
+    f.order.reset();
+    f.ready.reset();
     core::log::info("acme: certificate issued", {{"certificate", request.names.front()},
                                                  {"serial", f.out->leaf.serial_hex},
                                                  {"not_after", core::format_time(f.out->leaf.not_after)}});
@@ -269,8 +273,8 @@ void present_all(Dns01Solver& solver, std::vector<Flight>& flights, std::vector<
     for (auto& f : flights) {
         if (!f.error && !f.records.empty()) {
             presenting.push_back(&f);
-            sets.push_back(f.records);
             count += f.records.size();
+            sets.push_back(std::move(f.records));  // only the cleanup needs them now
         }
     }
     if (sets.empty()) {
@@ -403,6 +407,7 @@ void run_pipeline(Transport& transport, const Account& account, Dns01Solver& sol
     hook("dns");
     bounded_for(flights.size(), concurrency, [&](std::size_t i) {
         guarded(flights[i], [&](Flight& f) { return answer_challenges(transport, account, f); });
+        std::vector<Pending>().swap(flights[i].pending);  // decided: the authorizations are not needed
     });
     cleanup.start();  // RFC 8555 §8.4: the records are no longer needed
     hook("challenges");
