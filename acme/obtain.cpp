@@ -183,6 +183,10 @@ core::Status answer_challenges(Transport& transport, const Account& account, Fli
             return answered.error().wrap("answering the challenge for " + p.authz.name());
         }
     }
+    if (!f.pending.empty()) {
+        core::log::debug("acme: challenges answered",
+                         {{"certificate", request.names.front()}, {"challenges", std::to_string(f.pending.size())}});
+    }
     auto decided = poll_order(transport, account, f.order->url, f.deadline, request.poll);
     if (!decided.ok()) {
         return decided.error().wrap("order");
