@@ -1,14 +1,19 @@
-// One certificate, start to finish (docs/architecture.md#data-flow-of-one-run): newOrder ->
-// authorizations -> ONE Dns01Solver::present() with every pending record ->
-// answer every challenge -> poll -> finalize -> download -> choose chain, the
-// DNS cleanup (always) running alongside finalize and download. Plus
-// obtain_many(): several at once, bounded.
+// Certificates, start to finish (docs/architecture.md#data-flow-of-one-run), as
+// a pipeline in three phases over every certificate of the run:
+//   A. key, newOrder, authorizations (bounded concurrency) -> every pending TXT value;
+//   B. ONE Dns01Solver::present_sets() with the values of all certificates: one
+//      DNS change per zone and one propagation wait for the whole run;
+//   C. answer every challenge -> poll (bounded), then the DNS cleanup of every
+//      value at once, alongside finalize -> download -> choose chain (bounded).
+// obtain() is the pipeline with one certificate.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "acme/account.hpp"
@@ -39,7 +44,21 @@ public:
     // Removes exactly these values (other values at the same name stay).
     // Best effort: logs its own failures, never throws.
     virtual void cleanup(const std::vector<Dns01Record>& records) = 0;
+
+    // The pipelined run: the records of several certificates (one set each)
+    // in one go, so they share DNS changes and one propagation wait. Returns
+    // one status per set, in order: a set that fails does not fail the
+    // others. Every value of every set (failed ones included) must be removed
+    // by ONE cleanup_sets() with the same sets. The defaults call present()
+    // and cleanup() per set.
+    virtual std::vector<core::Status> present_sets(const std::vector<std::vector<Dns01Record>>& sets);
+    virtual void cleanup_sets(const std::vector<std::vector<Dns01Record>>& sets);
 };
+
+// Called by obtain_many() between its phases, from the calling thread, with
+// the phase just finished: "orders", "dns", "challenges", "certificates"
+// (the renewer renews its leases there, docs/stores.md#leases).
+using PhaseHook = std::function<void(std::string_view phase)>;
 
 struct ObtainRequest {
     std::vector<std::string> names;                 // first = the certificate's name in messages and CN
@@ -89,14 +108,14 @@ core::Result<ObtainedCertificate> obtain(Transport& transport, const Account& ac
                                          const ObtainRequest& request,
                                          const core::Deadline& run_deadline = core::Deadline::never());
 
-// Obtains several certificates with at most `concurrency` in flight; one
-// failure never stops the others. Results are in request order; when
-// `durations` is given it receives each request's wall time, in that order.
-std::vector<core::Result<ObtainedCertificate>> obtain_many(Transport& transport, const Account& account,
-                                                           Dns01Solver& solver,
-                                                           const std::vector<ObtainRequest>& requests,
-                                                           int concurrency = 4,
-                                                           const core::Deadline& run_deadline = core::Deadline::never(),
-                                                           std::vector<std::chrono::milliseconds>* durations = nullptr);
+// Obtains several certificates as one pipeline (above): at most `concurrency`
+// CA conversations in flight per phase, ONE DNS present and ONE cleanup for
+// all of them; one failure never stops the others. Results are in request
+// order; when `durations` is given it receives each request's wall time
+// (from the start of the run until its certificate or error), in that order.
+std::vector<core::Result<ObtainedCertificate>> obtain_many(
+    Transport& transport, const Account& account, Dns01Solver& solver, const std::vector<ObtainRequest>& requests,
+    int concurrency = 16, const core::Deadline& run_deadline = core::Deadline::never(),
+    std::vector<std::chrono::milliseconds>* durations = nullptr, const PhaseHook& between_phases = {});
 
 }  // namespace acme

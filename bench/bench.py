@@ -31,6 +31,7 @@ bench/results.png (gnuplot).
 """
 
 import argparse
+import calendar
 import json
 import os
 import platform
@@ -57,6 +58,15 @@ from harness.ports import free_port_tcp_udp  # noqa: E402
 
 BUILD_DIR = os.path.abspath(os.environ.get("BUILD_DIR") or os.path.join(SOURCE_DIR, "build-bench"))
 RENEWER = os.path.join(BUILD_DIR, "bin", "renewer")
+# The renewer before the pipelined run (one DNS present and wait per group of
+# orders in flight), for the side-by-side cases of `--clients pipeline`; unset
+# = those cases measure the pipelined renewer only.
+OLD_RENEWER = os.environ.get("OLD_RENEWER")
+# --concurrency for every renewer run here unless --concurrency says
+# otherwise: a cap for Debian's Pebble 2.4, not the default for real CAs (16):
+# it deadlocks under many orders in flight (letsencrypt/pebble#554: Order()
+# read-locks recursively).
+PEBBLE_CONCURRENCY = 4
 CERTFETCH = os.path.join(BUILD_DIR, "bin", "certfetch")
 ZONE = "bench.test"        # bind9, RFC 2136
 R53_ZONE = "r53.test"      # tests/fakeaws, Route53
@@ -230,13 +240,14 @@ def loop_script(times_file, names, body):
 class Ours(Client):
     loops = False
 
-    def __init__(self, svc, workdir, concurrency=None):
+    def __init__(self, svc, workdir, concurrency=None, binary=None):
         super().__init__(svc, workdir)
         self.account = os.path.join(workdir, "account.json")
-        self.concurrency = concurrency
+        self.concurrency = concurrency or PEBBLE_CONCURRENCY
+        self.binary = binary or RENEWER
 
     def common(self):
-        args = [RENEWER, "run", "--server", self.svc.ca.directory, "--ca-bundle", self.svc.ca.ca_bundle,
+        args = [self.binary, "run", "--server", self.svc.ca.directory, "--ca-bundle", self.svc.ca.ca_bundle,
                 "--trust-root", self.svc.root_file, "--email", "ops@example.test", "--agree-tos",
                 "--account-file", self.account, "--spool-dir", os.path.join(self.workdir, "spool"),
                 "--log-format", "json"]
@@ -482,6 +493,72 @@ class Bench:
             print("bench: %s --concurrency %d failed: %s" % (c.name, concurrency, str(e)[:300]), flush=True)
             self.results.setdefault("many_c%d" % concurrency, {})[c.name] = {"error": str(e)[:500]}
 
+    # -- the pipelined run at real DNS speed (issue 15) -----------------------
+    def pipeline(self):
+        """Route53 with the fake's change delay D (--change-delay) and then 0:
+        apex+wildcard, 10 names and 100 one-name certificates for the
+        pipelined renewer and (OLD_RENEWER) the shape before it, plus 1,000
+        one-name certificates pipelined at D; certificates completed over time
+        from the runs' own log. Each case is one run; a failed case is
+        recorded, not fatal. The fake limits Route53 to 5 requests/s per
+        account like Route53; the renewer keeps to 4."""
+        shapes = [("pipelined", RENEWER)] + ([("one wait per group", OLD_RENEWER)] if OLD_RENEWER else [])
+        self.svc.fake.rate_limit("route53", 5)
+        rows = self.results.setdefault("pipeline", [])
+        plan = []
+        for delay in sorted({self.args.change_delay, 0}, reverse=True):
+            for shape, binary in shapes:
+                plan += [(delay, shape, binary, case) for case in ("apex_wildcard", "ten_names", "many")]
+            plan.append((delay, "pipelined", RENEWER, "thousand"))
+        # The slowest case (today's shape, 100 certificates at D: ~25 waits) last.
+        plan.sort(key=lambda p: (p[1] != "pipelined" and p[3] == "many" and p[0] > 0, p[0] == 0))
+        clients = {}
+        for delay, shape, binary, case in plan:
+            if case == "thousand" and delay == 0 and not self.args.thousand_at_zero:
+                continue
+            if case not in self.args.pipeline_cases.split(","):
+                continue
+            key = (delay, shape)
+            if key not in clients:
+                tag = "pipe-%s-d%d" % ("new" if shape == "pipelined" else "old", delay)
+                clients[key] = OursRoute53(self.svc, self.dir(tag), binary=binary)
+                clients[key].tag = tag
+            c = clients[key]
+            row = {"shape": shape, "change_delay": delay, "case": case}
+            try:
+                self.svc.fake.set_change_delay(delay)
+                row.update(self.pipeline_case(c, case))
+            except Exception as e:  # noqa: BLE001 - recorded, not fatal
+                row["error"] = str(e)[-500:]
+            rows.append(row)
+            print("  pipeline D=%-3g %-20s %-14s %s" % (delay, shape, case, row.get("error") or
+                  "%.1f s, %d certs, rss %.1f MB" % (row["wall"], row["certs"], row["maxrss_mb"])), flush=True)
+        self.svc.fake.set_change_delay(0)
+
+    def pipeline_case(self, c, case):
+        log = os.path.join(c.workdir, "runs.log")
+        env = c.env()
+        run = lambda cmd, t=1800: check(self.svc.run(cmd, env, log, timeout=t), c.name)
+        if not os.path.exists(c.account):
+            run(c.issue(c.names("apex_wildcard", "warm"), os.path.join(c.workdir, "warm")))
+        out = os.path.join(c.workdir, case)
+        if case in ("apex_wildcard", "ten_names"):
+            names = c.names(case, c.tag)
+            cmd, certs = c.issue(names, out), 1
+        else:
+            n = self.args.pipeline_many if case == "many" else self.args.pipeline_thousand
+            names = ["c%d.%s.%s.%s" % (i, case, c.tag, c.zone) for i in range(n)]
+            cmd, certs = c.many(names, out), n
+        offset = os.path.getsize(log) if os.path.exists(log) else 0
+        started = time.time()
+        # Bounded: Debian's Pebble may deadlock (letsencrypt/pebble#554), and then every later case would wait too.
+        m = run(cmd, 1200 if case == "many" else 600)
+        return {"wall": m.wall, "certs": certs, "cpu": m.cpu, "maxrss_mb": m.maxrss_kb / 1024.0,
+                "acme_requests": sum(m.acme.values()), "aws": m.aws,
+                "completed_s": issued_offsets(log, offset, started),
+                "command": self.redact(cmd if certs == 1 else cmd[:cmd.index("--cert") + 4]) +
+                (" ... (one --cert per name)" if certs > 1 else "")}
+
     # -- lego -----------------------------------------------------------------
     def lego(self):
         n = self.args.runs
@@ -632,6 +709,26 @@ class Bench:
 
 
 # ---------------------------------------------------------------- facts
+def issued_offsets(log, offset, started):
+    """Seconds after `started` at which the run's JSON log says each
+    certificate was issued ("acme: certificate issued"), sorted."""
+    out = []
+    with open(log, "rb") as f:
+        f.seek(offset)
+        for line in f:
+            if b'"acme: certificate issued"' not in line:
+                continue
+            try:
+                stamp = json.loads(line)["time"]
+            except (ValueError, KeyError):
+                continue
+            when = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+            frac = re.match(r"\.(\d+)", stamp[19:])
+            when += float("0." + frac.group(1)) if frac else 0.0
+            out.append(round(when - started, 3))
+    return sorted(out)
+
+
 def sh(cmd):
     return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
 
@@ -669,7 +766,7 @@ def versions():
 
 def sizes(workdir):
     out = {}
-    for b in (RENEWER, CERTFETCH, shutil.which("lego"), shutil.which("uacme")):
+    for b in filter(None, (RENEWER, CERTFETCH, shutil.which("lego"), shutil.which("uacme"))):
         stripped = os.path.join(workdir, os.path.basename(b) + ".stripped")
         subprocess.run(["strip", "-o", stripped, b], check=True)
         libs = []
@@ -691,14 +788,26 @@ def main():
     ap.add_argument("--loop-runs", type=int, default=1)
     ap.add_argument("--lego-ten-runs", type=int, default=5)
     ap.add_argument("--concurrency", type=int, default=None,
-                    help="renewer --concurrency (default: the renewer's own default)")
+                    help="renewer --concurrency (default %d: a cap for Debian's Pebble, see PEBBLE_CONCURRENCY)"
+                    % PEBBLE_CONCURRENCY)
     ap.add_argument("--clients", default="renewer_rfc2136,renewer_route53,uacme,lego,certbot,certfetch,"
                                           "renewer_route53_c16")
+    ap.add_argument("--change-delay", type=float, default=20.0,
+                    help="the fake's Route53 change delay D for --clients pipeline (seconds)")
+    ap.add_argument("--pipeline-many", type=int, default=100, help="--clients pipeline: the 'many' case")
+    ap.add_argument("--pipeline-thousand", type=int, default=1000, help="--clients pipeline: the large case")
+    ap.add_argument("--pipeline-cases", default="apex_wildcard,ten_names,many,thousand",
+                    help="--clients pipeline: which cases")
+    ap.add_argument("--append", action="store_true",
+                    help="keep the pipeline rows already in --out (a second invocation with other cases)")
+    ap.add_argument("--thousand-at-zero", action="store_true",
+                    help="--clients pipeline: 1,000 certificates at D = 0 too")
     ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args()
     for b in (RENEWER, CERTFETCH):
-        if ("renewer" in args.clients or "certfetch" in args.clients) and not os.access(b, os.X_OK):
+        if ("renewer" in args.clients or "certfetch" in args.clients or "pipeline" in args.clients) \
+                and not os.access(b, os.X_OK):
             sys.exit("bench: %s is not built (BUILD_DIR=%s)" % (b, BUILD_DIR))
     root = tempfile.mkdtemp(prefix="renewer-bench-")
     started = time.monotonic()
@@ -715,6 +824,8 @@ def main():
             elif client.startswith("renewer_route53_c") or client.startswith("renewer_rfc2136_c"):
                 base, _, n = client.rpartition("_c")
                 bench.ours_concurrency(OursRoute53 if base == "renewer_route53" else OursRfc2136, int(n))
+            elif client == "pipeline":
+                bench.pipeline()
             elif client in ("lego", "certbot", "uacme", "certfetch"):
                 getattr(bench, client)()
             else:
@@ -725,6 +836,11 @@ def main():
         svc.stop()
         info["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
         info["seconds"] = time.monotonic() - started
+        if args.append and os.path.exists(args.out):
+            with open(args.out) as f:
+                earlier = json.load(f)
+            bench.results["pipeline"] = earlier["results"].get("pipeline", []) + bench.results.get("pipeline", [])
+            info["earlier"] = {k: earlier.get(k) for k in ("machine", "args", "seconds")}
         info["results"] = bench.results
         info["commands"] = bench.commands
         with open(args.out, "w") as f:

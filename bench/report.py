@@ -313,6 +313,10 @@ def main():
                     ("%.1fx faster (100 certs: %s s vs %s s)" % (best / per100, fmt_s(per100), fmt_s(best)))
                     if best and client.startswith("renewer") else "-"))
         w("")
+    pipe_path = os.path.join(HERE, "results-pipeline.json")
+    if os.path.exists(pipe_path):
+        with open(pipe_path) as f:
+            pipeline_section(w, json.load(f))
     analysis = os.path.join(HERE, "analysis.md")
     if os.path.exists(analysis):
         with open(analysis) as f:
@@ -321,6 +325,96 @@ def main():
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write("\n".join(out) + "\n")
     chart(res, data, os.path.join(HERE, "results.png"))
+
+
+PIPE_CASES = [("apex_wildcard", "apex + wildcard"), ("ten_names", "10 names"), ("many", "100 certificates"),
+              ("thousand", "1,000 certificates")]
+
+
+def pipe_target(row, d):
+    """(target text, met) of issue 15 for a row at change delay d > 0, or None."""
+    if d <= 0 or row["shape"] != "pipelined" or "error" in row:
+        return None
+    if row["case"] in ("apex_wildcard", "ten_names"):
+        # One wait lands between D and D + GetChange's poll gap (4 s at most), plus the ACME work.
+        return "one wait, about D + 1 = %g s (D + %.1f s measured)" % (d + 1, row["wall"] - d), row["wall"] < 2 * d
+    if row["case"] == "many":
+        return "<= 2D + 20 = %g s" % (2 * d + 20), row["wall"] <= 2 * d + 20
+    return ("<= 2D + 120 = %g s, RSS < 40 MB" % (2 * d + 120),
+            row["wall"] <= 2 * d + 120 and row["maxrss_mb"] < 40)
+
+
+def pipeline_section(w, data):
+    """The pipelined run against the shape before it (bench.py --clients pipeline)."""
+    rows = data["results"].get("pipeline", [])
+    d = data["args"]["change_delay"]
+    w("## Many certificates at real DNS speed: the pipelined run")
+    w("")
+    earlier = data.get("earlier")
+    w("%s `bench.py --clients pipeline --change-delay %g`%s (load average %s at its start; build"
+      " type %s for both binaries): Route53 through tests/fakeaws with every change PENDING for D = %g s"
+      " and then D = 0, the fake limiting Route53 to 5 requests/s like Route53 and the renewer keeping to"
+      " 4/s; --concurrency 4 (a cap for Debian's Pebble, letsencrypt/pebble#554; the default for real CAs"
+      " is 16). \"one wait per group\" is the renewer before the pipelined run (OLD_RENEWER: each group"
+      " of orders in flight presents and waits on its own); \"pipelined\" creates every order, presents"
+      " every value in one change per zone and waits once. One run per row." % (
+          "Two invocations of" if earlier else "A run of", d,
+          (", the 1,000-certificate case first with a Pebble of its own (`--pipeline-cases thousand`,"
+           " %.0f s), then the rest (`--append`, %.0f s): Debian's Pebble deadlocked once under the large"
+           " case (letsencrypt/pebble#554) and held up every case after it" % (earlier["seconds"], data["seconds"]))
+          if earlier else "", " ".join(data["machine"]["loadavg_start"]), data["versions"].get("build_type", "?"), d))
+    w("")
+    w("| case | D s | shape | wall s | certificates | first / last issued s | CPU s | peak RSS MB | ACME req | "
+      "ChangeResourceRecordSets | GetChange | target (issue 15) |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for case, title in PIPE_CASES:
+        for r in sorted((r for r in rows if r["case"] == case), key=lambda r: (-r["change_delay"], r["shape"])):
+            if "error" in r:
+                w("| %s | %g | %s | failed: %s | - | - | - | - | - | - | - | - |" % (
+                    title, r["change_delay"], r["shape"], r["error"].strip().splitlines()[-1][:100]))
+                continue
+            done = r.get("completed_s") or []
+            target = pipe_target(r, r["change_delay"])
+            w("| %s | %g | %s | %s | %d | %s | %.2f | %.1f | %d | %d | %d | %s |" % (
+                title, r["change_delay"], r["shape"], fmt_s(r["wall"]), r["certs"],
+                ("%s / %s" % (fmt_s(done[0]), fmt_s(done[-1]))) if done else "-", r["cpu"], r["maxrss_mb"],
+                r["acme_requests"], r["aws"].get("ChangeResourceRecordSets", 0), r["aws"].get("GetChange", 0),
+                ("%s: %s" % (target[0], "met" if target[1] else "MISSED")) if target else "-"))
+    w("")
+    w("![certificates completed over time](results-pipeline.png)")
+    w("")
+    chart_pipeline(rows, d, os.path.join(HERE, "results-pipeline.png"))
+
+
+def chart_pipeline(rows, d, png):
+    """Certificates issued over time (from each run's log): both shapes, 100 and 1,000 certificates."""
+    series = [r for r in rows if r["case"] in ("many", "thousand") and r.get("completed_s")]
+    if not series:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        plots = []
+        for i, r in enumerate(series):
+            dat = os.path.join(tmp, "s%d.dat" % i)
+            with open(dat, "w") as f:
+                for n, t in enumerate(r["completed_s"], 1):
+                    f.write("%.3f %d\n" % (t, n))
+                f.write("%.3f %d\n" % (r["wall"], len(r["completed_s"])))
+            plots.append('"%s" using 1:2 with steps lw 2 title "%s, %d certs, D = %g s"' % (
+                dat, r["shape"], r["certs"], r["change_delay"]))
+        script = os.path.join(tmp, "plot.gp")
+        with open(script, "w") as f:
+            f.write("""set terminal pngcairo size 1100,560 font ",10"
+set output "%s"
+set title "Certificates issued over time in one run (Route53 change delay D; log scale y)"
+set xlabel "seconds since the run started"
+set ylabel "certificates issued"
+set logscale y
+set yrange [0.8:*]
+set grid
+set key outside right top noenhanced
+plot %s
+""" % (png, ", ".join(plots)))
+        subprocess.run(["gnuplot", script], check=True)
 
 
 def chart(res, data, png):

@@ -139,20 +139,22 @@ public:
     core::Status present(const std::vector<TxtRecord>& records, PresentLog& log) override {
         const core::Deadline deadline = core::Deadline::after(settings_.timeout);
         TRY_ASSIGN(auto by_zone, group_by_zone(records, deadline));
-        for (auto& [zone, changes] : by_zone) {
-            TRY(inherit_ttls(changes, deadline));
-            std::vector<TxtRecord> sent;
-            for (const auto& c : changes) {
-                sent.push_back({c.fqdn, c.value});
-            }
-            TRY(log.sending(sent));
-            bool refused = false;
-            auto status = send_update(zone, changes, wire::UpdateOp::add, deadline, refused);
-            if (!status) {
-                if (refused) {
-                    log.refused(sent);
+        for (auto& [zone, all] : by_zone) {
+            TRY(inherit_ttls(all, deadline));
+            for (const auto& changes : split_update(all)) {
+                std::vector<TxtRecord> sent;
+                for (const auto& c : changes) {
+                    sent.push_back({c.fqdn, c.value});
                 }
-                return status;
+                TRY(log.sending(sent));
+                bool refused = false;
+                auto status = send_update(zone, changes, wire::UpdateOp::add, deadline, refused);
+                if (!status) {
+                    if (refused) {
+                        log.refused(sent);
+                    }
+                    return status;
+                }
             }
         }
         return {};
@@ -161,18 +163,42 @@ public:
         const core::Deadline deadline = core::Deadline::after(settings_.timeout);
         TRY_ASSIGN(auto by_zone, group_by_zone(records, deadline));
         std::size_t removed = 0;
-        for (const auto& [zone, changes] : by_zone) {
-            // The server does not say what a delete removed: count what is there first.
-            TRY_ASSIGN(std::size_t there, count_present(changes, deadline));
-            bool refused = false;
-            TRY(send_update(zone, changes, wire::UpdateOp::remove, deadline, refused));
-            removed += there;
+        for (const auto& [zone, all] : by_zone) {
+            for (const auto& changes : split_update(all)) {
+                // The server does not say what a delete removed: count what is there first.
+                TRY_ASSIGN(std::size_t there, count_present(changes, deadline));
+                bool refused = false;
+                TRY(send_update(zone, changes, wire::UpdateOp::remove, deadline, refused));
+                removed += there;
+            }
         }
         return removed;
     }
     std::string name() const override { return "rfc2136"; }
 
 private:
+    // One UPDATE per zone while it fits a DNS message over TCP (RFC 1035
+    // section 4.2.2: a 16-bit length, 65,535 bytes), else as few as fit: the
+    // pipelined run presents every certificate's values at once
+    // (docs/dns-providers.md#batches-and-clean-up). Each change is counted
+    // uncompressed; the rest of the budget is the header, the zone and TSIG.
+    static std::vector<std::vector<wire::TxtChange>> split_update(const std::vector<wire::TxtChange>& changes) {
+        constexpr std::size_t k_budget = 60'000;
+        std::vector<std::vector<wire::TxtChange>> out(1);
+        std::size_t used = 0;
+        for (const auto& c : changes) {
+            // owner name (labels + root) + type, class, TTL, RDLENGTH + one length byte per 255 of text
+            const std::size_t size = c.fqdn.size() + 2 + 10 + c.value.size() + c.value.size() / 255 + 1;
+            if (used + size > k_budget && !out.back().empty()) {
+                out.emplace_back();
+                used = 0;
+            }
+            out.back().push_back(c);
+            used += size;
+        }
+        return out;
+    }
+
     struct CurrentSet {
         std::uint32_t ttl = 0;  // 0: no TXT set at the name
         std::vector<std::string> values;

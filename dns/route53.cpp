@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -711,11 +713,37 @@ private:
         return out;
     }
 
+    // How many zones change and wait for INSYNC at once: the pipelined run
+    // presents every certificate's values in one call, and customer domains
+    // often live in a zone each; one after another, each zone would add a
+    // whole INSYNC wait (docs/deployment.md#sizing).
+    static constexpr std::size_t k_zones_at_once = 32;
+
     core::Status present_all(const std::vector<TxtRecord>& records, PresentLog& log) {
         TRY_ASSIGN(ByZone by_zone, group_by_zone(records));
-        for (const auto& [id, entry] : by_zone) {
-            TRY(log.sending(records_of(entry.second)));
-            TRY(apply_zone(entry.first, entry.second, Step::present));
+        std::vector<const ByZone::value_type*> zones;
+        for (const auto& entry : by_zone) {
+            TRY(log.sending(records_of(entry.second.second)));
+            zones.push_back(&entry);
+        }
+        std::vector<core::Status> results(zones.size());
+        std::atomic<std::size_t> next{0};
+        auto worker = [&] {
+            for (std::size_t i = next.fetch_add(1); i < zones.size(); i = next.fetch_add(1)) {
+                const auto& [zone, names] = zones[i]->second;
+                auto applied = apply_zone(zone, names, Step::present);
+                results[i] = applied ? core::Status() : core::Status(applied.error());
+            }
+        };
+        {
+            std::vector<std::jthread> pool;
+            for (std::size_t t = 1; t < std::min(zones.size(), k_zones_at_once); ++t) {
+                pool.emplace_back(worker);
+            }
+            worker();
+        }
+        for (auto& status : results) {
+            TRY(status);
         }
         return {};
     }

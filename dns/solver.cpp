@@ -1,9 +1,11 @@
 #include "dns/solver.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "core/base64.hpp"
 #include "core/digest.hpp"
@@ -160,9 +162,11 @@ struct Presentation::State final : PresentLog {
     std::string journal_key;
     std::string journal_id;
     std::vector<TxtRecord> sent;  // what may exist now: sent and not refused
+    std::mutex log_mutex;         // present_sets() may present several sets at once
 
     // Written before the change goes out: a run killed after it leaves the next run these values to remove.
     core::Status sending(const std::vector<TxtRecord>& batch) override {
+        const std::lock_guard lock(log_mutex);
         const std::size_t before = sent.size();
         for (const auto& r : batch) {
             if (std::find(sent.begin(), sent.end(), r) == sent.end()) {
@@ -177,6 +181,7 @@ struct Presentation::State final : PresentLog {
     }
 
     void refused(const std::vector<TxtRecord>& batch) override {
+        const std::lock_guard lock(log_mutex);
         std::erase_if(sent,
                       [&](const TxtRecord& r) { return std::find(batch.begin(), batch.end(), r) != batch.end(); });
         if (auto status = journal_sent(); !status) {
@@ -484,6 +489,203 @@ core::Result<Presentation> Solver::present(const std::vector<Challenge>& challen
                                               {"present_ms", std::to_string(state->present_time.count())},
                                               {"propagation_ms", std::to_string(state->propagation_time.count())}});
     return Presentation(std::move(state));
+}
+
+// The set's records after CNAME delegation, de-duplicated; `name_of`
+// caches the look-ups across sets (RFC 8555 §8.4: apex and wildcard share a name).
+core::Result<std::vector<TxtRecord>> Solver::set_records(const std::vector<Challenge>& set,
+                                                         std::map<std::string, std::string>& name_of) const {
+    std::vector<TxtRecord> out;
+    for (const auto& c : set) {
+        const std::string base = c.domain.starts_with("*.") ? c.domain.substr(2) : c.domain;
+        auto it = name_of.find(base);
+        if (it == name_of.end()) {
+            auto name = record_name(base);
+            if (!name) {
+                return name.error().wrap("dns-01 for " + c.domain);
+            }
+            it = name_of.emplace(base, *name).first;
+        }
+        TxtRecord record{it->second, c.value};
+        if (std::find(out.begin(), out.end(), record) == out.end()) {
+            out.push_back(std::move(record));
+        }
+    }
+    return out;
+}
+
+namespace {
+
+std::vector<TxtRecord> live_records(const std::vector<std::vector<TxtRecord>>& records,
+                                    const std::vector<core::Status>& outcomes) {
+    std::vector<TxtRecord> all;
+    std::set<std::pair<std::string, std::string>> seen;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        if (!outcomes[i]) {
+            continue;
+        }
+        for (const auto& r : records[i]) {
+            if (seen.emplace(r.fqdn, r.value).second) {
+                all.push_back(r);
+            }
+        }
+    }
+    return all;
+}
+
+std::size_t live_count(const std::vector<core::Status>& outcomes) {
+    return static_cast<std::size_t>(std::count_if(outcomes.begin(), outcomes.end(), [](auto& o) { return o.ok(); }));
+}
+
+// Sends `records` through the provider of each (one present per provider).
+core::Status present_through(const std::vector<Group>& groups, PresentLog& log) {
+    for (const auto& g : groups) {
+        auto guard = NameLocks::instance().lock(g.records);
+        TRY(g.provider->present(g.records, log));
+    }
+    return {};
+}
+
+// Runs fn(i) for every i < count on at most `threads` threads.
+template <typename Fn>
+void each_parallel(std::size_t count, std::size_t threads, Fn fn) {
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+        for (std::size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) {
+            fn(i);
+        }
+    };
+    std::vector<std::jthread> pool;
+    for (std::size_t t = 0; t < std::min(count, threads); ++t) {
+        pool.emplace_back(worker);
+    }
+}
+
+// How many sets present or check on their own at once once the whole
+// batch failed (finding which set the failure belongs to).
+constexpr std::size_t k_isolation_threads = 16;
+
+}  // namespace
+
+// The delegation check of every live set at once; when it fails, each set on
+// its own so only the sets at fault fail.
+void Solver::check_sets_delegation(const std::vector<std::vector<TxtRecord>>& records,
+                                   const std::vector<std::string>& labels, std::vector<core::Status>& outcomes) const {
+    if (auto all = check_delegation(live_records(records, outcomes)); all.ok()) {
+        return;
+    }
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        if (outcomes[i]) {
+            if (auto one = check_delegation(records[i]); !one) {
+                outcomes[i] = one.error().wrap("dns-01 for " + labels[i]);
+            }
+        }
+    }
+}
+
+// One present per provider for every live set; when the provider refuses
+// the whole, what was sent is removed and each set is presented on its own
+// (several at once), so a set the provider cannot write (no hosted zone, no
+// permission) fails alone.
+void Solver::present_sets_records(Presentation::State& state, const std::vector<std::vector<TxtRecord>>& records,
+                                  const std::vector<std::string>& labels, std::vector<core::Status>& outcomes) const {
+    state.records = live_records(records, outcomes);
+    state.groups = group_by_provider(state.records, provider_, options_);
+    auto status = present_through(state.groups, state);
+    if (status.ok()) {
+        return;
+    }
+    std::vector<std::size_t> live;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        if (outcomes[i]) {
+            live.push_back(i);
+        }
+    }
+    auto sent = group_by_provider(state.sent, provider_, options_);
+    (void)state.clean(sent);
+    state.cleaned = false;  // the sets presented again below are cleaned up later
+    if (live.size() == 1) {
+        outcomes[live.front()] = status.error().wrap("dns-01 for " + labels[live.front()]);
+        return;
+    }
+    core::log::warn("dns: the combined change failed; presenting each certificate on its own",
+                    {{"error", status.error().message}, {"certificates", std::to_string(live.size())}});
+    each_parallel(live.size(), k_isolation_threads, [&](std::size_t k) {
+        const std::size_t i = live[k];
+        auto one = present_through(group_by_provider(records[i], provider_, options_), state);
+        if (!one) {
+            outcomes[i] = one.error().wrap("dns-01 for " + labels[i]);
+        }
+    });
+}
+
+// One propagation wait for every live set; when it fails, each set is
+// checked again on its own (the ones already visible pass at the first
+// poll), so only the sets at fault fail.
+void Solver::wait_sets_visible(const std::vector<std::vector<TxtRecord>>& records,
+                               const std::vector<std::string>& labels, std::vector<core::Status>& outcomes) const {
+    if (options_.propagation_mode != PropagationMode::check) {
+        return;
+    }
+    const auto started = core::Clock::now();
+    auto status = wait_for_propagation(live_records(records, outcomes), options_.propagation);
+    if (status.ok()) {
+        return;
+    }
+    if (live_count(outcomes) == 1) {
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            if (outcomes[i]) {
+                outcomes[i] = status.error().wrap("dns-01 for " + labels[i]);
+            }
+        }
+        return;
+    }
+    PropagationOptions again = options_.propagation;
+    again.timeout = std::max(options_.propagation.timeout - since(started), options_.propagation.max_interval * 3);
+    each_parallel(records.size(), k_isolation_threads, [&](std::size_t i) {
+        if (!outcomes[i]) {
+            return;
+        }
+        if (auto one = wait_for_propagation(records[i], again); !one) {
+            outcomes[i] = one.error().wrap("dns-01 for " + labels[i]);
+        }
+    });
+}
+
+SetsPresentation Solver::present_sets(const std::vector<std::vector<Challenge>>& sets) {
+    const auto started = core::Clock::now();
+    auto state = std::make_unique<Presentation::State>();
+    state->journal = journal_;
+    state->journal_key = journal_key_;
+    std::vector<core::Status> outcomes(sets.size());
+    std::vector<std::vector<TxtRecord>> records(sets.size());
+    std::vector<std::string> labels;  // the set's domains, for messages
+    std::map<std::string, std::string> name_of;
+    for (std::size_t i = 0; i < sets.size(); ++i) {
+        labels.push_back(domain_list(sets[i]));
+        auto made = set_records(sets[i], name_of);
+        if (made) {
+            records[i] = std::move(*made);
+        } else {
+            outcomes[i] = made.error();
+        }
+    }
+    check_sets_delegation(records, labels, outcomes);
+    if (live_count(outcomes) > 0) {
+        present_sets_records(*state, records, labels, outcomes);
+    }
+    state->present_time = since(started);
+    const auto check_started = core::Clock::now();
+    if (live_count(outcomes) > 0) {
+        wait_sets_visible(records, labels, outcomes);
+    }
+    state->propagation_time = since(check_started);
+    core::log::info("dns: TXT records live", {{"certificates", std::to_string(live_count(outcomes))},
+                                              {"failed", std::to_string(sets.size() - live_count(outcomes))},
+                                              {"records", std::to_string(state->records.size())},
+                                              {"present_ms", std::to_string(state->present_time.count())},
+                                              {"propagation_ms", std::to_string(state->propagation_time.count())}});
+    return SetsPresentation{Presentation(std::move(state)), std::move(outcomes)};
 }
 
 void Solver::set_journal(std::shared_ptr<Journal> journal, std::string key) {

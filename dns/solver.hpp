@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -78,6 +79,14 @@ private:
     std::unique_ptr<State> state_;
 };
 
+// What Solver::present_sets() did: ONE presentation holding every value it
+// may have written (those of the sets that failed too, so one cleanup()
+// removes everything), and the outcome of each set, in order.
+struct SetsPresentation {
+    Presentation presentation;
+    std::vector<core::Status> outcomes;
+};
+
 class Solver {
 public:
     Solver(std::shared_ptr<Provider> provider, SolverOptions options);
@@ -86,6 +95,14 @@ public:
     // whatever was added is removed again before the error returns. Errors
     // are one line naming the domain and, where known, the zone.
     core::Result<Presentation> present(const std::vector<Challenge>& challenges);
+
+    // The pipelined run (docs/architecture.md#data-flow-of-one-run): the
+    // challenges of many certificates, one set each, as ONE present: one
+    // change per zone (split only past the provider's limits) and one
+    // propagation wait for all of them. A set whose names fail (CNAME
+    // look-up, delegation, provider refusal, propagation) fails alone; its
+    // values are still removed by the presentation's cleanup().
+    SetsPresentation present_sets(const std::vector<std::vector<Challenge>>& sets);
 
     // `_acme-challenge.<domain>.` after CNAME delegation (per the options).
     core::Result<std::string> record_name(const std::string& domain) const;
@@ -106,6 +123,14 @@ public:
 private:
     core::Status check_no_cname(const ResolverOptions& ro, const std::string& fqdn) const;
     core::Status check_delegation(const std::vector<TxtRecord>& records) const;
+    core::Result<std::vector<TxtRecord>> set_records(const std::vector<Challenge>& set,
+                                                     std::map<std::string, std::string>& name_of) const;
+    void check_sets_delegation(const std::vector<std::vector<TxtRecord>>& records,
+                               const std::vector<std::string>& labels, std::vector<core::Status>& outcomes) const;
+    void present_sets_records(Presentation::State& state, const std::vector<std::vector<TxtRecord>>& records,
+                              const std::vector<std::string>& labels, std::vector<core::Status>& outcomes) const;
+    void wait_sets_visible(const std::vector<std::vector<TxtRecord>>& records, const std::vector<std::string>& labels,
+                           std::vector<core::Status>& outcomes) const;
 
     std::shared_ptr<Provider> provider_;
     SolverOptions options_;

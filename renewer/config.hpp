@@ -16,7 +16,7 @@
 //   "account_store": string, "aws-sm:NAME" or "dir:/path" (ACME account key + URL)
 //   "spool_dir":     string, where issued-but-unstored certificates wait
 //   "allow":         [string, ...] allowlist, see names.hpp; absent = every name
-//   "concurrency":   int 1..64, default 4
+//   "concurrency":   int 1..64, default 16
 //   "max_new_orders": int 0..100000, default 300 (renewer/plan_budget.hpp)
 //   "renew":         { "fraction": number (0,1) default 0.333...,
 //                      "short_lifetime_fraction": number (0,1) default 0.5,
@@ -159,11 +159,15 @@ struct Config {
     std::optional<StoreSpec> account_store;
     std::string spool_dir;
     std::vector<std::string> allow;  // normalized entries ("example.com", ".example.com")
-    // Orders in flight at once. More (e.g. 16) lets many certificates share
-    // Route53 change batches and INSYNC waits (bench/RESULTS.md), but Debian's
-    // Pebble deadlocked under 16 concurrent orders in the bench, so the
-    // default stays where the tests run.
-    int concurrency = 4;
+    // CA conversations in flight at once in each phase of the pipelined run
+    // (acme/obtain.hpp); the DNS wait is shared by every certificate whatever
+    // this is. 16 is for real CAs: a few requests per certificate, well inside
+    // Let's Encrypt's per-account and per-IP request limits, and enough that
+    // 100 certificates' orders and finalizations take seconds, not minutes
+    // (docs/deployment.md#sizing). The tests and the bench cap it at 4:
+    // Debian's Pebble 2.4 deadlocks under many orders in flight
+    // (letsencrypt/pebble#554: Order() read-locks recursively).
+    int concurrency = 16;
     // New orders per run that are not ARI renewals (renewer/plan_budget.hpp).
     // 300: Let's Encrypt's new-orders-per-account bucket (300 per 3 hours,
     // one back every 36 s) for the default schedule of one run a day: a run

@@ -24,7 +24,15 @@ public:
     core::Status present(const std::vector<acme::Dns01Record>& records) override;
     void cleanup(const std::vector<acme::Dns01Record>& records) override;
 
+    // The pipelined run: every set routed to its solver, ONE
+    // dns::Solver::present_sets() per solver (the solvers side by side), and
+    // the presentations kept until cleanup_sets() of the same sets.
+    std::vector<core::Status> present_sets(const std::vector<std::vector<acme::Dns01Record>>& sets) override;
+    void cleanup_sets(const std::vector<std::vector<acme::Dns01Record>>& sets) override;
+
 private:
+    std::shared_ptr<dns::Solver> solver_of(const std::string& domain);
+
     std::mutex mutex_;
     std::map<std::string, std::shared_ptr<dns::Solver>> routes_;
     std::multimap<std::string, dns::Presentation> presentations_;  // key: the records, see key_of()

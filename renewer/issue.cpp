@@ -2,8 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <string_view>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -267,19 +272,108 @@ std::optional<std::string> renew_lease(const RunSettings& settings, Job& job) {
     return "lease lost: " + renewed.error().message;
 }
 
+// Keeps the leases of the jobs being ordered while the pipelined run works
+// (docs/stores.md#leases): renewed between its phases and, during a long
+// phase (the DNS wait of a slow provider), from a thread of its own, so a
+// live run's lease never expires and another run never takes the
+// certificate over. A lease is renewed once a quarter of its TTL has passed:
+// a fast run writes no lease more than needed. A lease found lost is left
+// alone: the renewal before storing reports it (renew_lease).
+class LeaseKeeper {
+public:
+    LeaseKeeper(const RunSettings& settings, std::vector<Job*> jobs) : settings_(settings), jobs_(std::move(jobs)) {
+        // Wake often enough that a quarter of the TTL is never overrun by much.
+        period_ = std::max<std::chrono::milliseconds>(std::chrono::seconds(1), settings_.lease_ttl / 8);
+        thread_ = std::thread([this] { loop(); });
+    }
+    ~LeaseKeeper() {
+        {
+            const std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+    LeaseKeeper(const LeaseKeeper&) = delete;
+    LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+
+    // renew_lease() right before storing, never at the same time as the
+    // keeper's own renewal of that lease.
+    std::optional<std::string> renew_before_store(Job& job) {
+        const std::lock_guard lock(mutex_);
+        return renew_lease(settings_, job);
+    }
+
+    // The job has its outcome: its lease is left to the run's release.
+    void done(Job& job) {
+        const std::lock_guard lock(mutex_);
+        done_.insert(&job);
+    }
+
+    void between_phases(std::string_view phase) {
+        const std::lock_guard lock(mutex_);
+        core::log::debug("renewing leases between phases", {{"phase", std::string(phase)}});
+        renew_aged();
+    }
+
+private:
+    void loop() {
+        std::unique_lock lock(mutex_);
+        while (!stop_) {
+            wake_.wait_for(lock, period_, [this] { return stop_; });
+            if (!stop_) {
+                renew_aged();
+            }
+        }
+    }
+
+    // Under mutex_: every held lease a quarter of whose TTL has passed.
+    void renew_aged() {
+        const auto now = std::chrono::system_clock::now();
+        for (Job* job : jobs_) {
+            if (!job->locker || !job->lease || lost_.contains(job) || done_.contains(job)) {
+                continue;
+            }
+            if (job->lease->expires_at - now > settings_.lease_ttl * 3 / 4) {
+                continue;
+            }
+            auto renewed = job->locker->renew(*job->lease, settings_.lease_ttl);
+            if (renewed) {
+                job->lease = std::move(*renewed);
+                continue;
+            }
+            if (renewed.error().kind == core::ErrorKind::conflict) {
+                lost_.insert(job);  // the renewal before storing says so, and does not store
+            }
+            core::log::warn("cannot renew the lease while ordering",
+                            {{"certificate", job->config->id}, {"error", renewed.error().message}});
+        }
+    }
+
+    const RunSettings& settings_;
+    std::vector<Job*> jobs_;
+    std::chrono::milliseconds period_{1000};
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stop_ = false;
+    std::set<Job*> lost_;
+    std::set<Job*> done_;
+    std::thread thread_;
+};
+
 // Why the job must not store now (its lease is lost, the run's deadline has
 // passed), or nothing.
-std::optional<std::string> may_not_store(const RunSettings& settings, Job& job, const core::Deadline& run_deadline) {
+std::optional<std::string> may_not_store(Job& job, const core::Deadline& run_deadline, LeaseKeeper& leases) {
     if (run_deadline.expired()) {
         return std::string("the run's deadline passed before storing");
     }
-    return renew_lease(settings, job);
+    return leases.renew_before_store(job);
 }
 
 // Spool, then store: a run that fails or is killed while storing leaves the
 // certificate to the next run instead of a second order.
-void spool_and_store(const RunSettings& settings, Job& job, const secrets::Bundle& bundle, secrets::Spool& spool,
-                     const core::Deadline& run_deadline) {
+void spool_and_store(Job& job, const secrets::Bundle& bundle, secrets::Spool& spool, const core::Deadline& run_deadline,
+                     LeaseKeeper& leases) {
     const auto& id = job.config->id;
     auto spooled = spool.put(id, bundle);
     if (!spooled) {
@@ -291,7 +385,7 @@ void spool_and_store(const RunSettings& settings, Job& job, const secrets::Bundl
                               spooled ? "kept in the spool for the next run"
                                       : "could not spool it either: " + spooled.error().message));
     };
-    if (auto why = may_not_store(settings, job, run_deadline)) {
+    if (auto why = may_not_store(job, run_deadline, leases)) {
         not_stored(*why);
         return;
     }
@@ -311,7 +405,8 @@ void spool_and_store(const RunSettings& settings, Job& job, const secrets::Bundl
 // configuration changes or --force), so a cause fixed later (a trust root,
 // a clock) costs no new order.
 void finish_job(const RunSettings& settings, Job& job, const core::Result<acme::ObtainedCertificate>& issued,
-                const std::string& account_url, secrets::Spool& spool, const core::Deadline& run_deadline) {
+                const std::string& account_url, secrets::Spool& spool, const core::Deadline& run_deadline,
+                LeaseKeeper& leases) {
     if (!issued) {
         // RFC 8555 §6.7: a limit of the CA, not a fault of this certificate.
         if (issued.error().code == "rateLimited") {
@@ -342,7 +437,45 @@ void finish_job(const RunSettings& settings, Job& job, const core::Result<acme::
                                  : "could not spool it: " + spooled.error().message));
         return;
     }
-    spool_and_store(settings, job, *bundle, spool, run_deadline);
+    spool_and_store(job, *bundle, spool, run_deadline, leases);
+}
+
+// Verify, spool and store every issued certificate, several at once (each job
+// has its own store and lease; the spool writes one file per certificate):
+// with hundreds of certificates, the stores' fsyncs and API calls would
+// otherwise add up one after another (docs/deployment.md#sizing).
+// False for an order never begun (acme/obtain.hpp k_not_started_*): the
+// OrdersPlaced metric counts only what the CA saw (docs/operations.md).
+bool reached_the_ca(const core::Result<acme::ObtainedCertificate>& result) {
+    if (result.ok()) {
+        return true;
+    }
+    const auto& message = result.error().message;
+    return message != acme::k_not_started_deadline && message != acme::k_not_started_cancelled &&
+           message != acme::k_not_started_rate_limited;
+}
+
+void finish_all(const RunSettings& settings, Orders& orders, const ObtainResults& results,
+                const std::vector<std::string>& issued_by, secrets::Spool& spool, const core::Deadline& run_deadline,
+                LeaseKeeper& leases) {
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+        for (std::size_t i = next.fetch_add(1); i < results.size(); i = next.fetch_add(1)) {
+            Job& job = *orders.jobs[i];
+            job.result.ordered = reached_the_ca(results[i]);
+            if (i < orders.durations.size()) {
+                job.result.duration += orders.durations[i];
+            }
+            finish_job(settings, job, results[i], issued_by[i], spool, run_deadline, leases);
+            leases.done(job);
+        }
+    };
+    const auto threads = std::min<std::size_t>(results.size(), std::max(1, settings.config.concurrency));
+    std::vector<std::jthread> pool;
+    for (std::size_t t = 1; t < threads; ++t) {
+        pool.emplace_back(worker);
+    }
+    worker();
 }
 
 }  // namespace
@@ -425,18 +558,14 @@ void issue_due(const RunSettings& settings, std::vector<Job>& jobs, acme::Transp
     }
     Orders orders;
     prepare_orders(settings, due, orders, account->url(), journal, run_deadline, start_by);
+    // Kept until every certificate is stored: a slow store must not lose the lease either.
+    LeaseKeeper keeper(settings, orders.jobs);
     auto results = acme::obtain_many(transport, *account, orders.bridge, orders.requests, settings.config.concurrency,
-                                     run_deadline, &orders.durations);
+                                     run_deadline, &orders.durations,
+                                     [&](std::string_view phase) { keeper.between_phases(phase); });
     std::vector<std::string> issued_by(results.size(), account->url());
     retry_forgotten_account(settings, transport, *account, *accounts.home, orders, results, issued_by, run_deadline);
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        Job& job = *orders.jobs[i];
-        job.result.ordered = true;
-        if (i < orders.durations.size()) {
-            job.result.duration += orders.durations[i];
-        }
-        finish_job(settings, job, results[i], issued_by[i], spool, run_deadline);
-    }
+    finish_all(settings, orders, results, issued_by, spool, run_deadline, keeper);
 }
 
 }  // namespace renewer

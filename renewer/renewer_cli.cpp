@@ -189,7 +189,8 @@ RunSettings settings_from(Config config) {
         settings.deadline =
             deadline_before(core::Clock::now() + std::chrono::seconds(settings::integer(run, "deadline", 0)));
     }
-    settings.lease_ttl = settings.order_timeout + std::chrono::seconds(300);
+    settings.lease_ttl = run.contains("lease_ttl") ? std::chrono::seconds(settings::integer(run, "lease_ttl", 0))
+                                                   : settings.order_timeout + std::chrono::seconds(300);
     settings.trust_roots = trust_roots(run);
     if (!config.ca_bundle.empty()) {
         if (auto bundle = core::read_file(config.ca_bundle); !bundle) {

@@ -60,7 +60,7 @@ std::optional<std::string> zone_problem(std::string_view text) {
 
 constexpr std::string_view k_key_types = "ec256|ec384|rsa2048|rsa3072|rsa4096";
 
-const std::array<Setting, 24> k_global{{
+const std::array<Setting, 25> k_global{{
     {.key = "server",
      .flag = "server",
      .env = "ACME_SERVER",
@@ -90,7 +90,7 @@ const std::array<Setting, 24> k_global{{
      .type = Type::integer,
      .min = 1,
      .max = 64,
-     .help = "orders in flight at once (default 4)"},
+     .help = "orders in flight at once (default 16)"},
     {.key = "max_new_orders",
      .flag = "max-new-orders",
      .type = Type::integer,
@@ -109,6 +109,14 @@ const std::array<Setting, 24> k_global{{
      .min = 1,
      .max = 86400,
      .help = "seconds one order may take (default 600)",
+     .in_file = false},
+    {.key = "lease_ttl",
+     .flag = "lease-ttl",
+     .type = Type::integer,
+     .min = 30,
+     .max = 86400,
+     .help = "seconds a certificate's lease lasts unless renewed; a run renews its leases while it works "
+             "(default: --timeout + 300)",
      .in_file = false},
     {.key = "deadline",
      .flag = "deadline",

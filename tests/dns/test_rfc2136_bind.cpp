@@ -299,3 +299,26 @@ TEST_F(DnsBind, DnsTestReportsTimings) {
     EXPECT_GE(report->total_time, report->present_time);
     EXPECT_TRUE(txt_values(report->fqdn).empty());
 }
+
+// The pipelined run presents every certificate's values at once
+// (dns::Solver::present_sets): 1,000 names (about 100 KB of changes) do not
+// fit one DNS message over TCP (65,535 bytes), so the provider sends as few
+// UPDATEs as fit, and the cleanup likewise.
+TEST_F(DnsBind, PresentSetsOfAThousandCertificatesSplitsTheUpdate) {
+    dns::Solver solver(provider(settings()), solver_options());
+    std::vector<std::vector<dns::Challenge>> sets;
+    for (int i = 0; i < 1000; ++i) {
+        const std::string value = "v" + std::to_string(i) + std::string(40, 'x');
+        sets.push_back({{"c" + std::to_string(i) + ".many.example.test", value}});
+    }
+    auto presented = solver.present_sets(sets);
+    ASSERT_EQ(presented.outcomes.size(), sets.size());
+    for (const auto& outcome : presented.outcomes) {
+        ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+    }
+    EXPECT_EQ(txt_values("_acme-challenge.c0.many.example.test."), std::vector<std::string>{sets[0][0].value});
+    EXPECT_EQ(txt_values("_acme-challenge.c999.many.example.test."), std::vector<std::string>{sets[999][0].value});
+    ASSERT_TRUE(presented.presentation.cleanup().ok());
+    EXPECT_TRUE(txt_values("_acme-challenge.c0.many.example.test.").empty());
+    EXPECT_TRUE(txt_values("_acme-challenge.c999.many.example.test.").empty());
+}

@@ -7,6 +7,8 @@ Covered: apex + wildcard (files, 0600 key, chain to Pebble's root, key match,
 wall time printed); the same with half of all nonces rejected; names Pebble
 refuses and records that never appear fail with one line naming the domain
 and leave no TXT record behind; eight certificates with --concurrency 4;
+twelve certificates with a Route53 change delay: one change, one INSYNC wait
+for the whole run (the pipelined run, docs/architecture.md#data-flow-of-one-run);
 External Account Binding required (with and without the flags); every
 certificate key type and the three account key types.
 
@@ -194,7 +196,7 @@ class RunRoute53(E2eCase):
         for i, name in enumerate(ids):
             args += ["--cert", name + ",*." + name if i % 2 == 0 else name]
         before = s.all_records()
-        r = s.renewer("run", *args, "--out", out, "--concurrency", "4", "--account-key-type", "rsa2048",
+        r = s.renewer("run", *args, "--out", out, "--account-key-type", "rsa2048",
                       account="eight")
         print("\neight certificates, --concurrency 4: %.2f s" % r.seconds)
         self.assertEqual(r.rc, 0, r.explain())
@@ -203,6 +205,65 @@ class RunRoute53(E2eCase):
             names = [name, "*." + name] if i % 2 == 0 else [name]
             self.assert_valid_files(os.path.join(out, name), names, s.root_pem())
         self.assertEqual(s.all_records(), before, "TXT records left behind")
+
+    def test_twelve_certificates_share_one_route53_wait(self):
+        """The pipelined run: with Route53 taking D seconds to reach INSYNC,
+        twelve certificates cost ONE change and ONE wait, not one per group of
+        orders in flight (12 / --concurrency 4 = three waits, about 3·D, the
+        shape before the pipeline; Stack.acme_args() caps --concurrency at 4
+        for Pebble)."""
+        s = self.stack
+        delay = 3.0
+        s.fake.set_change_delay(delay)
+        self.addCleanup(s.fake.set_change_delay, 0)
+        out = self.tmpdir("out-")
+        ids = ["p%d.%s" % (i, ZONE) for i in range(12)]
+        args = []
+        for i, name in enumerate(ids):
+            args += ["--cert", name + ",*." + name if i % 3 == 0 else name]
+        s.fake.control("DELETE", "calls")
+        r = s.renewer("run", *args, "--out", out, "--account-key-type", "ec256",
+                      account="pipeline")
+        changes = s.fake.calls("ChangeResourceRecordSets")
+        waited = {c["params"].get("change_id") or c["params"].get("Id") for c in s.fake.calls("GetChange")}
+        print("\ntwelve certificates, Route53 change delay %.0f s: %.2f s, %d ChangeResourceRecordSets, "
+              "GetChange on %d change(s)" % (delay, r.seconds, len(changes), len(waited)))
+        self.assertEqual(r.rc, 0, r.explain())
+        for i, name in enumerate(ids):
+            self.assertEqual(self.report_line(r, name)["outcome"], "renewed", r.explain())
+            names = [name, "*." + name] if i % 3 == 0 else [name]
+            self.assert_valid_files(os.path.join(out, name), names, s.root_pem())
+        # One present and one cleanup for the whole run; only the present is waited for.
+        self.assertEqual(len(changes), 2, [c["params"]["changes"][0]["action"] for c in changes])
+        self.assertEqual(len(waited), 1, waited)
+        # One wait (D, plus GetChange's backoff and the ACME work), well under two.
+        self.assertLess(r.seconds, 2 * delay + 4, r.explain())
+        # Nothing of ours left in either view (other tests' sets may come and go meanwhile).
+        ours = lambda view: [rr for rr in view if any(rr["Name"] == "_acme-challenge.%s." % n for n in ids)]
+        for label, view in zip(("API", "DNS"), s.all_records()):
+            self.assertEqual(ours(view), [], "TXT records left behind (%s view)" % label)
+
+    def test_certificates_in_three_zones_share_one_route53_wait(self):
+        """Customer domains often have a hosted zone each: the pipelined run
+        changes every zone before it waits, so three zones cost one INSYNC
+        wait, not three in a row (docs/deployment.md#sizing)."""
+        s = self.stack
+        delay = 3.0
+        zones = ["zone%d-pipeline.test" % i for i in range(3)]
+        for z in zones:
+            s.fake.create_zone(z)
+        s.fake.set_change_delay(delay)
+        self.addCleanup(s.fake.set_change_delay, 0)
+        out = self.tmpdir("out-")
+        args = []
+        for z in zones:
+            args += ["--cert", "www.%s,%s" % (z, z)]
+        r = s.renewer("run", *args, "--out", out, account="zones")
+        print("\nthree certificates in three hosted zones, Route53 change delay %.0f s: %.2f s" % (delay, r.seconds))
+        self.assertEqual(r.rc, 0, r.explain())
+        for z in zones:
+            self.assertEqual(self.report_line(r, "www." + z)["outcome"], "renewed", r.explain())
+        self.assertLess(r.seconds, 2 * delay + 4, "the zones waited one after another\n" + r.explain())
 
     def test_every_key_type(self):
         s = self.stack

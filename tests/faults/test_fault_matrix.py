@@ -286,5 +286,44 @@ class AcmeOutage(MatrixBase):
                (s.ca.port, o1["outcome"], r1.seconds, re.sub(r"\s+", " ", reason)[:160], r2.seconds))
 
 
+
+class LeaseThroughLongDnsWait(MatrixBase):
+    def test_lease_kept_through_a_dns_wait_longer_than_its_ttl(self):
+        """lease-long-wait: the lease lasts 30 s (--lease-ttl 30) and Route53
+        takes 45 s to reach INSYNC (the fake's change delay). The run renews
+        its leases between the pipeline's phases and every lease_ttl/8 while
+        it waits (docs/stores.md#leases), so a second run started 36 s in, past
+        the first expiry, finds the certificate leased and skips it, and the
+        first run stores. Renewed only right before storing, the lease had
+        expired: the second run took the certificate over and ordered it again."""
+        import time
+        s = self.stack
+        case = "lease-long-wait"
+        name = self.names(case)[0]
+        secret = self.secret_of(case, name)
+        args = ["-d", name, "--store", "aws-sm:" + secret, "--lease-ttl", "30", "--timeout", "150"]
+        orders = s.orders()
+        s.fake.set_change_delay(45)
+        started = time.monotonic()
+        a = self.spawn(*args, account="matrix")
+        a.wait_for_log(r'"msg":"acme: presenting DNS-01 records"', timeout=90)
+        time.sleep(max(0.0, 36 - (time.monotonic() - started)))
+        b = self.run_renewer(*args, account="matrix", timeout=120)
+        ra = a.finish(timeout=150)
+        s.fake.set_change_delay(0)
+        ob = self.outcome(b, name)
+        self.assertEqual(ob["outcome"], "skipped", "the second run took the lease of a live run\n" + b.explain())
+        self.assertIn("locked by", ob["reason"])
+        self.assertEqual(b.rc, 0, b.explain())
+        self.assertEqual(ra.rc, 0, ra.explain())
+        self.assertEqual(self.outcome(ra, name)["outcome"], "renewed", ra.explain())
+        self.assertGreater(ra.seconds, 45, "the DNS wait was not longer than the lease")
+        self.assertEqual(s.orders(), orders + 1, "ordered twice")
+        self.assert_good_current(secret, [name])
+        self.assert_no_txt()
+        figure("lease-long-wait: a 45 s Route53 wait under a 30 s lease; the run kept its lease and stored "
+               "(%.2f s); a second run %.0f s in skipped it (%s)" % (ra.seconds, 36, ob["reason"]))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -181,7 +181,7 @@ TEST_F(ConfigFile, ParsesAFullFileWithDefaultsMerged) {
 TEST_F(ConfigFile, MinimalFileGetsBuiltInDefaults) {
     const Config config = parsed(minimal());
     EXPECT_EQ(config.server, k_default_server);
-    EXPECT_EQ(config.concurrency, 4);
+    EXPECT_EQ(config.concurrency, 16);
     EXPECT_NEAR(config.renew.fraction, 1.0 / 3.0, 1e-9);
     EXPECT_DOUBLE_EQ(config.renew.short_lifetime_fraction, 0.5);
     EXPECT_EQ(config.renew.short_lifetime_days, 10);
