@@ -41,7 +41,7 @@ TARGETS = {"none": "", "autoscaling": "web", "ec2-tag": "web-tier", "ecs": "prod
 
 # Service variable in aws/endpoints.cpp -> IAM prefix.
 SERVICE_VARS = {"route53": "route53", "secrets_manager": "secretsmanager", "ec2": "ec2",
-                "autoscaling": "autoscaling", "ecs": "ecs", "sts": "sts"}
+                "autoscaling": "autoscaling", "ecs": "ecs", "sts": "sts", "dynamodb": "dynamodb"}
 # Plumbing that is not an API call of ours but that the job needs.
 PLUMBING = {"logs:CreateLogStream", "logs:PutLogEvents", "kms:GenerateDataKey", "kms:Decrypt"}
 # Actions without resource-level permissions: the only ones allowed on "*".
