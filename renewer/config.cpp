@@ -11,6 +11,7 @@
 #include "core/log.hpp"
 #include "renewer/names.hpp"
 #include "renewer/schema.hpp"
+#include "secrets/store.hpp"
 
 namespace renewer {
 namespace {
@@ -316,6 +317,9 @@ core::Result<CertificateConfig> read_certificate(const CertificateSources& in, c
     cert.key_type = core::parse_key_type(settings::text(values, "key_type", "ec256")).value();  // checked by the row
     cert.profile = settings::text(values, "profile");
     TRY_ASSIGN(cert.store, read_store(in, values, cert.id));
+    if (cert.store.kind == StoreSpec::Kind::aws_secrets_manager) {
+        cert.store.lease_table = settings::text(values, "lease_table");
+    }
 
     const std::string dns_path = join_path(in.path, "dns");
     TRY_ASSIGN(const json* own_dns, optional_object(in.item, "dns", dns_path));
@@ -485,8 +489,8 @@ core::Result<json> certificate_items(const json& root, const CommandLine& flags,
 void note_default_region(const Config& config, const settings::EnvLookup& env) {
     const auto regional = [](const CertificateConfig& cert) {
         return cert.store.kind == StoreSpec::Kind::aws_secrets_manager ||
-               cert.replace.type == ReplaceType::autoscaling || cert.replace.type == ReplaceType::ec2_tag ||
-               cert.replace.type == ReplaceType::ecs;
+               cert.store.kind == StoreSpec::Kind::dynamodb || cert.replace.type == ReplaceType::autoscaling ||
+               cert.replace.type == ReplaceType::ec2_tag || cert.replace.type == ReplaceType::ecs;
     };
     const bool account = config.account_store && config.account_store->kind == StoreSpec::Kind::aws_secrets_manager;
     if (!account && std::none_of(config.certificates.begin(), config.certificates.end(), regional)) {
@@ -552,8 +556,17 @@ core::Result<StoreSpec> parse_store_spec(std::string_view text) {
         }
         return store;
     }
-    return core::make_error(core::ErrorKind::invalid_input,
-                            fmt::format("\"{}\": unknown store (\"aws-sm:NAME\" or \"dir:/path\")", text));
+    constexpr std::string_view k_dynamodb = "dynamodb:";
+    if (text.substr(0, k_dynamodb.size()) == k_dynamodb) {
+        // The table and key rules live with the store (secrets/dynamodb_store.cpp).
+        store.kind = StoreSpec::Kind::dynamodb;
+        store.location = std::string(text.substr(k_dynamodb.size()));
+        TRY(secrets::make_store(text));
+        return store;
+    }
+    return core::make_error(
+        core::ErrorKind::invalid_input,
+        fmt::format("\"{}\": unknown store (\"aws-sm:NAME\", \"dir:/path\" or \"dynamodb:TABLE/KEY\")", text));
 }
 
 core::Result<Config> build_config(const json* document, const std::string& source, const CommandLine& command_line,
