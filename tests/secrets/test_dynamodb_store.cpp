@@ -14,6 +14,7 @@
 
 #include "aws/client.hpp"
 #include "core/env.hpp"
+#include "secrets/lease.hpp"
 #include "secrets/store.hpp"
 #include "tests/aws/fakeaws_fixture.hpp"
 #include "tests/secrets/bundle_fixtures.hpp"
@@ -245,17 +246,29 @@ TEST_F(DynamoDbStoreE2e, RenewExtendsOnlyOurLease) {
 // A holder on this host whose process is gone (a SIGKILLed run) does not
 // block the next run until expiry: its lease is swapped out by its token.
 TEST_F(DynamoDbStoreE2e, DeadHolderOnThisHostIsTakenOver) {
-    auto a = locker("dead.example");
-    pid_t child = ::fork();
+    // A holder on this host whose pid is gone: a child that exited at once.
+    // (Its record is written here: a forked child would record this
+    // process's identity, which the process caches.)
+    const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
-        auto lease = locker("dead.example")->try_acquire("crashed-run", seconds(600));
-        ::_exit(lease.ok() ? 0 : 1);
+        ::_exit(0);
     }
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    auto lease = a->try_acquire("next-run", seconds(600));
+    auto record = secrets::detail::new_lease("crashed-run", seconds(600));
+    record.holder.pid = child;
+    json item = {
+        {"pk", {{"S", "dead.example"}}},
+        {"sk", {{"S", "lease"}}},
+        {"token", {{"S", record.token}}},
+        {"expires",
+         {{"N", std::to_string(std::chrono::duration_cast<seconds>(record.expires_at.time_since_epoch()).count())}}},
+        {"owner", {{"S", record.owner}}},
+        {"lease", {{"S", secrets::detail::lease_to_json(record)}}}};
+    aws::Client client(*settings());
+    ASSERT_TRUE(client.json(aws::dynamodb, "PutItem", json{{"TableName", table_}, {"Item", item}}).ok());
+    auto lease = locker("dead.example")->try_acquire("next-run", seconds(600));
     ASSERT_TRUE(lease.ok()) << lease.error().message;
     EXPECT_FALSE(locker("dead.example")->try_acquire("third", seconds(600)).ok());
 }
