@@ -11,7 +11,6 @@
 #include "core/log.hpp"
 #include "renewer/names.hpp"
 #include "renewer/schema.hpp"
-#include "secrets/store.hpp"
 
 namespace renewer {
 namespace {
@@ -558,10 +557,21 @@ core::Result<StoreSpec> parse_store_spec(std::string_view text) {
     }
     constexpr std::string_view k_dynamodb = "dynamodb:";
     if (text.substr(0, k_dynamodb.size()) == k_dynamodb) {
-        // The table and key rules live with the store (secrets/dynamodb_store.cpp).
+        // The rules of secrets/dynamodb_store.cpp: TABLE is CreateTable's name, KEY the certificate's items.
         store.kind = StoreSpec::Kind::dynamodb;
         store.location = std::string(text.substr(k_dynamodb.size()));
-        TRY(secrets::make_store(text));
+        const auto slash = store.location.find('/');
+        const auto table = std::string_view(store.location).substr(0, slash);
+        const bool valid_table =
+            table.size() >= 3 && table.size() <= 255 &&
+            table.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") ==
+                std::string_view::npos;
+        if (!valid_table || slash == std::string::npos || slash + 1 == store.location.size()) {
+            return core::make_error(core::ErrorKind::invalid_input,
+                                    fmt::format("\"{}\": expected dynamodb:TABLE/KEY (TABLE 3..255 of a-z A-Z 0-9 _ - "
+                                                "., KEY the certificate's key, e.g. dynamodb:certs/{{name}})",
+                                                text));
+        }
         return store;
     }
     return core::make_error(
