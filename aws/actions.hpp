@@ -26,9 +26,11 @@ struct ActionUse {
     //   "renewer:ec2-tag"     the job, when it terminates instances by tag
     //   "renewer:ecs"         the job, when it forces an ECS deployment
     //   "renewer:assume-role" the job, only with --route53-assume-role-arn (the role's ARN)
+    //   "renewer:dynamodb"    the job, with a dynamodb: store or --lease-table (the table's ARN)
     //   "certfetch"           the web host's instance profile
     //   "certfetch:all"       the web host's instance profile, with certfetch --all
     //                         (docs/customer-domains.md)
+    //   "certfetch:dynamodb"  the web host, when it reads a dynamodb: store (the table's ARN)
     //   "none"                no IAM permission: authorized by the role's trust policy
     std::string_view caller;
     std::string_view why;
@@ -44,6 +46,11 @@ inline constexpr std::array k_action_uses = {
     ActionUse{"secretsmanager", "CreateSecret", "renewer", "create a missing secret (the <name>-lock lease)"},
     ActionUse{"secretsmanager", "GetSecretValue", "certfetch", "read AWSCURRENT and AWSPREVIOUS"},
     ActionUse{"secretsmanager", "ListSecrets", "certfetch:all", "certfetch --all: the names under a prefix"},
+    ActionUse{"dynamodb", "GetItem", "renewer:dynamodb", "read the bundle, account, note and lease items"},
+    ActionUse{"dynamodb", "PutItem", "renewer:dynamodb", "create the bundle item, the account, notes; take the lease"},
+    ActionUse{"dynamodb", "UpdateItem", "renewer:dynamodb", "store a new bundle version (the old one to previous)"},
+    ActionUse{"dynamodb", "DeleteItem", "renewer:dynamodb", "release the lease (conditioned on our token)"},
+    ActionUse{"dynamodb", "GetItem", "certfetch:dynamodb", "read the bundle item (bundle and previous)"},
     ActionUse{"autoscaling", "StartInstanceRefresh", "renewer:autoscaling", "replace --replace autoscaling:GROUP"},
     ActionUse{"ec2", "DescribeInstances", "renewer:ec2-tag", "find running instances with the tag"},
     ActionUse{"ec2", "TerminateInstances", "renewer:ec2-tag", "terminate at most --max-terminate of them"},

@@ -34,7 +34,8 @@ std::string form_encode(const Params& params) {
 // Secrets Manager bodies hold private keys; STS bodies hold secret keys.
 bool may_log_bodies(const Service& service) {
     const std::string_view name = service.signing_name;
-    return name != "secretsmanager" && name != "sts";
+    // DynamoDB items hold the certificate bundle with its private key.
+    return name != "secretsmanager" && name != "sts" && name != "dynamodb";
 }
 
 // Route53's REST paths -> API names, for messages (the 5-argument rest_xml).
@@ -270,7 +271,7 @@ core::Result<nlohmann::json> Client::json(const Service& service, std::string_vi
     Call call;
     call.protocol = Protocol::json;
     call.action = std::string(action);
-    call.content_type = "application/x-amz-json-1.1";
+    call.content_type = std::string("application/x-amz-json-") + service.json_version;
     call.target = std::string(service.json_target == nullptr ? "" : service.json_target) + "." + std::string(action);
     call.body = body.is_null() ? std::string("{}") : body.dump();
     TRY_ASSIGN(std::string text, impl_->execute(service, call));

@@ -1,5 +1,5 @@
 // The AWS call shapes shared by every service we use: Query (EC2, AutoScaling,
-// STS), JSON 1.1 (Secrets Manager, ECS) and REST-XML (Route53), each signed
+// STS), JSON 1.1 (Secrets Manager, ECS), JSON 1.0 (DynamoDB) and REST-XML (Route53), each signed
 // with SigV4, retried by the same rules, and with errors parsed into
 // core::Error (code = the AWS error code, e.g. "Throttling", "AccessDenied").
 #pragma once
@@ -27,6 +27,9 @@ struct Service {
     const char* api_version;      // Query API version / REST path version
     const char* json_target;      // JSON 1.1 X-Amz-Target prefix, or nullptr
     bool global;                  // one endpoint for all regions, signed for us-east-1
+    // JSON protocol version: "1.1", or "1.0" for DynamoDB (Content-Type
+    // application/x-amz-json-<version>; the service model's jsonVersion).
+    const char* json_version = "1.1";
 };
 
 extern const Service route53;
@@ -35,6 +38,7 @@ extern const Service ec2;
 extern const Service autoscaling;
 extern const Service ecs;
 extern const Service sts;
+extern const Service dynamodb;
 
 // A token bucket shared by every client that talks to one rate-limited API
 // (Route53 allows an account a few requests per second). Thread-safe.
@@ -73,7 +77,7 @@ public:
 
     // Query protocol: POST form "Action=...&Version=...&<params>"; returns the response XML.
     core::Result<std::string> query(const Service& service, std::string_view action, const Params& params);
-    // JSON 1.1: POST with X-Amz-Target "<json_target>.<action>"; returns the response JSON.
+    // JSON 1.1 / 1.0: POST with X-Amz-Target "<json_target>.<action>"; returns the response JSON.
     core::Result<nlohmann::json> json(const Service& service, std::string_view action, const nlohmann::json& body);
     // REST-XML: `path` is already URI-encoded ("/2013-04-01/hostedzone/Z1/rrset");
     // `query` unencoded pairs; `body` XML or empty. Returns the response XML.

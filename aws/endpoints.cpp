@@ -18,6 +18,7 @@ const Service ec2{"ec2", "ec2", "EC2", "2016-11-15", nullptr, false};
 const Service autoscaling{"autoscaling", "autoscaling", "AUTO_SCALING", "2011-01-01", nullptr, false};
 const Service ecs{"ecs", "ecs", "ECS", "2014-11-13", "AmazonEC2ContainerServiceV20141113", false};
 const Service sts{"sts", "sts", "STS", "2011-06-15", nullptr, false};
+const Service dynamodb{"dynamodb", "dynamodb", "DYNAMODB", "2012-08-10", "DynamoDB_20120810", false, "1.0"};
 
 namespace {
 

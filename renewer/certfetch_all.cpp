@@ -23,7 +23,8 @@ namespace {
 
 using core::ErrorKind;
 
-int fail(const std::string& message) {
+// The error line of a run of --all, and its exit code.
+int fail_all(const std::string& message) {
     core::log::error("certfetch --all: " + message);
     return k_exit_failed;
 }
@@ -240,15 +241,15 @@ int run_all(const Options& options, const std::string& prefix, int workers) {
     std::error_code ec;
     std::filesystem::create_directories(options.out_dir, ec);
     if (ec) {
-        return fail("cannot create " + options.out_dir + ": " + ec.message());
+        return fail_all("cannot create " + options.out_dir + ": " + ec.message());
     }
     auto lock = lock_out_dir(options.out_dir, options.lock_wait);
     if (!lock.ok()) {
-        return fail(lock.error().message + "; files in " + options.out_dir + " left unchanged");
+        return fail_all(lock.error().message + "; files in " + options.out_dir + " left unchanged");
     }
     auto listed = list_with_retry(**store, options, prefix);
     if (!listed.ok()) {
-        const int code = fail(listed.error().message + "; files in " + options.out_dir + " left unchanged");
+        const int code = fail_all(listed.error().message + "; files in " + options.out_dir + " left unchanged");
         return listed.error().kind == ErrorKind::invalid_input ? k_exit_bad_config : code;
     }
     const std::string marker =

@@ -164,7 +164,8 @@ int certfetch_main(int argc, char** argv) {
             "reload", "command to run when something changed (e.g. 'systemctl reload nginx')",
             cxxopts::value<std::string>())("reload-timeout", "seconds the reload command may take (1..3600)",
                                            cxxopts::value<std::string>()->default_value("60"))(
-            "store", "read from this store instead of Secrets Manager (dir:/path)", cxxopts::value<std::string>())(
+            "store", "read from this store instead of Secrets Manager (dir:/path, dynamodb:TABLE/KEY)",
+            cxxopts::value<std::string>())(
             "retry-for", "with no valid files on disk, retry an unreadable store this many seconds (0..3600)",
             cxxopts::value<std::string>()->default_value("120"))(
             "lock-wait", "seconds to wait for another certfetch writing the same folder (0..3600)",
@@ -192,7 +193,7 @@ int certfetch_main(int argc, char** argv) {
             run.store = args["store"].as<std::string>();
         }
         if (run.secret_id.empty() == run.store.empty()) {
-            throw BadFlag{"give exactly one of --secret-id NAME or --store dir:/path"};
+            throw BadFlag{"give exactly one of --secret-id NAME or --store dir:/path|dynamodb:TABLE/KEY"};
         }
         if (args.count("out") == 0U || args["out"].as<std::string>().empty()) {
             throw BadFlag{"--out DIR is required"};

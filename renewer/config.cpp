@@ -321,6 +321,9 @@ core::Result<CertificateConfig> read_certificate(const CertificateSources& in, c
     cert.profile = settings::text(values, "profile");
     cert.customer_dns = settings::boolean(values, "customer_dns", !config.customer_dns_zone.empty());
     TRY_ASSIGN(cert.store, read_store(in, values, cert.id));
+    if (cert.store.kind == StoreSpec::Kind::aws_secrets_manager) {
+        cert.store.lease_table = settings::text(values, "lease_table");
+    }
 
     const std::string dns_path = join_path(in.path, "dns");
     TRY_ASSIGN(const json* own_dns, optional_object(in.item, "dns", dns_path));
@@ -490,8 +493,8 @@ core::Result<json> certificate_items(const json& root, const CommandLine& flags,
 void note_default_region(const Config& config, const settings::EnvLookup& env) {
     const auto regional = [](const CertificateConfig& cert) {
         return cert.store.kind == StoreSpec::Kind::aws_secrets_manager ||
-               cert.replace.type == ReplaceType::autoscaling || cert.replace.type == ReplaceType::ec2_tag ||
-               cert.replace.type == ReplaceType::ecs;
+               cert.store.kind == StoreSpec::Kind::dynamodb || cert.replace.type == ReplaceType::autoscaling ||
+               cert.replace.type == ReplaceType::ec2_tag || cert.replace.type == ReplaceType::ecs;
     };
     const bool account = config.account_store && config.account_store->kind == StoreSpec::Kind::aws_secrets_manager;
     if (!account && std::none_of(config.certificates.begin(), config.certificates.end(), regional)) {
@@ -557,8 +560,28 @@ core::Result<StoreSpec> parse_store_spec(std::string_view text) {
         }
         return store;
     }
-    return core::make_error(core::ErrorKind::invalid_input,
-                            fmt::format("\"{}\": unknown store (\"aws-sm:NAME\" or \"dir:/path\")", text));
+    constexpr std::string_view k_dynamodb = "dynamodb:";
+    if (text.substr(0, k_dynamodb.size()) == k_dynamodb) {
+        // The rules of secrets/dynamodb_store.cpp: TABLE is CreateTable's name, KEY the certificate's items.
+        store.kind = StoreSpec::Kind::dynamodb;
+        store.location = std::string(text.substr(k_dynamodb.size()));
+        const auto slash = store.location.find('/');
+        const auto table = std::string_view(store.location).substr(0, slash);
+        const bool valid_table =
+            table.size() >= 3 && table.size() <= 255 &&
+            table.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") ==
+                std::string_view::npos;
+        if (!valid_table || slash == std::string::npos || slash + 1 == store.location.size()) {
+            return core::make_error(core::ErrorKind::invalid_input,
+                                    fmt::format("\"{}\": expected dynamodb:TABLE/KEY (TABLE 3..255 of a-z A-Z 0-9 _ - "
+                                                "., KEY the certificate's key, e.g. dynamodb:certs/{{name}})",
+                                                text));
+        }
+        return store;
+    }
+    return core::make_error(
+        core::ErrorKind::invalid_input,
+        fmt::format("\"{}\": unknown store (\"aws-sm:NAME\", \"dir:/path\" or \"dynamodb:TABLE/KEY\")", text));
 }
 
 core::Result<Config> build_config(const json* document, const std::string& source, const CommandLine& command_line,

@@ -106,10 +106,11 @@ constexpr const char* k_default_server = "https://acme-v02.api.letsencrypt.org/d
 
 // Where a certificate (or the ACME account) is kept.
 struct StoreSpec {
-    enum class Kind { aws_secrets_manager, directory };
+    enum class Kind { aws_secrets_manager, directory, dynamodb };
     Kind kind = Kind::aws_secrets_manager;
-    std::string location;  // secret name, or directory path
-    std::string spec;      // as written, "aws-sm:NAME" / "dir:/path", after "{name}" expansion
+    std::string location;     // secret name, directory path, or TABLE/KEY
+    std::string spec;         // as written, "aws-sm:NAME" / "dir:/path", after "{name}" expansion
+    std::string lease_table;  // aws-sm: the DynamoDB table of its lease (--lease-table); empty = NAME-lock
 
     bool operator==(const StoreSpec&) const = default;
 };

@@ -54,7 +54,9 @@ bool open_store(Job& job) {
     job.result.id = config.id;
     job.result.domains = config.domains;
     job.result.store = config.store.spec;
-    auto opened = secrets::make_store_with_locker(config.store.spec);
+    secrets::StoreConfig store_config;
+    store_config.lease_table = config.store.lease_table;
+    auto opened = secrets::make_store_with_locker(config.store.spec, store_config);
     if (!opened) {
         job.result.outcome = Outcome::failed;
         job.result.reason = opened.error().message;

@@ -60,6 +60,17 @@ std::optional<std::string> zone_problem(std::string_view text) {
 
 constexpr std::string_view k_key_types = "ec256|ec384|rsa2048|rsa3072|rsa4096";
 
+// CreateTable's TableName rule: 3..255 of a-z A-Z 0-9 _ - .
+std::optional<std::string> table_name_problem(std::string_view text) {
+    const bool valid = text.size() >= 3 && text.size() <= 255 &&
+                       text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") ==
+                           std::string_view::npos;
+    return valid ? std::nullopt
+                 : std::optional<std::string>(fmt::format("\"{}\" is not a DynamoDB table name (3..255 of a-z A-Z "
+                                                          "0-9 _ - .)",
+                                                          text));
+}
+
 const std::array<Setting, 25> k_global{{
     {.key = "server",
      .flag = "server",
@@ -77,7 +88,7 @@ const std::array<Setting, 25> k_global{{
      .check = email_problem},
     {.key = "agree_tos", .flag = "agree-tos", .type = Type::boolean, .help = "agree to the CA's terms of service"},
     {.key = "account_store",
-     .help = "where the ACME account lives: aws-sm:NAME or dir:/path",
+     .help = "where the ACME account lives: aws-sm:NAME, dir:/path or dynamodb:TABLE/KEY",
      .check = store_spec_problem},
     {.key = "spool_dir", .flag = "spool-dir", .help = "where issued but unstored certificates wait for the next run"},
     {.key = "allow",
@@ -218,7 +229,7 @@ const std::array<Setting, 3> k_renew{{
      .help = "lifetimes of at most this many days are short (default 10)"},
 }};
 
-const std::array<Setting, 4> k_certificate{{
+const std::array<Setting, 5> k_certificate{{
     {.key = "key_type",
      .flag = "key-type",
      .help = "ec256, ec384, rsa2048, rsa3072 or rsa4096",
@@ -226,8 +237,12 @@ const std::array<Setting, 4> k_certificate{{
      .noun = "key type"},
     {.key = "store",
      .flag = "store",
-     .help = "where certificates live: aws-sm:SECRET_NAME or dir:/path ('{name}' expands)",
+     .help = "where certificates live: aws-sm:SECRET_NAME, dir:/path or dynamodb:TABLE/KEY ('{name}' expands)",
      .check = store_spec_problem},
+    {.key = "lease_table",
+     .flag = "lease-table",
+     .help = "aws-sm stores keep their leases as items of this DynamoDB table, not as NAME-lock secrets",
+     .check = table_name_problem},
     {.key = "profile", .flag = "profile", .help = "ACME profile to request (when the CA offers profiles)"},
     {.key = "customer_dns",
      .flag = "customer-dns",

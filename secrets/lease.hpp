@@ -13,6 +13,7 @@
 #include "core/result.hpp"
 #include "core/x509.hpp"
 #include "secrets/locker.hpp"
+#include "secrets/store.hpp"
 
 namespace secrets::detail {
 
@@ -54,5 +55,11 @@ core::Status make_dirs(const std::string& path);
 
 // The lease of the directory store at `dir`: <dir>/.renewer.lock (dir_locker.cpp).
 std::unique_ptr<Locker> make_dir_locker(std::string dir);
+
+// The lease (pk, "lease") in the DynamoDB table config.lease_table, for a
+// store that keeps its leases there (dynamodb_locker.cpp); `where` names the
+// store in messages. ErrorKind::invalid_input for a malformed table name.
+core::Result<std::unique_ptr<Locker>> make_lease_table_locker(const StoreConfig& config, std::string pk,
+                                                              std::string where);
 
 }  // namespace secrets::detail

@@ -4,7 +4,9 @@
 //   makes the new version AWSCURRENT and Secrets Manager itself moves the old
 //   one to AWSPREVIOUS, which is what Stage::previous reads.
 // - The ACME account record is a second secret, "<name>-account" by default.
-// - The lease is a third, tiny secret "<name>-lock" (secretsmanager_locker.cpp).
+// - The lease is a third, tiny secret "<name>-lock" (secretsmanager_locker.cpp),
+//   or with StoreConfig::lease_table an item of that DynamoDB table
+//   (dynamodb_locker.cpp).
 // - Notes (Store::put_note) are secrets "<name>-<kind>", made on first use.
 // Store and locker share one SecretsManagerApi (secretsmanager_api.hpp).
 #include <algorithm>
@@ -220,8 +222,15 @@ core::Result<StoreWithLocker> make_secretsmanager_store_with_locker(const std::s
         return make_error(ErrorKind::invalid_input, "aws-sm store: the secret name or ARN is empty");
     }
     auto api = std::make_shared<detail::SecretsManagerApi>(config);
-    return StoreWithLocker{std::make_unique<SecretsManagerStore>(api, secret_id),
-                           detail::make_secretsmanager_locker(api, secret_id)};
+    auto store = std::make_unique<SecretsManagerStore>(api, secret_id);
+    if (!config.lease_table.empty()) {
+        // --lease-table: one small item per certificate instead of a "-lock" secret.
+        auto where = store->describe();
+        TRY_ASSIGN(auto locker,
+                   detail::make_lease_table_locker(config, detail::base_name(secret_id), std::move(where)));
+        return StoreWithLocker{std::move(store), std::move(locker)};
+    }
+    return StoreWithLocker{std::move(store), detail::make_secretsmanager_locker(api, secret_id)};
 }
 
 core::Result<std::unique_ptr<Store>> make_secretsmanager_store(const std::string& secret_id,

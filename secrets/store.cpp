@@ -23,10 +23,11 @@ struct Scheme {
 };
 
 // The name-to-factory table (docs/architecture.md#layers): a new store is one file and one row.
-constexpr std::array<Scheme, 3> k_schemes = {{
+constexpr std::array<Scheme, 4> k_schemes = {{
     {"aws-sm", &make_secretsmanager_store_with_locker},
     {"secretsmanager", &make_secretsmanager_store_with_locker},
     {"dir", &make_dir_store_with_locker},
+    {"dynamodb", &make_dynamodb_store_with_locker},
 }};
 
 }  // namespace

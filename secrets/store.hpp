@@ -9,6 +9,7 @@
 //
 //   aws-sm:NAME_OR_ARN  (alias secretsmanager:NAME_OR_ARN)   secretsmanager_store.cpp
 //   dir:/path/to/folder                                       dir_store.cpp
+//   dynamodb:TABLE/KEY                                        dynamodb_store.cpp
 #pragma once
 
 #include <chrono>
@@ -111,7 +112,11 @@ struct StoreConfig {
     std::vector<std::pair<std::string, std::string>> tags;  // CreateSecret Tags
     // Where the ACME account record lives. Secrets Manager: a secret name,
     // default "<name>-account". Directory: a file path, default "<dir>/account.json".
+    // DynamoDB: the account item's pk, default "_account" (one per table).
     std::string account;
+    // Secrets Manager: keep the leases as items of this DynamoDB table
+    // (dynamodb_locker.cpp) instead of one "<name>-lock" secret per certificate.
+    std::string lease_table;
 };
 
 // Secrets Manager's SecretString limit (PutSecretValue / CreateSecret): 65536 bytes.
@@ -135,5 +140,8 @@ core::Result<std::unique_ptr<Store>> make_secretsmanager_store(const std::string
 core::Result<StoreWithLocker> make_dir_store_with_locker(const std::string& path, const StoreConfig& config = {});
 core::Result<StoreWithLocker> make_secretsmanager_store_with_locker(const std::string& secret_id,
                                                                     const StoreConfig& config = {});
+// "TABLE/KEY": the certificate KEY's items in DynamoDB table TABLE.
+core::Result<StoreWithLocker> make_dynamodb_store_with_locker(const std::string& target,
+                                                              const StoreConfig& config = {});
 
 }  // namespace secrets

@@ -64,7 +64,7 @@ def load(path):
 
 def _resource_name(logical, resource, resolve):
     props = resource.get("Properties", {})
-    for key in ("Name", "FunctionName", "LogGroupName", "Family", "RoleName"):
+    for key in ("Name", "FunctionName", "LogGroupName", "Family", "RoleName", "TableName"):
         if key in props:
             return resolve(props[key])
     return logical
@@ -95,6 +95,8 @@ def _getatt(logical, resource, attribute, resolve):
         return f"arn:aws:lambda:{region}:{account}:function:{name}"
     if kind == "AWS::Logs::LogGroup":
         return f"arn:aws:logs:{region}:{account}:log-group:{name}:*"
+    if kind == "AWS::DynamoDB::Table":
+        return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
     raise ValueError(f"GetAtt {logical}.Arn of {kind}: not modelled")
 
 

@@ -3,8 +3,8 @@
 1. aws/actions.hpp (the one table of AWS actions) equals the set of actions
    found at the call sites in aws/ dns/ secrets/ replace/ renewer/, and every call site
    has a shape the extractor understands.
-2. deploy/cloudformation.yaml, evaluated for every mode x replacement x KMS
-   combination, grants each action to the role that needs it, on the resources
+2. deploy/cloudformation.yaml, evaluated for every mode x replacement x KMS x
+   store (Secrets Manager, with the DynamoDB lease table, DynamoDB) combination, grants each action to the role that needs it, on the resources
    it needs and no others, with no wildcard action and nothing beyond the
    table (plus logs/KMS/ECR plumbing); certfetch's policy can only read its
    secret; the schedule's role can only start the run.
@@ -41,9 +41,14 @@ TARGETS = {"none": "", "autoscaling": "web", "ec2-tag": "web-tier", "ecs": "prod
 
 # Service variable in aws/endpoints.cpp -> IAM prefix.
 SERVICE_VARS = {"route53": "route53", "secrets_manager": "secretsmanager", "ec2": "ec2",
-                "autoscaling": "autoscaling", "ecs": "ecs", "sts": "sts"}
+                "autoscaling": "autoscaling", "ecs": "ecs", "sts": "sts", "dynamodb": "dynamodb"}
 # Plumbing that is not an API call of ours but that the job needs.
-PLUMBING = {"logs:CreateLogStream", "logs:PutLogEvents", "kms:GenerateDataKey", "kms:Decrypt"}
+PLUMBING = {"logs:CreateLogStream", "logs:PutLogEvents", "kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt"}
+TABLE_ARN = f"arn:aws:dynamodb:{cfn.PSEUDO['AWS::Region']}:{cfn.PSEUDO['AWS::AccountId']}:table/" \
+            f"{cfn.PSEUDO['AWS::StackName']}-certificates"
+# Store parameter x LeasesInDynamoDb: where the certificate and its lease live.
+STORES = {"secretsmanager": ("secretsmanager", "false"), "sm+lease-table": ("secretsmanager", "true"),
+          "dynamodb": ("dynamodb", "false")}
 # Actions without resource-level permissions: the only ones allowed on "*".
 NO_RESOURCE_LEVEL = {"route53:ListHostedZonesByName", "ec2:DescribeInstances", "ecr:GetAuthorizationToken"}
 
@@ -145,8 +150,9 @@ class TableMatchesCode(unittest.TestCase):
 
 # --- 2. the template ------------------------------------------------------------
 
-def scenario_parameters(mode, replace, kms):
+def scenario_parameters(mode, replace, kms, store="secretsmanager"):
     return {
+        "Store": STORES[store][0], "LeasesInDynamoDb": STORES[store][1],
         "Mode": mode, "ImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/renewer:1",
         "EcrRepositoryName": "renewer", "Domains": "example.com,*.example.com", "HostedZoneIds": "Z111,Z222",
         "Email": "ops@example.com", "SecretName": SECRET, "KmsKeyArn": KMS_KEY if kms else "",
@@ -157,7 +163,8 @@ def scenario_parameters(mode, replace, kms):
     }
 
 
-SCENARIOS = [(mode, replace, kms) for mode in ("lambda", "ecs") for replace in TARGETS for kms in (False, True)]
+SCENARIOS = [(mode, replace, kms, store) for mode in ("lambda", "ecs") for replace in TARGETS for kms in (False, True)
+             for store in STORES]
 
 
 def role_statements(resources, logical):
@@ -173,9 +180,11 @@ def change_context(names, types=("TXT",)):
             "route53:ChangeResourceRecordSetsRecordTypes": list(types)}
 
 
-def check_renewer(statements, replace, zones, secret_resources, kms, where, not_yet_created=()):
+def check_renewer(statements, replace, zones, secret_resources, kms, where, not_yet_created=(),
+                  store="secretsmanager"):
     """Problems with the job's statements (empty list: fine)."""
     problems = []
+    secrets_manager = store != "dynamodb"
 
     def expect(action, resource, context=None, granted=True, why=""):
         if cfn.allowed(statements, action, resource, context) != granted:
@@ -183,7 +192,8 @@ def check_renewer(statements, replace, zones, secret_resources, kms, where, not_
                             f"{' (' + why + ')' if why else ''}")
 
     rows = table_rows()
-    needed = {f"{s}:{a}" for s, a, c in rows if c == "renewer" or c == f"renewer:{replace}"}
+    needed = {f"{s}:{a}" for s, a, c in rows if c == "renewer" or c == f"renewer:{replace}" or
+              (c == "renewer:dynamodb" and store != "secretsmanager")}
     for action in cfn.actions_of(statements):
         if "*" in action or "?" in action:
             problems.append(f"{where}: wildcard action {action}")
@@ -219,15 +229,21 @@ def check_renewer(statements, replace, zones, secret_resources, kms, where, not_
     for name in not_yet_created:
         for action in secret_resources:
             expect(action, secret_arn(name)[:-7], None, True, "before it exists")
+    problems += check_table(statements, store, expect)
+    for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"):
+        expect(action, secret_arn(SECRET), None, secrets_manager, "the store")
     for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"):
         expect(action, secret_arn("certs/other.com"), None, False, "another secret")
         expect(action, secret_arn(SECRET + "-lockX"), None, False, "another secret")
         expect(action, secret_arn(SECRET + "-lockX")[:-7], None, False, "another secret")
     expect("secretsmanager:DeleteSecret", secret_arn(SECRET), None, False)
-    # KMS only with a key, only through Secrets Manager.
+    # KMS only with a key, only through the service that holds the data.
     via = {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
-    expect("kms:Decrypt", KMS_KEY, via, granted=kms)
-    expect("kms:GenerateDataKey", KMS_KEY, via, granted=kms)
+    expect("kms:Decrypt", KMS_KEY, via, granted=kms and secrets_manager)
+    expect("kms:GenerateDataKey", KMS_KEY, via, granted=kms and secrets_manager)
+    via_table = {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}
+    for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"):
+        expect(action, KMS_KEY, via_table, granted=kms and store != "secretsmanager")
     expect("kms:Decrypt", KMS_KEY, {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}, False, "not via Secrets Manager")
     # Replacement: only the named target, only in its mode.
     asg = f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0-1-2:autoScalingGroupName/"
@@ -245,8 +261,32 @@ def check_renewer(statements, replace, zones, secret_resources, kms, where, not_
     return problems
 
 
-def check_certfetch(statements, kms, where):
+def keys(*pks):
+    return {"dynamodb:LeadingKeys": list(pks)}
+
+
+def check_table(statements, store, expect):
+    """The DynamoDB grants (docs/stores.md#dynamodb): the certificate's items,
+    the account item only as the store, nothing without a table."""
+    if store == "secretsmanager":
+        for action in ("dynamodb:GetItem", "dynamodb:PutItem"):
+            expect(action, TABLE_ARN, keys(SECRET), False, "no table")
+        return []
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"):
+        expect(action, TABLE_ARN, keys(SECRET))
+        expect(action, TABLE_ARN, keys("certs/other.com"), False, "another certificate's items")
+        expect(action, TABLE_ARN + "-other", keys(SECRET), False, "another table")
+    expect("dynamodb:UpdateItem", TABLE_ARN, keys(SECRET), store == "dynamodb", "the bundle item")
+    expect("dynamodb:GetItem", TABLE_ARN, keys("_account"), store == "dynamodb", "the account item")
+    expect("dynamodb:PutItem", TABLE_ARN, keys("_account"), store == "dynamodb", "the account item")
+    expect("dynamodb:Scan", TABLE_ARN, None, False, "the whole table")
+    return []
+
+
+def check_certfetch(statements, kms, where, store="secretsmanager"):
     problems = []
+    if store == "dynamodb":
+        return check_certfetch_table(statements, kms, where)
     for action in cfn.actions_of(statements):
         if action not in ("secretsmanager:GetSecretValue", "kms:Decrypt"):
             problems.append(f"{where}: certfetch may only read its secret, not {action}")
@@ -258,6 +298,24 @@ def check_certfetch(statements, kms, where):
     via = {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
     if cfn.allowed(statements, "kms:Decrypt", KMS_KEY, via) != kms:
         problems.append(f"{where}: kms:Decrypt {'missing' if kms else 'granted without a key'}")
+    return problems
+
+
+def check_certfetch_table(statements, kms, where):
+    problems = []
+    for action in cfn.actions_of(statements):
+        if action not in ("dynamodb:GetItem", "kms:Decrypt"):
+            problems.append(f"{where}: certfetch may only read its items, not {action}")
+    if not cfn.allowed(statements, "dynamodb:GetItem", TABLE_ARN, keys(SECRET)):
+        problems.append(f"{where}: certfetch cannot read the items of {SECRET}")
+    for other in ("_account", "certs/other.com"):
+        if cfn.allowed(statements, "dynamodb:GetItem", TABLE_ARN, keys(other)):
+            problems.append(f"{where}: certfetch can read the items of {other}")
+    if cfn.allowed(statements, "secretsmanager:GetSecretValue", secret_arn(SECRET)):
+        problems.append(f"{where}: certfetch can read a secret the dynamodb store does not use")
+    via = {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}
+    if cfn.allowed(statements, "kms:Decrypt", KMS_KEY, via) != kms:
+        problems.append(f"{where}: kms:Decrypt via DynamoDB {'missing' if kms else 'granted without a key'}")
     return problems
 
 
@@ -279,10 +337,10 @@ def check_template(template):
     for action in raw_actions:
         if "*" in action or "?" in action:
             problems.append(f"template: wildcard action {action}")
-    for mode, replace, kms in SCENARIOS:
-        where = f"{mode}/{replace}/{'kms' if kms else 'no-kms'}"
+    for mode, replace, kms, store in SCENARIOS:
+        where = f"{mode}/{replace}/{'kms' if kms else 'no-kms'}/{store}"
         try:
-            t = cfn.evaluate(template, scenario_parameters(mode, replace, kms))
+            t = cfn.evaluate(template, scenario_parameters(mode, replace, kms, store))
         except (ValueError, KeyError) as e:
             problems.append(f"{where}: cannot evaluate the template: {e}")
             continue
@@ -298,10 +356,13 @@ def check_template(template):
             "secretsmanager:CreateSecret": created,
         }
         names = {p["Properties"]["Name"] for p in res.values() if p["Type"] == "AWS::SecretsManager::Secret"}
-        if names != {SECRET, SECRET + "-account"}:
+        if names != ({SECRET, SECRET + "-account"} if store != "dynamodb" else set()):
             problems.append(f"{where}: the template's secrets are {sorted(names)}")
+        problems += check_table_resource(res, store, kms, where)
+        if store == "dynamodb":
+            secret_resources, created = {}, []
         problems += check_renewer(renewer_statements, replace, ["Z111", "Z222"], secret_resources, kms,
-                                  f"{where} RenewerRole", not_yet_created=created)
+                                  f"{where} RenewerRole", not_yet_created=created, store=store)
         # Logs: only its own group.
         group = res["LogGroup"]["Properties"]["LogGroupName"]
         stream = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:log-stream:x"
@@ -314,7 +375,7 @@ def check_template(template):
             problems.append(f"{where}: the log group has no retention")
         # certfetch: the managed policy, and the instance role has nothing else.
         certfetch = cfn.statements_of(res["CertfetchPolicy"]["Properties"]["PolicyDocument"])
-        problems += check_certfetch(certfetch, kms, f"{where} CertfetchPolicy")
+        problems += check_certfetch(certfetch, kms, f"{where} CertfetchPolicy", store)
         web = res["WebInstanceRole"]["Properties"]
         if web.get("Policies") or web.get("ManagedPolicyArns") != [cfn._ref_of(
                 "CertfetchPolicy", template["Resources"]["CertfetchPolicy"], str)]:
@@ -366,12 +427,33 @@ def check_template(template):
     return problems
 
 
+def check_table_resource(res, store, kms, where):
+    """The table: on demand, point-in-time recovery, the customer key when given."""
+    tables = [r for r in res.values() if r["Type"] == "AWS::DynamoDB::Table"]
+    if store == "secretsmanager":
+        return [f"{where}: a table without a DynamoDB store or lease table"] if tables else []
+    if len(tables) != 1:
+        return [f"{where}: {len(tables)} tables, expected 1"]
+    props, problems = tables[0]["Properties"], []
+    if props.get("BillingMode") != "PAY_PER_REQUEST":
+        problems.append(f"{where}: the table is not on-demand")
+    if not props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+        problems.append(f"{where}: the table has no point-in-time recovery")
+    sse = props.get("SSESpecification", {})
+    if kms and (sse.get("KMSMasterKeyId") != KMS_KEY or not sse.get("SSEEnabled")):
+        problems.append(f"{where}: the table is not encrypted with KmsKeyArn: {sse}")
+    keys_ = {k["AttributeName"]: k["KeyType"] for k in props.get("KeySchema", [])}
+    if keys_ != {"pk": "HASH", "sk": "RANGE"}:
+        problems.append(f"{where}: the table's key is {keys_}, the store wants pk/sk")
+    return problems
+
+
 def template_commands(template):
     """The argument lists the template gives the image, resolved."""
     out = []
-    for mode in ("lambda", "ecs"):
-        for replace in TARGETS:
-            res = cfn.evaluate(template, scenario_parameters(mode, replace, False))["Resources"]
+    for mode, replace, store in [(m, r, st) for m in ("lambda", "ecs") for r in TARGETS for st in STORES]:
+        if True:
+            res = cfn.evaluate(template, scenario_parameters(mode, replace, False, store))["Resources"]
             if mode == "lambda":
                 out.append(res["Function"]["Properties"]["ImageConfig"]["Command"])
             else:
@@ -399,16 +481,23 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
             return check_template(t)
 
         def sid(stmts, name):
-            return next(s for s in stmts if isinstance(s, dict) and s.get("Sid") == name)
+            # A statement, or the statement inside "Fn::If" [condition, statement, NoValue].
+            inner = [s["Fn::If"][1] if isinstance(s, dict) and "Fn::If" in s else s for s in stmts]
+            return next(s for s in inner if isinstance(s, dict) and s.get("Sid") == name)
 
-        index = statements.index(sid(statements, "CertificateAndAccount"))
+        def index_of(stmts, name):
+            return next(i for i, s in enumerate(stmts)
+                        if (s["Fn::If"][1] if isinstance(s, dict) and "Fn::If" in s else s) is sid(stmts, name))
+
+        index = index_of(statements, "CertificateAndAccount")
         cases = {
             "wildcard action": (lambda s: s.append({"Effect": "Allow", "Action": "route53:*", "Resource": "*"}),
                                 "wildcard action route53:*"),
-            "Get* action": (lambda s: s[index].__setitem__("Action", ["secretsmanager:Get*",
-                                                                       "secretsmanager:PutSecretValue"]),
+            "Get* action": (lambda s: sid(s, "CertificateAndAccount").__setitem__(
+                "Action", ["secretsmanager:Get*", "secretsmanager:PutSecretValue"]),
                             "wildcard action secretsmanager:Get*"),
-            "missing action": (lambda s: s[index].__setitem__("Action", ["secretsmanager:GetSecretValue"]),
+            "missing action": (lambda s: sid(s, "CertificateAndAccount").__setitem__(
+                "Action", ["secretsmanager:GetSecretValue"]),
                                "secretsmanager:PutSecretValue on"),
             "zone widened": (lambda s: sid(s, "ChangeChallengeTxtOnly").__setitem__("Resource", "*"),
                              "hostedzone/ZOTHER allowed"),
@@ -416,7 +505,13 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
             "extra action": (lambda s: s.append({"Effect": "Allow", "Action": "secretsmanager:DeleteSecret",
                                                  "Resource": {"Ref": "CertificateSecret"}}),
                              "beyond aws/actions.hpp"),
-            "lease missing": (lambda s: s.remove(sid(s, "Lease")), "CreateSecret on"),
+            "lease missing": (lambda s: s.pop(index_of(s, "Lease")), "CreateSecret on"),
+            "items widened": (lambda s: sid(s, "CertificateItems").pop("Condition"),
+                              "another certificate's items"),
+            "account item for the lease table": (
+                lambda s: sid(s, "CertificateItems")["Condition"]["ForAllValues:StringEquals"].__setitem__(
+                    "dynamodb:LeadingKeys", [{"Ref": "SecretName"}, "_account"]),
+                "the account item"),
             "lease only once created": (
                 lambda s: sid(s, "Lease").__setitem__("Resource", sid(s, "Lease")["Resource"][1:]),
                 "before it exists"),

@@ -4,7 +4,9 @@ A fault rule: {"action": "ChangeResourceRecordSets" | "*", "service": optional,
  "kind": "throttle" | "prior" | "error500" | "delay" | "drop" | "drop_after" | "custom",
  "count": N (calls still to affect; absent = unlimited),
  "probability": p (0..1, seeded RNG; absent = 1),
- "delay_ms": for kind delay, "code"/"status"/"message": for kind custom}
+ "delay_ms": for kind delay, "code"/"status"/"message": for kind custom,
+ "share": for kind unprocessed (DynamoDB BatchGetItem), the part of the keys
+          answered as UnprocessedKeys (default 0.5; 1 = a throttling error)}
 """
 
 import fnmatch
@@ -12,7 +14,8 @@ import time
 
 from protocols import AwsError, DropConnection, code_for
 
-KINDS = ("throttle", "prior", "error500", "delay", "drop", "drop_after", "custom")
+KINDS = ("throttle", "prior", "error500", "delay", "drop", "drop_after", "custom",
+         "unprocessed")
 
 
 def add_fault(store, rule):
@@ -101,7 +104,7 @@ def apply_faults(store, service, action):
         if store.rate_limits and _rate_limited(store, service, action):
             error = {"kind": "throttle"}
         for rule in ([] if error else store.faults):
-            if rule["action"] not in (action, "*"):
+            if rule["action"] not in (action, "*") or rule["kind"] == "unprocessed":
                 continue
             if rule.get("service") not in (None, service):
                 continue
@@ -129,6 +132,9 @@ def apply_faults(store, service, action):
     kind = error["kind"]
     if kind == "drop":
         raise DropConnection()
+    if kind == "throttle" and service == "dynamodb":
+        import dynamodb
+        raise AwsError(*dynamodb.throttle_code(action), 400)
     if kind == "throttle":
         code, status = code_for(protocol, service, "throttle")
         msg = "Request limit exceeded." if service == "ec2" else "Rate exceeded"
@@ -146,3 +152,22 @@ def apply_faults(store, service, action):
         raise AwsError(error.get("code", "InternalFailure"),
                        error.get("message", "injected"),
                        int(error.get("status", 400)))
+
+
+def take_unprocessed(store, service, action):
+    """The share of a batch's keys an "unprocessed" rule leaves unanswered
+    (0 when none applies); consumes one use of the rule like the others."""
+    with store.lock:
+        for rule in store.faults:
+            if rule["kind"] != "unprocessed" or rule["action"] not in (action, "*"):
+                continue
+            if rule.get("service") not in (None, service):
+                continue
+            if rule.get("count") is not None and rule["hits"] >= rule["count"]:
+                continue
+            p = rule.get("probability")
+            if p is not None and store.rng.random() >= float(p):
+                continue
+            rule["hits"] += 1
+            return min(1.0, max(0.0, float(rule.get("share", 0.5))))
+    return 0.0

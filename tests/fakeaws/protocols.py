@@ -20,6 +20,7 @@ PROTOCOL = {
     "route53": "rest-xml",
     "secretsmanager": "json",
     "ecs": "json",
+    "dynamodb": "json",
     "ec2": "ec2",
     "autoscaling": "query",
     "sts": "query",
@@ -101,9 +102,15 @@ def render_error(protocol, err, request_id, service=None):
     """(status, headers, body bytes) for an AwsError."""
     status = err.status
     if protocol == "json":
-        body = json.dumps({"__type": err.code, "message": err.message})
-        return status, {"Content-Type": "application/x-amz-json-1.1",
-                        "x-amzn-RequestId": request_id}, body.encode()
+        doc = {"__type": err.code, "message": err.message}
+        if service == "dynamodb":
+            # DynamoDB names the error with its namespace and may add the item
+            # (ReturnValuesOnConditionCheckFailure=ALL_OLD).
+            import dynamodb
+            doc = {"__type": dynamodb.error_type(err.code), "message": err.message}
+            doc.update(getattr(err, "extra", None) or {})
+        body = json.dumps(doc).encode()
+        return status, json_headers(service, request_id, body), body
     typ = "Sender" if err.sender else "Receiver"
     if protocol == "ec2":
         body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
@@ -120,6 +127,15 @@ def render_error(protocol, err, request_id, service=None):
                 f'<RequestId>{request_id}</RequestId></ErrorResponse>')
     return status, {"Content-Type": "text/xml",
                     "x-amzn-RequestId": request_id}, body.encode()
+
+
+def json_headers(service, request_id, body):
+    """DynamoDB speaks JSON 1.0 and adds the body's CRC32, which SDKs check."""
+    if service == "dynamodb":
+        import zlib
+        return {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": request_id,
+                "x-amz-crc32": str(zlib.crc32(body) & 0xFFFFFFFF)}
+    return {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id}
 
 
 # ---- per-protocol codes for the generic errors ---------------------------
@@ -155,8 +171,8 @@ def code_for(protocol, service, what):
             "ec2": ("RequestLimitExceeded", 503),
             "*": ("Throttling", 400)},
         "internal": {
-            "json": ("InternalServiceError" if service == "secretsmanager"
-                     else "ServerException", 500),
+            "json": ({"secretsmanager": "InternalServiceError",
+                      "dynamodb": "InternalServerError"}.get(service, "ServerException"), 500),
             "ec2": ("InternalError", 500),
             "*": ("InternalFailure", 500)},
     }[what]

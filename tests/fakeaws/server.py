@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import autoscaling  # noqa: E402
 import control  # noqa: E402
+import dynamodb  # noqa: E402
 import ec2  # noqa: E402
 import ecs  # noqa: E402
 import faults  # noqa: E402
@@ -39,14 +40,16 @@ import sts  # noqa: E402
 import validate  # noqa: E402
 from dnsserver import DnsServers  # noqa: E402
 from protocols import (PROTOCOL, QUERY_VERSION, AwsError, DropConnection,  # noqa: E402
-                       query_response, render_error)
-from state import Store  # noqa: E402
+                       json_headers, query_response, render_error)
+from state import ACCOUNT, Store  # noqa: E402
 
 JSON_TARGETS = {"secretsmanager": "secretsmanager",
-                "AmazonEC2ContainerServiceV20141113": "ecs"}
+                "AmazonEC2ContainerServiceV20141113": "ecs",
+                dynamodb.TARGET: "dynamodb"}
 QUERY_HANDLERS = {"ec2": ec2.handle, "autoscaling": autoscaling.handle, "sts": sts.handle}
-JSON_HANDLERS = {"secretsmanager": secretsmanager.handle, "ecs": ecs.handle}
-REDACT = {"SecretString", "SecretBinary", "WebIdentityToken"}
+JSON_HANDLERS = {"secretsmanager": secretsmanager.handle, "ecs": ecs.handle,
+                 "dynamodb": dynamodb.handle}
+REDACT = {"SecretString", "SecretBinary", "WebIdentityToken", "Item", "RequestItems"}
 
 
 class Call:
@@ -240,6 +243,8 @@ class Handler(BaseHTTPRequestHandler):
                     return secretsmanager.find(store, call.json["SecretId"])["arn"]
                 except AwsError:
                     return call.json["SecretId"]
+        if call.service == "dynamodb" and call.json and call.json.get("TableName"):
+            return f"arn:aws:dynamodb:{store.region}:{ACCOUNT}:table/{call.json['TableName']}"
         if call.service == "sts" and call.params.get("RoleArn"):
             return call.params["RoleArn"]
         return "*"
@@ -249,8 +254,8 @@ class Handler(BaseHTTPRequestHandler):
             return route53.handle(store, call)
         if protocol == "json":
             result = JSON_HANDLERS[call.service](store, call)
-            return 200, {"Content-Type": "application/x-amz-json-1.1",
-                         "x-amzn-RequestId": call.request_id}, json.dumps(result).encode()
+            out = json.dumps(result).encode()
+            return 200, json_headers(call.service, call.request_id, out), out
         inner = QUERY_HANDLERS[call.service](store, call)
         body = query_response(call.service, call.action, inner, call.request_id)
         return 200, {"Content-Type": "text/xml",

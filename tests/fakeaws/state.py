@@ -45,6 +45,7 @@ def empty_data():
         "ecs": {},          # "cluster/service" -> service (see ecs.py)
         "credentials": {},  # access key -> {secret, token, arn, expires}
         "roles": {},        # role arn -> {external_id}
+        "dynamodb": {},     # table name -> table (see dynamodb.py)
     }
 
 

@@ -196,6 +196,61 @@ class AwsCliFidelity(unittest.TestCase):
                       "secret.", missing.stderr)
 
     # ---- EC2, AutoScaling, ECS ----------------------------------------------------
+    # ---- DynamoDB --------------------------------------------------------
+    def test_dynamodb(self):
+        cli = self.cli
+        created = cli.run("dynamodb", "create-table", "--table-name", "cli-certs",
+                          "--billing-mode", "PAY_PER_REQUEST",
+                          "--attribute-definitions", "AttributeName=pk,AttributeType=S",
+                          "AttributeName=sk,AttributeType=S",
+                          "--key-schema", "AttributeName=pk,KeyType=HASH",
+                          "AttributeName=sk,KeyType=RANGE",
+                          "--sse-specification", "Enabled=true,SSEType=KMS")
+        self.assertEqual(created.json["TableDescription"]["TableName"], "cli-certs")
+        cli.run("dynamodb", "wait", "table-exists", "--table-name", "cli-certs")
+        item = {"pk": {"S": "a.example"}, "sk": {"S": "lease"}, "tok": {"S": "t1"},
+                "exp": {"N": "10"}}
+        cond = ["--condition-expression", "attribute_not_exists(#t) OR #e < :now",
+                "--expression-attribute-names", json.dumps({"#t": "tok", "#e": "exp"}),
+                "--expression-attribute-values", json.dumps({":now": {"N": "5"}})]
+        cli.run("dynamodb", "put-item", "--table-name", "cli-certs", "--item",
+                json.dumps(item), *cond)
+        again = cli.run("dynamodb", "put-item", "--table-name", "cli-certs", "--item",
+                        json.dumps(item), *cond, check=False)
+        self.assertEqual(again.returncode, 254, again.stderr)
+        self.assertIn("An error occurred (ConditionalCheckFailedException) when calling the "
+                      "PutItem operation: The conditional request failed", again.stderr)
+        for i in range(5):
+            cli.run("dynamodb", "put-item", "--table-name", "cli-certs", "--item",
+                    json.dumps({"pk": {"S": f"n{i}.example"}, "sk": {"S": "bundle"}}))
+        # the CLI follows LastEvaluatedKey itself: 6 items in pages of 2
+        scanned = cli.run("dynamodb", "scan", "--table-name", "cli-certs", "--page-size", "2")
+        self.assertEqual(scanned.json["Count"], 6)
+        got = cli.run("dynamodb", "get-item", "--table-name", "cli-certs", "--consistent-read",
+                      "--key", json.dumps({"pk": {"S": "a.example"}, "sk": {"S": "lease"}}))
+        self.assertEqual(got.json["Item"]["tok"], {"S": "t1"})
+        keys = [{"pk": {"S": f"n{i}.example"}, "sk": {"S": "bundle"}} for i in range(5)]
+        batch_out = cli.run("dynamodb", "batch-get-item", "--request-items",
+                            json.dumps({"cli-certs": {"Keys": keys}}))
+        self.assertEqual(len(batch_out.json["Responses"]["cli-certs"]), 5)
+        updated = cli.run("dynamodb", "update-item", "--table-name", "cli-certs", "--key",
+                          json.dumps({"pk": {"S": "a.example"}, "sk": {"S": "lease"}}),
+                          "--update-expression", "SET #e = #e + :one REMOVE #t",
+                          "--expression-attribute-names", json.dumps({"#t": "tok", "#e": "exp"}),
+                          "--expression-attribute-values", json.dumps({":one": {"N": "1"}}),
+                          "--return-values", "ALL_NEW")
+        self.assertEqual(updated.json["Attributes"]["exp"], {"N": "11"})
+        self.assertNotIn("tok", updated.json["Attributes"])
+        queried = cli.run("dynamodb", "query", "--table-name", "cli-certs",
+                          "--key-condition-expression", "pk = :p",
+                          "--expression-attribute-values", json.dumps({":p": {"S": "n1.example"}}))
+        self.assertEqual(queried.json["Count"], 1)
+        cli.run("dynamodb", "delete-item", "--table-name", "cli-certs", "--key",
+                json.dumps({"pk": {"S": "a.example"}, "sk": {"S": "lease"}}))
+        described = cli.run("dynamodb", "describe-table", "--table-name", "cli-certs")
+        self.assertEqual(described.json["Table"]["ItemCount"], 5)
+        self.assertEqual(described.json["Table"]["SSEDescription"]["Status"], "ENABLED")
+
     def test_ec2_autoscaling_ecs(self):
         cli, fake = self.cli, self.fake
         web = fake.seed_instances(count=2, tags={"Role": "web", "Env": "prod"})

@@ -1,7 +1,7 @@
 """The service rules in detail, driven in-process by botocore (the SDK the
 AWS CLI is built on, so responses are parsed with the official models):
 Route53's InvalidChangeBatch rules, limits, sorting and paging; Secrets
-Manager's staging labels; EC2 filters; refresh/rollout progress; STS."""
+Manager's staging labels; DynamoDB's conditions, paging and batch reads; EC2 filters; refresh/rollout progress; STS."""
 
 import os
 import sys
@@ -301,6 +301,191 @@ class SecretsManagerRules(Base):
         self.assertEqual([s["Name"] for s in negated["SecretList"]], ["other/c"])
         code, _, _ = self.error(self.sm.list_secrets, NextToken="not-a-token")
         self.assertEqual(code, "InvalidNextTokenException")
+
+
+class DynamoDbRules(Base):
+    """DynamoDB's rules as its API reference states them: conditions,
+    update expressions, paging, batch reads, the 400 KB limit."""
+
+    def setUp(self):
+        super().setUp()
+        self.ddb = self.fake.client("dynamodb")
+        self.ddb.create_table(TableName="tab", BillingMode="PAY_PER_REQUEST",
+                              AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                    {"AttributeName": "sk", "AttributeType": "S"}],
+                              KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                         {"AttributeName": "sk", "KeyType": "RANGE"}])
+
+    def put(self, pk, sk, **attrs):
+        item = {"pk": {"S": pk}, "sk": {"S": sk}}
+        item.update(attrs)
+        self.ddb.put_item(TableName="tab", Item=item)
+
+    def test_table_lifecycle(self):
+        d = self.ddb.describe_table(TableName="tab")["Table"]
+        self.assertEqual(d["TableStatus"], "ACTIVE")
+        self.assertEqual(d["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST")
+        code, msg, _ = self.error(self.ddb.create_table, TableName="tab",
+                                  BillingMode="PAY_PER_REQUEST",
+                                  AttributeDefinitions=[{"AttributeName": "pk",
+                                                         "AttributeType": "S"}],
+                                  KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        self.assertEqual((code, msg), ("ResourceInUseException", "Table already exists: tab"))
+        code, msg, _ = self.error(self.ddb.describe_table, TableName="nope")
+        self.assertEqual((code, msg), ("ResourceNotFoundException",
+                                       "Requested resource not found: Table: nope not found"))
+        code, msg, _ = self.error(self.ddb.get_item, TableName="nope",
+                                  Key={"pk": {"S": "a"}, "sk": {"S": "b"}})
+        self.assertEqual((code, msg), ("ResourceNotFoundException", "Requested resource not found"))
+        self.assertEqual(self.ddb.list_tables()["TableNames"], ["tab"])
+
+    def test_conditions(self):
+        put = dict(TableName="tab", Item={"pk": {"S": "a"}, "sk": {"S": "lease"},
+                                        "tok": {"S": "1"}, "exp": {"N": "100"}},
+                   ConditionExpression="attribute_not_exists(#t) OR #e < :now",
+                   ExpressionAttributeNames={"#t": "tok", "#e": "exp"},
+                   ExpressionAttributeValues={":now": {"N": "50"}})
+        self.ddb.put_item(**put)
+        code, msg, status = self.error(self.ddb.put_item, **put)
+        self.assertEqual((code, msg, status),
+                         ("ConditionalCheckFailedException", "The conditional request failed", 400))
+        put["ExpressionAttributeValues"] = {":now": {"N": "101"}}
+        self.ddb.put_item(**put)   # expired: taken over
+        key = {"pk": {"S": "a"}, "sk": {"S": "lease"}}
+        for expr, values, want in (
+                ("#t = :v AND NOT (#e > :n)", {":v": {"S": "1"}, ":n": {"N": "100"}}, True),
+                ("#t = :v AND #e >= :n", {":v": {"S": "1"}, ":n": {"N": "101"}}, False),
+                ("#t <> :v OR #e <= :n", {":v": {"S": "1"}, ":n": {"N": "99"}}, False),
+                ("#e BETWEEN :a AND :b", {":a": {"N": "99"}, ":b": {"N": "100"}}, True),
+                ("#t IN (:a, :b)", {":a": {"S": "0"}, ":b": {"S": "1"}}, True),
+                ("begins_with(#t, :a) AND size(#t) = :b", {":a": {"S": "1"}, ":b": {"N": "1"}},
+                 True)):
+            names = {"#t": "tok", "#e": "exp"}
+            names = {k: v for k, v in names.items() if k in expr}
+            args = dict(TableName="tab", Key=key, ConditionExpression=expr,
+                        ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+            if want:
+                self.ddb.delete_item(**args)
+                self.ddb.put_item(TableName="tab", Item={"pk": {"S": "a"}, "sk": {"S": "lease"},
+                                                      "tok": {"S": "1"}, "exp": {"N": "100"}})
+            else:
+                self.assertEqual(self.error(self.ddb.delete_item, **args)[0],
+                                 "ConditionalCheckFailedException", expr)
+
+    def test_expression_errors(self):
+        key = {"pk": {"S": "a"}, "sk": {"S": "b"}}
+        cases = [
+            (dict(ConditionExpression="attribute_exists(#x)", ExpressionAttributeValues={
+                ":unused": {"S": "x"}}, ExpressionAttributeNames={"#x": "x"}),
+             "Value provided in ExpressionAttributeValues unused in expressions: keys: {:unused}"),
+            (dict(ConditionExpression="attribute_exists(#x)"),
+             "Invalid ConditionExpression: An expression attribute name used in the document "
+             "path is not defined; attribute name: #x"),
+            (dict(ConditionExpression="attribute_exists(name)"),
+             "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved "
+             "keyword: name"),
+            (dict(ConditionExpression="a = :v"),
+             "Invalid ConditionExpression: An expression attribute value used in expression is "
+             "not defined; attribute value: :v"),
+        ]
+        for extra, want in cases:
+            code, msg, _ = self.error(self.ddb.delete_item, TableName="tab", Key=key, **extra)
+            self.assertEqual((code, msg), ("ValidationException", want))
+        code, msg, _ = self.error(self.ddb.get_item, TableName="tab", Key={"pk": {"S": "a"}})
+        self.assertEqual((code, msg), ("ValidationException",
+                                       "The provided key element does not match the schema"))
+
+    def test_update_expression(self):
+        key = {"pk": {"S": "c"}, "sk": {"S": "bundle"}}
+        self.put("c", "bundle", cur={"S": "v1"}, n={"N": "1"})
+        out = self.ddb.update_item(
+            TableName="tab", Key=key, ReturnValues="ALL_NEW",
+            UpdateExpression="SET #p = #c, #c = :new, #n = #n + :one, #f = if_not_exists(#f, :z) "
+                             "REMOVE #gone",
+            ConditionExpression="#n = :one",
+            ExpressionAttributeNames={"#p": "prev", "#c": "cur", "#n": "n", "#f": "first",
+                                      "#gone": "gone"},
+            ExpressionAttributeValues={":new": {"S": "v2"}, ":one": {"N": "1"},
+                                       ":z": {"S": "z"}})["Attributes"]
+        self.assertEqual(out["prev"], {"S": "v1"})
+        self.assertEqual(out["cur"], {"S": "v2"})
+        self.assertEqual(out["n"], {"N": "2"})
+        self.assertEqual(out["first"], {"S": "z"})
+        code, msg, _ = self.error(self.ddb.update_item, TableName="tab", Key=key,
+                                  UpdateExpression="SET #k = :v",
+                                  ExpressionAttributeNames={"#k": "pk"},
+                                  ExpressionAttributeValues={":v": {"S": "x"}})
+        self.assertEqual(code, "ValidationException")
+        self.assertIn("This attribute is part of the key", msg)
+
+    def test_item_size_limit(self):
+        big = "x" * (400 * 1024 - 100)
+        self.put("s", "ok", v={"S": big[:-50]})
+        code, msg, _ = self.error(self.ddb.put_item, TableName="tab",
+                                  Item={"pk": {"S": "s"}, "sk": {"S": "big"}, "v": {"S": big + "y" * 200}})
+        self.assertEqual((code, msg), ("ValidationException",
+                                       "Item size has exceeded the maximum allowed size"))
+
+    def test_query_scan_paging(self):
+        for i in range(7):
+            self.put("p", f"k{i}", v={"N": str(i)})
+        self.put("q", "k0", v={"N": "0"})
+        seen, start, pages = [], None, 0
+        while True:
+            kw = {"ExclusiveStartKey": start} if start else {}
+            page = self.ddb.query(TableName="tab", KeyConditionExpression="pk = :p AND sk > :s",
+                                  ExpressionAttributeValues={":p": {"S": "p"}, ":s": {"S": "k0"}},
+                                  Limit=2, ConsistentRead=True, **kw)
+            pages += 1
+            seen += [i["sk"]["S"] for i in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        self.assertEqual(seen, [f"k{i}" for i in range(1, 7)])
+        self.assertEqual(pages, 3)
+        back = self.ddb.query(TableName="tab", KeyConditionExpression="pk = :p AND begins_with(sk, :k)",
+                              ExpressionAttributeValues={":p": {"S": "p"}, ":k": {"S": "k"}},
+                              ScanIndexForward=False, Limit=1)
+        self.assertEqual(back["Items"][0]["sk"]["S"], "k6")
+        paginator = self.ddb.get_paginator("scan")
+        items = [i for page in paginator.paginate(TableName="tab", PaginationConfig={"PageSize": 3},
+                                                   FilterExpression="#v >= :two",
+                                                   ExpressionAttributeNames={"#v": "v"},
+                                                   ExpressionAttributeValues={":two": {"N": "2"}})
+                 for i in page["Items"]]
+        self.assertEqual(len(items), 5)
+        count = self.ddb.scan(TableName="tab", Select="COUNT")
+        self.assertEqual((count["Count"], count["ScannedCount"]), (8, 8))
+
+    def test_batch_get_unprocessed_and_throttling(self):
+        for i in range(10):
+            self.put("b", f"k{i}")
+        keys = [{"pk": {"S": "b"}, "sk": {"S": f"k{i}"}} for i in range(10)]
+        keys.append({"pk": {"S": "b"}, "sk": {"S": "missing"}})
+        self.fake.control("POST", "faults", {"action": "BatchGetItem", "kind": "unprocessed",
+                                             "share": 0.5, "count": 1})
+        got = self.ddb.batch_get_item(RequestItems={"tab": {"Keys": keys, "ConsistentRead": True}})
+        left = got["UnprocessedKeys"]["tab"]["Keys"]
+        self.assertEqual(len(left), 5)
+        self.assertTrue(got["UnprocessedKeys"]["tab"]["ConsistentRead"])
+        again = self.ddb.batch_get_item(RequestItems={"tab": {"Keys": left}})
+        self.assertEqual(again["UnprocessedKeys"], {})
+        self.assertEqual(len(got["Responses"]["tab"]) + len(again["Responses"]["tab"]), 10)
+        self.fake.control("POST", "faults", {"action": "BatchGetItem", "kind": "unprocessed",
+                                             "share": 1, "count": 1})
+        code, _, status = self.error(self.ddb.batch_get_item, RequestItems={"tab": {"Keys": keys}})
+        self.assertEqual((code, status), ("ProvisionedThroughputExceededException", 400))
+        self.fake.fault("PutItem", "throttle", count=1)
+        code, _, _ = self.error(self.ddb.put_item, TableName="tab",
+                                Item={"pk": {"S": "x"}, "sk": {"S": "y"}})
+        self.assertEqual(code, "ProvisionedThroughputExceededException")
+        self.fake.fault("GetItem", "error500", count=1)
+        code, _, status = self.error(self.ddb.get_item, TableName="tab", Key=keys[0])
+        self.assertEqual((code, status), ("InternalServerError", 500))
+        too_many = [{"pk": {"S": "b"}, "sk": {"S": f"n{i}"}} for i in range(101)]
+        code, msg, _ = self.error(self.ddb.batch_get_item, RequestItems={"tab": {"Keys": too_many}})
+        self.assertEqual((code, msg), ("ValidationException",
+                                       "Too many items requested for the BatchGetItem call"))
 
 
 class Ec2AsgEcsSts(Base):

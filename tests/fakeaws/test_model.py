@@ -167,6 +167,35 @@ class ModelConformance(unittest.TestCase):
         sm.delete_secret(SecretId="m")
         self.assertEqual(base64.b64encode(b"2"), base64.b64encode(b"2"))
 
+    def test_dynamodb(self):
+        ddb = self.watch(self.fake.client("dynamodb"))
+        ddb.create_table(TableName="model", BillingMode="PAY_PER_REQUEST",
+                         SSESpecification={"Enabled": True, "SSEType": "KMS",
+                                           "KMSMasterKeyId": "alias/k"},
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                               {"AttributeName": "sk", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                    {"AttributeName": "sk", "KeyType": "RANGE"}])
+        ddb.describe_table(TableName="model")
+        ddb.list_tables()
+        key = {"pk": {"S": "a"}, "sk": {"S": "b"}}
+        item = dict(key, m={"M": {"l": {"L": [{"N": "1"}, {"BOOL": True}, {"NULL": True}]}}},
+                    ss={"SS": ["x", "y"]}, b={"B": b"raw"})
+        ddb.put_item(TableName="model", Item=item, ReturnConsumedCapacity="TOTAL")
+        ddb.put_item(TableName="model", Item=item, ReturnValues="ALL_OLD")
+        ddb.get_item(TableName="model", Key=key, ConsistentRead=True,
+                     ReturnConsumedCapacity="TOTAL")
+        ddb.update_item(TableName="model", Key=key, UpdateExpression="SET n = :n",
+                        ExpressionAttributeValues={":n": {"N": "1"}}, ReturnValues="ALL_NEW")
+        ddb.query(TableName="model", KeyConditionExpression="pk = :p",
+                  ExpressionAttributeValues={":p": {"S": "a"}}, Limit=1,
+                  ReturnConsumedCapacity="TOTAL")
+        ddb.scan(TableName="model", Limit=1)
+        ddb.batch_get_item(RequestItems={"model": {"Keys": [key]}}, ReturnConsumedCapacity="TOTAL")
+        ddb.delete_item(TableName="model", Key=key, ReturnValues="ALL_OLD")
+        ddb.delete_table(TableName="model")
+        self.assertGreaterEqual(len(self.seen), 10)
+
     def test_ec2_autoscaling_ecs_sts(self):
         self.fake.seed_instances(count=2, tags={"Role": "m"})
         g = self.fake.seed_asg("mg", size=1, tags={"Role": "asg"}, refresh_seconds=60)

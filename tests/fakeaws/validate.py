@@ -14,7 +14,7 @@ import botocore.session
 from protocols import AwsError
 
 _SERVICE_NAMES = {"ec2": "ec2", "autoscaling": "autoscaling", "sts": "sts",
-                  "secretsmanager": "secretsmanager", "ecs": "ecs"}
+                  "secretsmanager": "secretsmanager", "ecs": "ecs", "dynamodb": "dynamodb"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -125,7 +125,7 @@ def check_json(service, action, body):
     _json_unknown(body, shape, "", unknown)
     for name in shape.required_members:
         if body.get(name) is None:
-            raise AwsError("ValidationException" if service == "secretsmanager"
+            raise AwsError("ValidationException" if service in ("secretsmanager", "dynamodb")
                            else "InvalidParameterException",
                            f"1 validation error detected: Value null at '{_camel(name)}' "
                            f"failed to satisfy constraint: Member must not be null")

@@ -27,6 +27,10 @@ from e2e_common import (BlocklistPebble, E2eCase, RENEWER, Result, Stack, ZONE, 
                         cert_serial, norm_serial, openssl, split_pem)
 from harness import pebble as pebble_mod  # noqa: E402
 
+# Which store the suites run over: aws-sm (default) or dynamodb (FAULTS_STORE).
+STORE = os.environ.get("FAULTS_STORE", "aws-sm")
+TABLE = "faults-certs"
+
 TOTALS = {"faults_injected": 0, "kills_survived": 0, "certificates_checked": 0, "lost_or_bad": 0}
 
 
@@ -149,7 +153,48 @@ class FaultStack(Stack):
         return len(calls)
 
     def store_args(self, secret):
+        if STORE == "dynamodb":
+            self.dynamodb_table()
+            return ["--store", "dynamodb:%s/%s" % (TABLE, secret)]
         return ["--store", "aws-sm:" + secret]
+
+    # ---- FAULTS_STORE=dynamodb: the same suites over the DynamoDB store -------
+    # (docs/stores.md#dynamodb). A "secret" NAME is the item (NAME, "bundle"),
+    # NAME-lock the item (NAME, "lease"), NAME-replace-owed the note; each is
+    # shown in the Secrets Manager shape the suites read, its versions being
+    # the bundle item's version (AWSCURRENT) and its previous (AWSPREVIOUS).
+    def dynamodb_table(self):
+        if getattr(self, "_ddb", None) is not None:
+            return self._ddb
+        ddb = self._ddb = self.fake.client("dynamodb")
+        try:
+            ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                   {"AttributeName": "sk", "AttributeType": "S"}],
+                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                        {"AttributeName": "sk", "KeyType": "RANGE"}])
+        except ddb.exceptions.ResourceInUseException:
+            pass
+        return ddb
+
+    def secret(self, name):
+        if STORE != "dynamodb":
+            return super().secret(name)
+        ddb = self.dynamodb_table()
+        pk, sk, field = name, "bundle", "bundle"
+        if name.endswith("-lock"):
+            pk, sk, field = name[:-len("-lock")], "lease", "lease"
+        elif name.endswith("-replace-owed"):
+            pk, sk, field = name[:-len("-replace-owed")], "note#replace-owed", "text"
+        item = ddb.get_item(TableName=TABLE, ConsistentRead=True,
+                            Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
+        if item is None or field not in item:
+            return None
+        versions = {"v%s" % item.get("version", {}).get("N", "1"): {"string": item[field]["S"],
+                                                                    "stages": ["AWSCURRENT"]}}
+        if "previous" in item:
+            versions["previous"] = {"string": item["previous"]["S"], "stages": ["AWSPREVIOUS"]}
+        return {"name": name, "versions": versions}
 
 
 # ---- bundle checks ---------------------------------------------------------------

@@ -1,0 +1,221 @@
+// The DynamoDB store, "dynamodb:TABLE/KEY" (docs/stores.md#dynamodb).
+//
+// One table with partition key "pk" and sort key "sk" (both S) holds, for the
+// certificate KEY (e.g. "fleet/example.com"):
+//   (KEY, "bundle")        bundle = to_json(bundle), previous = the bundle it
+//                          replaced (certfetch's fallback, as AWSPREVIOUS),
+//                          version (N, +1 per put), updated_at, not_after, serial
+//   (KEY, "lease")         the lease (dynamodb_locker.cpp)
+//   (KEY, "note#<kind>")   notes beside the bundle (Store::put_note)
+// and one ACME account item for the table, ("_account", "account"), unless
+// StoreConfig::account names another pk. A put is an UpdateItem conditioned
+// on the version it read, so two writers cannot both move `previous`.
+#include "core/log.hpp"
+#include "secrets/dynamodb_api.hpp"
+
+namespace secrets {
+namespace {
+
+using core::ErrorKind;
+using core::make_error;
+using detail::k_condition_failed;
+using detail::k_sk_bundle;
+using detail::number_value;
+using detail::string_value;
+using nlohmann::json;
+
+constexpr const char* k_default_account_pk = "_account";
+constexpr int k_put_attempts = 3;
+
+class DynamoDbStore final : public Store {
+public:
+    DynamoDbStore(std::shared_ptr<detail::DynamoDbApi> api, std::string key)
+        : api_(std::move(api)), key_(std::move(key)) {
+        const auto& account = api_->config().account;
+        account_pk_ = account.empty() ? k_default_account_pk : account;
+    }
+
+    core::Result<std::optional<Bundle>> get(Stage stage) override {
+        TRY_ASSIGN(auto item, api_->get_item(key_, k_sk_bundle));
+        const char* field = stage == Stage::current ? "bundle" : "previous";
+        auto text = item ? detail::string_attribute(*item, field) : std::nullopt;
+        if (!text) {
+            return std::optional<Bundle>();
+        }
+        auto bundle = parse_bundle(*text);
+        if (!bundle.ok()) {
+            return bundle.error().wrap(describe() + " " + field);
+        }
+        return std::optional<Bundle>(std::move(bundle).value());
+    }
+
+    core::Status put(const Bundle& bundle) override {
+        const auto text = to_json(bundle);
+        for (int attempt = 1;; ++attempt) {
+            TRY_ASSIGN(auto item, api_->get_item(key_, k_sk_bundle));
+            const auto current = item ? detail::string_attribute(*item, "bundle") : std::nullopt;
+            if (current && *current == text) {
+                return {};  // already current (also: our own write, its answer lost)
+            }
+            TRY(check_size(bundle, text, current));
+            auto written = item ? replace(bundle, text, *item) : create(bundle, text);
+            if (written.ok()) {
+                return {};
+            }
+            if (written.error().code != k_condition_failed) {
+                return written.error().wrap(describe() + " bundle");
+            }
+            if (attempt == k_put_attempts) {
+                return make_error(ErrorKind::conflict,
+                                  describe() +
+                                      ": the bundle item kept changing under us (another writer without the "
+                                      "lease?); nothing stored");
+            }
+        }
+    }
+
+    core::Result<std::optional<std::string>> get_account() override { return get_text(account_pk_, "account"); }
+
+    core::Status put_account(std::string_view account_json) override {
+        return put_text(account_pk_, "account", account_json, "the account record");
+    }
+
+    core::Result<std::optional<std::string>> get_note(std::string_view kind) override {
+        return get_text(key_, note_sk(kind));
+    }
+
+    core::Status put_note(std::string_view kind, std::string_view json_text) override {
+        return put_text(key_, note_sk(kind), json_text, "the note");
+    }
+
+    std::string describe() const override { return "dynamodb:" + api_->table() + "/" + key_; }
+
+private:
+    static std::string note_sk(std::string_view kind) { return "note#" + std::string(kind); }
+
+    // Refused before any call: DynamoDB would refuse it too, but say plainly what is too big.
+    core::Status check_size(const Bundle& bundle, const std::string& text,
+                            const std::optional<std::string>& previous) const {
+        json item = attributes(bundle, text);
+        item["pk"] = string_value(key_);
+        item["sk"] = string_value(k_sk_bundle);
+        item["previous"] = string_value(previous.value_or(""));
+        const auto size = detail::item_size(item) + 16;  // + the version number
+        if (size <= detail::k_dynamodb_item_limit) {
+            return {};
+        }
+        return make_error(ErrorKind::invalid_input,
+                          describe() + ": the bundle item would be " + std::to_string(size) + " bytes (bundle " +
+                              std::to_string(text.size()) + ", previous " +
+                              std::to_string(previous ? previous->size() : 0) + "); DynamoDB's item limit is " +
+                              std::to_string(detail::k_dynamodb_item_limit) +
+                              " bytes (fewer intermediates or a smaller key)");
+    }
+
+    static json attributes(const Bundle& bundle, const std::string& text) {
+        return json{{"bundle", string_value(text)},
+                    {"updated_at", string_value(core::format_time(std::chrono::system_clock::now()))},
+                    {"not_after", string_value(bundle.not_after)},
+                    {"serial", string_value(bundle.serial)}};
+    }
+
+    core::Status create(const Bundle& bundle, const std::string& text) {
+        json item = attributes(bundle, text);
+        item["pk"] = string_value(key_);
+        item["sk"] = string_value(k_sk_bundle);
+        item["version"] = number_value(1);
+        auto put = api_->call("PutItem", json{{"Item", item},
+                                              {"ConditionExpression", "attribute_not_exists(#pk)"},
+                                              {"ExpressionAttributeNames", {{"#pk", "pk"}}}});
+        if (!put.ok()) {
+            return put.error();
+        }
+        core::log::info("created item", {{"store", describe()}});
+        return {};
+    }
+
+    // The old bundle moves to `previous` inside DynamoDB (SET's right-hand
+    // sides read the item as it was), under the version we read.
+    core::Status replace(const Bundle& bundle, const std::string& text, const json& item) {
+        const auto version = detail::number_attribute(item, "version");
+        json values = {{":b", string_value(text)},
+                       {":u", string_value(core::format_time(std::chrono::system_clock::now()))},
+                       {":na", string_value(bundle.not_after)},
+                       {":s", string_value(bundle.serial)},
+                       {":next", number_value(version.value_or(0) + 1)}};
+        std::string condition = "attribute_not_exists(#v)";
+        if (version) {
+            condition = "#v = :was";
+            values[":was"] = number_value(*version);
+        }
+        const bool has_bundle = detail::string_attribute(item, "bundle").has_value();
+        json names = {
+            {"#b", "bundle"}, {"#u", "updated_at"}, {"#na", "not_after"}, {"#s", "serial"}, {"#v", "version"}};
+        std::string update = "SET #b = :b, #u = :u, #na = :na, #s = :s, #v = :next";
+        if (has_bundle) {
+            update += ", #p = #b";
+            names["#p"] = "previous";
+        }
+        auto put = api_->call("UpdateItem", json{{"Key", detail::item_key(key_, k_sk_bundle)},
+                                                 {"UpdateExpression", update},
+                                                 {"ConditionExpression", condition},
+                                                 {"ExpressionAttributeNames", names},
+                                                 {"ExpressionAttributeValues", values}});
+        if (!put.ok()) {
+            return put.error();
+        }
+        return {};
+    }
+
+    core::Result<std::optional<std::string>> get_text(const std::string& pk, const std::string& sk) {
+        TRY_ASSIGN(auto item, api_->get_item(pk, sk));
+        if (!item) {
+            return std::optional<std::string>();
+        }
+        return detail::string_attribute(*item, "text");
+    }
+
+    core::Status put_text(const std::string& pk, const std::string& sk, std::string_view text, const char* what) {
+        json item = detail::item_key(pk, sk);
+        item["text"] = string_value(text);
+        if (detail::item_size(item) > detail::k_dynamodb_item_limit) {
+            return make_error(ErrorKind::invalid_input, describe() + ": " + what + " is larger than DynamoDB's " +
+                                                            std::to_string(detail::k_dynamodb_item_limit) +
+                                                            "-byte item limit");
+        }
+        auto put = api_->call("PutItem", json{{"Item", item}});
+        if (!put.ok()) {
+            return put.error().wrap(describe() + " " + sk + " PutItem");
+        }
+        return {};
+    }
+
+    std::shared_ptr<detail::DynamoDbApi> api_;
+    std::string key_;
+    std::string account_pk_;
+};
+
+}  // namespace
+
+core::Result<StoreWithLocker> make_dynamodb_store_with_locker(const std::string& target, const StoreConfig& config) {
+    const auto slash = target.find('/');
+    const std::string table = target.substr(0, slash);
+    const std::string key = slash == std::string::npos ? std::string() : target.substr(slash + 1);
+    if (!detail::valid_table_name(table)) {
+        return make_error(ErrorKind::invalid_input, "store \"dynamodb:" + target + "\": the table name \"" + table +
+                                                        "\" is not 3..255 of a-z A-Z 0-9 _ - .");
+    }
+    if (key.empty() || key.size() > 1024) {
+        return make_error(ErrorKind::invalid_input,
+                          "store \"dynamodb:" + target +
+                              "\": give the certificate's key after the table, 1..1024 characters (e.g. "
+                              "\"dynamodb:" +
+                              table + "/{name}\")");
+    }
+    auto api = std::make_shared<detail::DynamoDbApi>(config, table);
+    auto store = std::make_unique<DynamoDbStore>(api, key);
+    auto locker = detail::make_dynamodb_locker(api, key, store->describe());
+    return StoreWithLocker{std::move(store), std::move(locker)};
+}
+
+}  // namespace secrets
