@@ -177,6 +177,7 @@ RunSettings settings_from(Config config) {
     if (run.contains("deadline")) {
         settings.deadline =
             deadline_before(core::Clock::now() + std::chrono::seconds(settings::integer(run, "deadline", 0)));
+        settings.deadline_name = "--deadline " + std::to_string(settings::integer(run, "deadline", 0)) + " s";
     }
     settings.lease_ttl = settings.order_timeout + std::chrono::seconds(300);
     settings.trust_roots = trust_roots(run);
