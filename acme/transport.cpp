@@ -21,12 +21,14 @@ std::string json_string(const Json& object, const char* name) {
     return {};
 }
 
-core::Status check_time(const core::Deadline& deadline, std::string_view what) {
+core::Status check_time(const core::Deadline& deadline, std::string_view name, std::string_view what) {
     if (core::cancelled()) {
         return core::make_error(core::ErrorKind::cancelled, std::string(what) + ": cancelled");
     }
     if (deadline.expired()) {
-        return core::make_error(core::ErrorKind::timeout, std::string(what) + ": deadline reached");
+        return core::make_error(
+            core::ErrorKind::timeout,
+            std::string(what) + ": " + (name.empty() ? "deadline" : std::string(name)) + " reached");
     }
     return {};
 }
@@ -117,12 +119,29 @@ core::Result<std::unique_ptr<Transport>> Transport::connect(TransportOptions opt
     return transport;
 }
 
-core::Result<core::http::Response> Transport::send(core::http::Request request, const core::Deadline& deadline,
-                                                   PoolNonce pool) {
-    TRY(check_time(deadline, request.method + " " + request.url));
-    const milliseconds remaining = deadline.remaining();
+Transport::Bound Transport::bound(const core::Deadline& deadline) const {
+    Bound out{deadline, ""};
+    // Ties go to the named setting: the caller's deadline is often derived from it.
+    if (options_.call_limit.count() > 0) {
+        const auto limit = core::Deadline::after(options_.call_limit);
+        if (limit.at() <= out.at.at()) {
+            out = Bound{limit, options_.call_limit_name};
+        }
+    }
+    if (options_.run_deadline.at() <= out.at.at()) {
+        out = Bound{options_.run_deadline, options_.run_deadline_name};
+    }
+    return out;
+}
+
+core::Result<core::http::Response> Transport::send(core::http::Request request, const Bound& bound, PoolNonce pool) {
+    TRY(check_time(bound.at, bound.name, request.method + " " + request.url));
+    const milliseconds remaining = bound.at.remaining();
     const milliseconds client_total = options_.http.total_timeout;
     request.timeout = std::min(remaining, client_total);
+    if (remaining <= client_total) {
+        request.timeout_name = bound.name;  // a timeout then says which setting ended the wait
+    }
 
     std::unique_ptr<core::http::Client> client;
     {
@@ -153,12 +172,16 @@ core::Result<core::http::Response> Transport::send(core::http::Request request, 
 }
 
 core::Result<core::http::Response> Transport::get(std::string_view url, const core::Deadline& deadline) {
+    return get_within(url, bound(deadline));
+}
+
+core::Result<core::http::Response> Transport::get_within(std::string_view url, const Bound& bound) {
     int transient = 0;
     for (;;) {
         core::http::Request request;
         request.method = "GET";
         request.url = std::string(url);
-        auto response = send(request, deadline);
+        auto response = send(request, bound);
         core::Error error;
         if (!response.ok()) {
             error = response.error();
@@ -173,25 +196,28 @@ core::Result<core::http::Response> Transport::get(std::string_view url, const co
                 return error;
             }
         }
-        TRY(wait_to_retry(error, transient, deadline, "GET " + std::string(url)));
+        TRY(wait_to_retry(error, transient, bound, "GET " + std::string(url)));
     }
 }
 
-core::Status Transport::wait_to_retry(const core::Error& error, int& attempts, const core::Deadline& deadline,
+core::Status Transport::wait_to_retry(const core::Error& error, int& attempts, const Bound& bound,
                                       std::string_view what) const {
     if (++attempts > options_.max_transient_retries) {
         return error;
     }
     const bool asked = error.retry_after.count() > 0;
     const milliseconds wait = asked ? error.retry_after : core::backoff_delay(core::RetryPolicy{}, attempts - 1);
-    if (asked && (wait > options_.max_retry_after || wait >= deadline.remaining())) {
+    if (asked && (wait > options_.max_retry_after || wait >= bound.at.remaining())) {
         // Waiting cannot help within this run: say when the CA will listen again.
         core::Error out = error;
-        out.message += " (Retry-After " + std::to_string(wait.count() / 1000) + " s: longer than this run may wait)";
+        const bool past_bound = wait <= options_.max_retry_after && !bound.name.empty();
+        out.message += " (Retry-After " + std::to_string(wait.count() / 1000) +
+                       " s: " + (past_bound ? "beyond " + bound.name : std::string("longer than this run may wait")) +
+                       ")";
         return out;
     }
-    if (wait >= deadline.remaining()) {
-        return error;  // the deadline would cut the backoff short: the CA's answer says more
+    if (wait >= bound.at.remaining()) {
+        return error;  // the bound would cut the backoff short: the last error says more
     }
     if (asked) {
         core::log::info("acme: server asked to retry later, waiting", {{"request", std::string(what)},
@@ -200,10 +226,12 @@ core::Status Transport::wait_to_retry(const core::Error& error, int& attempts, c
     } else {
         core::log::debug("acme: retrying", {{"request", std::string(what)}, {"error", error.message}});
     }
-    return core::sleep_for(wait, deadline);
+    return core::sleep_for(wait, bound.at);
 }
 
-core::Result<std::string> Transport::nonce(const core::Deadline& deadline) {
+core::Result<std::string> Transport::nonce(const core::Deadline& deadline) { return nonce_within(bound(deadline)); }
+
+core::Result<std::string> Transport::nonce_within(const Bound& bound) {
     if (auto pooled = nonces_.take()) {
         return std::move(*pooled);
     }
@@ -215,7 +243,7 @@ core::Result<std::string> Transport::nonce(const core::Deadline& deadline) {
     for (;;) {
         // This response's own nonce: through the shared pool another thread
         // could take it first.
-        auto response = send(request, deadline, PoolNonce::no);
+        auto response = send(request, bound, PoolNonce::no);
         if (response.ok() && is_success(response->status)) {
             std::string fresh = response->header("replay-nonce");
             if (!fresh.empty()) {
@@ -231,7 +259,7 @@ core::Result<std::string> Transport::nonce(const core::Deadline& deadline) {
         if (!transient_error) {
             return error.wrap("newNonce");
         }
-        auto again = wait_to_retry(error, transient, deadline, "newNonce");
+        auto again = wait_to_retry(error, transient, bound, "newNonce");
         if (!again.ok()) {
             return again.error().wrap("newNonce");
         }
@@ -240,11 +268,12 @@ core::Result<std::string> Transport::nonce(const core::Deadline& deadline) {
 
 core::Result<core::http::Response> Transport::post(const Signer& signer, std::string_view url, std::string_view payload,
                                                    const core::Deadline& deadline, const core::http::Headers& extra) {
+    const Bound within = bound(deadline);
     int bad_nonces = 0;
     int transient = 0;
     for (;;) {
-        TRY(check_time(deadline, "POST " + std::string(url)));
-        TRY_ASSIGN(const std::string fresh, nonce(deadline));
+        TRY(check_time(within.at, within.name, "POST " + std::string(url)));
+        TRY_ASSIGN(const std::string fresh, nonce_within(within));
         TRY_ASSIGN(const Json jws, sign_jws(signer, fresh, url, payload));
         core::http::Request request;
         request.method = "POST";
@@ -252,12 +281,12 @@ core::Result<core::http::Response> Transport::post(const Signer& signer, std::st
         request.headers = {{"Content-Type", "application/jose+json"}};
         request.headers.insert(request.headers.end(), extra.begin(), extra.end());
         request.body = jws.dump();
-        auto response = send(std::move(request), deadline);
+        auto response = send(std::move(request), within);
         if (!response.ok()) {
             if (!response.error().retryable) {
                 return response.error();
             }
-            TRY(wait_to_retry(response.error(), transient, deadline, "POST " + std::string(url)));
+            TRY(wait_to_retry(response.error(), transient, within, "POST " + std::string(url)));
             continue;
         }
         if (is_success(response->status)) {
@@ -276,7 +305,7 @@ core::Result<core::http::Response> Transport::post(const Signer& signer, std::st
         if (!transient_answer(response->status, error)) {
             return error;
         }
-        TRY(wait_to_retry(error, transient, deadline, "POST " + std::string(url)));
+        TRY(wait_to_retry(error, transient, within, "POST " + std::string(url)));
     }
 }
 

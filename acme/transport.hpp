@@ -67,6 +67,14 @@ struct TransportOptions {
     int max_bad_nonce_retries = 10;                     // RFC 8555 §6.5: badNonce is retried with a fresh nonce
     int max_transient_retries = 3;                      // network errors, 5xx, 429/rateLimited with Retry-After
     std::chrono::milliseconds max_retry_after{60'000};  // longer Retry-After: fail with the error instead
+    // The run's limits (docs/configuration.md#time-limits), named in errors so
+    // the operator knows which setting was hit: one call (get, post, nonce;
+    // its retries and waits included) ends within call_limit of its start,
+    // and every call ends by run_deadline.
+    std::chrono::milliseconds call_limit{0};  // 0: none
+    std::string call_limit_name;              // e.g. "--timeout 5 s"
+    core::Deadline run_deadline = core::Deadline::never();
+    std::string run_deadline_name;  // e.g. "--deadline 40 s"
 };
 
 class Transport {
@@ -108,15 +116,25 @@ public:
 private:
     explicit Transport(TransportOptions options);
     enum class PoolNonce { yes, no };
-    // Sends with a pooled client, bounded by `deadline`, feeding Replay-Nonce
+    // When a call must end: the earliest of the caller's deadline, the call
+    // limit from now and the run deadline, with the setting it comes from
+    // (empty for the caller's own deadline).
+    struct Bound {
+        core::Deadline at;
+        std::string name;
+    };
+    Bound bound(const core::Deadline& deadline) const;
+    core::Result<core::http::Response> get_within(std::string_view url, const Bound& bound);
+    core::Result<std::string> nonce_within(const Bound& bound);
+    // Sends with a pooled client, bounded by `bound`, feeding Replay-Nonce
     // into the pool unless told not to.
-    core::Result<core::http::Response> send(core::http::Request request, const core::Deadline& deadline,
+    core::Result<core::http::Response> send(core::http::Request request, const Bound& bound,
                                             PoolNonce pool = PoolNonce::yes);
     // After transient failure number `attempts` (incremented here): sleeps
     // the answer's Retry-After or a backoff and returns ok to try again, or
     // returns `error` (saying what the CA asked for) when the attempts, the
-    // cap or the deadline do not allow another try.
-    core::Status wait_to_retry(const core::Error& error, int& attempts, const core::Deadline& deadline,
+    // cap or the bound do not allow another try.
+    core::Status wait_to_retry(const core::Error& error, int& attempts, const Bound& bound,
                                std::string_view what) const;
 
     TransportOptions options_;

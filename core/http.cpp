@@ -105,8 +105,39 @@ std::string describe(const Request& request) {
            (default_port ? "" : ":" + std::to_string(url->port)) + url->path;
 }
 
-Error transfer_error(CURLcode code, const Request& request, const char* error_buffer,
-                     std::chrono::milliseconds timeout) {
+// The time limits of one transfer (0 = none) and how long it ran.
+struct Limits {
+    std::chrono::milliseconds total{0};
+    std::chrono::milliseconds connect{0};
+    std::chrono::milliseconds elapsed{0};
+};
+
+// "5 s", "2.5 s", "250 ms": limits as an operator sets them. Seconds are
+// rounded to a tenth: a limit derived from a deadline is a few ms short.
+std::string duration_text(std::chrono::milliseconds limit) {
+    auto ms = limit.count();
+    if (ms < 1000) {
+        return std::to_string(ms) + " ms";
+    }
+    ms = (ms + 50) / 100 * 100;
+    return std::to_string(ms / 1000) + (ms % 1000 == 0 ? "" : "." + std::to_string(ms % 1000 / 100)) + " s";
+}
+
+// Which limit a timed-out transfer hit: the connect timeout (curl's connect
+// phase includes the TLS handshake) when the transfer ended before its total
+// timeout, else the total timeout, named as the caller named it.
+std::string timeout_message(const Request& request, const Limits& limits) {
+    const bool connect_hit =
+        limits.connect.count() > 0 &&
+        (limits.total.count() == 0 || (limits.connect < limits.total && limits.elapsed < limits.total));
+    if (connect_hit) {
+        return "no connection within " + duration_text(limits.connect) + " (connect timeout)";
+    }
+    std::string text = "no answer within " + duration_text(limits.total);
+    return request.timeout_name.empty() ? text : text + " (" + request.timeout_name + ")";
+}
+
+Error transfer_error(CURLcode code, const Request& request, const char* error_buffer, const Limits& limits) {
     std::string detail = error_buffer[0] != '\0' ? std::string(error_buffer) : std::string(curl_easy_strerror(code));
     const std::string where = describe(request);
     Error error;
@@ -114,7 +145,7 @@ Error transfer_error(CURLcode code, const Request& request, const char* error_bu
         case CURLE_OPERATION_TIMEDOUT:
             error.kind = ErrorKind::timeout;
             error.retryable = true;
-            error.message = where + ": timed out (limit " + std::to_string(timeout.count()) + " ms): " + detail;
+            error.message = where + ": " + timeout_message(request, limits);
             return error;
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY:
@@ -338,7 +369,10 @@ Result<Response> Client::send(const Request& request) {
     }
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for DNS timeouts in threads
     curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+    // The connect timeout never outlasts the request's own (0 = no total limit).
+    const std::chrono::milliseconds connect_timeout =
+        timeout.count() > 0 ? std::min(options.connect_timeout, timeout) : options.connect_timeout;
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -380,7 +414,10 @@ Result<Response> Client::send(const Request& request) {
             return make_error(ErrorKind::protocol, describe(request) + ": response body larger than " +
                                                        std::to_string(k_max_body) + " bytes");
         }
-        return transfer_error(code, request, impl_->error_buffer.data(), timeout);
+        curl_off_t elapsed_us = 0;
+        curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &elapsed_us);
+        const Limits limits{timeout, connect_timeout, std::chrono::milliseconds(elapsed_us / 1000)};
+        return transfer_error(code, request, impl_->error_buffer.data(), limits);
     }
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

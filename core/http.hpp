@@ -22,8 +22,12 @@ struct Request {
     std::string url;
     Headers headers;  // sent as given; Content-Length is set by the client
     std::string body;
-    // Overrides the client's total timeout for this request when set.
+    // Overrides the client's total timeout for this request when set; the
+    // connect timeout is never longer than it.
     std::optional<std::chrono::milliseconds> timeout;
+    // What `timeout` stands for, named in the timeout error so the operator
+    // knows which setting to change (e.g. "--timeout 5 s"); empty: the limit alone.
+    std::string timeout_name;
 };
 
 struct Response {
@@ -52,7 +56,9 @@ struct ClientOptions {
 };
 
 // A single HTTP/1.1 connection owner. Not thread-safe: use one per thread.
-// Errors: ErrorKind::timeout for connect/total timeouts, ErrorKind::network for
+// Errors: ErrorKind::timeout for connect/total timeouts (the message names the
+// limit that was hit: "no answer within 5 s (--timeout 5 s)" or "... (connect
+// timeout)"), ErrorKind::network for
 // everything else below HTTP (refused, reset, TLS; TLS failures are not
 // retryable), ErrorKind::cancelled when core::cancel() interrupts a transfer,
 // ErrorKind::invalid_input for bad URLs, headers or an unusable ca_bundle.

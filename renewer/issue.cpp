@@ -519,6 +519,15 @@ std::optional<std::unique_ptr<acme::Transport>> connect_ca(const RunSettings& se
     acme::TransportOptions options;
     options.directory_url = settings.config.server;
     options.http.ca_bundle = settings.config.ca_bundle;
+    // Every CA call is bounded by the run's settings, named when they end it
+    // (docs/configuration.md#time-limits); without --deadline the run ends
+    // 120 s after the order timeout (run.cpp, run_deadlines).
+    options.call_limit = settings.order_timeout;
+    options.call_limit_name = fmt::format("--timeout {} s", settings.order_timeout.count());
+    options.run_deadline = run_deadline;
+    options.run_deadline_name = settings.deadline
+                                    ? settings.deadline_name
+                                    : fmt::format("--timeout {} s + 120 s", settings.order_timeout.count());
     auto transport =
         acme::Transport::connect(options, core::Deadline::after(std::chrono::seconds(60)).min(run_deadline));
     if (!transport) {

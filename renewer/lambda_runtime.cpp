@@ -97,8 +97,10 @@ int handle(LambdaRuntimeApi& api, const LambdaInvocation& invocation, RunSetting
     if (invocation.deadline_ms) {
         hard_end = steady_from_epoch_ms(*invocation.deadline_ms);
     }
-    if (budget) {
-        hard_end = std::min(hard_end, arrived + *budget);
+    settings.deadline_name = "the Lambda invocation's deadline";
+    if (budget && arrived + *budget < hard_end) {
+        hard_end = arrived + *budget;
+        settings.deadline_name = "--deadline " + std::to_string(budget->count()) + " s";
     }
     settings.deadline = std::nullopt;
     if (hard_end != core::Clock::time_point::max()) {

@@ -188,6 +188,7 @@ RunSettings settings_from(Config config) {
     if (run.contains("deadline")) {
         settings.deadline =
             deadline_before(core::Clock::now() + std::chrono::seconds(settings::integer(run, "deadline", 0)));
+        settings.deadline_name = "--deadline " + std::to_string(settings::integer(run, "deadline", 0)) + " s";
     }
     settings.lease_ttl = run.contains("lease_ttl") ? std::chrono::seconds(settings::integer(run, "lease_ttl", 0))
                                                    : settings.order_timeout + std::chrono::seconds(300);

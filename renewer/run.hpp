@@ -43,6 +43,9 @@ struct RunSettings {
     // cleanup, lease release, replacement and the report still happen.
     // Lambda: the invocation's deadline; `renewer run --deadline SECONDS`.
     std::optional<core::Deadline> deadline;
+    // The setting `deadline` comes from, named when it ends a CA call
+    // (docs/configuration.md#time-limits): "--deadline 40 s", or Lambda's.
+    std::string deadline_name;
 };
 
 // Kept free between the end of the work and the hard end (Lambda's

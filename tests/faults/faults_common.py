@@ -10,12 +10,14 @@ counts to TOTALS and prints them once at the end: faults injected, kills
 survived, certificates checked and lost/bad ones (must be zero).
 """
 
+import glob
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -23,9 +25,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 sys.path.insert(0, os.path.dirname(HERE))
 
+import e2e_common  # noqa: E402
 from e2e_common import (BlocklistPebble, E2eCase, RENEWER, Result, Stack, ZONE,  # noqa: E402,F401
                         cert_serial, norm_serial, openssl, split_pem)
 from harness import pebble as pebble_mod  # noqa: E402
+from keep_logs import KeepLogs  # noqa: E402
 
 # Which store the suites run over: aws-sm (default) or dynamodb (FAULTS_STORE).
 STORE = os.environ.get("FAULTS_STORE", "aws-sm")
@@ -308,8 +312,11 @@ class Child:
             self.proc.wait(timeout=10)
 
 
-class FaultCase(E2eCase):
-    """Base class: one FaultStack per class; setUp clears faults and calls."""
+class FaultCase(KeepLogs, E2eCase):
+    """Base class: one FaultStack per class; setUp clears faults and calls.
+    A failed test keeps the stack's folders (spool, journal, accounts), the
+    Pebble and fakeaws logs, its children's stderr and the logs of the runs
+    it made (keep_logs.py)."""
 
     pebble_args = {}
 
@@ -334,7 +341,30 @@ class FaultCase(E2eCase):
         cmd = [RENEWER, "run", *s.acme_args(account), *s.dns_args(), "--log-level", log_level, *args]
         child = Child(cmd, env or s.env())
         self.addCleanup(child.ensure_dead)
+        self.started_child("renewer", lambda: "$ %s\n--- stdout ---\n%s\n--- stderr ---\n%s" %
+                           (" ".join(cmd), child.stdout, child.stderr()))
         return child
+
+    def tmpdir(self, prefix="e2e-"):
+        """A new folder, kept when the test fails (removed after the copy)."""
+        parent = self.defer_removal(tempfile.mkdtemp(prefix="e2e-"))
+        return tempfile.mkdtemp(prefix=prefix, dir=parent)
+
+    def run(self, result=None):
+        self._first_log = e2e_common._log_counter[0]
+        return super().run(result)
+
+    def evidence(self):
+        s = getattr(type(self), "stack", None)
+        kept = []
+        if s is not None:
+            kept += [("stack", s.workdir), ("pebble", s.ca.workdir), ("fakeaws", s.fake.tmpdir)]
+        # The runs made through e2e_common.run(), logged by keep_log() as
+        # <binary>-<pid>-<n>.log: this test's are those numbered after its start.
+        for n in range(self._first_log + 1, e2e_common._log_counter[0] + 1):
+            for path in glob.glob(os.path.join(e2e_common.LOG_DIR, "*-%d-%03d.log" % (os.getpid(), n))):
+                kept.append(("runs/" + os.path.basename(path), path))
+        return kept
 
     def run_renewer(self, *args, account="default", log_level="debug", timeout=180, env=None):
         return self.stack.renewer("run", "--log-level", log_level, *args, account=account, timeout=timeout, env=env)

@@ -41,13 +41,17 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "renewer"))
+sys.path.insert(0, HERE)
+from keep_logs import KeepLogs  # noqa: E402
 from nginx import Nginx  # noqa: E402
 from test_certfetch_e2e import Pki  # noqa: E402
 
 BUILD_DIR = os.environ.get("BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
 CERTFETCH = os.path.join(BUILD_DIR, "bin", "certfetch")
 # The directory store's put(), run alone by a test binary (DirStoreChild).
-DIR_STORE_CHILD = [os.path.join(BUILD_DIR, "bin", "renewer_test_certfetch_dir_store"),
+# tests/renewer builds one executable for the folder (tests/CMakeLists.txt);
+# under the name of its former per-file executable this part was skipped.
+DIR_STORE_CHILD = [os.path.join(BUILD_DIR, "bin", "renewer_tests"),
                    "--gtest_also_run_disabled_tests", "--gtest_filter=DirStoreChild.DISABLED_PutFromEnvironment"]
 STRACE = shutil.which("strace") or "/usr/bin/strace"
 # Every call that changes the folder or its files, and the lock.
@@ -69,7 +73,7 @@ def pem_serial(pem):
     return openssl_out("x509", "-noout", "-serial", data=pem).strip().split("=", 1)[1]
 
 
-class CertfetchCrash(unittest.TestCase):
+class CertfetchCrash(KeepLogs, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not os.access(CERTFETCH, os.X_OK):
@@ -87,8 +91,8 @@ class CertfetchCrash(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def setUp(self):
-        self.work = tempfile.mkdtemp(dir=self.tmp)
-        self.addCleanup(shutil.rmtree, self.work, True)
+        # Kept with nginx's folder (its error log) when the test fails (keep_logs.py).
+        self.work = self.defer_removal(tempfile.mkdtemp(dir=self.tmp))
         self.store = os.path.join(self.work, "store")
         self.out = os.path.join(self.work, "out")
         self.reloads = os.path.join(self.work, "reloads")
@@ -97,6 +101,11 @@ class CertfetchCrash(unittest.TestCase):
         self.env = None
         self.web = Nginx(self.out, server_names=list(NAMES), start=False)
         self.addCleanup(self.web.stop)
+        # Runs before stop() removes nginx's folder: its config and error log
+        # join the work folder, which a failed test keeps (keep_logs.py).
+        self.addCleanup(lambda: os.path.isdir(self.web.prefix) and
+                        shutil.copytree(self.web.prefix, os.path.join(self.work, "nginx"), dirs_exist_ok=True,
+                                        ignore=shutil.ignore_patterns("*.sock", "tmp")))
 
     # ---- helpers ---------------------------------------------------------------------
     def put_store(self, bundle):

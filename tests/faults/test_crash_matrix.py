@@ -10,8 +10,9 @@ A phase is reached when its log record appears on the child's stderr
   answered   "acme: challenges answered"  the CA was told to validate
   finalized  "acme: order finalized"      the CSR was accepted
   downloaded "acme: certificate issued"   the chain is in memory
-  storing    "storing"                    spooled, PutSecretValue in flight
-                                          (held 1.5 s by a fakeaws delay)
+  storing    "storing"                    spooled, the certificate's
+                                          PutSecretValue in flight (held
+                                          1.5 s by a fakeaws delay)
   store-retrying "storing"                PutSecretValue answered 500 and
                                           retried (killed after 2 failures):
                                           the next run stores from the spool
@@ -61,6 +62,14 @@ PHASES = [
 SIGTERM_BOUND_S = 25.0
 
 
+def in_flight(stack, action, done_before):
+    """Calls of `action` that reached the fake's delay rule (set when
+    `done_before` calls had been answered) and are not answered yet."""
+    hits = sum(f["hits"] for f in stack.fake.control("GET", "faults")["faults"]
+               if f["kind"] == "delay" and f["action"] == action)
+    return hits - (len(stack.fake.calls(action)) - done_before)
+
+
 def tearDownModule():
     print_totals("crash matrix")
 
@@ -96,23 +105,33 @@ class CrashMatrix(FaultCase):
                 orders_before = s.orders()
                 child = self.spawn(*self.args(), "--force", account="crash")
                 if phase in ("storing", "store-retrying"):
-                    # The lease's own PutSecretValue is done once the order
-                    # exists: the next one is the certificate's.
+                    # The lease was taken before the order. Its renewal right
+                    # before storing (docs/stores.md, "Leases") is a
+                    # PutSecretValue too, so the faults hit every one.
                     child.wait_for_log(PHASES[0][1], timeout=90)
                     if phase == "storing":
-                        s.fake.fault("PutSecretValue", "delay", count=1, delay_ms=1500)
+                        s.fake.fault("PutSecretValue", "delay", count=1000, delay_ms=1500)
+                        done_before = len(s.fake.calls("PutSecretValue"))
                     else:
                         s.fake.fault("PutSecretValue", "error500", count=1000)
                 line = child.wait_for_log(pattern, timeout=90)
                 if phase == "storing":
-                    # Kill while the write is inside the fake (held by the delay).
-                    s.fake.wait_for(lambda: any(f["kind"] == "delay" and f["hits"] >= 1
-                                                for f in s.fake.control("GET", "faults")["faults"]),
-                                    timeout=10, what="PutSecretValue in flight")
+                    # Kill while the certificate's write is inside the fake,
+                    # held by the delay: a PutSecretValue that arrived and has
+                    # not been answered. The renewal was answered before the
+                    # "storing" line, so this one is the certificate's. (A
+                    # kill as soon as any delay had a hit raced the write:
+                    # the hit was the renewal's, and a loaded machine could
+                    # kill before the certificate's write was sent.)
+                    s.fake.wait_for(lambda: in_flight(s, "PutSecretValue", done_before) >= 1,
+                                    timeout=10, what="the certificate's PutSecretValue in flight")
                 if phase == "store-retrying":
-                    # Kill while the client retries a failing write (backoff).
-                    s.fake.wait_for(lambda: any(f["hits"] >= 2 for f in s.fake.control("GET", "faults")["faults"]),
-                                    timeout=10, what="PutSecretValue failing")
+                    # Kill while the client retries the certificate's failing
+                    # write (backoff): two of its answers were 500 (the
+                    # renewal's failures do not count).
+                    s.fake.wait_for(lambda: len([c for c in s.fake.calls("PutSecretValue")
+                                                 if c["params"].get("SecretId") == SECRET and c["status"] >= 500]) >= 2,
+                                    timeout=30, what="the certificate's PutSecretValue failing twice")
                 TOTALS["faults_injected"] += sum(f["hits"] for f in s.fake.control("GET", "faults")["faults"])
                 killed = child.kill()
                 self.assertEqual(killed.rc, -signal.SIGKILL, "the run ended before the kill:\n" + killed.stderr[-3000:])

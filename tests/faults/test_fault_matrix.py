@@ -192,11 +192,14 @@ class AwsFaults(MatrixBase):
         r0 = self.run_renewer(*args, account="matrix")
         self.assertEqual(r0.rc, 0, r0.explain())
         before_store, before_zone, orders = s.secret_state(secret), s.zone_state(), s.orders()
+        # The client is made before the run starts: building a botocore
+        # client takes about a second of CPU, which on a loaded machine ate
+        # into the 3 s the takeover has to land before the run renews.
+        sm = s.fake.client("secretsmanager", retries=3)
+        self.addCleanup(sm.close)
         s.fake.fault("ChangeResourceRecordSets", "delay", count=1, delay_ms=3000)
         child = self.spawn(*args, "--force", account="matrix")
         child.wait_for_log(r'"msg":"acme: order created"', timeout=90)
-        sm = s.fake.client("secretsmanager", retries=3)
-        self.addCleanup(sm.close)
         record = json.loads(sm.get_secret_value(SecretId=secret + "-lock")["SecretString"])
         self.assertNotEqual(record.get("token"), "", "the run holds no lease")
         sm.put_secret_value(SecretId=secret + "-lock",
