@@ -301,6 +301,24 @@ def check_certfetch(statements, kms, where, store="secretsmanager"):
     return problems
 
 
+def check_certfetch_all(statements, where):
+    """certfetch --all (docs/customer-domains.md): the code's `certfetch:all`
+    rows plus reading the secrets under the prefix, nothing else."""
+    problems = []
+    wanted = {f"secretsmanager:{a}" for s, a, caller in table_rows() if caller == "certfetch:all"}
+    wanted.add("secretsmanager:GetSecretValue")
+    granted = set(cfn.actions_of(statements))
+    if granted != wanted:
+        problems.append(f"{where}: grants {sorted(granted)}, the code needs {sorted(wanted)}")
+    if not cfn.allowed(statements, "secretsmanager:ListSecrets", "*"):
+        problems.append(f"{where}: certfetch --all cannot list (ListSecrets has no resource-level permissions)")
+    if not cfn.allowed(statements, "secretsmanager:GetSecretValue", secret_arn("customers/shop.example.com")):
+        problems.append(f"{where}: certfetch --all cannot read the secrets under the prefix")
+    if cfn.allowed(statements, "secretsmanager:GetSecretValue", secret_arn("certs/other.com")):
+        problems.append(f"{where}: certfetch --all can read a secret outside the prefix")
+    return problems
+
+
 def check_certfetch_table(statements, kms, where):
     problems = []
     for action in cfn.actions_of(statements):
@@ -532,7 +550,7 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
 
 # --- 3. single-host policy files and README ------------------------------------
 
-PLACEHOLDERS = {"REGION": REGION, "ACCOUNT_ID": ACCOUNT, "SECRET_NAME": SECRET, "ZONE_ID": "Z111",
+PLACEHOLDERS = {"REGION": REGION, "ACCOUNT_ID": ACCOUNT, "SECRET_NAME": SECRET, "PREFIX": "customers/", "ZONE_ID": "Z111",
                 "GROUP": "web", "CLUSTER/SERVICE": "prod/web", "TAG_KEY": "renewer-replace",
                 "TAG_VALUE": "web-tier"}
 
@@ -547,7 +565,7 @@ def policy_file(name):
 class PolicyFiles(unittest.TestCase):
     def test_single_host_files(self):
         files = sorted(os.path.basename(p) for p in glob.glob(os.path.join(SOURCE_DIR, "deploy", "iam", "*.json")))
-        self.assertEqual(files, ["certfetch.json", "renewer-secrets.json", "replace-autoscaling.json",
+        self.assertEqual(files, ["certfetch-all.json", "certfetch.json", "renewer-secrets.json", "replace-autoscaling.json",
                                  "replace-ec2-tag.json", "replace-ecs.json", "route53.json"])
         base = policy_file("route53.json") + policy_file("renewer-secrets.json")
         # On a single host nothing creates the secrets beforehand: the code
@@ -561,6 +579,7 @@ class PolicyFiles(unittest.TestCase):
             problems += check_renewer(base + extra, replace, ["Z111"], secret_resources, False, f"iam/{replace}",
                                       not_yet_created=everything)
         problems += check_certfetch(policy_file("certfetch.json"), False, "iam/certfetch.json")
+        problems += check_certfetch_all(policy_file("certfetch-all.json"), "iam/certfetch-all.json")
         self.assertEqual(problems, [], "\n".join(problems))
 
     def test_readme_iam_json_is_a_policy_file(self):
