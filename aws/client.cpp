@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "aws/errors.hpp"
 #include "aws/sigv4.hpp"
@@ -113,6 +114,19 @@ struct Client::Impl {
     }
 
     core::Result<std::string> execute(const Service& service, const Call& call);
+
+    std::string deadline_text() const {
+        return settings.deadline_name.empty() ? std::string("the deadline")
+                                              : "the deadline (" + settings.deadline_name + ")";
+    }
+    // The error of a call that may not start: settings.deadline has passed.
+    std::optional<core::Error> past_deadline(const std::string& service_name, const std::string& action) const {
+        if (!settings.deadline.expired()) {
+            return std::nullopt;
+        }
+        return core::make_error(core::ErrorKind::timeout,
+                                service_name + " " + action + ": not sent: " + deadline_text() + " has passed");
+    }
     core::Result<core::http::Response> attempt(const Service& service, const Call& call, const core::http::Url& base,
                                                const Credentials& credentials);
 };
@@ -143,6 +157,10 @@ core::Result<core::http::Response> Client::Impl::attempt(const Service& service,
     http_request.url = base.scheme + "://" + host_header(base) + path + (call.query.empty() ? "" : "?" + call.query);
     http_request.headers = request.headers;
     http_request.body = call.body;
+    if (settings.deadline.remaining() < settings.http.total_timeout) {
+        http_request.timeout = std::max(core::milliseconds(1), settings.deadline.remaining());
+        http_request.timeout_name = settings.deadline_name.empty() ? "the deadline" : settings.deadline_name;
+    }
 
     if (!credentials.access_key_id.empty()) {
         sigv4::SigningParams params;
@@ -176,8 +194,11 @@ core::Result<std::string> Client::Impl::execute(const Service& service, const Ca
     bool refreshed_credentials = false;
     int retries = 0;
     for (int attempt_number = 1;; ++attempt_number) {
+        if (auto late = past_deadline(service_name, call.action)) {
+            return *late;
+        }
         if (settings.rate_limiter) {
-            if (auto acquired = settings.rate_limiter->acquire(); !acquired) {
+            if (auto acquired = settings.rate_limiter->acquire(settings.deadline); !acquired) {
                 return acquired.error().wrap(service_name + " " + call.action);
             }
         }
@@ -233,6 +254,10 @@ core::Result<std::string> Client::Impl::execute(const Service& service, const Ca
                 return error;
             }
             delay = std::max(delay, error.retry_after);
+        }
+        if (settings.deadline.remaining() <= delay) {
+            error.message += " (no retry: " + deadline_text() + " comes first)";
+            return error;
         }
         core::log::debug("aws call retry", {{"service", service_name},
                                             {"action", call.action},

@@ -62,6 +62,13 @@ struct ClientSettings {
     core::http::ClientOptions http;
     core::RetryPolicy retry;
     std::shared_ptr<RateLimiter> rate_limiter;  // null = unlimited
+    // Every call of this client ends by then, retries and their waits
+    // included: no attempt or backoff starts that the deadline would cut
+    // short, and each attempt's HTTP timeout is at most the time left. A
+    // renewer run gives its stores and DNS provider its hard end, so the work
+    // after the orders cannot outlast it (docs/configuration.md#time-limits).
+    core::Deadline deadline = core::Deadline::never();
+    std::string deadline_name;  // the setting it comes from, named in the error ("--deadline 40 s")
 };
 
 using Params = std::vector<std::pair<std::string, std::string>>;

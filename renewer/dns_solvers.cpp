@@ -8,11 +8,15 @@
 
 namespace renewer {
 
-core::Result<std::shared_ptr<dns::Solver>> solver_for(const CertificateConfig& config,
+core::Result<std::shared_ptr<dns::Solver>> solver_for(const RunSettings& settings, const CertificateConfig& config,
                                                       std::optional<std::chrono::seconds> max_wait) {
     dns::DnsConfig bounded = config.dns;
     if (max_wait) {
         bounded.set_wait(std::max(std::chrono::seconds(1), std::min(bounded.propagation_timeout, *max_wait)));
+    }
+    if (auto* route53 = std::get_if<dns::Route53Settings>(&bounded.provider); route53 && settings.deadline) {
+        route53->client.deadline = hard_end_of(settings);
+        route53->client.deadline_name = settings.deadline_name;
     }
     return dns::make_solver(bounded);
 }
@@ -54,7 +58,7 @@ void replay_dns_journal(const RunSettings& settings, const std::vector<Job>& job
             note_failure(journal, entry, "they use DNS settings no certificate has now");
             continue;
         }
-        auto solver = solver_for(*owner->config);
+        auto solver = solver_for(settings, *owner->config);
         auto removed = solver ? (*solver)->remove(entry.records) : core::Result<std::size_t>(solver.error());
         if (!removed) {
             note_failure(journal, entry, removed.error().message);

@@ -21,8 +21,9 @@ namespace renewer {
 struct RunSettings;
 
 // The solver for `config`'s DNS settings; with `max_wait`, no DNS wait
-// (INSYNC, propagation) lasts longer than that (at least 1 s).
-core::Result<std::shared_ptr<dns::Solver>> solver_for(const CertificateConfig& config,
+// (INSYNC, propagation) lasts longer than that (at least 1 s). Route53's
+// calls, the clean-up's included, end by the run's hard end (hard_end_of).
+core::Result<std::shared_ptr<dns::Solver>> solver_for(const RunSettings& settings, const CertificateConfig& config,
                                                       std::optional<std::chrono::seconds> max_wait = std::nullopt);
 
 // TXT values a killed run left behind: the journal beside the spool lists

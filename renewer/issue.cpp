@@ -158,7 +158,7 @@ std::shared_ptr<dns::Solver> shared_solver(const RunSettings& settings, Job& job
     if (settings.deadline) {
         max_wait = std::chrono::duration_cast<std::chrono::seconds>(run_deadline.remaining());
     }
-    auto made = solver_for(*job.config, max_wait);
+    auto made = solver_for(settings, *job.config, max_wait);
     if (!made) {
         fail(job, made.error().wrap("DNS provider " + job.config->dns.provider_name()).message);
         return nullptr;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "acme/ari.hpp"
+#include "aws/client.hpp"
 #include "core/log.hpp"
 #include "renewer/issue.hpp"
 #include "renewer/plan.hpp"
@@ -49,13 +50,19 @@ bool read_current(Job& job) {
 }
 
 // Opens the job's store (and its locker) and reads its current bundle; false (job failed) when either fails.
-bool open_store(Job& job) {
+bool open_store(const RunSettings& settings, Job& job) {
     const auto& config = *job.config;
     job.result.id = config.id;
     job.result.domains = config.domains;
     job.result.store = config.store.spec;
     secrets::StoreConfig store_config;
     store_config.lease_table = config.store.lease_table;
+    if (settings.deadline) {
+        auto aws = std::make_shared<aws::ClientSettings>();
+        aws->deadline = store_end_of(settings);
+        aws->deadline_name = settings.deadline_name;
+        store_config.aws = std::move(aws);
+    }
     auto opened = secrets::make_store_with_locker(config.store.spec, store_config);
     if (!opened) {
         job.result.outcome = Outcome::failed;
@@ -189,7 +196,7 @@ void prepare_jobs(const RunSettings& settings, std::vector<Job>& jobs, secrets::
                   SpooledCertificates spooled) {
     for (auto& job : jobs) {
         const auto started = Clock::now();
-        if (open_store(job)) {
+        if (open_store(settings, job)) {
             store_spooled(settings, job, spool, spooled);
         }
         job.result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);

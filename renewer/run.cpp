@@ -71,6 +71,15 @@ core::Deadline deadline_before(core::Clock::time_point hard_end) {
     return core::Deadline(hard_end - k_deadline_margin);
 }
 
+core::Deadline hard_end_of(const RunSettings& settings) {
+    return settings.deadline ? core::Deadline(settings.deadline->at() + k_deadline_margin) : core::Deadline::never();
+}
+
+core::Deadline store_end_of(const RunSettings& settings) {
+    return settings.deadline ? core::Deadline(settings.deadline->at() + k_deadline_margin / 2)
+                             : core::Deadline::never();
+}
+
 RunReport plan_run(const RunSettings& settings) {
     const auto start = Clock::now();
     auto jobs = make_jobs(settings);

@@ -69,6 +69,16 @@ inline constexpr std::chrono::seconds k_order_start_budget{30};
 // The run deadline for a hard end: `hard_end` minus k_deadline_margin.
 core::Deadline deadline_before(core::Clock::time_point hard_end);
 
+// The hard end of a run with a deadline (RunSettings::deadline plus
+// k_deadline_margin), never without one. The DNS provider's AWS calls end by
+// it, the clean-up's included.
+core::Deadline hard_end_of(const RunSettings& settings);
+
+// The stores' and leases' AWS calls end by this, retries included: half the
+// margin past the run's deadline, so a store call in flight at the deadline
+// may finish and the DNS clean-up still has the rest. Never without a deadline.
+core::Deadline store_end_of(const RunSettings& settings);
+
 // Plans only: reads every store and decides, changing nothing.
 RunReport plan_run(const RunSettings& settings);
 

@@ -328,5 +328,34 @@ class LeaseThroughLongDnsWait(MatrixBase):
                "(%.2f s); a second run %.0f s in skipped it (%s)" % (ra.seconds, 36, ob["reason"]))
 
 
+class StoreBoundedByTheDeadline(MatrixBase):
+    def test_a_hanging_store_ends_with_the_run(self):
+        """store-hangs: once the order exists, every PutSecretValue and
+        CreateSecret hangs for 120 s. With --deadline 55 the store calls end
+        half the clean-up margin past the run's deadline (about 45 s in:
+        renewer/run.hpp store_end_of), the certificate stays in the spool, the
+        error names the deadline, and the DNS values are removed. Unbounded,
+        one attempt waited the AWS client's 60 s HTTP timeout, then retried."""
+        s = self.stack
+        case = "store-hangs"
+        name = self.names(case)[0]
+        secret = self.secret_of(case, name)
+        args = ["-d", name, "--store", "aws-sm:" + secret, "--deadline", "55"]
+        child = self.spawn(*args, account="matrix")
+        child.wait_for_log(r'"msg":"acme: order created"', timeout=40)
+        for a in ("PutSecretValue", "CreateSecret"):
+            s.fake.fault(a, "delay", count=1000, delay_ms=120000)
+        r = child.finish(timeout=DEADLINE_S)
+        s.fake.clear_faults()
+        self.assertEqual(r.rc, 1, r.explain())
+        self.assertLess(r.seconds, 55, "the store outlasted the run's hard end\n" + r.explain())
+        reason = self.outcome(r, name)["reason"]
+        self.assertIn("spool", reason, r.explain())
+        self.assertIn("--deadline 55", reason, r.explain())
+        self.assert_no_txt()
+        figure("store-hangs: PutSecretValue hanging 120 s under --deadline 55: the run ended in %.2f s, "
+               "certificate spooled (%s)" % (r.seconds, reason))
+
+
 if __name__ == "__main__":
     unittest.main()
