@@ -86,7 +86,7 @@ fi
 if [[ " $stages " == *" build "* ]]; then
   begin build-gcc
   configure_main
-  cmake --build "$build_dir" -j"$jobs" --target renewer certfetch
+  cmake --build "$build_dir" -j"$jobs" --target renewer certfetch faults_dir_store_put
   finish build-gcc
 
   begin build-clang

@@ -1,8 +1,7 @@
 // The directory store's PEM files as certfetch and nginx read them: one
 // version folder per certificate behind one `live` link (core/live_files.hpp),
-// flat files of older releases adopted. DirStoreChild is not a test: the
-// crash matrix (tests/faults/test_certfetch_crash.py) runs it under strace
-// to SIGKILL a put() at each of its file-system calls.
+// flat files of older releases adopted (the crash matrix kills a put() at
+// each step: tests/faults/dir_store_put.cpp).
 #include <cstdlib>
 #include <filesystem>
 
@@ -62,21 +61,6 @@ TEST(CertfetchDirStore, FlatPemFilesAreReadAndAdopted) {
     auto previous = store->get(secrets::Stage::previous);
     ASSERT_TRUE(previous.ok() && previous->has_value());
     EXPECT_EQ((*previous)->serial, old.serial);
-}
-
-// Run by the crash matrix only: put() the bundle in $CERTFETCH_TEST_BUNDLE
-// (JSON) into dir:$CERTFETCH_TEST_STORE.
-TEST(DirStoreChild, DISABLED_PutFromEnvironment) {
-    const char* dir = std::getenv("CERTFETCH_TEST_STORE");
-    const char* bundle_path = std::getenv("CERTFETCH_TEST_BUNDLE");
-    ASSERT_TRUE(dir != nullptr && bundle_path != nullptr);
-    auto text = core::read_file(bundle_path);
-    ASSERT_TRUE(text.ok());
-    auto bundle = secrets::parse_bundle(*text);
-    ASSERT_TRUE(bundle.ok()) << bundle.error().message;
-    auto store = secrets::make_store(std::string("dir:") + dir).value();
-    auto put = store->put(*bundle);
-    ASSERT_TRUE(put.ok()) << put.error().message;
 }
 
 }  // namespace
