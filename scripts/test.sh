@@ -120,10 +120,9 @@ if [[ " $stages " == *" tests "* ]]; then
   begin tests-clang
   sanitized_ctest "$@"
   finish tests-clang
-  if [[ -n $tidy_pid ]]; then
-    wait_tidy
-  fi
 
+  # Beside clang-tidy too: it runs at nice 19, so these kill-at-a-log-line
+  # matrices still get the CPU when they need it.
   begin tests-gcc
   ctest --test-dir "$build_dir" --output-on-failure --timeout 600 -j"$jobs" -R "$uninstrumented" "$@"
   finish tests-gcc
@@ -133,4 +132,8 @@ if [[ " $stages " == *" fuzz "* ]]; then
   begin fuzz
   FUZZ_BUILD_DIR=$clang_dir FUZZ_JOBS=$jobs scripts/fuzz.sh "${FUZZ_SECONDS:-15}"
   finish fuzz
+fi
+
+if [[ -n $tidy_pid ]]; then
+  wait_tidy
 fi
