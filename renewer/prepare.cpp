@@ -145,6 +145,8 @@ void store_spooled(const RunSettings& settings, Job& job, secrets::Spool& spool,
     job.result.reason = "issued by an earlier run, stored now";
 }
 
+}  // namespace
+
 // The CA's renewal window for the job's current certificate (RFC 9773 §4.2),
 // when the CA offers ARI; also sets job.replaces for the order.
 std::optional<acme::RenewalInfo> renewal_info(Job& job, acme::Transport* transport,
@@ -177,8 +179,6 @@ std::optional<acme::RenewalInfo> renewal_info(Job& job, acme::Transport* transpo
     }
     return *info;
 }
-
-}  // namespace
 
 std::vector<Job> make_jobs(const RunSettings& settings) {
     std::vector<Job> jobs;

@@ -4,8 +4,10 @@
 // with the CA's renewal information (RFC 9773) when it offers it.
 #pragma once
 
+#include <optional>
 #include <vector>
 
+#include "acme/ari.hpp"
 #include "acme/transport.hpp"
 #include "core/retry.hpp"
 #include "renewer/job.hpp"
@@ -33,6 +35,10 @@ void prepare_jobs(const RunSettings& settings, std::vector<Job>& jobs, secrets::
 // store again under it: another run may have stored a certificate since our
 // first read. False when the job is finished (held by another run, or failed).
 bool claim(const RunSettings& settings, Job& job);
+
+// The CA's renewal window for the job's current certificate (RFC 9773 §4.2),
+// when the CA offers ARI; also sets job.replaces for the order.
+std::optional<acme::RenewalInfo> renewal_info(Job& job, acme::Transport* transport, const core::Deadline& run_deadline);
 
 // Decides for every open job; asks the CA for its renewal window when
 // `transport` is given and the CA offers ARI.

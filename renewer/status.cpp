@@ -42,28 +42,15 @@ struct Row {
     std::string lease_error;
 };
 
-std::optional<acme::RenewalInfo> ari_of(const Job& job, acme::Transport* transport) {
-    if (!job.current || transport == nullptr || transport->directory().renewal_info.empty()) {
-        return std::nullopt;
-    }
-    auto leaf = core::Certificate::from_pem(job.current->certificate);
-    auto id = leaf ? acme::ari_certificate_id(*leaf) : core::Result<std::string>(leaf.error());
-    if (!id) {
-        return std::nullopt;
-    }
-    auto info = acme::fetch_renewal_info(*transport, *id, core::Deadline::after(std::chrono::seconds(30)));
-    return info ? std::optional(*info) : std::nullopt;
-}
-
 // The next renewal: the CA's window when it gives one, else decide()'s
 // lifetime rule (renewer/plan.hpp), the same rules a run applies.
-void plan_row(Row& row, const RunSettings& settings, const Job& job, acme::Transport* transport, core::SystemTime now) {
+void plan_row(Row& row, const RunSettings& settings, Job& job, acme::Transport* transport, core::SystemTime now) {
     PlanInput input;
     input.names = job.config->domains;
     input.key_type = core::to_string(job.config->key_type);
     input.policy = settings.config.renew;
     input.unreadable = job.unreadable;
-    const auto ari = ari_of(job, transport);
+    const auto ari = renewal_info(job, transport, core::Deadline::never());
     const auto decision = decide(job.current, input, now, ari, 0.0);
     row.due = decision.due;
     row.reason = decision.reason;
