@@ -17,7 +17,9 @@ namespace {
 // BYTES: its arguments with their NULs, argv[0] included), keeps the values
 // it holds in live.txt ("FQDN VALUE" lines), and exits 1 without touching
 // anything when it is given a name containing "no-VERB" (a name it may not
-// change that way).
+// change that way). Presents may run side by side (the solver isolates a
+// failed batch with several calls at once): each call has its own pairs
+// file and appends to live.txt in one write.
 const char* const k_batch_hook = R"(#!/bin/sh
 dir=$(dirname "$0")
 bytes=0
@@ -25,15 +27,17 @@ for a in "$0" "$@"; do bytes=$((bytes + ${#a} + 1)); done
 verb=$1; shift
 echo "$verb $(($# / 2)) $bytes" >> "$dir/calls.log"
 case " $* " in *"no-$verb"*) echo "refusing: no $verb for one of these names" >&2; exit 1;; esac
+pairs="$dir/pairs.$$"
 touch "$dir/live.txt"
-: > "$dir/pairs.txt"
-while [ $# -ge 2 ]; do echo "$1 $2" >> "$dir/pairs.txt"; shift 2; done
+: > "$pairs"
+while [ $# -ge 2 ]; do echo "$1 $2" >> "$pairs"; shift 2; done
 if [ "$verb" = present ]; then
-  cat "$dir/pairs.txt" >> "$dir/live.txt"
+  cat "$pairs" >> "$dir/live.txt"
 else
-  grep -v -x -F -f "$dir/pairs.txt" "$dir/live.txt" > "$dir/live.new" || true
+  grep -v -x -F -f "$pairs" "$dir/live.txt" > "$dir/live.new" || true
   mv "$dir/live.new" "$dir/live.txt"
 fi
+rm -f "$pairs"
 )";
 
 struct ExecBatchHook {
