@@ -136,6 +136,41 @@ class TwoRunsAtOnce(FaultCase):
         self.overlap("dir", ["--out", out], [name], out)
         self.assert_valid_files(out, [name], self.stack.root_pem())
 
+    def test_release_leaves_a_lease_taken_over(self):
+        """The release is conditioned on the run's own token (docs/stores.md#leases:
+        a DeleteItem with "token = ours"): a run whose lease was taken over
+        after its last renewal (here while its certificate's write, held 3 s
+        by the fake, was in flight, as after an expiry) leaves the new
+        holder's lease in place."""
+        s = self.stack
+        if not s.leases_in_table():
+            self.skipTest("a lease item's DeleteItem; the lock secret's release is a compare-and-swap of its own "
+                          "(tests/secrets)")
+        name = "conc-release." + ZONE
+        secret = "faults/conc-release"
+        args = ["-d", name, *s.store_args(secret)]
+        r0 = self.run_renewer(*args, account="conc")
+        self.assertEqual(r0.rc, 0, r0.explain())
+        write_lease = s.lease_writer()
+        child = self.spawn(*args, "--force", account="conc")
+        child.wait_for_log(ORDER_CREATED, timeout=90)
+        s.fake.fault(s.bundle_update_action(), "delay", count=1, delay_ms=3000)
+        child.wait_for_log(r'"msg":"storing"', timeout=90)
+        s.fake.wait_for(lambda: s.fake.control("GET", "faults")["faults"][0]["hits"] >= 1, timeout=30,
+                        what="the certificate's write in flight")
+        held = s.lease_item(secret)
+        self.assertTrue(held and held["token"], "the run holds no lease")
+        write_lease(secret, dict(held["record"], owner="next-run", token="e" * 32))
+        r = child.finish(timeout=120)
+        self.assertEqual(r.rc, 0, r.explain())
+        self.assertEqual(self.outcome(r, name)["outcome"], "renewed", r.explain())
+        after = s.lease_item(secret)
+        self.assertEqual(after and after["token"], "e" * 32,
+                         "the run's release removed a lease that was no longer its own")
+        self.assert_good_current(secret, [name])
+        figure("lease-release-%s: the lease taken over while the certificate's write was in flight; the run stored, "
+               "and its release (conditioned on its token) left next-run's lease; %.2f s" % (STORE, r.seconds))
+
     def test_sigkilled_holder_does_not_block(self):
         s = self.stack
         name = "conc-kill." + ZONE
