@@ -94,11 +94,16 @@ class TwoRunsAtOnce(FaultCase):
 
     def test_two_runs_race_for_a_free_lease(self):
         """Two runs find the lease free and write it at the same moment (the
-        fake holds each lease write 1.5 s, so both are inside it at once):
+        fake holds each lease write 5 s, so both are inside it at once):
         the store's compare-and-swap (docs/stores.md#leases: a conditional
         PutItem, or CreateSecret) lets exactly one win. The other is refused
         (ConditionalCheckFailedException, ResourceExistsException), reads
-        the winner's record, skips the certificate and exits 0."""
+        the winner's record, skips the certificate and exits 0. The fake
+        decides the two writes in the order they came, as far apart as they
+        came; the winner's Route53 change is held 5 s so that it surely
+        still holds the lease when the loser's write is decided (without
+        it, a winner that issued and released within that gap left the
+        loser a free lease: no race)."""
         s = self.stack
         name = "conc-race." + ZONE
         secret = "faults/conc-race"
@@ -106,13 +111,15 @@ class TwoRunsAtOnce(FaultCase):
         action = s.lease_write_action(first=True)
         orders = s.orders()
         s.fake.clear_calls()
-        s.fake.fault(action, "delay", count=2, delay_ms=3000)
+        s.fake.fault(action, "delay", count=2, delay_ms=5000)
+        s.fake.fault("ChangeResourceRecordSets", "delay", count=1, delay_ms=5000)
         runs = [self.spawn(*args, account="conc") for _ in range(2)]
         s.fake.wait_for(lambda: s.fake.control("GET", "faults")["faults"][0]["hits"] >= 2, timeout=60,
                         what="both lease writes inside the fake")
-        both_in = len([c for c in s.fake.calls(action)]) == 0  # neither answered when the second arrived
+        both_in = len(s.fake.calls(action)) == 0  # neither answered when the second arrived
         results = [r.finish(timeout=120) for r in runs]
         got = sorted(self.outcome(r, name)["outcome"] for r in results)
+        self.assertTrue(both_in, "the second lease write came after the first was answered: no race")
         for r in results:
             self.assertEqual(r.rc, 0, r.explain())
         self.assertEqual(got, ["renewed", "skipped"], "\n".join(r.explain() for r in results))
