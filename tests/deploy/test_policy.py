@@ -552,7 +552,7 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
 
 PLACEHOLDERS = {"REGION": REGION, "ACCOUNT_ID": ACCOUNT, "SECRET_NAME": SECRET, "PREFIX": "customers/", "ZONE_ID": "Z111",
                 "GROUP": "web", "CLUSTER/SERVICE": "prod/web", "TAG_KEY": "renewer-replace",
-                "TAG_VALUE": "web-tier"}
+                "TAG_VALUE": "web-tier", "TABLE_NAME": TABLE_ARN.rsplit("/", 1)[1]}
 
 
 def policy_file(name):
@@ -562,11 +562,72 @@ def policy_file(name):
     return cfn.statements_of(json.loads(text))
 
 
+def table_actions(caller):
+    """The IAM actions of aws/actions.hpp's rows for `caller`."""
+    return {f"{s}:{a}" for s, a, c in table_rows() if c == caller}
+
+
+def lease_actions():
+    """The job's DynamoDB actions with --lease-table: what the lease code
+    calls (secrets/dynamodb_locker.cpp, found like every call site; it reads
+    the item through DynamoDbApi::get_item). Not the bundle's UpdateItem, nor
+    the account item: a lease table holds leases only (docs/stores.md#dynamodb)."""
+    found, _ = call_site_actions()
+    locker = "secrets/dynamodb_locker.cpp"
+    actions = {f"{s}:{a}" for (s, a), sites in found.items() if any(x.startswith(locker + ":") for x in sites)}
+    if "get_item(" in read(os.path.join(SOURCE_DIR, locker)):
+        actions.add("dynamodb:GetItem")
+    return actions & table_actions("renewer:dynamodb")
+
+
+def granted_on_table(statements, where, wanted, what):
+    """The DynamoDB actions granted on the table equal `wanted`: one missing
+    or one extra is a problem; so is a grant on any other resource."""
+    problems = []
+    granted = {a for a in cfn.actions_of(statements) if a.startswith("dynamodb:")}
+    if granted != wanted:
+        problems.append(f"{where}: grants {sorted(granted)}, {what} {sorted(wanted)}")
+    for st in statements:
+        for resource in cfn.as_list(st.get("Resource", [])):
+            if any(a.startswith("dynamodb:") for a in cfn.as_list(st.get("Action", []))) and resource != TABLE_ARN:
+                problems.append(f"{where}: {resource} is not the table, the code needs {sorted(wanted)} on it")
+    return problems
+
+
+def dynamodb_file_problems(load):
+    """deploy/iam's DynamoDB files (docs/stores.md#dynamodb), each loaded by
+    load(name): the job with a dynamodb: store, the job with --lease-table
+    beside the Secrets Manager files, and a web host reading its certificate."""
+    problems = []
+    route53 = load("route53.json")
+    job = load("renewer-dynamodb.json")
+    for replace in TARGETS:
+        extra = [] if replace == "none" else load(f"replace-{replace}.json")
+        problems += check_renewer(route53 + job + extra, replace, ["Z111"], {}, False, f"iam/dynamodb/{replace}",
+                                  store="dynamodb")
+    problems += granted_on_table(job, "iam/renewer-dynamodb.json", table_actions("renewer:dynamodb"),
+                                 "aws/actions.hpp's renewer:dynamodb rows are")
+    everything = [SECRET, SECRET + "-account", SECRET + "-lock", SECRET + "-replace-owed"]
+    secret_resources = {a: everything for a in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+                                                 "secretsmanager:CreateSecret")}
+    leases = load("renewer-dynamodb-lease-table.json")
+    problems += check_renewer(route53 + load("renewer-secrets.json") + leases, "none", ["Z111"], secret_resources,
+                              False, "iam/lease-table", not_yet_created=everything, store="sm+lease-table")
+    problems += granted_on_table(leases, "iam/renewer-dynamodb-lease-table.json", lease_actions(),
+                                 "the lease code needs")
+    host = load("certfetch-dynamodb.json")
+    problems += check_certfetch(host, False, "iam/certfetch-dynamodb.json", store="dynamodb")
+    problems += granted_on_table(host, "iam/certfetch-dynamodb.json", table_actions("certfetch:dynamodb"),
+                                 "the code needs (certfetch:dynamodb rows)")
+    return problems
+
+
 class PolicyFiles(unittest.TestCase):
     def test_single_host_files(self):
         files = sorted(os.path.basename(p) for p in glob.glob(os.path.join(SOURCE_DIR, "deploy", "iam", "*.json")))
-        self.assertEqual(files, ["certfetch-all.json", "certfetch.json", "renewer-secrets.json", "replace-autoscaling.json",
-                                 "replace-ec2-tag.json", "replace-ecs.json", "route53.json"])
+        self.assertEqual(files, ["certfetch-all.json", "certfetch-dynamodb.json", "certfetch.json",
+                                 "renewer-dynamodb-lease-table.json", "renewer-dynamodb.json", "renewer-secrets.json",
+                                 "replace-autoscaling.json", "replace-ec2-tag.json", "replace-ecs.json", "route53.json"])
         base = policy_file("route53.json") + policy_file("renewer-secrets.json")
         # On a single host nothing creates the secrets beforehand: the code
         # creates all four on first use.
@@ -581,6 +642,65 @@ class PolicyFiles(unittest.TestCase):
         problems += check_certfetch(policy_file("certfetch.json"), False, "iam/certfetch.json")
         problems += check_certfetch_all(policy_file("certfetch-all.json"), "iam/certfetch-all.json")
         self.assertEqual(problems, [], "\n".join(problems))
+
+    def test_single_host_dynamodb_files(self):
+        problems = dynamodb_file_problems(policy_file)
+        self.assertEqual(problems, [], "\n".join(problems))
+        print("FIGURE policy-dynamodb-files: renewer-dynamodb.json grants %s, the lease-table file %s, "
+              "certfetch-dynamodb.json %s" % (sorted(table_actions("renewer:dynamodb")), sorted(lease_actions()),
+                                               sorted(table_actions("certfetch:dynamodb"))))
+
+    def test_dynamodb_file_mutations_are_caught(self):
+        """The checker of the DynamoDB files can fail: a grant missing, one
+        extra, a key condition widened or dropped."""
+        def statement(stmts):
+            return stmts[0]
+
+        def remove(action):
+            return lambda stmts: statement(stmts).__setitem__(
+                "Action", [a for a in cfn.as_list(statement(stmts)["Action"]) if a != action])
+
+        def add(action):
+            return lambda stmts: statement(stmts).__setitem__(
+                "Action", cfn.as_list(statement(stmts)["Action"]) + [action])
+
+        def keys_(*pks):
+            return lambda stmts: statement(stmts)["Condition"]["ForAllValues:StringEquals"].__setitem__(
+                "dynamodb:LeadingKeys", list(pks))
+
+        cases = {
+            "job: DeleteItem missing": ("renewer-dynamodb.json", remove("dynamodb:DeleteItem"),
+                                        "dynamodb:DeleteItem on"),
+            "job: UpdateItem missing": ("renewer-dynamodb.json", remove("dynamodb:UpdateItem"),
+                                        "dynamodb:UpdateItem on"),
+            "job: Scan extra": ("renewer-dynamodb.json", add("dynamodb:Scan"), "beyond aws/actions.hpp"),
+            "job: any key": ("renewer-dynamodb.json", lambda stmts: statement(stmts).pop("Condition"),
+                             "another certificate's items"),
+            "job: no account item": ("renewer-dynamodb.json", keys_(SECRET), "the account item"),
+            "lease table: UpdateItem extra": ("renewer-dynamodb-lease-table.json", add("dynamodb:UpdateItem"),
+                                              "the lease code needs"),
+            "lease table: account item": ("renewer-dynamodb-lease-table.json", keys_(SECRET, "_account"),
+                                          "the account item"),
+            "lease table: PutItem missing": ("renewer-dynamodb-lease-table.json", remove("dynamodb:PutItem"),
+                                             "dynamodb:PutItem on"),
+            "host: Query extra": ("certfetch-dynamodb.json", add("dynamodb:Query"), "the code needs"),
+            "host: GetItem missing": ("certfetch-dynamodb.json", remove("dynamodb:GetItem"), "the code needs"),
+            "host: account item": ("certfetch-dynamodb.json", keys_(SECRET, "_account"),
+                                   "can read the items of _account"),
+            "host: another table": ("certfetch-dynamodb.json",
+                                    lambda stmts: statement(stmts).__setitem__("Resource", TABLE_ARN + "*"),
+                                    "the code needs"),
+        }
+        for name, (file, change, expected) in cases.items():
+            with self.subTest(name):
+                def load(n, file=file, change=change):
+                    stmts = copy.deepcopy(policy_file(n))
+                    if n == file:
+                        change(stmts)
+                    return stmts
+                problems = dynamodb_file_problems(load)
+                self.assertTrue(any(expected in p for p in problems),
+                                f"{name}: expected a problem containing {expected!r}, got {problems[:5]}")
 
     def test_readme_iam_json_is_a_policy_file(self):
         readme = read(os.path.join(SOURCE_DIR, "README.md"))

@@ -10,6 +10,7 @@ counts to TOTALS and prints them once at the end: faults injected, kills
 survived, certificates checked and lost/bad ones (must be zero).
 """
 
+import calendar
 import glob
 import json
 import os
@@ -31,9 +32,14 @@ from e2e_common import (BlocklistPebble, E2eCase, RENEWER, Result, Stack, ZONE, 
 from harness import pebble as pebble_mod  # noqa: E402
 from keep_logs import KeepLogs  # noqa: E402
 
-# Which store the suites run over: aws-sm (default) or dynamodb (FAULTS_STORE).
+# Which store the suites run over (FAULTS_STORE): aws-sm (default), dynamodb,
+# or lease-table (aws-sm keeping its leases in TABLE: --lease-table).
 STORE = os.environ.get("FAULTS_STORE", "aws-sm")
+STORES = ("aws-sm", "dynamodb", "lease-table")
+if STORE not in STORES:
+    raise SystemExit("FAULTS_STORE=%s: expected one of %s" % (STORE, ", ".join(STORES)))
 TABLE = "faults-certs"
+LEASE_SK = "lease"
 
 TOTALS = {"faults_injected": 0, "kills_survived": 0, "certificates_checked": 0, "lost_or_bad": 0}
 
@@ -156,17 +162,114 @@ class FaultStack(Stack):
             calls = [c for c in calls if c.get("error_code") == code or c.get("code") == code]
         return len(calls)
 
-    def store_args(self, secret):
+    # ---- the store, whichever FAULTS_STORE names -------------------------------
+    # The suites reach the store only through these, so one suite runs over
+    # every store (docs/stores.md).
+    def store_spec(self, secret):
+        """The --store value of the certificate `secret` (which may hold {name})."""
         if STORE == "dynamodb":
             self.dynamodb_table()
-            return ["--store", "dynamodb:%s/%s" % (TABLE, secret)]
-        return ["--store", "aws-sm:" + secret]
+            return "dynamodb:%s/%s" % (TABLE, secret)
+        return "aws-sm:" + secret
+
+    def store_args(self, secret):
+        args = ["--store", self.store_spec(secret)]
+        if STORE == "lease-table":
+            self.dynamodb_table()
+            args += ["--lease-table", TABLE]
+        return args
+
+    @staticmethod
+    def leases_in_table():
+        return STORE in ("dynamodb", "lease-table")
+
+    @staticmethod
+    def store_actions():
+        """Every AWS action the store (bundle, lease, notes) uses in a run."""
+        sm = ["GetSecretValue", "CreateSecret", "PutSecretValue"]
+        ddb = ["GetItem", "PutItem", "UpdateItem", "DeleteItem"]
+        return {"aws-sm": sm, "dynamodb": ddb, "lease-table": sm + ["GetItem", "PutItem", "DeleteItem"]}[STORE]
+
+    @staticmethod
+    def bundle_write_actions():
+        """The actions that write a certificate (the first one and the next)."""
+        return ["UpdateItem", "PutItem"] if STORE == "dynamodb" else ["PutSecretValue", "CreateSecret"]
+
+    @staticmethod
+    def bundle_update_action():
+        """The action that replaces a stored certificate by a new one: in
+        Secrets Manager also the lease's write (docs/stores.md#leases), in
+        DynamoDB the bundle item's alone (UpdateItem)."""
+        return "UpdateItem" if STORE == "dynamodb" else "PutSecretValue"
+
+    @staticmethod
+    def lease_write_action(first=True):
+        """The action that takes a lease (`first`: no run held it before)."""
+        if STORE in ("dynamodb", "lease-table"):
+            return "PutItem"
+        return "CreateSecret" if first else "PutSecretValue"
+
+    @staticmethod
+    def lease_refusal_code():
+        """What the store answers the loser of a race for a lease."""
+        return "ConditionalCheckFailedException" if STORE in ("dynamodb", "lease-table") else \
+            "ResourceExistsException"
+
+    @staticmethod
+    def writes_bundle(call, secret):
+        """Whether the fake's logged `call` wrote the certificate `secret`."""
+        p = call.get("params") or {}
+        if STORE != "dynamodb":
+            return call["action"] in ("PutSecretValue", "CreateSecret") and \
+                secret in (p.get("SecretId"), p.get("Name"))
+        key = p.get("Key") or p.get("Item") or {}
+        return call["action"] in ("UpdateItem", "PutItem") and key.get("pk", {}).get("S") == secret and \
+            key.get("sk", {}).get("S") == "bundle"
+
+    def lease_item(self, secret):
+        """The lease of `secret` as the store keeps it: {"token", "record"}
+        (record: the parsed lease JSON), or None when there is none."""
+        if not self.leases_in_table():
+            s = super().secret(secret + "-lock")
+            cur = [v["string"] for v in (s or {}).get("versions", {}).values() if "AWSCURRENT" in v["stages"]]
+            if not cur:
+                return None
+            record = json.loads(cur[0])
+            return {"token": record.get("token", ""), "record": record}
+        item = self.dynamodb_table().get_item(TableName=TABLE, ConsistentRead=True,
+                                              Key={"pk": {"S": secret}, "sk": {"S": LEASE_SK}}).get("Item")
+        if item is None:
+            return None
+        return {"token": item.get("token", {}).get("S", ""), "record": json.loads(item["lease"]["S"])}
+
+    def lease_writer(self):
+        """A function writing a lease record for a secret as another run
+        would (plant one, or take one over), unconditionally. The client is
+        made now: building one costs a second of CPU on a loaded machine."""
+        if not self.leases_in_table():
+            sm = self.fake.client("secretsmanager", retries=3)
+
+            def write_secret(secret, record):
+                try:
+                    sm.put_secret_value(SecretId=secret + "-lock", SecretString=json.dumps(record))
+                except sm.exceptions.ResourceNotFoundException:
+                    sm.create_secret(Name=secret + "-lock", SecretString=json.dumps(record))
+            return write_secret
+        ddb = self.dynamodb_table()
+
+        def write_item(secret, record):
+            expires = calendar.timegm(time.strptime(record["expires_at"], "%Y-%m-%dT%H:%M:%SZ"))
+            ddb.put_item(TableName=TABLE, Item={"pk": {"S": secret}, "sk": {"S": LEASE_SK},
+                                                "token": {"S": record["token"]}, "expires": {"N": str(expires)},
+                                                "owner": {"S": record["owner"]}, "lease": {"S": json.dumps(record)}})
+        return write_item
 
     # ---- FAULTS_STORE=dynamodb: the same suites over the DynamoDB store -------
     # (docs/stores.md#dynamodb). A "secret" NAME is the item (NAME, "bundle"),
     # NAME-lock the item (NAME, "lease"), NAME-replace-owed the note; each is
     # shown in the Secrets Manager shape the suites read, its versions being
     # the bundle item's version (AWSCURRENT) and its previous (AWSPREVIOUS).
+    # With FAULTS_STORE=lease-table only NAME-lock is an item.
     def dynamodb_table(self):
         if getattr(self, "_ddb", None) is not None:
             return self._ddb
@@ -182,7 +285,7 @@ class FaultStack(Stack):
         return ddb
 
     def secret(self, name):
-        if STORE != "dynamodb":
+        if STORE == "aws-sm" or (STORE == "lease-table" and not name.endswith("-lock")):
             return super().secret(name)
         ddb = self.dynamodb_table()
         pk, sk, field = name, "bundle", "bundle"

@@ -27,7 +27,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from faults_common import TOTALS, FaultCase, ZONE, figure, print_totals  # noqa: E402
+from faults_common import STORE, TOTALS, FaultCase, ZONE, figure, print_totals  # noqa: E402
 from e2e_common import RENEWER, run  # noqa: E402
 from harness.boulder_proxy import BoulderProxy  # noqa: E402
 
@@ -86,17 +86,97 @@ class TwoRunsAtOnce(FaultCase):
         figure("overlap-%s: A renewed in %.2f s with 1 order; B skipped in %.2f s (exit 0): %s" %
                (label, ra.seconds, b.seconds, ob["reason"]))
 
-    def test_overlap_secrets_manager(self):
+    def test_overlap_store(self):
         name = "conc-sm." + ZONE
         secret = "faults/conc-sm"
-        self.overlap("aws-sm", self.stack.store_args(secret), [name], "aws-sm:" + secret)
+        self.overlap(STORE, self.stack.store_args(secret), [name], self.stack.store_spec(secret))
         self.assert_good_current(secret, [name])
+
+    def test_two_runs_race_for_a_free_lease(self):
+        """Two runs find the lease free and write it at the same moment (the
+        fake holds each lease write 5 s, so both are inside it at once):
+        the store's compare-and-swap (docs/stores.md#leases: a conditional
+        PutItem, or CreateSecret) lets exactly one win. The other is refused
+        (ConditionalCheckFailedException, ResourceExistsException), reads
+        the winner's record, skips the certificate and exits 0. The fake
+        decides the two writes in the order they came, as far apart as they
+        came; the winner's Route53 change is held 5 s so that it surely
+        still holds the lease when the loser's write is decided (without
+        it, a winner that issued and released within that gap left the
+        loser a free lease: no race)."""
+        s = self.stack
+        name = "conc-race." + ZONE
+        secret = "faults/conc-race"
+        args = ["-d", name, *s.store_args(secret)]
+        action = s.lease_write_action(first=True)
+        orders = s.orders()
+        s.fake.clear_calls()
+        s.fake.fault(action, "delay", count=2, delay_ms=5000)
+        s.fake.fault("ChangeResourceRecordSets", "delay", count=1, delay_ms=5000)
+        runs = [self.spawn(*args, account="conc") for _ in range(2)]
+        s.fake.wait_for(lambda: s.fake.control("GET", "faults")["faults"][0]["hits"] >= 2, timeout=60,
+                        what="both lease writes inside the fake")
+        both_in = len(s.fake.calls(action)) == 0  # neither answered when the second arrived
+        results = [r.finish(timeout=120) for r in runs]
+        got = sorted(self.outcome(r, name)["outcome"] for r in results)
+        self.assertTrue(both_in, "the second lease write came after the first was answered: no race")
+        for r in results:
+            self.assertEqual(r.rc, 0, r.explain())
+        self.assertEqual(got, ["renewed", "skipped"], "\n".join(r.explain() for r in results))
+        loser = [r for r in results if self.outcome(r, name)["outcome"] == "skipped"][0]
+        reason = self.outcome(loser, name)["reason"]
+        self.assertIn("locked by", reason)
+        self.assertIn(s.store_spec(secret), reason)
+        refused = s.call_count(action, code=s.lease_refusal_code())
+        self.assertEqual(refused, 1, "the loser's lease write was not refused by the store's condition")
+        self.assertEqual(s.orders(), orders + 1, "both runs ordered")
+        self.assert_no_txt()
+        self.assert_good_current(secret, [name])
+        held = s.lease_item(secret)
+        self.assertFalse(held and held["token"], "the winner did not release its lease: %s" % held)
+        figure("lease-race-%s: two runs wrote the free lease at once (both in flight: %s); 1 renewed, 1 refused "
+               "(%s) and skipped in %.2f s: %s" % (STORE, both_in, s.lease_refusal_code(), loser.seconds, reason))
 
     def test_overlap_directory(self):
         name = "conc-dir." + ZONE
         out = self.tmpdir("conc-dir-")
         self.overlap("dir", ["--out", out], [name], out)
         self.assert_valid_files(out, [name], self.stack.root_pem())
+
+    def test_release_leaves_a_lease_taken_over(self):
+        """The release is conditioned on the run's own token (docs/stores.md#leases:
+        a DeleteItem with "token = ours"): a run whose lease was taken over
+        after its last renewal (here while its certificate's write, held 3 s
+        by the fake, was in flight, as after an expiry) leaves the new
+        holder's lease in place."""
+        s = self.stack
+        if not s.leases_in_table():
+            self.skipTest("a lease item's DeleteItem; the lock secret's release is a compare-and-swap of its own "
+                          "(tests/secrets)")
+        name = "conc-release." + ZONE
+        secret = "faults/conc-release"
+        args = ["-d", name, *s.store_args(secret)]
+        r0 = self.run_renewer(*args, account="conc")
+        self.assertEqual(r0.rc, 0, r0.explain())
+        write_lease = s.lease_writer()
+        child = self.spawn(*args, "--force", account="conc")
+        child.wait_for_log(ORDER_CREATED, timeout=90)
+        s.fake.fault(s.bundle_update_action(), "delay", count=1, delay_ms=3000)
+        child.wait_for_log(r'"msg":"storing"', timeout=90)
+        s.fake.wait_for(lambda: s.fake.control("GET", "faults")["faults"][0]["hits"] >= 1, timeout=30,
+                        what="the certificate's write in flight")
+        held = s.lease_item(secret)
+        self.assertTrue(held and held["token"], "the run holds no lease")
+        write_lease(secret, dict(held["record"], owner="next-run", token="e" * 32))
+        r = child.finish(timeout=120)
+        self.assertEqual(r.rc, 0, r.explain())
+        self.assertEqual(self.outcome(r, name)["outcome"], "renewed", r.explain())
+        after = s.lease_item(secret)
+        self.assertEqual(after and after["token"], "e" * 32,
+                         "the run's release removed a lease that was no longer its own")
+        self.assert_good_current(secret, [name])
+        figure("lease-release-%s: the lease taken over while the certificate's write was in flight; the run stored, "
+               "and its release (conditioned on its token) left next-run's lease; %.2f s" % (STORE, r.seconds))
 
     def test_sigkilled_holder_does_not_block(self):
         s = self.stack
@@ -106,9 +186,9 @@ class TwoRunsAtOnce(FaultCase):
         a = self.spawn("-d", name, *s.store_args(secret), account="conc")
         a.wait_for_log(ORDER_CREATED, timeout=90)
         a.kill()  # reaped: its pid no longer exists
-        lock = json.loads([v["string"] for v in s.secret(secret + "-lock")["versions"].values()
-                           if "AWSCURRENT" in v["stages"]][0])
-        self.assertNotEqual(lock.get("token"), "", "the killed run's lease should still be recorded")
+        held = s.lease_item(secret)
+        self.assertTrue(held and held["token"], "the killed run's lease should still be recorded")
+        lock = held["record"]
         r = self.run_renewer("-d", name, *s.store_args(secret), account="conc")
         self.assertEqual(r.rc, 0, r.explain())
         self.assertEqual(self.outcome(r, name)["outcome"], "renewed", r.explain())
@@ -140,13 +220,19 @@ class TwoRunsAtOnce(FaultCase):
         figure("lease-expiry-%s: a foreign lease (%d s) blocked the first run (%s), the run after expiry renewed "
                "in %.2f s" % (label, ttl, o1["reason"], r2.seconds))
 
-    def test_foreign_lease_expires_secrets_manager(self):
+    def test_foreign_lease_expires_store(self):
+        """The expired lease is taken over by a compare-and-swap (DynamoDB:
+        the PutItem's "expires < now" condition), the live one was not."""
         s = self.stack
         name = "conc-exp." + ZONE
         secret = "faults/conc-exp"
-        self.expiry("aws-sm", s.store_args(secret), name,
-                    lambda rec: s.fake.seed_secret(secret + "-lock", string=json.dumps(rec)))
+        write = s.lease_writer()
+        s.fake.clear_calls()
+        self.expiry(STORE, s.store_args(secret), name, lambda rec: write(secret, rec))
         self.assert_good_current(secret, [name])
+        if s.leases_in_table():
+            # The live lease refused the first run's write; the expired one took the second's.
+            self.assertEqual(s.call_count("PutItem", code="ConditionalCheckFailedException"), 1)
 
     def test_foreign_lease_expires_directory(self):
         name = "conc-exp-dir." + ZONE
@@ -168,8 +254,8 @@ class TwoRunsAtOnce(FaultCase):
         secret = "faults/conc-ns"
         record = lease_record(socket.gethostname(), dead_pid(), FOREIGN_LEASE_S, boot_id=boot_id(), pid_ns="pid:[1]",
                               start=1)
-        self.expiry("other-pid-ns", s.store_args(secret), name,
-                    lambda rec: s.fake.seed_secret(secret + "-lock", string=json.dumps(rec)), record)
+        write = s.lease_writer()
+        self.expiry("other-pid-ns", s.store_args(secret), name, lambda rec: write(secret, rec), record)
         self.assert_good_current(secret, [name])
 
 
@@ -267,7 +353,7 @@ class ParallelRuns(FaultCase):
     STAGGER = 1.5
 
     def spawn_all(self, names, prefix, runs, max_new_orders):
-        args = ["--store", "aws-sm:%s/{name}" % prefix, "--max-new-orders", str(max_new_orders)]
+        args = [*self.stack.store_args("%s/{name}" % prefix), "--max-new-orders", str(max_new_orders)]
         for name in names:
             args += ["--cert", name]
         children = []

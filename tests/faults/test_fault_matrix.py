@@ -12,7 +12,7 @@ are injected; each case prints one FIGURE line.
                     in memory): that run fails cleanly, or registers the
                     account again and renews; then a CA reset between runs:
                     the stored account URL is stale, the run registers again
-  sm-after-issue    Secrets Manager fails every write after the order exists
+  sm-after-issue    the store fails every write after the order exists
   lease-lost        the run's lease is taken over while it works (what a run
                     slower than its lease allows: a slow DNS step, a slow
                     PutSecretValue): it does not store, the certificate stays
@@ -24,21 +24,24 @@ line while the zone's TXT sets and the secret's versions are exactly as
 before; a run without faults then renews what failed (for sm-after-issue:
 from the spool, without a new order).
 
+With FAULTS_STORE=dynamodb (faults_common.py) the cases run over the
+DynamoDB store, every DynamoDB action throttled, failing or dropped in turn;
+with FAULTS_STORE=lease-table over Secrets Manager with the leases as items.
+
 Run: BUILD_DIR=build-x /usr/bin/python3 -m unittest -v tests/faults/test_fault_matrix.py
 """
 
-import json
 import os
 import re
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from faults_common import TOTALS, FaultCase, ZONE, figure, outcomes, print_totals  # noqa: E402
+from faults_common import STORE, TOTALS, FaultCase, ZONE, figure, outcomes, print_totals  # noqa: E402
 
-# Every AWS action a run with Route53 + Secrets Manager makes.
-ACTIONS = ["ListHostedZonesByName", "ListResourceRecordSets", "ChangeResourceRecordSets", "GetChange",
-           "GetSecretValue", "CreateSecret", "PutSecretValue"]
+# Every AWS action a run with Route53 makes, and those of the store
+# (FaultStack.store_actions: Secrets Manager, DynamoDB, or both with --lease-table).
+ROUTE53_ACTIONS = ["ListHostedZonesByName", "ListResourceRecordSets", "ChangeResourceRecordSets", "GetChange"]
 # What one renewal may take here (the run's own deadline is --timeout + 120 s).
 DEADLINE_S = 120
 
@@ -62,7 +65,7 @@ class MatrixBase(FaultCase):
         args = []
         for n in self.names(case):
             args += ["--cert", n]
-        return args + ["--store", "aws-sm:faults/%s/{name}" % case, "--timeout", str(DEADLINE_S - 30)]
+        return args + [*self.stack.store_args("faults/%s/{name}" % case), "--timeout", str(DEADLINE_S - 30)]
 
     def secret_of(self, case, name):
         return "faults/%s/%s" % (case, name)
@@ -118,7 +121,7 @@ class AwsFaults(MatrixBase):
 
     def test_bursts_of_500s(self):
         def install():
-            for a in ACTIONS:
+            for a in ROUTE53_ACTIONS + self.stack.store_actions():
                 self.stack.fake.fault(a, "error500", count=3)
         self.matrix("burst-500", install)
 
@@ -127,19 +130,20 @@ class AwsFaults(MatrixBase):
 
     def test_dropped_connections(self):
         def install():
-            for a in ACTIONS:
+            for a in ROUTE53_ACTIONS + self.stack.store_actions():
                 self.stack.fake.fault(a, "drop", count=2)
         self.matrix("drop", install)
 
-    def test_secrets_manager_fails_after_issuance(self):
-        """Writes fail once the order exists (the leases are taken by then):
-        failed, spooled, store as before; the next run stores from the spool
-        without a new order and without DNS-01."""
+    def test_store_fails_after_issuance(self):
+        """The store's writes fail once the order exists (the leases are
+        taken by then; their renewal fails too): failed, spooled, store as
+        before; the next run stores from the spool without a new order and
+        without DNS-01."""
         s = self.stack
         case = "sm-after-issue"
         names = self.names(case)[:1]
         secret = self.secret_of(case, names[0])
-        args = ["-d", names[0], "--store", "aws-sm:" + secret]
+        args = ["-d", names[0], *s.store_args(secret)]
         # A first certificate, so "as before" has a version to keep.
         r0 = self.run_renewer(*args, account="matrix")
         self.assertEqual(r0.rc, 0, r0.explain())
@@ -147,7 +151,7 @@ class AwsFaults(MatrixBase):
         orders = s.orders()
         child = self.spawn(*args, "--force", account="matrix")
         child.wait_for_log(r'"msg":"acme: order created"', timeout=90)
-        for a in ("PutSecretValue", "CreateSecret"):
+        for a in s.bundle_write_actions():
             s.fake.fault(a, "error500", count=1000)
         r1 = child.finish(timeout=DEADLINE_S)
         errors, _ = injected(s)
@@ -172,38 +176,38 @@ class AwsFaults(MatrixBase):
         # certificate expires in the same second as the stored one, only its
         # serial tells them apart (a bug once dropped it as "no longer useful").
         same_second = current["not_after"] == before_store["current"]["not_after"]
-        figure("sm-after-issue: %d failed writes injected; run failed cleanly in %.2f s (store and zone as before); "
+        figure("sm-after-issue (%s): %d failed writes injected; run failed cleanly in %.2f s (store and zone as before); "
                "next run stored the spooled certificate in %.2f s (same-second expiry as the old one: %s), "
-               "orders +1 in total, no DNS-01" % (errors, r1.seconds, r2.seconds, same_second))
+               "orders +1 in total, no DNS-01" % (STORE, errors, r1.seconds, r2.seconds, same_second))
 
 
     def test_lease_taken_over_while_the_run_works(self):
         """The lease TTL is the --timeout plus 300 s, too long to wait out here,
         so the takeover that a slow run allows is written as another run would:
-        the lock secret gets another owner's token while the run presents its
-        TXT values (slowed down by 3 s). The run renews its lease before storing,
-        finds it lost, and does not store; the next run stores the spooled
-        certificate (the first holder is dead by then) without a new order."""
+        the lease (lock secret or item) gets another owner's token while the
+        run presents its TXT values (slowed down by 3 s). The run renews its
+        lease before storing, finds it lost, and does not store; its release,
+        conditioned on its own token, leaves the new holder's lease alone; the
+        next run stores the spooled certificate (the first holder is dead by
+        then) without a new order."""
         s = self.stack
         case = "lease-lost"
         name = self.names(case)[0]
         secret = self.secret_of(case, name)
-        args = ["-d", name, "--store", "aws-sm:" + secret]
+        args = ["-d", name, *s.store_args(secret)]
         r0 = self.run_renewer(*args, account="matrix")
         self.assertEqual(r0.rc, 0, r0.explain())
         before_store, before_zone, orders = s.secret_state(secret), s.zone_state(), s.orders()
         # The client is made before the run starts: building a botocore
         # client takes about a second of CPU, which on a loaded machine ate
         # into the 3 s the takeover has to land before the run renews.
-        sm = s.fake.client("secretsmanager", retries=3)
-        self.addCleanup(sm.close)
+        write_lease = s.lease_writer()
         s.fake.fault("ChangeResourceRecordSets", "delay", count=1, delay_ms=3000)
         child = self.spawn(*args, "--force", account="matrix")
         child.wait_for_log(r'"msg":"acme: order created"', timeout=90)
-        record = json.loads(sm.get_secret_value(SecretId=secret + "-lock")["SecretString"])
-        self.assertNotEqual(record.get("token"), "", "the run holds no lease")
-        sm.put_secret_value(SecretId=secret + "-lock",
-                            SecretString=json.dumps(dict(record, owner="another-run", token="f" * 32)))
+        held = s.lease_item(secret)
+        self.assertTrue(held and held["token"], "the run holds no lease")
+        write_lease(secret, dict(held["record"], owner="another-run", token="f" * 32))
         r1 = child.finish(timeout=DEADLINE_S)
         s.fake.clear_faults()
         self.assertEqual(r1.rc, 1, r1.explain())
@@ -214,13 +218,16 @@ class AwsFaults(MatrixBase):
         self.assertEqual(s.secret_state(secret), before_store, "stored without the lease")
         self.assertEqual(s.zone_state(), before_zone)
         self.assertEqual(s.orders(), orders + 1)
+        after = s.lease_item(secret)
+        self.assertEqual(after and after["token"], "f" * 32, "the run released a lease that was no longer its own")
         r2 = self.run_renewer(*args, account="matrix")
         self.assertEqual(r2.rc, 0, r2.explain())
         self.assertEqual(self.outcome(r2, name)["outcome"], "stored", r2.explain())
         self.assertEqual(s.orders(), orders + 1, "the spooled certificate was ordered again")
         self.assert_good_current(secret, [name])
-        figure("lease-lost: lease taken over mid-run; run did not store (%.2f s, reason: %s); "
-               "next run stored from the spool in %.2f s, orders +1 in total" % (r1.seconds, reason, r2.seconds))
+        figure("lease-lost (%s): lease taken over mid-run; run did not store (%.2f s, reason: %s) and left the "
+               "new holder's lease; next run stored from the spool in %.2f s, orders +1 in total" %
+               (STORE, r1.seconds, reason, r2.seconds))
 
 
 class NonceRejection(MatrixBase):
@@ -239,7 +246,7 @@ class AcmeOutage(MatrixBase):
         case = "acme-outage"
         name = self.names(case)[0]
         secret = self.secret_of(case, name)
-        args = ["-d", name, "--store", "aws-sm:" + secret]
+        args = ["-d", name, *s.store_args(secret)]
         r0 = self.run_renewer(*args, account="outage")
         self.assertEqual(r0.rc, 0, r0.explain())
         before_store, before_zone = s.secret_state(secret), s.zone_state()
@@ -304,7 +311,7 @@ class LeaseThroughLongDnsWait(MatrixBase):
         case = "lease-long-wait"
         name = self.names(case)[0]
         secret = self.secret_of(case, name)
-        args = ["-d", name, "--store", "aws-sm:" + secret, "--lease-ttl", "30", "--timeout", "150"]
+        args = ["-d", name, *s.store_args(secret), "--lease-ttl", "30", "--timeout", "150"]
         orders = s.orders()
         s.fake.set_change_delay(45)
         started = time.monotonic()
@@ -340,10 +347,10 @@ class StoreBoundedByTheDeadline(MatrixBase):
         case = "store-hangs"
         name = self.names(case)[0]
         secret = self.secret_of(case, name)
-        args = ["-d", name, "--store", "aws-sm:" + secret, "--deadline", "55"]
+        args = ["-d", name, *s.store_args(secret), "--deadline", "55"]
         child = self.spawn(*args, account="matrix")
         child.wait_for_log(r'"msg":"acme: order created"', timeout=40)
-        for a in ("PutSecretValue", "CreateSecret"):
+        for a in s.bundle_write_actions():
             s.fake.fault(a, "delay", count=1000, delay_ms=120000)
         r = child.finish(timeout=DEADLINE_S)
         s.fake.clear_faults()
