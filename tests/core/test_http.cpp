@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -668,7 +670,35 @@ double system_bundle_parse_ms(const std::string& file) {
 // whole for every connection (core/http.cpp, system_roots): each new
 // connection costs well under one parse of the bundle, each verifies, and a
 // wrong CA still fails after them in the same process.
+// Unsets SSL_CERT_FILE and SSL_CERT_DIR for a test (the system's default
+// roots, whatever the caller's environment names), restoring them after.
+class DefaultRootsEnvironment {
+public:
+    DefaultRootsEnvironment() {
+        for (std::size_t i = 0; i < k_names.size(); ++i) {
+            if (const char* value = std::getenv(k_names[i])) {
+                saved_[i] = value;
+            }
+            ::unsetenv(k_names[i]);
+        }
+    }
+    ~DefaultRootsEnvironment() {
+        for (std::size_t i = 0; i < k_names.size(); ++i) {
+            if (saved_[i]) {
+                ::setenv(k_names[i], saved_[i]->c_str(), 1);
+            }
+        }
+    }
+    DefaultRootsEnvironment(const DefaultRootsEnvironment&) = delete;
+    DefaultRootsEnvironment& operator=(const DefaultRootsEnvironment&) = delete;
+
+private:
+    static constexpr std::array<const char*, 2> k_names = {"SSL_CERT_FILE", "SSL_CERT_DIR"};
+    std::array<std::optional<std::string>, 2> saved_;
+};
+
 TEST_F(Https, NewConnectionsVerifyWithoutParsingTheSystemBundle) {
+    const DefaultRootsEnvironment default_roots;
     const std::string bundle = X509_get_default_cert_file();
     const double parse_ms = system_bundle_parse_ms(bundle);
     ASSERT_GT(parse_ms, 0) << "the system bundle " << bundle << " is missing or unreadable (install ca-certificates)";
