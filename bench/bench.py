@@ -22,7 +22,8 @@ not due), then --runs measured runs. Each measured run is one child process
 (a shell loop for the other clients' many-certificates case) started under
 GNU time (/usr/bin/time, which reaps it with wait4): user+sys CPU and peak
 RSS (ru_maxrss: the largest single process of the tree, hook children
-included) come from the kernel; wall time is measured around it. ACME requests are counted
+included) come from the kernel; PSS at exit (the largest of the tree) from
+bench/pss_at_exit.c, preloaded into every measured process; wall time is measured around it. ACME requests are counted
 from Pebble's own log, which writes one "METHOD /path -> calling handler()"
 line per request its WFE receives. AWS requests come from the fake's call log.
 
@@ -122,6 +123,7 @@ class Services:
     def __init__(self, workdir):
         self.workdir = workdir
         self.stack = []
+        self.pss_library = build_pss_library(workdir)
         self.bind = Bind(zones={ZONE: ""}, start=False)
         self.stack.append(self.bind.stop)
         self.bind.start()
@@ -172,6 +174,11 @@ class Services:
         """One measured child: wall, rusage of the whole reaped tree, ACME and AWS requests."""
         self.acme_requests()
         self.fake.clear_calls()
+        pss_out = os.path.join(self.workdir, "pss")
+        if self.pss_library:
+            if os.path.exists(pss_out):
+                os.unlink(pss_out)
+            env = dict(env, LD_PRELOAD=self.pss_library, BENCH_PSS_OUT=pss_out)
         with open(log_path, "ab") as log:
             log.write(("\n$ %s\n" % " ".join(shlex.quote(c) for c in cmd)).encode())
             log.flush()
@@ -200,7 +207,35 @@ class Services:
             aws[k] = aws.get(k, 0) + 1
         with open(log_path, "rb") as f:
             tail = f.read()[-3000:].decode(errors="replace")
-        return Measured(proc.returncode, wall, user, sys_, maxrss_kb, acme, aws, tail)
+        measured = Measured(proc.returncode, wall, user, sys_, maxrss_kb, acme, aws, tail)
+        measured.pss_kb = largest_pss_kb(pss_out) if self.pss_library else None
+        return measured
+
+
+def build_pss_library(workdir):
+    """bench/pss_at_exit.c as an LD_PRELOAD library (None without a C compiler:
+    the PSS figure is then left out)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    so = os.path.join(workdir, "pss_at_exit.so")
+    rc = subprocess.call([cc, "-O2", "-shared", "-fPIC", "-o", so, os.path.join(HERE, "pss_at_exit.c")])
+    return so if rc == 0 else None
+
+
+def largest_pss_kb(path):
+    """The largest PSS at exit of one process of the tree (GNU time itself
+    left out), as written by pss_at_exit.c; None when none wrote one."""
+    best = None
+    try:
+        with open(path) as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) == 4 and fields[0] != "time" and int(fields[2]) >= 0:
+                    best = max(best or 0, int(fields[2]))
+    except OSError:
+        return None
+    return best
 
 
 # ---------------------------------------------------------------- clients
@@ -390,6 +425,8 @@ def summarize(runs, certs_per_run, ok=(0,)):
         "wall_median": statistics.median(walls), "wall_min": min(walls), "wall_max": max(walls),
         "cpu_median": statistics.median([r.cpu for r in runs]),
         "maxrss_mb": max(r.maxrss_kb for r in runs) / 1024.0,
+        "pss_mb": (max(r.pss_kb for r in runs) / 1024.0
+                   if all(getattr(r, "pss_kb", None) is not None for r in runs) else None),
         "acme_per_cert": statistics.median(acme), "acme_min": min(acme), "acme_max": max(acme),
         "aws_per_cert": statistics.median(aws),
         "acme_detail": runs[len(runs) // 2].acme,

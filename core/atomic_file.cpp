@@ -45,7 +45,7 @@ Status fill_and_rename(int raw_fd, const std::string& temp, const std::string& p
         }
     }
     TRY(write_all(fd.get(), content, path, "write temporary file"));
-    if (::fsync(fd.get()) != 0) {
+    if (options.durable && ::fsync(fd.get()) != 0) {
         return io_error(path, "fsync temporary file", errno);
     }
     // close(2)'s own error can carry a deferred write error: report it.
@@ -54,6 +54,9 @@ Status fill_and_rename(int raw_fd, const std::string& temp, const std::string& p
     }
     if (::rename(temp.c_str(), path.c_str()) != 0) {
         return io_error(path, "rename", errno);
+    }
+    if (!options.durable) {
+        return {};
     }
     // Make the rename itself durable.
     UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -16,6 +16,12 @@ struct FileOptions {
     mode_t mode = 0644;
     std::optional<uid_t> owner;
     std::optional<gid_t> group;
+    // false: no fsync of the file or the folder. Readers still see the old
+    // file or the new one (rename), but a power cut may leave the old one or an
+    // empty one. Only for records whose loss costs nothing (a status record):
+    // the two fsyncs are most of a run that has nothing to do on a busy disk
+    // (bench/analysis.md).
+    bool durable = true;
 };
 
 Status write_file_atomic(const std::string& path, std::string_view content, const FileOptions& options = {});

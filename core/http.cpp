@@ -206,8 +206,9 @@ Error transfer_error(CURLcode code, const Request& request, const char* error_bu
     }
 }
 
-// CURLOPT_SSL_CTX_FUNCTION: curl has loaded the system roots into the
-// context's store; the extra roots of ClientOptions::ca_bundle join them.
+// CURLOPT_SSL_CTX_FUNCTION: curl has set the system roots up in the
+// context's store (a file loaded, or a folder to look in); the extra roots of
+// ClientOptions::ca_bundle join them.
 CURLcode add_extra_roots(CURL* /*curl*/, void* ssl_ctx, void* path) {
     X509_STORE* store = SSL_CTX_get_cert_store(static_cast<SSL_CTX*>(ssl_ctx));
     if (store == nullptr || X509_STORE_load_file(store, static_cast<const std::string*>(path)->c_str()) != 1) {
@@ -227,20 +228,75 @@ bool system_ca_file_exists() {
     return file == nullptr || std::filesystem::exists(file);
 }
 
-// The system roots are curl's default bundle, or the file and folder that
-// OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR name; ca_bundle adds to them
-// (docs/configuration.md). Options a curl_easy_reset() cleared are set again.
+// A name openssl rehash gives a root's link: 8 hex digits of the subject
+// hash, '.', a number.
+bool is_hash_link(const std::string& name) {
+    const auto dot = name.find('.');
+    return dot == 8 && name.size() > 9 &&
+           std::all_of(name.begin(), name.begin() + 8,
+                       [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }) &&
+           std::all_of(name.begin() + 9, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// curl's default folder of the system roots (/etc/ssl/certs on Debian) when
+// it holds rehashed links; empty otherwise. Looked at once per process.
+const std::string& system_ca_dir() {
+    static const std::string dir = [] {
+        const char* path = curl_version_info(CURLVERSION_NOW)->capath;
+        if (path == nullptr) {
+            return std::string();
+        }
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+            if (is_hash_link(entry.path().filename().string())) {
+                return std::string(path);
+            }
+        }
+        return std::string();
+    }();
+    return dir;
+}
+
+// An environment variable, or `fallback` when it is unset or empty.
+std::string env_or_default(const char* name, const char* fallback) {
+    const char* value = std::getenv(name);
+    return value != nullptr && *value != '\0' ? std::string(value) : std::string(fallback == nullptr ? "" : fallback);
+}
+
+// Where the system roots come from: the file and folder SSL_CERT_FILE /
+// SSL_CERT_DIR name (OpenSSL's variables), else curl's defaults. When that is
+// curl's default bundle and its rehashed default folder (the same roots:
+// update-ca-certificates writes both), the folder alone, in which OpenSSL
+// opens only the root a chain names (by subject hash): parsing the whole
+// bundle (about 140 PEM roots) cost 25-45 ms of CPU per connection
+// (bench/analysis.md). True when the roots come from that folder alone.
+bool system_roots(CURL* curl) {
+    const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+    const std::string file = env_or_default("SSL_CERT_FILE", info->cainfo);
+    const std::string dir = env_or_default("SSL_CERT_DIR", info->capath);
+    if (!system_ca_dir().empty() && dir == system_ca_dir() &&
+        (file.empty() || (info->cainfo != nullptr && file == info->cainfo))) {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, static_cast<const char*>(nullptr));
+        curl_easy_setopt(curl, CURLOPT_CAPATH, dir.c_str());
+        return true;
+    }
+    if (!file.empty()) {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, file.c_str());
+    }
+    if (!dir.empty()) {
+        curl_easy_setopt(curl, CURLOPT_CAPATH, dir.c_str());
+    }
+    return false;
+}
+
+// The system roots (above); ca_bundle adds to them (docs/configuration.md).
+// Options a curl_easy_reset() cleared are set again.
 void trust_roots(CURL* curl, const ClientOptions& options) {
-    if (const char* file = std::getenv("SSL_CERT_FILE"); file != nullptr && *file != '\0') {
-        curl_easy_setopt(curl, CURLOPT_CAINFO, file);
-    }
-    if (const char* dir = std::getenv("SSL_CERT_DIR"); dir != nullptr && *dir != '\0') {
-        curl_easy_setopt(curl, CURLOPT_CAPATH, dir);
-    }
+    const bool from_dir = system_roots(curl);
     if (options.ca_bundle.empty()) {
         return;
     }
-    if (!system_ca_file_exists()) {
+    if (!from_dir && !system_ca_file_exists()) {
         // A minimal image without ca-certificates: curl would refuse the
         // missing default file, and the extra roots are all there is.
         curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_bundle.c_str());

@@ -1,13 +1,19 @@
 // Atomic file replacement and whole-file reads.
 #include <gtest/gtest.h>
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
+#include <cstddef>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -259,6 +265,49 @@ TEST_F(AtomicFile, FailedWriteKeepsTheOldFileAndLeavesNoTemp) {
     EXPECT_NE(status.error().message.find("File too large"), std::string::npos) << status.error().message;
     EXPECT_EQ(*core::read_file(path), "good");
     EXPECT_TRUE(others({"keep.pem"}).empty());
+}
+
+// In a child process where fsync(2) and fdatasync(2) fail with EIO (a
+// seccomp filter): 0 when write_file_atomic(path, content, options) succeeded
+// and left `content`, 1 when it failed, 2 when the filter could not be set.
+int write_without_fsync(const std::string& path, const core::FileOptions& options) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        std::array<sock_filter, 6> code = {{
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fsync, 2, 0),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fdatasync, 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EIO),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        }};
+        sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
+        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+            ::_exit(2);
+        }
+        const bool ok = core::write_file_atomic(path, "record", options).ok();
+        const auto back = core::read_file(path);
+        ::_exit(ok && back && *back == "record" ? 0 : 1);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+}
+
+// A record written with durable = false makes no fsync (a run with nothing to
+// do writes one; its fsyncs were most of its time on a busy disk), and stays
+// atomic: no temp file is left. The default still fsyncs: the same write fails
+// where fsync fails.
+TEST_F(AtomicFile, NonDurableWriteMakesNoFsync) {
+    const std::string path = dir_ + "/record.json";
+    ASSERT_EQ(write_without_fsync(path, {.mode = 0600, .durable = false}), 0) << "the write failed where fsync fails";
+    const auto back = core::read_file(path);
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(*back, "record");
+    EXPECT_EQ(mode_of(path), 0600U);
+    EXPECT_TRUE(others({"record.json"}).empty());
+    EXPECT_EQ(write_without_fsync(dir_ + "/durable.json", {.mode = 0600}), 1) << "the durable write made no fsync";
 }
 
 TEST_F(AtomicFile, TrailingSlashIsRejected) {

@@ -5,17 +5,23 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -537,6 +543,27 @@ protected:
              "basicConstraints=critical,CA:TRUE",
              "-addext",
              "keyUsage=critical,keyCertSign,cRLSign"},
+            // A CA that signed nothing here: trusting it alone must not verify the server.
+            {"openssl",
+             "req",
+             "-x509",
+             "-newkey",
+             "ec",
+             "-pkeyopt",
+             "ec_paramgen_curve:P-256",
+             "-nodes",
+             "-keyout",
+             dir_ + "/other-ca.key",
+             "-out",
+             dir_ + "/other-ca.pem",
+             "-subj",
+             "/CN=renewer other test CA",
+             "-days",
+             "2",
+             "-addext",
+             "basicConstraints=critical,CA:TRUE",
+             "-addext",
+             "keyUsage=critical,keyCertSign,cRLSign"},
             {"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
              dir_ + "/server.key", "-out", dir_ + "/server.csr", "-subj", "/CN=127.0.0.1"},
             {"openssl", "x509", "-req", "-in", dir_ + "/server.csr", "-CA", dir_ + "/ca.pem", "-CAkey",
@@ -614,6 +641,87 @@ TEST_F(Https, HostNameIsVerified) {
     EXPECT_EQ(response.error().kind, ErrorKind::network) << response.error().message;
     EXPECT_FALSE(response.error().retryable);
     EXPECT_NE(response.error().message.find("localhost"), std::string::npos) << response.error().message;
+}
+
+// CPU time of the whole process so far, in ms.
+double process_cpu_ms() {
+    timespec now{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
+}
+
+// What parsing the system's whole root bundle costs here (the least of three).
+double system_bundle_parse_ms(const std::string& file) {
+    double least = 1e9;
+    for (int i = 0; i < 3; ++i) {
+        const double start = process_cpu_ms();
+        X509_STORE* store = X509_STORE_new();
+        const bool loaded = store != nullptr && X509_STORE_load_file(store, file.c_str()) == 1;
+        X509_STORE_free(store);
+        if (!loaded) {
+            return 0;
+        }
+        least = std::min(least, process_cpu_ms() - start);
+    }
+    return least;
+}
+
+// The system roots are looked up by subject hash in their folder, not parsed
+// whole for every connection (core/http.cpp, system_roots): each new
+// connection costs well under one parse of the bundle, each verifies, and a
+// wrong CA still fails after them in the same process.
+// Unsets SSL_CERT_FILE and SSL_CERT_DIR for a test (the system's default
+// roots, whatever the caller's environment names), restoring them after.
+class DefaultRootsEnvironment {
+public:
+    DefaultRootsEnvironment() {
+        for (std::size_t i = 0; i < k_names.size(); ++i) {
+            if (const char* value = std::getenv(k_names[i])) {
+                saved_[i] = value;
+            }
+            ::unsetenv(k_names[i]);
+        }
+    }
+    ~DefaultRootsEnvironment() {
+        for (std::size_t i = 0; i < k_names.size(); ++i) {
+            if (saved_[i]) {
+                ::setenv(k_names[i], saved_[i]->c_str(), 1);
+            }
+        }
+    }
+    DefaultRootsEnvironment(const DefaultRootsEnvironment&) = delete;
+    DefaultRootsEnvironment& operator=(const DefaultRootsEnvironment&) = delete;
+
+private:
+    static constexpr std::array<const char*, 2> k_names = {"SSL_CERT_FILE", "SSL_CERT_DIR"};
+    std::array<std::optional<std::string>, 2> saved_;
+};
+
+TEST_F(Https, NewConnectionsVerifyWithoutParsingTheSystemBundle) {
+    const DefaultRootsEnvironment default_roots;
+    const std::string bundle = X509_get_default_cert_file();
+    const double parse_ms = system_bundle_parse_ms(bundle);
+    ASSERT_GT(parse_ms, 0) << "the system bundle " << bundle << " is missing or unreadable (install ca-certificates)";
+    double least = 1e9;
+    for (int i = 0; i < 3; ++i) {
+        Client client(with_bundle(dir_ + "/ca.pem"));  // a fresh client: a new connection and TLS store
+        Request request;
+        request.url = url("127.0.0.1", "/echo");
+        const double start = process_cpu_ms();
+        auto response = client.send(request);
+        least = std::min(least, process_cpu_ms() - start);
+        ASSERT_TRUE(response.ok()) << response.error().message;
+        EXPECT_EQ(response->status, 200);
+    }
+    EXPECT_LT(least, parse_ms / 2) << "a new connection cost " << least << " ms of CPU; parsing " << bundle << " costs "
+                                   << parse_ms << " ms";
+    Client wrong(with_bundle(dir_ + "/other-ca.pem"));
+    Request request;
+    request.url = url("127.0.0.1", "/echo");
+    auto response = wrong.send(request);
+    ASSERT_FALSE(response.ok()) << "a server signed by an untrusted CA was accepted";
+    EXPECT_EQ(response.error().kind, ErrorKind::network) << response.error().message;
+    EXPECT_NE(response.error().message.find("TLS"), std::string::npos) << response.error().message;
 }
 
 TEST_F(Https, MissingBundleFileIsInvalidInput) {
