@@ -499,11 +499,13 @@ void collect_secret_variables(const json& root, Config& config) {
 }
 
 // The document's certificates, or the command line's when there is no file;
-// none yet with certificates_from (the table's items come later).
-core::Result<json> certificate_items(const json& root, const CommandLine& flags, bool from_file, bool listed) {
-    if (listed) {
+// none yet with certificates_from (the table's items come later; `listed`
+// names where it was given).
+core::Result<json> certificate_items(const json& root, const CommandLine& flags, bool from_file,
+                                     const std::string& listed) {
+    if (!listed.empty()) {
         if (!flags.certificates.empty()) {
-            return config_error("certificates_from and -d/--cert", "give the names in one place");
+            return config_error(listed + " and -d/--cert", "give the names in one place");
         }
         if (from_file && root.contains("certificates")) {
             return config_error("certificates", "not with certificates_from (the certificates are the table's items)");
@@ -586,7 +588,9 @@ core::Result<Config> assemble(const json& root, const CommandLine& flags, const 
     TRY(apply_renew(root, config));
     TRY_ASSIGN(const Defaults defaults, read_defaults(root));
     config.certificates_from = settings::text(config.run, "certificates_from");
-    TRY_ASSIGN(const json items, certificate_items(root, flags, from_file, !config.certificates_from.empty()));
+    const std::string listed =
+        config.certificates_from.empty() ? std::string() : settings::origin(config.run, "certificates_from");
+    TRY_ASSIGN(const json items, certificate_items(root, flags, from_file, listed));
     if (!config.certificates_from.empty()) {
         TRY_ASSIGN(config.listed_template, listed_template(defaults, env, flags));
     }
