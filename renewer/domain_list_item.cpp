@@ -12,11 +12,11 @@ namespace {
 using nlohmann::json;
 
 // The AttributeValue's type ("S", "SS", "L", ...): its one key.
-std::string type_of(const json& value) {
+std::string attribute_type_of(const json& value) {
     return value.is_object() && value.size() == 1 ? value.begin().key() : std::string("?");
 }
 
-std::optional<std::string> text_of(const json& value) {
+std::optional<std::string> string_value_of(const json& value) {
     const auto it = value.is_object() ? value.find("S") : value.end();
     if (!value.is_object() || it == value.end() || !it->is_string()) {
         return std::nullopt;
@@ -35,7 +35,7 @@ std::optional<json> names_of(const json& value) {
     }
     json names = json::array();
     for (const auto& element : *list) {
-        auto name = text_of(element);
+        auto name = string_value_of(element);
         if (!name) {
             return std::nullopt;
         }
@@ -55,19 +55,19 @@ std::optional<std::string> copy_attribute(const json& item, std::string_view nam
     if (name == "domains") {
         auto names = names_of(*it);
         if (!names) {
-            return fmt::format("domains: expected SS or L of S, got {}", type_of(*it));
+            return fmt::format("domains: expected SS or L of S, got {}", attribute_type_of(*it));
         }
         out[key] = std::move(*names);
     } else if (name == "customer_dns") {
         const auto flag = it->find("BOOL");
         if (flag == it->end() || !flag->is_boolean()) {
-            return fmt::format("customer_dns: expected BOOL, got {}", type_of(*it));
+            return fmt::format("customer_dns: expected BOOL, got {}", attribute_type_of(*it));
         }
         out[key] = flag->get<bool>();
     } else {
-        auto text = text_of(*it);
+        auto text = string_value_of(*it);
         if (!text) {
-            return fmt::format("{}: expected S, got {}", name, type_of(*it));
+            return fmt::format("{}: expected S, got {}", name, attribute_type_of(*it));
         }
         out[key] = std::move(*text);
     }
@@ -81,11 +81,11 @@ std::optional<std::string> copy_attribute(const json& item, std::string_view nam
 // clang-tidy's bugprone-exception-escape).
 ListedItem listed_item_of(const json& item, std::size_t index) {
     const auto id = item.find("id");
-    const auto id_text = id == item.end() ? std::nullopt : text_of(*id);
+    const auto id_text = id == item.end() ? std::nullopt : string_value_of(*id);
     if (!id_text) {
         return ListedItem{fmt::format("(item {} of the scan)", index), json(),
                           id == item.end() ? "no \"id\" attribute (the table's partition key, S)"
-                                           : fmt::format("id: expected S, got {}", type_of(*id))};
+                                           : fmt::format("id: expected S, got {}", attribute_type_of(*id))};
     }
     if (!item.contains("domains")) {
         return ListedItem{*id_text, json(), "domains: required (SS or L of S: the certificate's names)"};

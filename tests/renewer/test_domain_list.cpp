@@ -19,7 +19,7 @@ using nlohmann::json;
 
 // A configuration that reads its certificates from a table, with an allowlist
 // and a default store template.
-Config listed_config(const std::string& extra = "") {
+Config domain_list_config(const std::string& extra = "") {
     const std::string text = R"({"allow": [".example.com"], "certificates_from": "dynamodb:domains",)" + extra +
                              R"( "defaults": {"store": "aws-sm:customers/{name}", "profile": "shortlived"}})";
     auto config = parse_config(text, "renewer.json");
@@ -27,7 +27,7 @@ Config listed_config(const std::string& extra = "") {
     return config.ok() ? std::move(config).value() : Config{};
 }
 
-json names_list(std::initializer_list<const char*> names) {
+json ddb_names(std::initializer_list<const char*> names) {
     json list = json::array();
     for (const auto* name : names) {
         list.push_back({{"S", name}});
@@ -35,13 +35,13 @@ json names_list(std::initializer_list<const char*> names) {
     return {{"L", list}};
 }
 
-ListedItem item(const std::string& id, const json& domains, json extra = json::object()) {
+ListedItem ddb_item(const std::string& id, const json& domains, json extra = json::object()) {
     extra["id"] = {{"S", id}};
     extra["domains"] = domains;
     return listed_item_of(extra, 0);
 }
 
-std::string reason_for(const std::vector<RefusedItem>& refused, const std::string& key) {
+std::string refusal_of(const std::vector<RefusedItem>& refused, const std::string& key) {
     for (const auto& r : refused) {
         if (r.key == key) {
             return r.reason;
@@ -51,25 +51,25 @@ std::string reason_for(const std::vector<RefusedItem>& refused, const std::strin
 }
 
 TEST(DomainListItem, ListAndSetOfNamesAndOptionalAttributes) {
-    const auto listed = item("shop", names_list({"shop.example.com", "www.shop.example.com"}),
-                             {{"key_type", {{"S", "ec384"}}},
-                              {"store", {{"S", "dir:/srv/certs/shop"}}},
-                              {"customer_dns", {{"BOOL", true}}},
-                              {"created_by", {{"N", "42"}}}});
+    const auto listed = ddb_item("shop", ddb_names({"shop.example.com", "www.shop.example.com"}),
+                                 {{"key_type", {{"S", "ec384"}}},
+                                  {"store", {{"S", "dir:/srv/certs/shop"}}},
+                                  {"customer_dns", {{"BOOL", true}}},
+                                  {"created_by", {{"N", "42"}}}});
     EXPECT_EQ(listed.key, "shop");
     EXPECT_EQ(listed.problem, "");
     EXPECT_EQ(listed.certificate, json::parse(R"({"name": "shop", "domains": ["shop.example.com",
         "www.shop.example.com"], "key_type": "ec384", "store": "dir:/srv/certs/shop", "customer_dns": true})"));
-    const auto set = item("blog", {{"SS", {"blog.example.com"}}});
+    const auto set = ddb_item("blog", {{"SS", {"blog.example.com"}}});
     EXPECT_EQ(set.certificate["domains"], json::array({"blog.example.com"}));
 }
 
 TEST(DomainListItem, WrongTypesAndMissingAttributesAreProblems) {
-    EXPECT_EQ(item("a", {{"S", "a.example.com"}}).problem, "domains: expected SS or L of S, got S");
-    EXPECT_EQ(item("a", {{"L", {{{"N", "1"}}}}}).problem, "domains: expected SS or L of S, got L");
-    EXPECT_EQ(item("a", names_list({"a.example.com"}), {{"key_type", {{"N", "256"}}}}).problem,
+    EXPECT_EQ(ddb_item("a", {{"S", "a.example.com"}}).problem, "domains: expected SS or L of S, got S");
+    EXPECT_EQ(ddb_item("a", {{"L", {{{"N", "1"}}}}}).problem, "domains: expected SS or L of S, got L");
+    EXPECT_EQ(ddb_item("a", ddb_names({"a.example.com"}), {{"key_type", {{"N", "256"}}}}).problem,
               "key_type: expected S, got N");
-    EXPECT_EQ(item("a", names_list({"a.example.com"}), {{"customer_dns", {{"S", "yes"}}}}).problem,
+    EXPECT_EQ(ddb_item("a", ddb_names({"a.example.com"}), {{"customer_dns", {{"S", "yes"}}}}).problem,
               "customer_dns: expected BOOL, got S");
     const auto no_names = listed_item_of({{"id", {{"S", "b"}}}}, 3);
     EXPECT_EQ(no_names.key, "b");
@@ -81,13 +81,13 @@ TEST(DomainListItem, WrongTypesAndMissingAttributesAreProblems) {
 }
 
 TEST(DomainList, GoodItemsBecomeCertificatesWithTheFilesDefaults) {
-    auto config = listed_config();
+    auto config = domain_list_config();
     EXPECT_TRUE(config.certificates.empty());
     EXPECT_EQ(config.certificates_from, "dynamodb:domains");
     EXPECT_EQ(listed_store_template(config), "aws-sm:customers/{name}");
     const auto refused = add_listed_certificates(
-        config, {item("shop", names_list({"Shop.Example.com."})),
-                 item("*.wild", names_list({"*.wild.example.com"}), {{"key_type", {{"S", "rsa2048"}}}})});
+        config, {ddb_item("shop", ddb_names({"Shop.Example.com."})),
+                 ddb_item("*.wild", ddb_names({"*.wild.example.com"}), {{"key_type", {{"S", "rsa2048"}}}})});
     EXPECT_TRUE(refused.empty());
     ASSERT_EQ(config.certificates.size(), 2U);
     const auto& shop = config.certificates[0];
@@ -101,21 +101,21 @@ TEST(DomainList, GoodItemsBecomeCertificatesWithTheFilesDefaults) {
 }
 
 TEST(DomainList, EachBadItemIsRefusedWithItsKeyAndTheOthersGoIn) {
-    auto config = listed_config();
+    auto config = domain_list_config();
     const auto refused = add_listed_certificates(
         config,
         {
-            item("good1", names_list({"one.example.com"})),
-            item("outside", names_list({"shop.other.org"})),
-            item("wildcard", names_list({"a.*.example.com"})),
-            item("typed", {{"S", "typed.example.com"}}),
+            ddb_item("good1", ddb_names({"one.example.com"})),
+            ddb_item("outside", ddb_names({"shop.other.org"})),
+            ddb_item("wildcard", ddb_names({"a.*.example.com"})),
+            ddb_item("typed", {{"S", "typed.example.com"}}),
             listed_item_of({{"id", {{"S", "nameless"}}}}, 4),
-            item("badkey", names_list({"k.example.com"}), {{"key_type", {{"S", "ec999"}}}}),
-            item("bad id!", names_list({"id.example.com"})),
-            item("good2", names_list({"two.example.com"})),
-            item("samestore", names_list({"three.example.com"}), {{"store", {{"S", "aws-sm:customers/good1"}}}}),
-            item("lease", names_list({"four.example.com"}), {{"store", {{"S", "aws-sm:customers/good2-lock"}}}}),
-            item("good3", names_list({"five.example.com"})),
+            ddb_item("badkey", ddb_names({"k.example.com"}), {{"key_type", {{"S", "ec999"}}}}),
+            ddb_item("bad id!", ddb_names({"id.example.com"})),
+            ddb_item("good2", ddb_names({"two.example.com"})),
+            ddb_item("samestore", ddb_names({"three.example.com"}), {{"store", {{"S", "aws-sm:customers/good1"}}}}),
+            ddb_item("lease", ddb_names({"four.example.com"}), {{"store", {{"S", "aws-sm:customers/good2-lock"}}}}),
+            ddb_item("good3", ddb_names({"five.example.com"})),
         });
     std::vector<std::string> ids;
     for (const auto& cert : config.certificates) {
@@ -123,25 +123,25 @@ TEST(DomainList, EachBadItemIsRefusedWithItsKeyAndTheOthersGoIn) {
     }
     EXPECT_EQ(ids, (std::vector<std::string>{"good1", "good2", "good3"}));
     ASSERT_EQ(refused.size(), 8U);
-    EXPECT_EQ(reason_for(refused, "outside"), "domains[0]: name \"shop.other.org\" is not in the allowlist");
-    EXPECT_NE(reason_for(refused, "wildcard").find("domains[0]: "), std::string::npos);
-    EXPECT_NE(reason_for(refused, "wildcard").find("a.*.example.com"), std::string::npos);
-    EXPECT_EQ(reason_for(refused, "typed"), "domains: expected SS or L of S, got S");
-    EXPECT_EQ(reason_for(refused, "nameless"), "domains: required (SS or L of S: the certificate's names)");
-    EXPECT_NE(reason_for(refused, "badkey").find("key_type"), std::string::npos);
-    EXPECT_NE(reason_for(refused, "badkey").find("ec999"), std::string::npos);
-    EXPECT_EQ(reason_for(refused, "bad id!").rfind("id: ", 0), 0U) << reason_for(refused, "bad id!");
-    EXPECT_EQ(reason_for(refused, "samestore"),
+    EXPECT_EQ(refusal_of(refused, "outside"), "domains[0]: name \"shop.other.org\" is not in the allowlist");
+    EXPECT_NE(refusal_of(refused, "wildcard").find("domains[0]: "), std::string::npos);
+    EXPECT_NE(refusal_of(refused, "wildcard").find("a.*.example.com"), std::string::npos);
+    EXPECT_EQ(refusal_of(refused, "typed"), "domains: expected SS or L of S, got S");
+    EXPECT_EQ(refusal_of(refused, "nameless"), "domains: required (SS or L of S: the certificate's names)");
+    EXPECT_NE(refusal_of(refused, "badkey").find("key_type"), std::string::npos);
+    EXPECT_NE(refusal_of(refused, "badkey").find("ec999"), std::string::npos);
+    EXPECT_EQ(refusal_of(refused, "bad id!").rfind("id: ", 0), 0U) << refusal_of(refused, "bad id!");
+    EXPECT_EQ(refusal_of(refused, "samestore"),
               "store: \"aws-sm:customers/good1\" is also the store of item \"good1\" (use \"{name}\" in a shared "
               "store)");
-    EXPECT_EQ(reason_for(refused, "lease"),
+    EXPECT_EQ(refusal_of(refused, "lease"),
               "store: \"aws-sm:customers/good2-lock\" is the lease secret of item \"good2\" (choose another name)");
 }
 
 TEST(DomainList, ADuplicateIdIsRefusedOnce) {
-    auto config = listed_config();
+    auto config = domain_list_config();
     const auto refused = add_listed_certificates(
-        config, {item("dup", names_list({"a.example.com"})), item("dup", names_list({"b.example.com"}))});
+        config, {ddb_item("dup", ddb_names({"a.example.com"})), ddb_item("dup", ddb_names({"b.example.com"}))});
     ASSERT_EQ(config.certificates.size(), 1U);
     EXPECT_EQ(config.certificates[0].domains.front(), "a.example.com");
     ASSERT_EQ(refused.size(), 1U);
@@ -153,7 +153,7 @@ TEST(DomainList, AnItemWithoutStoreNeedsADefault) {
     auto parsed = parse_config(R"({"certificates_from": "dynamodb:domains"})", "renewer.json");
     ASSERT_TRUE(parsed.ok()) << parsed.error().message;
     auto config = std::move(parsed).value();
-    const auto refused = add_listed_certificates(config, {item("shop", names_list({"shop.example.com"}))});
+    const auto refused = add_listed_certificates(config, {ddb_item("shop", ddb_names({"shop.example.com"}))});
     ASSERT_EQ(refused.size(), 1U);
     EXPECT_EQ(refused[0].reason.rfind("store: required here or in defaults", 0), 0U) << refused[0].reason;
 }
