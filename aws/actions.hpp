@@ -27,6 +27,8 @@ struct ActionUse {
     //   "renewer:ecs"         the job, when it forces an ECS deployment
     //   "renewer:assume-role" the job, only with --route53-assume-role-arn (the role's ARN)
     //   "renewer:dynamodb"    the job, with a dynamodb: store or --lease-table (the table's ARN)
+    //   "renewer:domain-list" the job, with --certificates-from dynamodb:TABLE (the table's ARN;
+    //                         docs/customer-domains.md#the-domain-list)
     //   "certfetch"           the web host's instance profile
     //   "certfetch:all"       the web host's instance profile, with certfetch --all
     //                         (docs/customer-domains.md)
@@ -51,6 +53,8 @@ inline constexpr std::array k_action_uses = {
     ActionUse{"dynamodb", "UpdateItem", "renewer:dynamodb", "store a new bundle version (the old one to previous)"},
     ActionUse{"dynamodb", "DeleteItem", "renewer:dynamodb", "release the lease (conditioned on our token)"},
     ActionUse{"dynamodb", "GetItem", "certfetch:dynamodb", "read the bundle item (bundle and previous)"},
+    ActionUse{"dynamodb", "Scan", "renewer:domain-list", "read the domain list, every page (consistent reads)"},
+    ActionUse{"secretsmanager", "ListSecrets", "renewer:domain-list", "find removed items' certificates"},
     ActionUse{"autoscaling", "StartInstanceRefresh", "renewer:autoscaling", "replace --replace autoscaling:GROUP"},
     ActionUse{"ec2", "DescribeInstances", "renewer:ec2-tag", "find running instances with the tag"},
     ActionUse{"ec2", "TerminateInstances", "renewer:ec2-tag", "terminate at most --max-terminate of them"},

@@ -13,7 +13,7 @@ enum class RunMode { run, plan };
 
 // `renewer run` / `renewer plan`: execute (or only plan) the run and print
 // its report.
-int run_command(const RunSettings& settings, RunMode mode);
+int run_command(RunSettings settings, RunMode mode);
 
 // `renewer dns-test`: present a random TXT value per name, wait until every
 // authoritative server answers it, report the time taken, clean up.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <map>
 
 #include <fmt/format.h>
@@ -242,6 +243,15 @@ std::string expand_store(std::string_view spec, const std::string& id) {
     return out;
 }
 
+// How a listed item becomes a certificate: read_certificate() over the
+// defaults, environment and flags of build_config().
+struct ListedTemplate {
+    std::function<core::Result<CertificateConfig>(const nlohmann::json& item, const std::string& path,
+                                                  const Config& config, std::size_t count)>
+        read;
+    std::string store;  // the store of an item without one, "{name}" unexpanded
+};
+
 namespace {
 
 // The document's "defaults": its certificate settings and its blocks, read
@@ -361,17 +371,29 @@ std::map<std::string, Derived> derived_secrets(const Config& config) {
     return derived;
 }
 
+// How messages name certificate i ("certificates[2]", or a listed item).
+using CertificateLabel = std::function<std::string(std::size_t)>;
+
+std::string file_label(std::size_t i) { return index_path("certificates", i); }
+
+// Why certificate i may not use its store: it is where another certificate
+// keeps its lease or its account; nullopt when it may.
+std::optional<std::string> derived_clash(const Config& config, const std::map<std::string, Derived>& derived,
+                                         std::size_t i, const CertificateLabel& label) {
+    const auto& store = config.certificates[i].store;
+    const auto it = derived.find(store.location);
+    if (store.kind != StoreSpec::Kind::aws_secrets_manager || it == derived.end()) {
+        return std::nullopt;
+    }
+    return fmt::format("\"{}\" is the {} secret of {} (choose another name)", store.spec, it->second.what,
+                       label(it->second.certificate));
+}
+
 core::Status check_secret_names(const Config& config, bool from_file) {
     const auto derived = derived_secrets(config);
-    const auto clash = [&](const StoreSpec& store) -> const Derived* {
-        const auto it = derived.find(store.location);
-        return store.kind == StoreSpec::Kind::aws_secrets_manager && it != derived.end() ? &it->second : nullptr;
-    };
     for (std::size_t i = 0; i < config.certificates.size(); ++i) {
-        if (const auto* other = clash(config.certificates[i].store)) {
-            return config_error(from_file ? join_path(index_path("certificates", i), "store") : "--store",
-                                fmt::format("\"{}\" is the {} secret of certificates[{}] (choose another name)",
-                                            config.certificates[i].store.spec, other->what, other->certificate));
+        if (const auto clash = derived_clash(config, derived, i, file_label)) {
+            return config_error(from_file ? join_path(index_path("certificates", i), "store") : "--store", *clash);
         }
     }
     if (!config.account_store) {
@@ -382,9 +404,10 @@ core::Status check_secret_names(const Config& config, bool from_file) {
     const std::string where = origin.empty() ? "account_store" : origin;
     // An account store on a certificate's "NAME-account" is where that
     // certificate keeps the account anyway; only a lease there clashes.
-    if (const auto* other = clash(account); other != nullptr && other->what == "lease") {
+    const auto it = derived.find(account.location);
+    if (account.kind == StoreSpec::Kind::aws_secrets_manager && it != derived.end() && it->second.what == "lease") {
         return config_error(
-            where, fmt::format("\"{}\" is the lease secret of certificates[{}]", account.spec, other->certificate));
+            where, fmt::format("\"{}\" is the lease secret of certificates[{}]", account.spec, it->second.certificate));
     }
     for (std::size_t i = 0; i < config.certificates.size(); ++i) {
         if (config.certificates[i].store.spec == account.spec) {
@@ -394,27 +417,46 @@ core::Status check_secret_names(const Config& config, bool from_file) {
     return {};
 }
 
+// The ids and stores of the certificates so far, each with the label of the
+// certificate that has it: a second certificate with the same id could not
+// be told apart in the report, one with the same store would overwrite the
+// first's bundle.
+struct SeenCertificates {
+    std::map<std::string, std::string> ids;
+    std::map<std::string, std::string> stores;
+};
+
+// Where one certificate's id and store are named in messages.
+struct CertificatePlace {
+    std::string label;
+    std::string id_path;     // empty: -d/--cert
+    std::string store_path;  // "--store" for -d/--cert
+};
+
+core::Status note_unique(SeenCertificates& seen, const CertificateConfig& cert, const CertificatePlace& place) {
+    if (const auto [it, inserted] = seen.ids.emplace(cert.id, place.label); !inserted) {
+        if (place.id_path.empty()) {
+            return config_error("--cert", fmt::format("certificate {} given twice", cert.id));
+        }
+        return config_error(place.id_path, fmt::format("certificate id \"{}\" is used twice (also {}; the id "
+                                                       "defaults to the first domain)",
+                                                       cert.id, it->second));
+    }
+    if (const auto [it, inserted] = seen.stores.emplace(cert.store.spec, place.label); !inserted) {
+        return config_error(place.store_path,
+                            fmt::format("\"{}\" is also the store of {} (use \"{{name}}\" in a shared store)",
+                                        cert.store.spec, it->second));
+    }
+    return {};
+}
+
 core::Status check_unique(const std::vector<CertificateConfig>& certificates, bool from_file) {
-    std::map<std::string, std::size_t> ids;
-    std::map<std::string, std::size_t> stores;
+    SeenCertificates seen;
     for (std::size_t i = 0; i < certificates.size(); ++i) {
-        const auto& cert = certificates[i];
         const std::string path = index_path("certificates", i);
-        if (const auto [it, inserted] = ids.emplace(cert.id, i); !inserted) {
-            if (!from_file) {
-                return config_error("--cert", fmt::format("certificate {} given twice", cert.id));
-            }
-            return config_error(join_path(path, "name"),
-                                fmt::format("certificate id \"{}\" is used twice (also certificates[{}]; the id "
-                                            "defaults to the first domain)",
-                                            cert.id, it->second));
-        }
-        if (const auto [it, inserted] = stores.emplace(cert.store.spec, i); !inserted) {
-            return config_error(from_file ? join_path(path, "store") : "--store",
-                                fmt::format("\"{}\" is also the store of certificates[{}] (use \"{{name}}\" in a "
-                                            "shared store)",
-                                            cert.store.spec, it->second));
-        }
+        TRY(note_unique(
+            seen, certificates[i],
+            {path, from_file ? join_path(path, "name") : "", from_file ? join_path(path, "store") : "--store"}));
     }
     return {};
 }
@@ -456,8 +498,20 @@ void collect_secret_variables(const json& root, Config& config) {
     }
 }
 
-// The document's certificates, or the command line's when there is no file.
-core::Result<json> certificate_items(const json& root, const CommandLine& flags, bool from_file) {
+// The document's certificates, or the command line's when there is no file;
+// none yet with certificates_from (the table's items come later; `listed`
+// names where it was given).
+core::Result<json> certificate_items(const json& root, const CommandLine& flags, bool from_file,
+                                     const std::string& listed) {
+    if (!listed.empty()) {
+        if (!flags.certificates.empty()) {
+            return config_error(listed + " and -d/--cert", "give the names in one place");
+        }
+        if (from_file && root.contains("certificates")) {
+            return config_error("certificates", "not with certificates_from (the certificates are the table's items)");
+        }
+        return json::array();
+    }
     if (!from_file) {
         if (flags.certificates.empty()) {
             return config_error("",
@@ -506,6 +560,22 @@ void note_default_region(const Config& config, const settings::EnvLookup& env) {
     core::log::warn("no AWS region set (AWS_REGION, AWS_DEFAULT_REGION or the profile's region); using us-east-1");
 }
 
+core::Result<std::shared_ptr<const ListedTemplate>> listed_template(const Defaults& defaults, const Environment& env,
+                                                                    const CommandLine& flags) {
+    auto out = std::make_shared<ListedTemplate>();
+    out->read = [defaults, env, flags](const json& item, const std::string& path, const Config& config,
+                                       std::size_t count) {
+        return read_certificate({item, path, defaults, env, flags, true, count}, config);
+    };
+    TRY_ASSIGN(const Values values,
+               settings::overlay(certificate_block(), defaults.certificate, flags.certificate, Foreign::error));
+    out->store = settings::text(values, "store");
+    if (flags.out) {
+        out->store = "dir:" + flags.out->value.get<std::string>() + "/{name}";
+    }
+    return std::shared_ptr<const ListedTemplate>(std::move(out));
+}
+
 core::Result<Config> assemble(const json& root, const CommandLine& flags, const settings::EnvLookup& lookup,
                               bool from_file) {
     if (!root.is_object()) {
@@ -517,7 +587,13 @@ core::Result<Config> assemble(const json& root, const CommandLine& flags, const 
     TRY(apply_eab(root, env, flags, config));
     TRY(apply_renew(root, config));
     TRY_ASSIGN(const Defaults defaults, read_defaults(root));
-    TRY_ASSIGN(const json items, certificate_items(root, flags, from_file));
+    config.certificates_from = settings::text(config.run, "certificates_from");
+    const std::string listed =
+        config.certificates_from.empty() ? std::string() : settings::origin(config.run, "certificates_from");
+    TRY_ASSIGN(const json items, certificate_items(root, flags, from_file, listed));
+    if (!config.certificates_from.empty()) {
+        TRY_ASSIGN(config.listed_template, listed_template(defaults, env, flags));
+    }
     for (std::size_t i = 0; i < items.size(); ++i) {
         const CertificateSources in{items[i],    index_path("certificates", i), defaults, env, flags, from_file,
                                     items.size()};
@@ -628,6 +704,80 @@ core::Result<Config> load_config(const std::string& path, const CommandLine& com
         return core::make_error(core::ErrorKind::io, text.error().message);
     }
     return parse_config(*text, path, command_line, env);
+}
+
+namespace {
+
+// Item `item` as a certificate of `config`, or why not. Messages name the
+// item's attributes: the file's "name" is the item's key "id".
+core::Result<CertificateConfig> listed_certificate(const Config& config, const ListedItem& item, std::size_t count,
+                                                   SeenCertificates& seen) {
+    if (!item.problem.empty()) {
+        return core::make_error(core::ErrorKind::invalid_input, item.problem);
+    }
+    auto cert = config.listed_template->read(item.certificate, "", config, count);
+    if (!cert) {
+        std::string message = cert.error().message;
+        if (message.starts_with("name: ")) {
+            message.replace(0, 4, "id");
+        }
+        return core::make_error(core::ErrorKind::invalid_input, message);
+    }
+    TRY(note_unique(seen, *cert, {fmt::format("item \"{}\"", item.key), "id", "store"}));
+    return cert;
+}
+
+// Refuses the listed certificates whose store is another's lease or account
+// secret, or the ACME account's store (check_secret_names() for a file).
+void refuse_clashing_stores(Config& config, std::vector<std::string>& keys, std::vector<RefusedItem>& refused) {
+    const auto derived = derived_secrets(config);
+    const auto label = [&](std::size_t i) { return fmt::format("item \"{}\"", keys[i]); };
+    std::vector<bool> drop(config.certificates.size(), false);
+    for (std::size_t i = 0; i < config.certificates.size(); ++i) {
+        auto clash = derived_clash(config, derived, i, label);
+        const auto& account = config.account_store;
+        if (!clash && account &&
+            (config.certificates[i].store.spec == account->spec ||
+             (account->kind == StoreSpec::Kind::aws_secrets_manager &&
+              config.certificates[i].store.location + "-lock" == account->location))) {
+            clash = fmt::format("\"{}\" is the ACME account's store or that store is its lease (account_store)",
+                                config.certificates[i].store.spec);
+        }
+        if (clash) {
+            drop[i] = true;
+            refused.push_back({keys[i], "store: " + *clash});
+        }
+    }
+    for (std::size_t i = config.certificates.size(); i-- > 0;) {
+        if (drop[i]) {
+            config.certificates.erase(config.certificates.begin() + static_cast<std::ptrdiff_t>(i));
+            keys.erase(keys.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+    }
+}
+
+}  // namespace
+
+std::vector<RefusedItem> add_listed_certificates(Config& config, const std::vector<ListedItem>& items) {
+    std::vector<RefusedItem> refused;
+    SeenCertificates seen;
+    std::vector<std::string> keys;
+    for (const auto& item : items) {
+        auto cert = listed_certificate(config, item, items.size(), seen);
+        if (!cert) {
+            refused.push_back({item.key, cert.error().message});
+            continue;
+        }
+        config.certificates.push_back(std::move(cert).value());
+        keys.push_back(item.key);
+    }
+    refuse_clashing_stores(config, keys, refused);
+    hide_secret_variables(config);
+    return refused;
+}
+
+std::string listed_store_template(const Config& config) {
+    return config.listed_template ? config.listed_template->store : std::string();
 }
 
 std::vector<ReplacementBatch> group_replacements(const Config& config, const std::vector<ChangedCertificate>& changed) {

@@ -80,6 +80,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -150,6 +151,9 @@ struct CertificateConfig {
     bool customer_dns = false;
 };
 
+// renewer/config.cpp: how a listed item becomes a certificate.
+struct ListedTemplate;
+
 struct Config {
     std::string source;  // file name, for messages
     std::string server = k_default_server;
@@ -187,6 +191,13 @@ struct Config {
     // Environment variables the file names as holding secrets
     // (tsig_secret_env); a deploy hook's environment goes without them.
     std::vector<std::string> secret_variables;
+    // "dynamodb:TABLE": the certificates are the table's items
+    // (renewer/domain_list.hpp, docs/customer-domains.md#the-domain-list),
+    // added by add_listed_certificates(); empty = the file's or -d's.
+    std::string certificates_from;
+    // What a listed item is laid over (defaults, environment, flags), kept
+    // from build_config() for add_listed_certificates().
+    std::shared_ptr<const ListedTemplate> listed_template;
 };
 
 // What the command line gives (renewer/cli_options.cpp), laid over the
@@ -230,5 +241,31 @@ struct ReplacementBatch {
     std::vector<ChangedCertificate> changed;
 };
 std::vector<ReplacementBatch> group_replacements(const Config& config, const std::vector<ChangedCertificate>& changed);
+
+// One certificate of the domain list (renewer/domain_list.hpp): its key and
+// the item in the shape of a "certificates" entry of the file ({"name",
+// "domains", "key_type", "store", "profile", "customer_dns"}), or why the
+// item could not be put in that shape.
+struct ListedItem {
+    std::string key;
+    nlohmann::json certificate;
+    std::string problem;  // not empty: refused as it is
+};
+
+struct RefusedItem {
+    std::string key;
+    std::string reason;
+};
+
+// Turns each item into a certificate of `config` exactly as a "certificates"
+// entry of the file is (the allowlist, the name rules, defaults, environment
+// and flags; unique ids and stores; no store on another's lease or account
+// secret); an item that fails any of them is refused, and the others still
+// go in. Returns the refused items in the order given.
+std::vector<RefusedItem> add_listed_certificates(Config& config, const std::vector<ListedItem>& items);
+
+// The store spec a listed item without its own "store" gets ("defaults.store",
+// RENEWER_STORE/--store, --out), "{name}" unexpanded; empty when none.
+std::string listed_store_template(const Config& config);
 
 }  // namespace renewer

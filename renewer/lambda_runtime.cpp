@@ -11,6 +11,7 @@
 #include "core/env.hpp"
 #include "core/log.hpp"
 #include "core/retry.hpp"
+#include "renewer/domain_list.hpp"
 #include "renewer/exit_codes.hpp"
 #include "renewer/metrics.hpp"
 
@@ -114,7 +115,7 @@ int handle(LambdaRuntimeApi& api, const LambdaInvocation& invocation, RunSetting
                                           ? std::string("unbounded")
                                           : std::to_string(core::Deadline(hard_end).remaining().count())}});
 
-    const RunReport report = execute_run(settings);
+    const RunReport report = run_over_domain_list(settings, execute_run);
     print_report_json(report, metrics::namespace_of(settings));  // CloudWatch keeps stdout too
     const int code = report.exit_code();
 

@@ -19,6 +19,7 @@
 #include "renewer/cli_options.hpp"
 #include "renewer/commands.hpp"
 #include "renewer/config.hpp"
+#include "renewer/domain_list.hpp"
 #include "renewer/exit_codes.hpp"
 #include "renewer/lambda_runtime.hpp"
 #include "renewer/preflight.hpp"
@@ -302,7 +303,7 @@ int status_subcommand(int argc, char** argv) {
     auto config = or_usage_error(configuration(parsed->args, parsed->command_line));
     configure_logging(config.run);
     const auto format = parsed->args.count("json") != 0U ? StatusFormat::json : StatusFormat::automatic;
-    return status_command(settings_from(std::move(config)), format);
+    return status_over_domain_list(settings_from(std::move(config)), format);
 }
 
 int dns_test_subcommand(int argc, char** argv) {

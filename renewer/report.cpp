@@ -37,6 +37,7 @@ const char* to_string(Outcome outcome) {
         case Outcome::failed: return "failed";
         case Outcome::deferred: return "deferred";
         case Outcome::waiting_customer_dns: return "waiting for customer DNS";
+        case Outcome::left_in_place: return "left in place";
     }
     return "unknown";
 }

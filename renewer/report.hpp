@@ -19,7 +19,19 @@ namespace renewer {
 // deferred: due, but left to a later run by the CA's budget (renewer/plan_budget.hpp).
 // waiting_customer_dns: due, but a customer's CNAME is not there yet
 // (docs/customer-domains.md); not a failure.
-enum class Outcome { renewed, stored_from_spool, not_due, would_renew, locked, failed, deferred, waiting_customer_dns };
+// left_in_place: a certificate of the domain list's store that no item names
+// any more; not renewed, not deleted (renewer/domain_list.hpp).
+enum class Outcome {
+    renewed,
+    stored_from_spool,
+    not_due,
+    would_renew,
+    locked,
+    failed,
+    deferred,
+    waiting_customer_dns,
+    left_in_place
+};
 const char* to_string(Outcome outcome);
 
 struct CertificateResult {

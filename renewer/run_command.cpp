@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "core/retry.hpp"
 #include "renewer/commands.hpp"
+#include "renewer/domain_list.hpp"
 #include "renewer/exit_codes.hpp"
 #include "renewer/metrics.hpp"
 #include "renewer/status_record.hpp"
@@ -34,9 +35,9 @@ void maybe_spread(const std::chrono::seconds jitter, const std::optional<core::D
 
 }  // namespace
 
-int run_command(const RunSettings& settings, RunMode mode) {
+int run_command(RunSettings settings, RunMode mode) {
     if (mode == RunMode::plan) {
-        const auto report = plan_run(settings);
+        const auto report = run_over_domain_list(settings, plan_run);
         print_report(report);  // no metrics: a plan is not a run
         return report.exit_code();
     }
@@ -44,7 +45,7 @@ int run_command(const RunSettings& settings, RunMode mode) {
     if (core::cancelled()) {
         return k_exit_failed;
     }
-    const auto report = execute_run(settings);
+    const auto report = run_over_domain_list(settings, execute_run);
     if (settings.dry_run == DryRun::no) {
         record_outcomes(spool_dir_of(settings), report);  // for `renewer status`
     }

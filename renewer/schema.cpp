@@ -71,7 +71,16 @@ std::optional<std::string> table_name_problem(std::string_view text) {
                                                           text));
 }
 
-const std::array<Setting, 25> k_global{{
+// "dynamodb:TABLE": where the domain list lives (docs/customer-domains.md#the-domain-list).
+std::optional<std::string> domain_list_problem(std::string_view text) {
+    constexpr std::string_view k_scheme = "dynamodb:";
+    if (!text.starts_with(k_scheme)) {
+        return fmt::format("\"{}\": expected dynamodb:TABLE", text);
+    }
+    return table_name_problem(text.substr(k_scheme.size()));
+}
+
+const std::array<Setting, 26> k_global{{
     {.key = "server",
      .flag = "server",
      .env = "ACME_SERVER",
@@ -193,6 +202,12 @@ const std::array<Setting, 25> k_global{{
      .flag = "customer-dns-zone",
      .help = "customer names' _acme-challenge must be a CNAME into this zone (ours); until then: waiting",
      .check = zone_problem},
+    // docs/customer-domains.md#the-domain-list
+    {.key = "certificates_from",
+     .flag = "certificates-from",
+     .env = "RENEWER_CERTIFICATES_FROM",
+     .help = "read the certificates from dynamodb:TABLE (one item per certificate) instead of the file or -d",
+     .check = domain_list_problem},
 }};
 
 const std::array<Setting, 4> k_eab{{

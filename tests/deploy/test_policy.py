@@ -50,7 +50,8 @@ TABLE_ARN = f"arn:aws:dynamodb:{cfn.PSEUDO['AWS::Region']}:{cfn.PSEUDO['AWS::Acc
 STORES = {"secretsmanager": ("secretsmanager", "false"), "sm+lease-table": ("secretsmanager", "true"),
           "dynamodb": ("dynamodb", "false")}
 # Actions without resource-level permissions: the only ones allowed on "*".
-NO_RESOURCE_LEVEL = {"route53:ListHostedZonesByName", "ec2:DescribeInstances", "ecr:GetAuthorizationToken"}
+NO_RESOURCE_LEVEL = {"route53:ListHostedZonesByName", "ec2:DescribeInstances", "ecr:GetAuthorizationToken",
+                     "secretsmanager:ListSecrets"}
 
 
 def read(path):
@@ -181,7 +182,7 @@ def change_context(names, types=("TXT",)):
 
 
 def check_renewer(statements, replace, zones, secret_resources, kms, where, not_yet_created=(),
-                  store="secretsmanager"):
+                  store="secretsmanager", domain_list=False):
     """Problems with the job's statements (empty list: fine)."""
     problems = []
     secrets_manager = store != "dynamodb"
@@ -193,7 +194,8 @@ def check_renewer(statements, replace, zones, secret_resources, kms, where, not_
 
     rows = table_rows()
     needed = {f"{s}:{a}" for s, a, c in rows if c == "renewer" or c == f"renewer:{replace}" or
-              (c == "renewer:dynamodb" and store != "secretsmanager")}
+              (c == "renewer:dynamodb" and store != "secretsmanager") or
+              (c == "renewer:domain-list" and domain_list)}
     for action in cfn.actions_of(statements):
         if "*" in action or "?" in action:
             problems.append(f"{where}: wildcard action {action}")
@@ -243,7 +245,9 @@ def check_renewer(statements, replace, zones, secret_resources, kms, where, not_
     expect("kms:GenerateDataKey", KMS_KEY, via, granted=kms and secrets_manager)
     via_table = {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}
     for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"):
-        expect(action, KMS_KEY, via_table, granted=kms and store != "secretsmanager")
+        # The domain list table is only read: Decrypt alone.
+        reads_table = domain_list and action == "kms:Decrypt"
+        expect(action, KMS_KEY, via_table, granted=kms and (store != "secretsmanager" or reads_table))
     expect("kms:Decrypt", KMS_KEY, {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}, False, "not via Secrets Manager")
     # Replacement: only the named target, only in its mode.
     asg = f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0-1-2:autoScalingGroupName/"
@@ -334,6 +338,31 @@ def check_certfetch_table(statements, kms, where):
     via = {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}
     if cfn.allowed(statements, "kms:Decrypt", KMS_KEY, via) != kms:
         problems.append(f"{where}: kms:Decrypt via DynamoDB {'missing' if kms else 'granted without a key'}")
+    return problems
+
+
+DOMAIN_TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/%s"
+
+
+def check_domain_list(statements, table_arn, where):
+    """--certificates-from dynamodb:TABLE (docs/customer-domains.md#the-domain-list):
+    the code's `renewer:domain-list` rows, Scan on that table only."""
+    problems = []
+    wanted = {f"{s}:{a}" for s, a, caller in table_rows() if caller == "renewer:domain-list"}
+    granted = set(cfn.actions_of(statements)) - PLUMBING
+    if granted != wanted:
+        problems.append(f"{where}: grants {sorted(granted)}, the code needs {sorted(wanted)}")
+    if not cfn.allowed(statements, "dynamodb:Scan", table_arn):
+        problems.append(f"{where}: the job cannot read the domain list {table_arn}")
+    for other in (TABLE_ARN, DOMAIN_TABLE_ARN % "other-table", table_arn + "/index/by-customer"):
+        if cfn.allowed(statements, "dynamodb:Scan", other):
+            problems.append(f"{where}: the job can scan {other}")
+    if not cfn.allowed(statements, "secretsmanager:ListSecrets", "*"):
+        problems.append(f"{where}: the job cannot list the default store (ListSecrets has no resource-level "
+                        "permissions)")
+    for action in ("secretsmanager:GetSecretValue", "dynamodb:PutItem", "dynamodb:DeleteItem"):
+        if cfn.allowed(statements, action, "*") or cfn.allowed(statements, action, table_arn):
+            problems.append(f"{where}: grants {action}")
     return problems
 
 
@@ -447,7 +476,7 @@ def check_template(template):
 
 def check_table_resource(res, store, kms, where):
     """The table: on demand, point-in-time recovery, the customer key when given."""
-    tables = [r for r in res.values() if r["Type"] == "AWS::DynamoDB::Table"]
+    tables = [r for k, r in res.items() if r["Type"] == "AWS::DynamoDB::Table" and k != "DomainListTable"]
     if store == "secretsmanager":
         return [f"{where}: a table without a DynamoDB store or lease table"] if tables else []
     if len(tables) != 1:
@@ -488,6 +517,38 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
         problems = check_template(self.template)
         self.assertEqual(problems, [], "\n".join(problems))
         print(f"FIGURE policy-template: {len(SCENARIOS)} mode/replacement/KMS combinations checked")
+
+    def test_domain_list_table_and_grant(self):
+        """DomainList=true (docs/customer-domains.md#the-domain-list): the
+        table like the certificate table, Scan on it alone, ListSecrets; and
+        nothing of it without the parameter."""
+        problems = []
+        for mode, kms, store in [(m, k, st) for m in ("lambda", "ecs") for k in (False, True) for st in STORES]:
+            where = f"domain-list {mode}/{'kms' if kms else 'no-kms'}/{store}"
+            parameters = dict(scenario_parameters(mode, "none", kms, store), DomainList="true")
+            res = cfn.evaluate(self.template, parameters)["Resources"]
+            table = res.get("DomainListTable", {}).get("Properties", {})
+            arn = DOMAIN_TABLE_ARN % table.get("TableName")
+            if table.get("BillingMode") != "PAY_PER_REQUEST" or \
+                    not table.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") or \
+                    {k["AttributeName"]: k["KeyType"] for k in table.get("KeySchema", [])} != {"id": "HASH"}:
+                problems.append(f"{where}: DomainListTable is not an on-demand, recoverable table keyed by id: {table}")
+            sse = table.get("SSESpecification", {})
+            if kms and (sse.get("KMSMasterKeyId") != KMS_KEY or not sse.get("SSEEnabled")):
+                problems.append(f"{where}: the domain list is not encrypted with KmsKeyArn: {sse}")
+            statements = role_statements(res, "RenewerRole")
+            own = [st for st in statements if st.get("Sid") in ("ReadDomainList", "FindRemovedCertificates",
+                                                                  "DomainListKey")]
+            problems += check_domain_list(own, arn, where)
+            secrets = {} if store == "dynamodb" else {
+                "secretsmanager:GetSecretValue": [SECRET, SECRET + "-account"]}
+            problems += check_renewer(statements, "none", ["Z111", "Z222"], secrets, kms, f"{where} RenewerRole",
+                                      store=store, domain_list=True)
+            without = cfn.evaluate(self.template, scenario_parameters(mode, "none", kms, store))["Resources"]
+            if "DomainListTable" in without or cfn.allowed(role_statements(without, "RenewerRole"),
+                                                           "dynamodb:Scan", arn):
+                problems.append(f"{where}: the domain list exists or is granted without DomainList=true")
+        self.assertEqual(problems, [], "\n".join(problems))
 
     def test_mutations_are_caught(self):
         statements = self.template["Resources"]["RenewerRole"]["Properties"]["Policies"][0]["PolicyDocument"][
@@ -552,7 +613,7 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
 
 PLACEHOLDERS = {"REGION": REGION, "ACCOUNT_ID": ACCOUNT, "SECRET_NAME": SECRET, "PREFIX": "customers/", "ZONE_ID": "Z111",
                 "GROUP": "web", "CLUSTER/SERVICE": "prod/web", "TAG_KEY": "renewer-replace",
-                "TAG_VALUE": "web-tier", "TABLE_NAME": TABLE_ARN.rsplit("/", 1)[1]}
+                "TAG_VALUE": "web-tier", "TABLE_NAME": TABLE_ARN.rsplit("/", 1)[1], "DOMAIN_TABLE": "customer-domains"}
 
 
 def policy_file(name):
@@ -626,8 +687,9 @@ class PolicyFiles(unittest.TestCase):
     def test_single_host_files(self):
         files = sorted(os.path.basename(p) for p in glob.glob(os.path.join(SOURCE_DIR, "deploy", "iam", "*.json")))
         self.assertEqual(files, ["certfetch-all.json", "certfetch-dynamodb.json", "certfetch.json",
-                                 "renewer-dynamodb-lease-table.json", "renewer-dynamodb.json", "renewer-secrets.json",
-                                 "replace-autoscaling.json", "replace-ec2-tag.json", "replace-ecs.json", "route53.json"])
+                                 "renewer-domain-list.json", "renewer-dynamodb-lease-table.json",
+                                 "renewer-dynamodb.json", "renewer-secrets.json", "replace-autoscaling.json",
+                                 "replace-ec2-tag.json", "replace-ecs.json", "route53.json"])
         base = policy_file("route53.json") + policy_file("renewer-secrets.json")
         # On a single host nothing creates the secrets beforehand: the code
         # creates all four on first use.
@@ -641,6 +703,8 @@ class PolicyFiles(unittest.TestCase):
                                       not_yet_created=everything)
         problems += check_certfetch(policy_file("certfetch.json"), False, "iam/certfetch.json")
         problems += check_certfetch_all(policy_file("certfetch-all.json"), "iam/certfetch-all.json")
+        problems += check_domain_list(policy_file("renewer-domain-list.json"), DOMAIN_TABLE_ARN % "customer-domains",
+                                      "iam/renewer-domain-list.json")
         self.assertEqual(problems, [], "\n".join(problems))
 
     def test_single_host_dynamodb_files(self):

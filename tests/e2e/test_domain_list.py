@@ -1,0 +1,247 @@
+"""The domain list from DynamoDB (docs/customer-domains.md#the-domain-list):
+`renewer run --config FILE` with "certificates_from": "dynamodb:domains" and
+the real renewer against Pebble, tests/fakeaws (Route53, Secrets Manager,
+DynamoDB) and, in DomainListMoto, moto_server's DynamoDB for the table
+(skipped with a message where moto_server is not on PATH).
+
+- 3 good items and 2 bad ones (a name outside the allowlist, "domains" of
+  the wrong type): the 3 are issued, the 2 reported by key with the reason,
+  exit 1 (a refused certificate, like a failed one);
+- one item removed, one added: the next run issues the new one, does not
+  renew the removed one and reports its secret "left in place" (not deleted);
+- `renewer plan` and `renewer status` read the same list;
+- an unreadable table (AccessDenied, throttled past retries, missing) fails
+  the run before any order and touches no secret.
+
+Run: BUILD_DIR=build /usr/bin/python3 -m unittest -v tests/e2e/test_domain_list.py
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_common import E2eCase, Stack, ZONE  # noqa: E402
+
+TABLE = "domains"
+PREFIX = "customers/"
+GOOD = {
+    "shop": {"domains": {"L": [{"S": "shop." + ZONE}]}},
+    "blog": {"domains": {"SS": ["blog." + ZONE, "www.blog." + ZONE]}, "key_type": {"S": "ec384"}},
+    "wild": {"domains": {"L": [{"S": "*.wild." + ZONE}, {"S": "wild." + ZONE}]}},
+}
+BAD = {
+    "elsewhere": ({"domains": {"L": [{"S": "shop.other.test"}]}}, "not in the allowlist"),
+    "typo": ({"domains": {"S": "typo." + ZONE}}, "domains: expected SS or L of S, got S"),
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DomainListScenario:
+    """The scenario (a mixin: unittest runs it only in the subclasses below,
+    which say where the table lives)."""
+
+    def table_endpoint(self):
+        return None  # the fake's
+
+    def setUp(self):
+        self.stack = Stack.start(self.addCleanup)
+        self.endpoint = self.table_endpoint() or self.stack.fake.endpoint
+        self.ddb = self.ddb_client()
+        self.ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                              AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                              KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+        self.config = {
+            "allow": ["." + ZONE],
+            "certificates_from": "dynamodb:" + TABLE,
+            "defaults": {"store": "aws-sm:" + PREFIX + "{name}", "dns": self.stack.dns_config()},
+        }
+
+    def ddb_client(self):
+        import botocore.session
+        from botocore.config import Config
+        fake = self.stack.fake
+        session = botocore.session.Session()
+        session.set_credentials(fake.access_key, fake.secret_key)
+        return session.create_client("dynamodb", region_name=fake.region, endpoint_url=self.endpoint,
+                                     config=Config(retries={"total_max_attempts": 1}))
+
+    def env(self):
+        return self.stack.env(AWS_ENDPOINT_URL_DYNAMODB=self.endpoint)
+
+    def put(self, key, attributes):
+        self.ddb.put_item(TableName=TABLE, Item=dict(attributes, id={"S": key}))
+
+    def renewer(self, command="run", *args):
+        return self.stack.renewer_config(command, self.config, *args, env=self.env())
+
+    def bundle(self, key):
+        secret = self.stack.secret(PREFIX + key)
+        for version in secret["versions"].values():
+            if "AWSCURRENT" in version["stages"]:
+                return json.loads(version["string"])
+        self.fail("no AWSCURRENT bundle for " + key)
+
+    def secret_names(self):
+        return sorted(s.get("name", s.get("Name")) for s in self.stack.fake.secrets())
+
+    def test_issues_the_good_items_reports_the_bad_then_follows_the_list(self):
+        for key, attributes in GOOD.items():
+            self.put(key, attributes)
+        for key, (attributes, _) in BAD.items():
+            self.put(key, attributes)
+
+        plan = self.renewer("plan")
+        self.assertEqual(plan.rc, 1, plan.explain())
+        self.assertEqual({k: v["outcome"] for k, v in plan.certs.items()},
+                         {"shop": "due", "blog": "due", "wild": "due", "elsewhere": "failed", "typo": "failed"},
+                         plan.explain())
+        self.assertEqual(self.stack.orders(), 0)
+
+        first = self.renewer()
+        self.assertEqual(first.rc, 1, first.explain())
+        for key in GOOD:
+            self.assertEqual(first.certs[key]["outcome"], "renewed", first.explain())
+            self.assertEqual(first.certs[key]["store"], "aws-sm:" + PREFIX + key)
+        for key, (_, reason) in BAD.items():
+            self.assertEqual(first.certs[key]["outcome"], "failed", first.explain())
+            self.assertIn("refused by the domain list dynamodb:" + TABLE, first.certs[key]["reason"])
+            self.assertIn(reason, first.certs[key]["reason"], first.explain())
+        self.assertEqual(self.stack.orders(), 3)
+        blog = self.bundle("blog")
+        self.assertEqual(blog["domains"], ["blog." + ZONE, "www.blog." + ZONE])
+        self.assertEqual(blog["key_type"], "ec384")
+        self.assertEqual(self.bundle("wild")["domains"], ["*.wild." + ZONE, "wild." + ZONE])
+        self.assertNotIn(PREFIX + "elsewhere", self.secret_names())
+
+        # The operator fixes nothing; a customer leaves, another arrives.
+        self.ddb.delete_item(TableName=TABLE, Key={"id": {"S": "shop"}})
+        self.put("news", {"domains": {"L": [{"S": "news." + ZONE}]}})
+        second = self.renewer()
+        self.assertEqual(second.rc, 1, second.explain())  # the two bad items are still there
+        self.assertEqual(second.certs["news"]["outcome"], "renewed", second.explain())
+        self.assertEqual(second.certs["blog"]["outcome"], "not due", second.explain())
+        self.assertEqual(second.certs["wild"]["outcome"], "not due", second.explain())
+        left = second.certs[PREFIX + "shop"]
+        self.assertEqual(left["outcome"], "left in place", second.explain())
+        self.assertEqual(left["store"], "aws-sm:" + PREFIX + "shop")
+        self.assertEqual(self.stack.orders(), 4, "the removed item was renewed, or a kept one ordered again")
+        self.assertIn(PREFIX + "shop", self.secret_names(), "the removed item's certificate was deleted")
+
+        status = run_status(self)
+        self.assertEqual(status.rc, 1, status.explain())
+        ids = [json.loads(line)["certificate"] for line in status.stdout.splitlines() if line.startswith("{")]
+        self.assertEqual(sorted(ids), ["blog", "news", "wild"], status.explain())
+        self.assertIn("refused by the domain list", status.stderr, status.explain())
+
+    def test_an_unreadable_table_fails_before_any_order(self):
+        self.put("shop", GOOD["shop"])
+        self.unreadable()
+        before = len(self.stack.fake.calls(service="secretsmanager"))
+        bad = self.renewer()
+        self.assertEqual(bad.rc, 1, bad.explain())
+        self.assertEqual(list(bad.certs), ["dynamodb:" + TABLE], bad.explain())
+        self.assertIn("nothing was ordered and no store was touched", bad.certs["dynamodb:" + TABLE]["reason"])
+        self.assertIn(self.unreadable_code, bad.certs["dynamodb:" + TABLE]["reason"], bad.explain())
+        self.assertEqual(self.stack.orders(), 0)
+        self.assertEqual(len(self.stack.fake.calls(service="secretsmanager")), before)
+
+    unreadable_code = "ResourceNotFoundException"
+
+    def unreadable(self):
+        self.ddb.delete_table(TableName=TABLE)
+
+
+def run_status(case):
+    from e2e_common import RENEWER, run
+    path = os.path.join(tempfile.mkdtemp(dir=case.stack.workdir, prefix="config-"), "renewer.json")
+    with open(path, "w") as f:
+        json.dump(case.config, f)
+    return run([RENEWER, "status", "--config", path, "--json", *case.stack.acme_args("default")[:4],
+                "--spool-dir", case.stack.spool], env=case.env(), timeout=120)
+
+
+class DomainListFake(DomainListScenario, E2eCase):
+    """The table in tests/fakeaws; its faults for the unreadable cases."""
+
+    def test_access_denied(self):
+        self.put("shop", GOOD["shop"])
+        self.stack.fake.deny("Scan")
+        self.check_unreadable("AccessDenied")
+
+    def test_throttled_past_retries(self):
+        self.put("shop", GOOD["shop"])
+        self.stack.fake.fault("Scan", "throttle", count=1000)
+        self.check_unreadable("ProvisionedThroughputExceededException")
+
+    def check_unreadable(self, code):
+        before = len(self.stack.fake.calls(service="secretsmanager"))
+        bad = self.renewer()
+        self.assertEqual(bad.rc, 1, bad.explain())
+        self.assertEqual(list(bad.certs), ["dynamodb:" + TABLE], bad.explain())
+        self.assertIn(code, bad.certs["dynamodb:" + TABLE]["reason"], bad.explain())
+        self.assertEqual(self.stack.orders(), 0)
+        self.assertEqual(len(self.stack.fake.calls(service="secretsmanager")), before)
+
+    def test_pages_of_the_scan_are_all_read(self):
+        # Over 1 MB of items: the fake (like DynamoDB) answers in pages.
+        padding = "x" * (300 * 1024)
+        for i in range(8):
+            self.put("pad%d" % i, {"domains": {"L": [{"S": "pad%d.%s" % (i, ZONE)}]}, "notes": {"S": padding}})
+        plan = self.renewer("plan")
+        self.assertEqual(sorted(plan.certs), ["pad%d" % i for i in range(8)], plan.explain())
+        scans = self.stack.fake.calls(action="Scan")
+        self.assertGreaterEqual(len(scans), 2, "one page only: pagination not exercised")
+
+
+class DomainListMoto(DomainListScenario, E2eCase):
+    """The same scenario with the table in moto_server (a second opinion on
+    the Scan and its pages); Route53 and Secrets Manager stay in the fake."""
+
+    def table_endpoint(self):
+        moto = shutil.which("moto_server")
+        if not moto:
+            self.skipTest("moto_server is not on PATH: the domain list ran against tests/fakeaws only")
+        port = free_port()
+        logdir = tempfile.mkdtemp(prefix="moto-domains-")
+        self.addCleanup(shutil.rmtree, logdir, True)
+        log = open(os.path.join(logdir, "moto.log"), "wb")
+        self.addCleanup(log.close)
+        proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                                cwd=logdir)
+        self.addCleanup(stop_process, proc)
+        endpoint = "http://127.0.0.1:%d" % port
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(endpoint + "/moto-api/", timeout=2)
+                return endpoint
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    self.fail("moto_server did not come up")
+                time.sleep(0.2)
+
+
+def stop_process(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
