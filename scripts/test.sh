@@ -50,10 +50,10 @@ configure_main() { cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo 
 # CTest names of the suites that run on the uninstrumented gcc build.
 uninstrumented='^(faults_.*|e2e_memcheck|deploy_.*)$'
 
-# clang-format first (seconds); clang-tidy, minutes of CPU, runs at the
-# lowest priority beside the builds and the sanitizer tests, on the cycles
-# they leave (links, tests waiting on their peers), and is waited for before
-# the timing-sensitive crash and fault matrices.
+# clang-format first (seconds); clang-tidy (about 260 s of CPU in unity
+# batches, scripts/lint.sh) runs at the lowest priority beside the builds and
+# the tests, on the cycles they leave (links, tests waiting on their peers),
+# and is waited for at the end.
 tidy_pid=
 tidy_log=$(mktemp)
 trap 'report; [[ -n $tidy_pid ]] && kill "$tidy_pid" 2>/dev/null; rm -f "$tidy_log"' EXIT
