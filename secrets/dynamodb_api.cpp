@@ -30,6 +30,14 @@ core::Result<json> DynamoDbApi::call(std::string_view action, json body) {
     return answer;
 }
 
+core::Result<json> DynamoDbApi::call_tables(std::string_view action, const json& body) {
+    auto answer = client().json(aws::dynamodb, action, body);
+    if (!answer.ok() && answer.error().code == "ResourceNotFoundException") {
+        return answer.error().wrap("dynamodb table " + table_ + " (created in this region and account?)");
+    }
+    return answer;
+}
+
 core::Result<std::optional<json>> DynamoDbApi::get_item(const std::string& pk, const std::string& sk) {
     TRY_ASSIGN(auto answer, call("GetItem", json{{"Key", item_key(pk, sk)}, {"ConsistentRead", true}}));
     const auto it = answer.find("Item");

@@ -8,10 +8,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -43,6 +46,8 @@ public:
 
     // One call with "TableName" added to `body`.
     core::Result<nlohmann::json> call(std::string_view action, nlohmann::json body);
+    // One call of an action that names its tables inside `body` (BatchGetItem).
+    core::Result<nlohmann::json> call_tables(std::string_view action, const nlohmann::json& body);
     // The item (pk, sk) read with ConsistentRead (a renewal must see the
     // write before it), nullopt when there is none.
     core::Result<std::optional<nlohmann::json>> get_item(const std::string& pk, const std::string& sk);
@@ -57,6 +62,18 @@ private:
     std::string table_;
     std::unique_ptr<aws::Client> client_;  // made on the first call
 };
+
+// An item's key in this table's layout.
+using ItemKey = std::pair<std::string, std::string>;  // pk, sk
+
+// Reads the items `keys` of `api`'s table with BatchGetItem (ConsistentRead,
+// as get_item; 100 keys a call), the keys DynamoDB leaves unprocessed asked
+// again after a backoff, until `deadline`. Returns what was answered: the
+// item, or nullopt for a key that has none. A key missing from the answer
+// was not read (a failed call, the deadline): its reader must read it
+// itself (dynamodb_batch.cpp).
+std::map<ItemKey, std::optional<nlohmann::json>> batch_get_items(DynamoDbApi& api, std::vector<ItemKey> keys,
+                                                                 const core::Deadline& deadline);
 
 // AttributeValues: {"S": text}, {"N": "123"}.
 nlohmann::json string_value(std::string_view text);
