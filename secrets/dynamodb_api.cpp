@@ -21,18 +21,12 @@ aws::Client& DynamoDbApi::client() {
 }
 
 core::Result<json> DynamoDbApi::call(std::string_view action, json body) {
-    body["TableName"] = table_;
+    if (!body.contains("RequestItems")) {
+        body["TableName"] = table_;
+    }
     auto answer = client().json(aws::dynamodb, action, body);
     if (!answer.ok() && answer.error().code == "ResourceNotFoundException") {
         // DynamoDB says only "Requested resource not found": name the table.
-        return answer.error().wrap("dynamodb table " + table_ + " (created in this region and account?)");
-    }
-    return answer;
-}
-
-core::Result<json> DynamoDbApi::call_tables(std::string_view action, const json& body) {
-    auto answer = client().json(aws::dynamodb, action, body);
-    if (!answer.ok() && answer.error().code == "ResourceNotFoundException") {
         return answer.error().wrap("dynamodb table " + table_ + " (created in this region and account?)");
     }
     return answer;

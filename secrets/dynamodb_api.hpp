@@ -44,10 +44,9 @@ public:
     DynamoDbApi(const DynamoDbApi&) = delete;
     DynamoDbApi& operator=(const DynamoDbApi&) = delete;
 
-    // One call with "TableName" added to `body`.
+    // One call with "TableName" added to `body`, unless the body names its
+    // tables itself (the RequestItems of BatchGetItem).
     core::Result<nlohmann::json> call(std::string_view action, nlohmann::json body);
-    // One call of an action that names its tables inside `body` (BatchGetItem).
-    core::Result<nlohmann::json> call_tables(std::string_view action, const nlohmann::json& body);
     // The item (pk, sk) read with ConsistentRead (a renewal must see the
     // write before it), nullopt when there is none.
     core::Result<std::optional<nlohmann::json>> get_item(const std::string& pk, const std::string& sk);

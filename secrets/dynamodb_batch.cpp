@@ -63,7 +63,7 @@ core::Result<std::vector<ItemKey>> batch_get_once(DynamoDbApi& api, const std::v
         keys.push_back(item_key(pk, sk));
     }
     const json body = {{"RequestItems", {{api.table(), {{"Keys", keys}, {"ConsistentRead", true}}}}}};
-    TRY_ASSIGN(auto answer, api.call_tables("BatchGetItem", body));
+    TRY_ASSIGN(auto answer, api.call("BatchGetItem", body));
     auto left = unprocessed_keys(answer, api.table());
     const std::set<ItemKey> unanswered(left.begin(), left.end());
     for (const auto& key : chunk) {
