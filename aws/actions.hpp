@@ -49,6 +49,7 @@ inline constexpr std::array k_action_uses = {
     ActionUse{"secretsmanager", "GetSecretValue", "certfetch", "read AWSCURRENT and AWSPREVIOUS"},
     ActionUse{"secretsmanager", "ListSecrets", "certfetch:all", "certfetch --all: the names under a prefix"},
     ActionUse{"dynamodb", "GetItem", "renewer:dynamodb", "read the bundle, account, note and lease items"},
+    ActionUse{"dynamodb", "BatchGetItem", "renewer:dynamodb", "read every certificate's bundle item ahead of a run"},
     ActionUse{"dynamodb", "PutItem", "renewer:dynamodb", "create the bundle item, the account, notes; take the lease"},
     ActionUse{"dynamodb", "UpdateItem", "renewer:dynamodb", "store a new bundle version (the old one to previous)"},
     ActionUse{"dynamodb", "DeleteItem", "renewer:dynamodb", "release the lease (conditioned on our token)"},

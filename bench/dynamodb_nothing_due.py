@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """A run where nothing is due, over N certificates kept in a DynamoDB table
-(tests/fakeaws) -- issue 16 item 7's store figure.
+(tests/fakeaws): the store figure of a customer-domain fleet
+(docs/stores.md#reading-many-certificates; target: under 2 s for 1,000).
 
 One certificate is issued by the real renewer against Pebble into
 dynamodb:bench-certs/c0000, its bundle item copied to c0001..c{N-1} (same
 names, distinct keys), then `renewer run --config` with N certificates is
 timed. Prints one FIGURE line with the wall time, the DynamoDB calls and
-the time the store reads took in the fake's call log.
+the time the store reads took in the fake's call log, and one COST line:
+the read request units of the run (a strongly consistent read is one unit
+per 4 KB of each item, BatchGetItem counting each item as its own read) and
+what hourly and daily runs cost a month at $0.25 per million units.
 
   BUILD_DIR=build SOURCE_DIR=. PYTHONPATH=tests /usr/bin/python3 bench/dynamodb_nothing_due.py [N]
 """
@@ -23,6 +27,37 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "e2e"))
 from e2e_common import Stack, ZONE  # noqa: E402
 
 TABLE = "bench-certs"
+
+
+def item_bytes(item):
+    """DynamoDB's size of an item of S and N attributes ("Item sizes and
+    formats"): names plus values (a number: about its digits / 2 + 1)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        if "S" in value:
+            size += len(value["S"].encode())
+        elif "N" in value:
+            size += len(value["N"]) // 2 + 1
+    return size
+
+
+def read_units(size):
+    return max(1, -(-size // 4096))  # strongly consistent: 1 unit per 4 KB, rounded up per item
+
+
+def print_cost(count, item, getitems):
+    """The run reads each certificate's bundle item once (BatchGetItem); a
+    renewed certificate's item also holds the previous bundle."""
+    size = item_bytes(item)
+    renewed = size + len("previous") + len(item["bundle"]["S"].encode())
+    for label, nbytes in (("first bundle", size), ("with previous", renewed)):
+        units = read_units(nbytes)
+        per_run = count * units + getitems
+        print("COST dynamodb-nothing-due: %d certificates, item (%s) %d bytes = %d read units; %d units a run; "
+              "hourly %.2f M units = $%.3f/month, daily %.3f M units = $%.4f/month"
+              % (count, label, nbytes, units, per_run, per_run * 720 / 1e6, per_run * 720 * 0.25 / 1e6,
+                 per_run * 30 / 1e6, per_run * 30 * 0.25 / 1e6), flush=True)
 
 
 def main():
@@ -70,6 +105,7 @@ def main():
               "(%d GetItem, %d BatchGetItem), store reads spanning %.2f s"
               % (count, r.rc, outcomes, took, len(calls), sum(c["action"] == "GetItem" for c in calls),
                  sum(c["action"] == "BatchGetItem" for c in calls), span), flush=True)
+        print_cost(count, item, sum(c["action"] == "GetItem" for c in calls))
         if r.rc != 0:
             print(r.stderr[-3000:])
     finally:

@@ -82,7 +82,9 @@ void settle_owed(std::vector<Job>& jobs, const ReplacementBatch& batch, const st
 
 void read_owed_notes(std::vector<Job>& jobs) {
     for (auto& job : jobs) {
-        if (!job.store || job.result.outcome == Outcome::failed) {
+        // Without a replacement target nothing is owed (owes()): no read,
+        // one request per certificate and run saved (docs/stores.md).
+        if (!job.store || job.result.outcome == Outcome::failed || job.config->replace.type == ReplaceType::none) {
             continue;
         }
         job.owed = read_owed(*job.store, job.config->id);

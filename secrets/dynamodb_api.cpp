@@ -21,7 +21,9 @@ aws::Client& DynamoDbApi::client() {
 }
 
 core::Result<json> DynamoDbApi::call(std::string_view action, json body) {
-    body["TableName"] = table_;
+    if (!body.contains("RequestItems")) {
+        body["TableName"] = table_;
+    }
     auto answer = client().json(aws::dynamodb, action, body);
     if (!answer.ok() && answer.error().code == "ResourceNotFoundException") {
         // DynamoDB says only "Requested resource not found": name the table.

@@ -8,10 +8,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -41,7 +44,8 @@ public:
     DynamoDbApi(const DynamoDbApi&) = delete;
     DynamoDbApi& operator=(const DynamoDbApi&) = delete;
 
-    // One call with "TableName" added to `body`.
+    // One call with "TableName" added to `body`, unless the body names its
+    // tables itself (the RequestItems of BatchGetItem).
     core::Result<nlohmann::json> call(std::string_view action, nlohmann::json body);
     // The item (pk, sk) read with ConsistentRead (a renewal must see the
     // write before it), nullopt when there is none.
@@ -57,6 +61,18 @@ private:
     std::string table_;
     std::unique_ptr<aws::Client> client_;  // made on the first call
 };
+
+// An item's key in this table's layout.
+using ItemKey = std::pair<std::string, std::string>;  // pk, sk
+
+// Reads the items `keys` of `api`'s table with BatchGetItem (ConsistentRead,
+// as get_item; 100 keys a call), the keys DynamoDB leaves unprocessed asked
+// again after a backoff, until `deadline`. Returns what was answered: the
+// item, or nullopt for a key that has none. A key missing from the answer
+// was not read (a failed call, the deadline): its reader must read it
+// itself (dynamodb_batch.cpp).
+std::map<ItemKey, std::optional<nlohmann::json>> batch_get_items(DynamoDbApi& api, std::vector<ItemKey> keys,
+                                                                 const core::Deadline& deadline);
 
 // AttributeValues: {"S": text}, {"N": "123"}.
 nlohmann::json string_value(std::string_view text);

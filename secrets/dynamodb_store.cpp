@@ -10,6 +10,9 @@
 // and one ACME account item for the table, ("_account", "account"), unless
 // StoreConfig::account names another pk. A put is an UpdateItem conditioned
 // on the version it read, so two writers cannot both move `previous`.
+#include <map>
+
+#include "aws/client.hpp"
 #include "core/log.hpp"
 #include "secrets/dynamodb_api.hpp"
 
@@ -36,7 +39,7 @@ public:
     }
 
     core::Result<std::optional<Bundle>> get(Stage stage) override {
-        TRY_ASSIGN(auto item, api_->get_item(key_, k_sk_bundle));
+        TRY_ASSIGN(auto item, stage == Stage::current ? read(k_sk_bundle) : api_->get_item(key_, k_sk_bundle));
         const char* field = stage == Stage::current ? "bundle" : "previous";
         auto text = item ? detail::string_attribute(*item, field) : std::nullopt;
         if (!text) {
@@ -50,6 +53,7 @@ public:
     }
 
     core::Status put(const Bundle& bundle) override {
+        ahead_.erase(k_sk_bundle);
         const auto text = to_json(bundle);
         for (int attempt = 1;; ++attempt) {
             TRY_ASSIGN(auto item, api_->get_item(key_, k_sk_bundle));
@@ -81,16 +85,58 @@ public:
     }
 
     core::Result<std::optional<std::string>> get_note(std::string_view kind) override {
-        return get_text(key_, note_sk(kind));
+        TRY_ASSIGN(auto item, read(note_sk(kind)));
+        return item ? detail::string_attribute(*item, "text") : std::nullopt;
     }
 
     core::Status put_note(std::string_view kind, std::string_view json_text) override {
+        ahead_.erase(note_sk(kind));
         return put_text(key_, note_sk(kind), json_text, "the note");
     }
 
     std::string describe() const override { return "dynamodb:" + api_->table() + "/" + key_; }
 
+    // One BatchGetItem reads items of one table in one account and region.
+    std::string batch_family() const override {
+        const auto& aws = api_->config().aws;
+        return "dynamodb:" + (aws ? aws->region : std::string()) + "/" + api_->table();
+    }
+
+    void read_family_ahead(std::span<const ReadAhead> family, const core::Deadline& deadline) override {
+        std::vector<DynamoDbStore*> stores;
+        std::vector<detail::ItemKey> keys;
+        for (const auto& request : family) {
+            auto* store = dynamic_cast<DynamoDbStore*>(request.store);
+            if (store == nullptr) {
+                continue;  // not a DynamoDB store: it reads its own items
+            }
+            stores.push_back(store);
+            keys.emplace_back(store->key_, k_sk_bundle);
+            for (const auto& kind : request.note_kinds) {
+                keys.emplace_back(store->key_, note_sk(kind));
+            }
+        }
+        const auto read = detail::batch_get_items(*api_, std::move(keys), deadline);
+        for (auto* store : stores) {
+            store->ahead_.clear();
+            for (auto it = read.lower_bound({store->key_, ""}); it != read.end() && it->first.first == store->key_;
+                 ++it) {
+                store->ahead_[it->first.second] = it->second;
+            }
+        }
+    }
+
 private:
+    // The item (key_, sk): read ahead (once), else read now.
+    core::Result<std::optional<json>> read(const std::string& sk) {
+        if (auto it = ahead_.find(sk); it != ahead_.end()) {
+            auto item = std::move(it->second);
+            ahead_.erase(it);
+            return item;
+        }
+        return api_->get_item(key_, sk);
+    }
+
     static std::string note_sk(std::string_view kind) { return "note#" + std::string(kind); }
 
     // Refused before any call: DynamoDB would refuse it too, but say plainly what is too big.
@@ -193,6 +239,9 @@ private:
     std::shared_ptr<detail::DynamoDbApi> api_;
     std::string key_;
     std::string account_pk_;
+    // Items of this certificate read ahead by read_family_ahead(), by sk,
+    // each answered once (a later read, e.g. under the lease, reads again).
+    std::map<std::string, std::optional<json>> ahead_;
 };
 
 }  // namespace

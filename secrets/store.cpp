@@ -2,6 +2,7 @@
 
 #include <array>
 #include <filesystem>
+#include <map>
 
 #include <sys/types.h>
 #include <unistd.h>
@@ -46,6 +47,22 @@ core::Result<std::vector<Listing>> Store::list(std::string_view /*prefix*/) {
 
 core::Result<std::unique_ptr<Store>> Store::open(std::string_view /*name*/) {
     return core::make_error(core::ErrorKind::invalid_input, describe() + ": this store cannot list its certificates");
+}
+
+void Store::read_family_ahead(std::span<const ReadAhead> /*family*/, const core::Deadline& /*deadline*/) {}
+
+void read_ahead(std::span<const ReadAhead> requests, const core::Deadline& deadline) {
+    std::map<std::string, std::vector<ReadAhead>> families;
+    for (const auto& request : requests) {
+        if (request.store != nullptr) {
+            if (auto family = request.store->batch_family(); !family.empty()) {
+                families[family].push_back(request);
+            }
+        }
+    }
+    for (const auto& [family, members] : families) {
+        members.front().store->read_family_ahead(members, deadline);
+    }
 }
 
 core::Result<std::unique_ptr<Store>> make_store(std::string_view spec, const StoreConfig& config) {

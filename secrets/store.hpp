@@ -15,12 +15,14 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/result.hpp"
+#include "core/retry.hpp"
 #include "core/x509.hpp"
 #include "secrets/bundle.hpp"
 #include "secrets/locker.hpp"
@@ -47,6 +49,8 @@ struct Listing {
     // VersionId (from the same ListSecrets page). Empty = unknown: read it.
     std::string version;
 };
+
+struct ReadAhead;
 
 // A Store is used by one thread at a time (the Secrets Manager store owns one
 // aws::Client, which owns one connection); make one per worker.
@@ -100,7 +104,32 @@ public:
     // connection and credentials (no new client per name): use it on this
     // store's thread. A store that cannot list: ErrorKind::invalid_input.
     virtual core::Result<std::unique_ptr<Store>> open(std::string_view name);
+
+    // Batch reads, for read_ahead() below. Stores that one call can read
+    // together answer the same non-empty family (DynamoDB: region and
+    // table); empty, the default: this store reads one item at a time.
+    virtual std::string batch_family() const { return {}; }
+    // Reads ahead for every request of `family` (all of this store's family,
+    // this one included) what read_ahead() describes. The default reads nothing.
+    virtual void read_family_ahead(std::span<const ReadAhead> family, const core::Deadline& deadline);
 };
+
+// What read_ahead() reads for one store: its current bundle and these notes.
+struct ReadAhead {
+    Store* store = nullptr;
+    std::vector<std::string> note_kinds;
+};
+
+// Reads the current bundle and the notes asked for of every store of
+// `requests` before their own get(Stage::current) / get_note() calls, in as
+// few calls as the stores allow (DynamoDB: BatchGetItem, 100 items a call,
+// docs/stores.md#reading-many-certificates), giving up at `deadline`. Each
+// store answers its next such read once from what was read ahead, then reads
+// the store again (a read under a lease must see the latest write). Nothing
+// is reported here: what could not be read ahead (an error, the deadline) is
+// read by the store itself as without read_ahead(), which reports what it
+// finds. Stores that cannot batch are left as they are.
+void read_ahead(std::span<const ReadAhead> requests, const core::Deadline& deadline);
 
 // Knobs shared by the stores; each ignores what does not apply to it.
 struct StoreConfig {
