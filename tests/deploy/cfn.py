@@ -27,7 +27,7 @@ PSEUDO = {
 SECRET_SUFFIX = "AbC123"  # what Secrets Manager appends to a name in an ARN
 NO_VALUE = object()  # Ref AWS::NoValue: the element or key disappears
 
-_TAGS = ["Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Split", "Select",
+_TAGS = ["Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Split", "Select", "Contains",
          "FindInMap", "Base64", "Cidr", "GetAZs", "ImportValue", "Condition", "Transform"]
 
 
@@ -192,6 +192,9 @@ def evaluate(template, parameters, refs=None, pseudo=None):
                     return substitute(arg, {})
                 text, variables = arg
                 return substitute(text, {k: resolve(v) for k, v in variables.items()})
+            if key == "Fn::Contains":  # Rules only: whether the list holds the string
+                values, text = arg
+                return str(resolve(text)) in [str(v) for v in resolve(values)]
             if key == "Fn::Join":
                 delimiter, values = arg
                 if not isinstance(delimiter, str):
@@ -216,7 +219,15 @@ def evaluate(template, parameters, refs=None, pseudo=None):
                 out[k] = r
         return out
 
-    result = {"Resources": {}, "Outputs": {}, "Conditions": {}}
+    result = {"Resources": {}, "Outputs": {}, "Conditions": {}, "RuleFailures": []}
+    # Rules (checked by CloudFormation before anything is created): the
+    # AssertDescription of each assertion that fails where its rule applies.
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" in rule and not resolve(rule["RuleCondition"]):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not resolve(assertion["Assert"]):
+                result["RuleFailures"].append(assertion.get("AssertDescription", "a rule failed"))
     for name in template.get("Conditions", {}):
         result["Conditions"][name] = condition(name)
     for logical, resource in resources.items():
@@ -253,29 +264,37 @@ def _condition_holds(condition, context):
         set_op, _, op = operator.rpartition(":") if ":" in operator else ("", "", operator)
         if op.endswith("IfExists"):
             raise ValueError(f"condition operator {operator}: not modelled")
-        if op in ("StringEquals", "ArnEquals"):
+        if op in ("StringEquals", "ArnEquals", "StringNotEquals"):
             match = lambda p, v: p == v  # noqa: E731
         elif op in ("StringLike", "ArnLike"):
             match = lambda p, v: _glob(p, v)  # noqa: E731
         else:
             raise ValueError(f"condition operator {operator}: not modelled")
+        negated = op == "StringNotEquals"
+
+        def holds(value, patterns, match=match, negated=negated):
+            # A negated operator holds for a value matching none of the patterns.
+            if negated:
+                return not any(match(p, value) for p in patterns)
+            return any(match(p, value) for p in patterns)
+
         for key, patterns in tests.items():
             patterns = as_list(patterns)
             values = context.get(key)
             if set_op == "ForAllValues":
                 if values is None:
                     continue  # vacuously true, as in IAM
-                if not all(any(match(p, v) for p in patterns) for v in as_list(values)):
+                if not all(holds(v, patterns) for v in as_list(values)):
                     return False
             elif set_op == "ForAnyValue":
-                if values is None or not any(any(match(p, v) for p in patterns) for v in as_list(values)):
+                if values is None or not any(holds(v, patterns) for v in as_list(values)):
                     return False
             elif set_op == "":
                 if values is None or isinstance(values, list):
                     if values is None:
                         return False
                     raise ValueError(f"{key} is multivalued: use ForAllValues/ForAnyValue")
-                if not any(match(p, values) for p in patterns):
+                if not holds(values, patterns):
                     return False
             else:
                 raise ValueError(f"condition set operator {set_op}: not modelled")
