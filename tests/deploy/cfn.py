@@ -83,8 +83,9 @@ def _ref_of(logical, resource, resolve):
     return name  # functions, roles, log groups, profiles: their name
 
 
-def _getatt(logical, resource, attribute, resolve):
-    region, account = PSEUDO["AWS::Region"], PSEUDO["AWS::AccountId"]
+def _getatt(logical, resource, attribute, resolve, pseudo=None):
+    pseudo = pseudo or PSEUDO
+    region, account = pseudo["AWS::Region"], pseudo["AWS::AccountId"]
     kind = resource["Type"]
     name = _resource_name(logical, resource, resolve)
     if attribute != "Arn":
@@ -145,7 +146,7 @@ def evaluate(template, parameters, refs=None, pseudo=None):
                 return pseudo_values[key]
             if "." in key:
                 logical, attribute = key.split(".", 1)
-                return _getatt(logical, resources[logical], attribute, resolve)
+                return _getatt(logical, resources[logical], attribute, resolve, pseudo_values)
             if key in refs:
                 return refs[key]
             if key in resources:
@@ -209,7 +210,7 @@ def evaluate(template, parameters, refs=None, pseudo=None):
                 return resolve(values)[int(resolve(index))]
             if key == "Fn::GetAtt":
                 logical, attribute = arg
-                return _getatt(logical, resources[logical], attribute, resolve)
+                return _getatt(logical, resources[logical], attribute, resolve, pseudo_values)
             if key.startswith("Fn::"):
                 raise ValueError(f"{key}: not modelled")
         out = {}

@@ -9,10 +9,13 @@ tests/fakeaws logged becomes (IAM action, resource ARN, condition context) and
 must be allowed by RenewerRole's statements for that mode; certfetch's calls
 must be allowed by CertfetchPolicy. A secret's ARN has Secrets Manager's
 suffix once it exists and none before (the first read of the lease secret).
+With DomainList=true the same is done for a domain table's items (issued,
+one removed) and for the CertfetchCommand output (certfetch --all).
 The static checks (test_policy.py) prove nothing more is granted.
 """
 
 import os
+import shlex
 import sys
 import tempfile
 import unittest
@@ -117,6 +120,11 @@ class TemplateAllowsEveryCall(E2eCase):
                     if not cfn.allowed(statements, "ec2:TerminateInstances", arn, ctx):
                         denied.append((f"ec2:TerminateInstances {arn} {ctx}", c.get("code")))
                 continue
+            elif service == "dynamodb":
+                resource = f"arn:aws:dynamodb:{region}:{account}:table/{p.get('TableName')}"
+                item = p.get("Key") or p.get("Item") or {}
+                if "pk" in item:
+                    context = {"dynamodb:LeadingKeys": [item["pk"]["S"]]}
             elif service == "ecs":
                 resource = f"arn:aws:ecs:{region}:{account}:service/{p.get('cluster')}/{p.get('service')}"
             else:
@@ -165,6 +173,65 @@ class TemplateAllowsEveryCall(E2eCase):
         self.assertTrue(any(c["action"] == "GetSecretValue" for c in calls))
         self.assertEqual(self.judge(calls, statements, {}), [], "calls CertfetchPolicy does not allow")
         print(f"FIGURE policy-live: {len(seen)} kinds of AWS call in 3 runs + certfetch, all inside the template")
+
+    def test_domain_list_deployment_stays_inside_the_template_policies(self):
+        """DomainList=true (docs/customer-domains.md#deploying-with-cloudformation):
+        the template's command issues the table's items into the secrets under
+        SecretPrefix, reports a removed one, and the CertfetchCommand output
+        fetches them all, every call inside RenewerRole / CertfetchPolicy."""
+        fake = self.stack.fake
+        ddb = botocore.session.get_session().create_client(
+            "dynamodb", region_name=fake.region, endpoint_url=fake.endpoint,
+            aws_access_key_id=fake.access_key, aws_secret_access_key=fake.secret_key)
+        self.addCleanup(ddb.close)
+        ddb.create_table(TableName="stack-domains", BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+        customers = ["shop." + ZONE, "blog." + ZONE]
+        for name in customers:
+            ddb.put_item(TableName="stack-domains", Item={"id": {"S": name}, "domains": {"L": [{"S": name}]}})
+        t = cfn.evaluate(self.template, {
+            "Mode": "lambda", "ImageUri": "x/renewer:1", "EcrRepositoryName": "renewer", "DomainList": "true",
+            "SecretPrefix": "customers", "CustomerDnsZone": ZONE, "HostedZoneIds": self.stack.zone_id,
+            "Email": "ops@" + ZONE, "CaDirectoryUrl": self.stack.ca.directory,
+        }, pseudo={"AWS::Region": fake.region, "AWS::AccountId": self.account()})
+        command = t["Resources"]["Function"]["Properties"]["ImageConfig"]["Command"]
+        statements = role_statements(t["Resources"], "RenewerRole")
+        argv = [RENEWER, *command, "--ca-bundle", self.stack.ca.ca_bundle, "--trust-root", self.stack.root_file,
+                *self.stack.dns_args()]
+        env = self.stack.env(RENEWER_SPOOL_DIR=tempfile.mkdtemp(dir=self.stack.workdir, prefix="spool-"),
+                             AWS_ENDPOINT_URL_DYNAMODB=fake.endpoint)
+        fake.clear_calls()
+        r = run(argv, env=env, timeout=180)
+        self.assertEqual(r.rc, 0, r.explain())
+        self.assertEqual({k: v["outcome"] for k, v in r.certs.items()}, {n: "renewed" for n in customers},
+                         r.explain())
+        calls = fake.calls()
+        # A customer leaves: not renewed, its secret reported and left in place.
+        ddb.delete_item(TableName="stack-domains", Key={"id": {"S": customers[0]}})
+        fake.clear_calls()
+        second = run(argv, env=env, timeout=180)
+        self.assertEqual(second.rc, 0, second.explain())
+        self.assertEqual(second.certs["customers/" + customers[0]]["outcome"], "left in place", second.explain())
+        calls += fake.calls()
+        seen = {f"{c['service']}:{c['action']}" for c in calls}
+        for needed in ("dynamodb:Scan", "secretsmanager:ListSecrets", "secretsmanager:CreateSecret"):
+            self.assertIn(needed, seen, "the runs did not exercise every kind of call")
+        self.assertEqual(self.judge(calls, statements, {}), [], "calls RenewerRole (DomainList) does not allow")
+        # The hosts: the output's own command, into a scratch folder.
+        line = shlex.split(t["Outputs"]["CertfetchCommand"]["Value"])
+        self.assertEqual(line[:2], ["certfetch", "--all"])
+        out = tempfile.mkdtemp(dir=self.stack.workdir, prefix="certfetch-all-")
+        line[line.index("--out") + 1] = out
+        line[line.index("--group") + 1] = str(os.getgid())  # www-data need not exist here
+        line[line.index("--reload") + 1] = "true"
+        fake.clear_calls()
+        fetched = run([CERTFETCH, *line[1:]], env=self.stack.env())
+        self.assertEqual(fetched.rc, 0, fetched.explain())
+        for name in customers:
+            self.assertTrue(os.path.exists(os.path.join(out, name, "fullchain.pem")), fetched.explain())
+        host = cfn.statements_of(t["Resources"]["CertfetchPolicy"]["Properties"]["PolicyDocument"])
+        self.assertEqual(self.judge(fake.calls(), host, {}), [], "calls CertfetchPolicy (DomainList) does not allow")
 
     def test_judge_can_refuse(self):
         # The judge itself: a call on another secret or zone is refused.
