@@ -8,7 +8,7 @@
   the shape AWS gives (secrets get a 6-character suffix), so policies can be
   evaluated against realistic ARNs.
 - `allowed(statements, action, resource, context)`: a small IAM evaluator for
-  identity policies (Allow statements only; Action/Resource globs with * and
+  identity policies (Allow, and Deny that wins over it; Action/Resource globs with * and
   ?; the condition operators the templates use). Unknown operators raise, so a
   policy the checker cannot judge fails instead of passing.
 """
@@ -302,21 +302,26 @@ def _condition_holds(condition, context):
     return True
 
 
+def _applies(s, action, resource, context):
+    if "NotAction" in s or "NotResource" in s:
+        raise ValueError("NotAction/NotResource: not allowed in our policies")
+    if not any(_glob(a, action, case_insensitive=True) for a in as_list(s.get("Action", []))):
+        return False
+    if not any(_glob(r, resource) for r in as_list(s.get("Resource", []))):
+        return False
+    return _condition_holds(s.get("Condition", {}), context)
+
+
 def allowed(statements, action, resource, context=None):
-    """Whether an identity policy allows `action` ("svc:Name") on `resource`."""
+    """Whether an identity policy allows `action` ("svc:Name") on `resource`:
+    an Allow applies and no Deny does (an explicit Deny wins, as in IAM)."""
     context = context or {}
-    for s in statements:
-        if s.get("Effect") != "Allow":
-            continue
-        if "NotAction" in s or "NotResource" in s:
-            raise ValueError("NotAction/NotResource: not allowed in our policies")
-        if not any(_glob(a, action, case_insensitive=True) for a in as_list(s.get("Action", []))):
-            continue
-        if not any(_glob(r, resource) for r in as_list(s.get("Resource", []))):
-            continue
-        if _condition_holds(s.get("Condition", {}), context):
-            return True
-    return False
+    effects = {s.get("Effect") for s in statements}
+    if effects - {"Allow", "Deny"}:
+        raise ValueError(f"statement effects {sorted(effects)}: only Allow and Deny")
+    if any(_applies(s, action, resource, context) for s in statements if s.get("Effect") == "Deny"):
+        return False
+    return any(_applies(s, action, resource, context) for s in statements if s.get("Effect") == "Allow")
 
 
 def actions_of(statements):

@@ -565,6 +565,13 @@ def check_listed_scenario(res, replace, kms, store, where):
         kms_statements = [st for st in certfetch if "kms:Decrypt" in cfn.as_list(st.get("Action"))]
         problems += check_certfetch_all([st for st in certfetch if st not in kms_statements],
                                         f"{where} CertfetchPolicy")
+        account = f"{cert}-account"  # the ACME account beside the first certificate
+        if cfn.allowed(certfetch, "secretsmanager:GetSecretValue", secret_arn(account)) or \
+                cfn.allowed(certfetch, "secretsmanager:GetSecretValue", secret_arn(account)[:-7]):
+            problems.append(f"{where} CertfetchPolicy: the hosts can read the ACME account {account}")
+        for other in (cert, f"{PREFIX}/blog.example.com", f"{PREFIX}/my-account.example.com"):
+            if not cfn.allowed(certfetch, "secretsmanager:GetSecretValue", secret_arn(other)):
+                problems.append(f"{where} CertfetchPolicy: the hosts cannot read {other}")
         via = {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
         if cfn.allowed(kms_statements, "kms:Decrypt", KMS_KEY, via) != kms:
             problems.append(f"{where} CertfetchPolicy: kms:Decrypt {'missing' if kms else 'granted without a key'}")
@@ -752,6 +759,7 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
             "every secret readable": (lambda stmts: host(stmts, "ReadCustomerCertificates").__setitem__(
                 "Resource", everything), "outside the prefix"),
             "no listing": (drop("ListCustomerCertificates"), "cannot list"),
+            "account key readable": (drop("NotTheAccountKey"), "can read the ACME account"),
         }
         for name, (change, expected) in cases.items():
             with self.subTest(name):

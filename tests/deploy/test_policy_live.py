@@ -218,7 +218,11 @@ class TemplateAllowsEveryCall(E2eCase):
         for needed in ("dynamodb:Scan", "secretsmanager:ListSecrets", "secretsmanager:CreateSecret"):
             self.assertIn(needed, seen, "the runs did not exercise every kind of call")
         self.assertEqual(self.judge(calls, statements, {}), [], "calls RenewerRole (DomainList) does not allow")
-        # The hosts: the output's own command, into a scratch folder.
+        # The hosts: the output's own command, into a scratch folder. The ACME
+        # account beside the first certificate is under the prefix too, and
+        # CertfetchPolicy denies reading it.
+        self.assertTrue([n for n in self.secrets() if n.startswith("customers/") and n.endswith("-account")],
+                        sorted(self.secrets()))
         line = shlex.split(t["Outputs"]["CertfetchCommand"]["Value"])
         self.assertEqual(line[:2], ["certfetch", "--all"])
         out = tempfile.mkdtemp(dir=self.stack.workdir, prefix="certfetch-all-")
