@@ -1024,6 +1024,14 @@ class TemplateCommands(unittest.TestCase):
                 self.assertNotIn("--certificates-from", single)
                 self.assertIsNone(value_after(single, "--customer-dns-zone"))
 
+    def test_secret_prefix_makes_one_slash(self):
+        # CloudFormation matches AllowedPattern against the whole value.
+        pattern = self.template["Parameters"]["SecretPrefix"]["AllowedPattern"]
+        for good in ("customers", "fleet/customers", "a.b-c_d"):
+            self.assertTrue(re.fullmatch(pattern, good), good)
+        for bad in ("customers/", "", "cust omers", "customers/*"):
+            self.assertFalse(re.fullmatch(pattern, bad), bad)
+
     def test_domains_are_required_without_a_domain_list(self):
         self.assertEqual(self.resolved("lambda", "dynamodb", True)["RuleFailures"], [])
         self.assertEqual(self.resolved("lambda", "dynamodb", False)["RuleFailures"], [])
