@@ -8,7 +8,7 @@
   the shape AWS gives (secrets get a 6-character suffix), so policies can be
   evaluated against realistic ARNs.
 - `allowed(statements, action, resource, context)`: a small IAM evaluator for
-  identity policies (Allow statements only; Action/Resource globs with * and
+  identity policies (Allow, and Deny that wins over it; Action/Resource globs with * and
   ?; the condition operators the templates use). Unknown operators raise, so a
   policy the checker cannot judge fails instead of passing.
 """
@@ -27,7 +27,7 @@ PSEUDO = {
 SECRET_SUFFIX = "AbC123"  # what Secrets Manager appends to a name in an ARN
 NO_VALUE = object()  # Ref AWS::NoValue: the element or key disappears
 
-_TAGS = ["Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Split", "Select",
+_TAGS = ["Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Split", "Select", "Contains",
          "FindInMap", "Base64", "Cidr", "GetAZs", "ImportValue", "Condition", "Transform"]
 
 
@@ -83,8 +83,9 @@ def _ref_of(logical, resource, resolve):
     return name  # functions, roles, log groups, profiles: their name
 
 
-def _getatt(logical, resource, attribute, resolve):
-    region, account = PSEUDO["AWS::Region"], PSEUDO["AWS::AccountId"]
+def _getatt(logical, resource, attribute, resolve, pseudo=None):
+    pseudo = pseudo or PSEUDO
+    region, account = pseudo["AWS::Region"], pseudo["AWS::AccountId"]
     kind = resource["Type"]
     name = _resource_name(logical, resource, resolve)
     if attribute != "Arn":
@@ -145,7 +146,7 @@ def evaluate(template, parameters, refs=None, pseudo=None):
                 return pseudo_values[key]
             if "." in key:
                 logical, attribute = key.split(".", 1)
-                return _getatt(logical, resources[logical], attribute, resolve)
+                return _getatt(logical, resources[logical], attribute, resolve, pseudo_values)
             if key in refs:
                 return refs[key]
             if key in resources:
@@ -192,6 +193,9 @@ def evaluate(template, parameters, refs=None, pseudo=None):
                     return substitute(arg, {})
                 text, variables = arg
                 return substitute(text, {k: resolve(v) for k, v in variables.items()})
+            if key == "Fn::Contains":  # Rules only: whether the list holds the string
+                values, text = arg
+                return str(resolve(text)) in [str(v) for v in resolve(values)]
             if key == "Fn::Join":
                 delimiter, values = arg
                 if not isinstance(delimiter, str):
@@ -206,7 +210,7 @@ def evaluate(template, parameters, refs=None, pseudo=None):
                 return resolve(values)[int(resolve(index))]
             if key == "Fn::GetAtt":
                 logical, attribute = arg
-                return _getatt(logical, resources[logical], attribute, resolve)
+                return _getatt(logical, resources[logical], attribute, resolve, pseudo_values)
             if key.startswith("Fn::"):
                 raise ValueError(f"{key}: not modelled")
         out = {}
@@ -216,7 +220,15 @@ def evaluate(template, parameters, refs=None, pseudo=None):
                 out[k] = r
         return out
 
-    result = {"Resources": {}, "Outputs": {}, "Conditions": {}}
+    result = {"Resources": {}, "Outputs": {}, "Conditions": {}, "RuleFailures": []}
+    # Rules (checked by CloudFormation before anything is created): the
+    # AssertDescription of each assertion that fails where its rule applies.
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" in rule and not resolve(rule["RuleCondition"]):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not resolve(assertion["Assert"]):
+                result["RuleFailures"].append(assertion.get("AssertDescription", "a rule failed"))
     for name in template.get("Conditions", {}):
         result["Conditions"][name] = condition(name)
     for logical, resource in resources.items():
@@ -253,50 +265,63 @@ def _condition_holds(condition, context):
         set_op, _, op = operator.rpartition(":") if ":" in operator else ("", "", operator)
         if op.endswith("IfExists"):
             raise ValueError(f"condition operator {operator}: not modelled")
-        if op in ("StringEquals", "ArnEquals"):
+        if op in ("StringEquals", "ArnEquals", "StringNotEquals"):
             match = lambda p, v: p == v  # noqa: E731
         elif op in ("StringLike", "ArnLike"):
             match = lambda p, v: _glob(p, v)  # noqa: E731
         else:
             raise ValueError(f"condition operator {operator}: not modelled")
+        negated = op == "StringNotEquals"
+
+        def holds(value, patterns, match=match, negated=negated):
+            # A negated operator holds for a value matching none of the patterns.
+            if negated:
+                return not any(match(p, value) for p in patterns)
+            return any(match(p, value) for p in patterns)
+
         for key, patterns in tests.items():
             patterns = as_list(patterns)
             values = context.get(key)
             if set_op == "ForAllValues":
                 if values is None:
                     continue  # vacuously true, as in IAM
-                if not all(any(match(p, v) for p in patterns) for v in as_list(values)):
+                if not all(holds(v, patterns) for v in as_list(values)):
                     return False
             elif set_op == "ForAnyValue":
-                if values is None or not any(any(match(p, v) for p in patterns) for v in as_list(values)):
+                if values is None or not any(holds(v, patterns) for v in as_list(values)):
                     return False
             elif set_op == "":
                 if values is None or isinstance(values, list):
                     if values is None:
                         return False
                     raise ValueError(f"{key} is multivalued: use ForAllValues/ForAnyValue")
-                if not any(match(p, values) for p in patterns):
+                if not holds(values, patterns):
                     return False
             else:
                 raise ValueError(f"condition set operator {set_op}: not modelled")
     return True
 
 
+def _applies(s, action, resource, context):
+    if "NotAction" in s or "NotResource" in s:
+        raise ValueError("NotAction/NotResource: not allowed in our policies")
+    if not any(_glob(a, action, case_insensitive=True) for a in as_list(s.get("Action", []))):
+        return False
+    if not any(_glob(r, resource) for r in as_list(s.get("Resource", []))):
+        return False
+    return _condition_holds(s.get("Condition", {}), context)
+
+
 def allowed(statements, action, resource, context=None):
-    """Whether an identity policy allows `action` ("svc:Name") on `resource`."""
+    """Whether an identity policy allows `action` ("svc:Name") on `resource`:
+    an Allow applies and no Deny does (an explicit Deny wins, as in IAM)."""
     context = context or {}
-    for s in statements:
-        if s.get("Effect") != "Allow":
-            continue
-        if "NotAction" in s or "NotResource" in s:
-            raise ValueError("NotAction/NotResource: not allowed in our policies")
-        if not any(_glob(a, action, case_insensitive=True) for a in as_list(s.get("Action", []))):
-            continue
-        if not any(_glob(r, resource) for r in as_list(s.get("Resource", []))):
-            continue
-        if _condition_holds(s.get("Condition", {}), context):
-            return True
-    return False
+    effects = {s.get("Effect") for s in statements}
+    if effects - {"Allow", "Deny"}:
+        raise ValueError(f"statement effects {sorted(effects)}: only Allow and Deny")
+    if any(_applies(s, action, resource, context) for s in statements if s.get("Effect") == "Deny"):
+        return False
+    return any(_applies(s, action, resource, context) for s in statements if s.get("Effect") == "Allow")
 
 
 def actions_of(statements):

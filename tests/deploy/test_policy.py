@@ -151,11 +151,21 @@ class TableMatchesCode(unittest.TestCase):
 
 # --- 2. the template ------------------------------------------------------------
 
-def scenario_parameters(mode, replace, kms, store="secretsmanager"):
+# DomainList=true (docs/customer-domains.md#deploying-with-cloudformation):
+# the customers' certificates under this prefix, a customer's item id.
+PREFIX = "customers"
+CUSTOMER = "shop.example.com"
+CUSTOMER_ZONE = "acme.example.net"
+
+
+def scenario_parameters(mode, replace, kms, store="secretsmanager", domain_list=False):
+    listed = {"DomainList": "true", "SecretPrefix": PREFIX, "CustomerDnsZone": CUSTOMER_ZONE} if domain_list else {}
     return {
+        **listed,
         "Store": STORES[store][0], "LeasesInDynamoDb": STORES[store][1],
         "Mode": mode, "ImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/renewer:1",
-        "EcrRepositoryName": "renewer", "Domains": "example.com,*.example.com", "HostedZoneIds": "Z111,Z222",
+        "EcrRepositoryName": "renewer", "Domains": "" if domain_list else "example.com,*.example.com",
+        "HostedZoneIds": "Z111,Z222",
         "Email": "ops@example.com", "SecretName": SECRET, "KmsKeyArn": KMS_KEY if kms else "",
         "ReplaceType": replace, "ReplaceTarget": TARGETS[replace],
         "EcsClusterArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/jobs" if mode == "ecs" else "",
@@ -164,8 +174,8 @@ def scenario_parameters(mode, replace, kms, store="secretsmanager"):
     }
 
 
-SCENARIOS = [(mode, replace, kms, store) for mode in ("lambda", "ecs") for replace in TARGETS for kms in (False, True)
-             for store in STORES]
+SCENARIOS = [(mode, replace, kms, store, listed) for mode in ("lambda", "ecs") for replace in TARGETS
+             for kms in (False, True) for store in STORES for listed in (False, True)]
 
 
 def role_statements(resources, logical):
@@ -182,8 +192,9 @@ def change_context(names, types=("TXT",)):
 
 
 def check_renewer(statements, replace, zones, secret_resources, kms, where, not_yet_created=(),
-                  store="secretsmanager", domain_list=False):
-    """Problems with the job's statements (empty list: fine)."""
+                  store="secretsmanager", domain_list=False, cert=SECRET):
+    """Problems with the job's statements (empty list: fine). `cert` is the
+    secret of a certificate the job stores (with a domain list, a customer's)."""
     problems = []
     secrets_manager = store != "dynamodb"
 
@@ -231,9 +242,13 @@ def check_renewer(statements, replace, zones, secret_resources, kms, where, not_
     for name in not_yet_created:
         for action in secret_resources:
             expect(action, secret_arn(name)[:-7], None, True, "before it exists")
-    problems += check_table(statements, store, expect)
+    problems += check_table(statements, store, expect, domain_list)
     for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"):
-        expect(action, secret_arn(SECRET), None, secrets_manager, "the store")
+        expect(action, secret_arn(cert), None, secrets_manager, "the store")
+        if cert != SECRET:
+            expect(action, secret_arn(SECRET), None, False, "not a customer's secret")
+    # The removed-items report lists an aws-sm: store only (renewer/domain_list.cpp).
+    expect("secretsmanager:ListSecrets", "*", None, domain_list and secrets_manager, "the removed-items report")
     for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"):
         expect(action, secret_arn("certs/other.com"), None, False, "another secret")
         expect(action, secret_arn(SECRET + "-lockX"), None, False, "another secret")
@@ -269,13 +284,15 @@ def keys(*pks):
     return {"dynamodb:LeadingKeys": list(pks)}
 
 
-def check_table(statements, store, expect):
+def check_table(statements, store, expect, domain_list=False):
     """The DynamoDB grants (docs/stores.md#dynamodb): the certificate's items,
     the account item only as the store, nothing without a table."""
     if store == "secretsmanager":
         for action in ("dynamodb:GetItem", "dynamodb:PutItem"):
             expect(action, TABLE_ARN, keys(SECRET), False, "no table")
         return []
+    if domain_list:
+        return check_listed_table(store, expect)
     for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"):
         expect(action, TABLE_ARN, keys(SECRET))
         expect(action, TABLE_ARN, keys("certs/other.com"), False, "another certificate's items")
@@ -285,6 +302,47 @@ def check_table(statements, store, expect):
     expect("dynamodb:PutItem", TABLE_ARN, keys("_account"), store == "dynamodb", "the account item")
     expect("dynamodb:Scan", TABLE_ARN, None, False, "the whole table")
     return []
+
+
+def check_listed_table(store, expect):
+    """DomainList=true: with --lease-table the leases of the secrets under
+    the prefix; as the store every item (any id, the account item), since
+    the table is the stack's own; never another table, never a Scan."""
+    customer = f"{PREFIX}/{CUSTOMER}" if store == "sm+lease-table" else CUSTOMER
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"):
+        expect(action, TABLE_ARN, keys(customer), True, "a customer's items")
+        expect(action, TABLE_ARN + "-other", keys(customer), False, "another table")
+        if store == "sm+lease-table":
+            expect(action, TABLE_ARN, keys(SECRET), False, "a lease outside the prefix")
+            expect(action, TABLE_ARN, keys("_account"), False, "the account item")
+        else:
+            expect(action, TABLE_ARN, keys("_account"), True, "the account item")
+    expect("dynamodb:UpdateItem", TABLE_ARN, keys(customer), store == "dynamodb", "the bundle item")
+    expect("dynamodb:Scan", TABLE_ARN, None, False, "the whole table")
+    return []
+
+
+def check_certfetch_listed_items(statements, kms, where):
+    """certfetch --all over the DynamoDB store: every customer's item, not
+    the ACME account item, no secret. The listing grant (dynamodb:Scan) comes
+    with the code that lists (aws/actions.hpp, caller certfetch:all)."""
+    problems = []
+    wanted = {f"{s}:{a}" for s, a, c in table_rows() if c in ("certfetch:dynamodb", "certfetch:all") and
+              s == "dynamodb"}
+    granted = set(cfn.actions_of(statements)) - {"kms:Decrypt"}
+    if granted != wanted:
+        problems.append(f"{where}: grants {sorted(granted)}, the code needs {sorted(wanted)}")
+    if not cfn.allowed(statements, "dynamodb:GetItem", TABLE_ARN, keys(CUSTOMER)):
+        problems.append(f"{where}: certfetch --all cannot read the items of {CUSTOMER}")
+    for other in (keys("_account"), keys(CUSTOMER, "_account")):
+        if cfn.allowed(statements, "dynamodb:GetItem", TABLE_ARN, other):
+            problems.append(f"{where}: certfetch --all can read the account item {other}")
+    if cfn.allowed(statements, "dynamodb:GetItem", TABLE_ARN + "-other", keys(CUSTOMER)):
+        problems.append(f"{where}: certfetch --all can read another table")
+    via = {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}
+    if cfn.allowed(statements, "kms:Decrypt", KMS_KEY, via) != kms:
+        problems.append(f"{where}: kms:Decrypt via DynamoDB {'missing' if kms else 'granted without a key'}")
+    return problems
 
 
 def check_certfetch(statements, kms, where, store="secretsmanager"):
@@ -344,11 +402,14 @@ def check_certfetch_table(statements, kms, where):
 DOMAIN_TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/%s"
 
 
-def check_domain_list(statements, table_arn, where):
+def check_domain_list(statements, table_arn, where, store="secretsmanager"):
     """--certificates-from dynamodb:TABLE (docs/customer-domains.md#the-domain-list):
-    the code's `renewer:domain-list` rows, Scan on that table only."""
+    the code's `renewer:domain-list` rows, Scan on that table only; ListSecrets
+    only where the removed-items report lists an aws-sm: store."""
     problems = []
     wanted = {f"{s}:{a}" for s, a, caller in table_rows() if caller == "renewer:domain-list"}
+    if store == "dynamodb":
+        wanted.discard("secretsmanager:ListSecrets")
     granted = set(cfn.actions_of(statements)) - PLUMBING
     if granted != wanted:
         problems.append(f"{where}: grants {sorted(granted)}, the code needs {sorted(wanted)}")
@@ -357,9 +418,9 @@ def check_domain_list(statements, table_arn, where):
     for other in (TABLE_ARN, DOMAIN_TABLE_ARN % "other-table", table_arn + "/index/by-customer"):
         if cfn.allowed(statements, "dynamodb:Scan", other):
             problems.append(f"{where}: the job can scan {other}")
-    if not cfn.allowed(statements, "secretsmanager:ListSecrets", "*"):
-        problems.append(f"{where}: the job cannot list the default store (ListSecrets has no resource-level "
-                        "permissions)")
+    if cfn.allowed(statements, "secretsmanager:ListSecrets", "*") != (store != "dynamodb"):
+        problems.append(f"{where}: ListSecrets {'missing' if store != 'dynamodb' else 'granted'}: the job lists "
+                        "an aws-sm: default store for the removed-items report (no resource-level permissions)")
     for action in ("secretsmanager:GetSecretValue", "dynamodb:PutItem", "dynamodb:DeleteItem"):
         if cfn.allowed(statements, action, "*") or cfn.allowed(statements, action, table_arn):
             problems.append(f"{where}: grants {action}")
@@ -384,14 +445,19 @@ def check_template(template):
     for action in raw_actions:
         if "*" in action or "?" in action:
             problems.append(f"template: wildcard action {action}")
-    for mode, replace, kms, store in SCENARIOS:
-        where = f"{mode}/{replace}/{'kms' if kms else 'no-kms'}/{store}"
+    for mode, replace, kms, store, listed in SCENARIOS:
+        where = f"{mode}/{replace}/{'kms' if kms else 'no-kms'}/{store}{'/domain-list' if listed else ''}"
         try:
-            t = cfn.evaluate(template, scenario_parameters(mode, replace, kms, store))
+            t = cfn.evaluate(template, scenario_parameters(mode, replace, kms, store, listed))
         except (ValueError, KeyError) as e:
             problems.append(f"{where}: cannot evaluate the template: {e}")
             continue
+        if t["RuleFailures"]:
+            problems.append(f"{where}: the template's rules refuse the parameters: {t['RuleFailures']}")
         res = t["Resources"]
+        if listed:
+            problems += check_listed_scenario(res, replace, kms, store, where)
+            continue
         renewer_statements = role_statements(res, "RenewerRole")
         # The secrets the code touches (secrets/secretsmanager_store.cpp): the
         # template creates the certificate and account secrets; the lease
@@ -474,6 +540,44 @@ def check_template(template):
     return problems
 
 
+def check_listed_scenario(res, replace, kms, store, where):
+    """DomainList=true: the job writes the customers' secrets (or items)
+    under the prefix, each created by the code on first use with its -lock,
+    -replace-owed and the account beside the first; the hosts run certfetch --all."""
+    problems = []
+    names = {p["Properties"]["Name"] for p in res.values() if p["Type"] == "AWS::SecretsManager::Secret"}
+    if names:
+        problems.append(f"{where}: the template creates secrets {sorted(names)}; the job creates the customers'")
+    problems += check_table_resource(res, store, kms, where)
+    cert = f"{PREFIX}/{CUSTOMER}"
+    secrets, created = {}, []
+    if store != "dynamodb":
+        created = [cert, cert + "-account", cert + "-lock", cert + "-replace-owed"]
+        secrets = {a: created for a in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+                                        "secretsmanager:CreateSecret")}
+    problems += check_renewer(role_statements(res, "RenewerRole"), replace, ["Z111", "Z222"], secrets, kms,
+                              f"{where} RenewerRole", not_yet_created=created, store=store, domain_list=True,
+                              cert=cert)
+    certfetch = cfn.statements_of(res["CertfetchPolicy"]["Properties"]["PolicyDocument"])
+    if store == "dynamodb":
+        problems += check_certfetch_listed_items(certfetch, kms, f"{where} CertfetchPolicy")
+    else:
+        kms_statements = [st for st in certfetch if "kms:Decrypt" in cfn.as_list(st.get("Action"))]
+        problems += check_certfetch_all([st for st in certfetch if st not in kms_statements],
+                                        f"{where} CertfetchPolicy")
+        account = f"{cert}-account"  # the ACME account beside the first certificate
+        if cfn.allowed(certfetch, "secretsmanager:GetSecretValue", secret_arn(account)) or \
+                cfn.allowed(certfetch, "secretsmanager:GetSecretValue", secret_arn(account)[:-7]):
+            problems.append(f"{where} CertfetchPolicy: the hosts can read the ACME account {account}")
+        for other in (cert, f"{PREFIX}/blog.example.com", f"{PREFIX}/my-account.example.com"):
+            if not cfn.allowed(certfetch, "secretsmanager:GetSecretValue", secret_arn(other)):
+                problems.append(f"{where} CertfetchPolicy: the hosts cannot read {other}")
+        via = {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
+        if cfn.allowed(kms_statements, "kms:Decrypt", KMS_KEY, via) != kms:
+            problems.append(f"{where} CertfetchPolicy: kms:Decrypt {'missing' if kms else 'granted without a key'}")
+    return problems
+
+
 def check_table_resource(res, store, kms, where):
     """The table: on demand, point-in-time recovery, the customer key when given."""
     tables = [r for k, r in res.items() if r["Type"] == "AWS::DynamoDB::Table" and k != "DomainListTable"]
@@ -495,16 +599,37 @@ def check_table_resource(res, store, kms, where):
     return problems
 
 
+def command_of(res, mode):
+    if mode == "lambda":
+        return res["Function"]["Properties"]["ImageConfig"]["Command"]
+    return res["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Command"]
+
+
 def template_commands(template):
     """The argument lists the template gives the image, resolved."""
     out = []
-    for mode, replace, store in [(m, r, st) for m in ("lambda", "ecs") for r in TARGETS for st in STORES]:
-        if True:
-            res = cfn.evaluate(template, scenario_parameters(mode, replace, False, store))["Resources"]
-            if mode == "lambda":
-                out.append(res["Function"]["Properties"]["ImageConfig"]["Command"])
-            else:
-                out.append(res["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Command"])
+    for mode, replace, store, listed in [(m, r, st, li) for m in ("lambda", "ecs") for r in TARGETS for st in STORES
+                                         for li in (False, True)]:
+        res = cfn.evaluate(template, scenario_parameters(mode, replace, False, store, listed))["Resources"]
+        out.append(command_of(res, mode))
+    return out
+
+
+# The ECS task's own flags: Lambda's invocation deadline and one invocation
+# at a time need neither (docs/deployment.md, "Parallel runs").
+ECS_ONLY = ("--deadline", "--max-new-orders")
+
+
+def without_ecs_only(command):
+    out, skip = [], False
+    for arg in command:
+        if skip:
+            skip = False
+            continue
+        if arg in ECS_ONLY:
+            skip = True
+            continue
+        out.append(arg)
     return out
 
 
@@ -539,11 +664,7 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
             statements = role_statements(res, "RenewerRole")
             own = [st for st in statements if st.get("Sid") in ("ReadDomainList", "FindRemovedCertificates",
                                                                   "DomainListKey")]
-            problems += check_domain_list(own, arn, where)
-            secrets = {} if store == "dynamodb" else {
-                "secretsmanager:GetSecretValue": [SECRET, SECRET + "-account"]}
-            problems += check_renewer(statements, "none", ["Z111", "Z222"], secrets, kms, f"{where} RenewerRole",
-                                      store=store, domain_list=True)
+            problems += check_domain_list(own, arn, where, store)
             without = cfn.evaluate(self.template, scenario_parameters(mode, "none", kms, store))["Resources"]
             if "DomainListTable" in without or cfn.allowed(role_statements(without, "RenewerRole"),
                                                            "dynamodb:Scan", arn):
@@ -588,9 +709,26 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
             "items widened": (lambda s: sid(s, "CertificateItems").pop("Condition"),
                               "another certificate's items"),
             "account item for the lease table": (
-                lambda s: sid(s, "CertificateItems")["Condition"]["ForAllValues:StringEquals"].__setitem__(
-                    "dynamodb:LeadingKeys", [{"Ref": "SecretName"}, "_account"]),
+                lambda s: sid(s, "CertificateItems").__setitem__("Condition", {"ForAllValues:StringEquals": {
+                    "dynamodb:LeadingKeys": [{"Ref": "SecretName"}, "_account"]}}),
                 "the account item"),
+            # DomainList=true (check_listed_scenario).
+            "customer secrets missing": (lambda s: s.pop(index_of(s, "CustomerSecrets")),
+                                         f"secretsmanager:CreateSecret on {secret_arn(PREFIX + '/' + CUSTOMER)}"),
+            "customer secrets widened": (
+                lambda s: sid(s, "CustomerSecrets").__setitem__(
+                    "Resource", {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:"
+                                            "${AWS::AccountId}:secret:*"}),
+                "not a customer's secret"),
+            "ListSecrets with the dynamodb store": (
+                lambda s: s[index_of(s, "FindRemovedCertificates")]["Fn::If"].__setitem__(0, "HasDomainList"),
+                "(the removed-items report)"),
+            "customer items keyed by the secret name": (
+                lambda s: sid(s, "CertificateItems").__setitem__("Condition", {"ForAllValues:StringEquals": {
+                    "dynamodb:LeadingKeys": [{"Ref": "SecretName"}]}}),
+                "(a customer's items)"),
+            "leases outside the prefix": (lambda s: sid(s, "CertificateItems").pop("Condition"),
+                                          "(a lease outside the prefix)"),
             "lease only once created": (
                 lambda s: sid(s, "Lease").__setitem__("Resource", sid(s, "Lease")["Resource"][1:]),
                 "before it exists"),
@@ -598,6 +736,36 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
         for name, (change, expected) in cases.items():
             with self.subTest(name):
                 problems = mutated(change)
+                self.assertTrue(any(expected in p for p in problems),
+                                f"{name}: expected a problem containing {expected!r}, got {problems[:5]}")
+
+    def test_host_mutations_are_caught(self):
+        """The hosts' certfetch --all grants (DomainList=true) can fail the check."""
+        def host(stmts, name):
+            inner = [x["Fn::If"][1] if isinstance(x, dict) and "Fn::If" in x else x for x in stmts]
+            return next(x for x in inner if isinstance(x, dict) and x.get("Sid") == name)
+
+        def drop(name):
+            return lambda stmts: stmts.remove(next(x for x in stmts if isinstance(x, dict) and "Fn::If" in x and
+                                                    x["Fn::If"][1].get("Sid") == name))
+
+        everything = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}
+        cases = {
+            "account item readable": (lambda stmts: host(stmts, "ReadCustomerCertificateItems").pop("Condition"),
+                                      "can read the account item"),
+            "items: Scan without its code": (
+                lambda stmts: host(stmts, "ReadCustomerCertificateItems").__setitem__(
+                    "Action", ["dynamodb:GetItem", "dynamodb:Scan"]), "the code needs"),
+            "every secret readable": (lambda stmts: host(stmts, "ReadCustomerCertificates").__setitem__(
+                "Resource", everything), "outside the prefix"),
+            "no listing": (drop("ListCustomerCertificates"), "cannot list"),
+            "account key readable": (drop("NotTheAccountKey"), "can read the ACME account"),
+        }
+        for name, (change, expected) in cases.items():
+            with self.subTest(name):
+                t = copy.deepcopy(self.template)
+                change(t["Resources"]["CertfetchPolicy"]["Properties"]["PolicyDocument"]["Statement"])
+                problems = check_template(t)
                 self.assertTrue(any(expected in p for p in problems),
                                 f"{name}: expected a problem containing {expected!r}, got {problems[:5]}")
 
@@ -806,7 +974,95 @@ class FlagsExist(unittest.TestCase):
         self.assertIn("--store", help_flags(renewer, "run"))
 
 
-# --- 4. parallel tasks ----------------------------------------------------------
+# --- 4. the commands of a domain list deployment -------------------------------
+
+def value_after(command, flag):
+    for i, arg in enumerate(command):
+        if arg == flag:
+            return command[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+class TemplateCommands(unittest.TestCase):
+    """The job's command line for each store with and without DomainList
+    (docs/customer-domains.md#deploying-with-cloudformation), the same in
+    Lambda and ECS, and the hosts' certfetch command for the same store."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.template = cfn.load(TEMPLATE)
+
+    def resolved(self, mode, store, listed, **extra):
+        params = dict(scenario_parameters(mode, "ec2-tag", False, store, listed), **extra)
+        return cfn.evaluate(self.template, params)
+
+    def test_lambda_and_ecs_run_the_same_command(self):
+        for store in STORES:
+            for listed in (False, True):
+                with self.subTest(store=store, domain_list=listed):
+                    lam = command_of(self.resolved("lambda", store, listed)["Resources"], "lambda")
+                    ecs = command_of(self.resolved("ecs", store, listed)["Resources"], "ecs")
+                    self.assertEqual(without_ecs_only(ecs), lam)
+                    self.assertEqual([f for f in ecs if f in ECS_ONLY], list(ECS_ONLY))
+
+    def test_domain_list_command(self):
+        stores = {"secretsmanager": f"aws-sm:{PREFIX}/{{name}}", "sm+lease-table": f"aws-sm:{PREFIX}/{{name}}",
+                  "dynamodb": "dynamodb:stack-certificates/{name}"}
+        for store, expected in stores.items():
+            with self.subTest(store=store):
+                command = command_of(self.resolved("lambda", store, True)["Resources"], "lambda")
+                self.assertNotIn("--cert", command)
+                self.assertEqual(value_after(command, "--certificates-from"), "dynamodb:stack-domains")
+                self.assertEqual(value_after(command, "--store"), expected)
+                self.assertEqual(value_after(command, "--customer-dns-zone"), CUSTOMER_ZONE)
+                self.assertEqual(value_after(command, "--lease-table"),
+                                 "stack-certificates" if store == "sm+lease-table" else None)
+                single = command_of(self.resolved("lambda", store, False)["Resources"], "lambda")
+                self.assertEqual(value_after(single, "--cert"), "example.com,*.example.com")
+                self.assertNotIn("--certificates-from", single)
+                self.assertIsNone(value_after(single, "--customer-dns-zone"))
+
+    def test_secret_prefix_makes_one_slash(self):
+        # CloudFormation matches AllowedPattern against the whole value.
+        pattern = self.template["Parameters"]["SecretPrefix"]["AllowedPattern"]
+        for good in ("customers", "fleet/customers", "a.b-c_d"):
+            self.assertTrue(re.fullmatch(pattern, good), good)
+        for bad in ("customers/", "", "cust omers", "customers/*"):
+            self.assertFalse(re.fullmatch(pattern, bad), bad)
+
+    def test_domains_are_required_without_a_domain_list(self):
+        self.assertEqual(self.resolved("lambda", "dynamodb", True)["RuleFailures"], [])
+        self.assertEqual(self.resolved("lambda", "dynamodb", False)["RuleFailures"], [])
+        refused = self.resolved("lambda", "dynamodb", False, Domains="")["RuleFailures"]
+        self.assertEqual(refused, ["Domains is required unless DomainList=true"])
+
+    def test_certfetch_command_reads_the_jobs_store(self):
+        certfetch = os.path.join(BUILD_DIR, "bin", "certfetch")
+        self.assertTrue(os.access(certfetch, os.X_OK), f"{certfetch} is not built")
+        flags = help_flags(certfetch)
+        for store in STORES:
+            for listed in (False, True):
+                with self.subTest(store=store, domain_list=listed):
+                    t = self.resolved("lambda", store, listed)
+                    line = t["Outputs"]["CertfetchCommand"]["Value"].split()
+                    self.assertEqual(line[0], "certfetch")
+                    used = {a.split("=", 1)[0] for a in line if a.startswith("--")}
+                    self.assertEqual(used - flags, set(), f"flags `certfetch --help` lacks: {line}")
+                    self.assertEqual("--all" in line, listed)
+                    job_store = value_after(command_of(t["Resources"], "lambda"), "--store")
+                    if listed and store == "dynamodb":
+                        self.assertEqual(value_after(line, "--store") + "/{name}", job_store)
+                    elif listed:
+                        self.assertEqual("aws-sm:" + value_after(line, "--secret-id") + "{name}", job_store)
+                    elif store == "dynamodb":
+                        self.assertEqual(value_after(line, "--store"), job_store)
+                    else:
+                        self.assertEqual("aws-sm:" + value_after(line, "--secret-id"), job_store)
+
+
+# --- 5. parallel tasks ----------------------------------------------------------
 
 class ParallelTasks(unittest.TestCase):
     """ParallelTasks (docs/deployment.md, "Parallel runs"): the schedule starts

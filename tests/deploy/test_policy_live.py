@@ -9,10 +9,13 @@ tests/fakeaws logged becomes (IAM action, resource ARN, condition context) and
 must be allowed by RenewerRole's statements for that mode; certfetch's calls
 must be allowed by CertfetchPolicy. A secret's ARN has Secrets Manager's
 suffix once it exists and none before (the first read of the lease secret).
+With DomainList=true the same is done for a domain table's items (issued,
+one removed) and for the CertfetchCommand output (certfetch --all).
 The static checks (test_policy.py) prove nothing more is granted.
 """
 
 import os
+import shlex
 import sys
 import tempfile
 import unittest
@@ -117,6 +120,11 @@ class TemplateAllowsEveryCall(E2eCase):
                     if not cfn.allowed(statements, "ec2:TerminateInstances", arn, ctx):
                         denied.append((f"ec2:TerminateInstances {arn} {ctx}", c.get("code")))
                 continue
+            elif service == "dynamodb":
+                resource = f"arn:aws:dynamodb:{region}:{account}:table/{p.get('TableName')}"
+                item = p.get("Key") or p.get("Item") or {}
+                if "pk" in item:
+                    context = {"dynamodb:LeadingKeys": [item["pk"]["S"]]}
             elif service == "ecs":
                 resource = f"arn:aws:ecs:{region}:{account}:service/{p.get('cluster')}/{p.get('service')}"
             else:
@@ -165,6 +173,91 @@ class TemplateAllowsEveryCall(E2eCase):
         self.assertTrue(any(c["action"] == "GetSecretValue" for c in calls))
         self.assertEqual(self.judge(calls, statements, {}), [], "calls CertfetchPolicy does not allow")
         print(f"FIGURE policy-live: {len(seen)} kinds of AWS call in 3 runs + certfetch, all inside the template")
+
+    def test_domain_list_deployment_stays_inside_the_template_policies(self):
+        """DomainList=true (docs/customer-domains.md#deploying-with-cloudformation),
+        for each store: the template's command issues the table's items, reports
+        a removed one (an aws-sm: store lists), and the CertfetchCommand output
+        fetches them all, every call inside RenewerRole / CertfetchPolicy."""
+        fake = self.stack.fake
+        ddb = botocore.session.get_session().create_client(
+            "dynamodb", region_name=fake.region, endpoint_url=fake.endpoint,
+            aws_access_key_id=fake.access_key, aws_secret_access_key=fake.secret_key)
+        self.addCleanup(ddb.close)
+        # Store, LeasesInDynamoDb, SecretPrefix; each its own stack name, so its own tables.
+        stores = {"sm": ("secretsmanager", "false", "customers"), "leased": ("secretsmanager", "true", "leased"),
+                  "ddb": ("dynamodb", "false", "unused")}
+        for stack, (store, leases, prefix) in stores.items():
+            with self.subTest(store=store, leases=leases):
+                self.domain_list_stack(ddb, stack, {"Store": store, "LeasesInDynamoDb": leases,
+                                                    "SecretPrefix": prefix})
+
+    def domain_list_stack(self, ddb, stack, parameters):
+        fake = self.stack.fake
+        key = [{"AttributeName": "id", "AttributeType": "S"}], [{"AttributeName": "id", "KeyType": "HASH"}]
+        ddb.create_table(TableName=stack + "-domains", BillingMode="PAY_PER_REQUEST", AttributeDefinitions=key[0],
+                         KeySchema=key[1])
+        ddb.create_table(TableName=stack + "-certificates", BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                    {"AttributeName": "sk", "KeyType": "RANGE"}])
+        customers = [f"shop-{stack}.{ZONE}", f"blog-{stack}.{ZONE}"]
+        for name in customers:
+            ddb.put_item(TableName=stack + "-domains", Item={"id": {"S": name}, "domains": {"L": [{"S": name}]}})
+        t = cfn.evaluate(self.template, dict(parameters, **{
+            "Mode": "lambda", "ImageUri": "x/renewer:1", "EcrRepositoryName": "renewer", "DomainList": "true",
+            "CustomerDnsZone": ZONE, "HostedZoneIds": self.stack.zone_id,
+            "Email": "ops@" + ZONE, "CaDirectoryUrl": self.stack.ca.directory,
+        }), pseudo={"AWS::Region": fake.region, "AWS::AccountId": self.account(), "AWS::StackName": stack})
+        command = t["Resources"]["Function"]["Properties"]["ImageConfig"]["Command"]
+        statements = role_statements(t["Resources"], "RenewerRole")
+        argv = [RENEWER, *command, "--ca-bundle", self.stack.ca.ca_bundle, "--trust-root", self.stack.root_file,
+                *self.stack.dns_args()]
+        env = self.stack.env(RENEWER_SPOOL_DIR=tempfile.mkdtemp(dir=self.stack.workdir, prefix="spool-"),
+                             AWS_ENDPOINT_URL_DYNAMODB=fake.endpoint)
+        fake.clear_calls()
+        r = run(argv, env=env, timeout=180)
+        self.assertEqual(r.rc, 0, r.explain())
+        self.assertEqual({k: v["outcome"] for k, v in r.certs.items()}, {n: "renewed" for n in customers},
+                         r.explain())
+        calls = fake.calls()
+        # A customer leaves: not renewed; in an aws-sm: store reported and left in place.
+        ddb.delete_item(TableName=stack + "-domains", Key={"id": {"S": customers[0]}})
+        fake.clear_calls()
+        second = run(argv, env=env, timeout=180)
+        self.assertEqual(second.rc, 0, second.explain())
+        self.assertNotIn(customers[0], second.certs, second.explain())
+        secrets_manager = parameters["Store"] == "secretsmanager"
+        prefix = parameters["SecretPrefix"] + "/"
+        if secrets_manager:
+            self.assertEqual(second.certs[prefix + customers[0]]["outcome"], "left in place", second.explain())
+        calls += fake.calls()
+        seen = {f"{c['service']}:{c['action']}" for c in calls}
+        needed = ["dynamodb:Scan"] + (["secretsmanager:ListSecrets", "secretsmanager:CreateSecret"]
+                                      if secrets_manager else ["dynamodb:GetItem", "dynamodb:PutItem"])
+        for action in needed:
+            self.assertIn(action, seen, "the runs did not exercise every kind of call")
+        self.assertEqual(self.judge(calls, statements, {}), [], "calls RenewerRole (DomainList) does not allow")
+        if not secrets_manager:
+            return  # certfetch --all over DynamoDB comes with its listing (docs/customer-domains.md)
+        # The hosts: the output's own command, into a scratch folder. The ACME
+        # account beside the first certificate is under the prefix too, and
+        # CertfetchPolicy denies reading it.
+        self.assertTrue([n for n in self.secrets() if n.startswith(prefix) and n.endswith("-account")],
+                        sorted(self.secrets()))
+        line = shlex.split(t["Outputs"]["CertfetchCommand"]["Value"])
+        self.assertEqual(line[:2], ["certfetch", "--all"])
+        out = tempfile.mkdtemp(dir=self.stack.workdir, prefix="certfetch-all-")
+        line[line.index("--out") + 1] = out
+        line[line.index("--group") + 1] = str(os.getgid())  # www-data need not exist here
+        line[line.index("--reload") + 1] = "true"
+        fake.clear_calls()
+        fetched = run([CERTFETCH, *line[1:]], env=self.stack.env())
+        self.assertEqual(fetched.rc, 0, fetched.explain())
+        for name in customers:
+            self.assertTrue(os.path.exists(os.path.join(out, name, "fullchain.pem")), fetched.explain())
+        host = cfn.statements_of(t["Resources"]["CertfetchPolicy"]["Properties"]["PolicyDocument"])
+        self.assertEqual(self.judge(fake.calls(), host, {}), [], "calls CertfetchPolicy (DomainList) does not allow")
 
     def test_judge_can_refuse(self):
         # The judge itself: a call on another secret or zone is refused.
