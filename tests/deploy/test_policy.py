@@ -195,7 +195,8 @@ def check_renewer(statements, replace, zones, secret_resources, kms, where, not_
     rows = table_rows()
     needed = {f"{s}:{a}" for s, a, c in rows if c == "renewer" or c == f"renewer:{replace}" or
               (c == "renewer:dynamodb" and store != "secretsmanager") or
-              (c == "renewer:domain-list" and domain_list)}
+              (c == "renewer:domain-list" and domain_list) or
+              (c == "renewer:domain-list-dynamodb" and domain_list and store == "dynamodb")}
     for action in cfn.actions_of(statements):
         if "*" in action or "?" in action:
             problems.append(f"{where}: wildcard action {action}")
@@ -576,6 +577,14 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
                 "secretsmanager:GetSecretValue": [SECRET, SECRET + "-account"]}
             problems += check_renewer(statements, "none", ["Z111", "Z222"], secrets, kms, f"{where} RenewerRole",
                                       store=store, domain_list=True)
+            # A dynamodb: store: the removed items' certificates by a Scan of
+            # the certificate table, keys and versions only.
+            if cfn.allowed(statements, "dynamodb:Scan", TABLE_ARN, SCAN_AS_LISTED) != (store == "dynamodb"):
+                problems.append(f"{where}: Scan of the certificate table for removed items "
+                                f"{'missing' if store == 'dynamodb' else 'granted without a dynamodb: store'}")
+            if cfn.allowed(statements, "dynamodb:Scan", TABLE_ARN, dict(SCAN_AS_LISTED, **{
+                    "dynamodb:Attributes": ["pk", "sk", "version", "text"]})):
+                problems.append(f"{where}: the job can scan every attribute of the certificate table")
             without = cfn.evaluate(self.template, scenario_parameters(mode, "none", kms, store))["Resources"]
             if "DomainListTable" in without or cfn.allowed(role_statements(without, "RenewerRole"),
                                                            "dynamodb:Scan", arn):
