@@ -33,6 +33,10 @@ struct ActionUse {
     //   "certfetch:all"       the web host's instance profile, with certfetch --all
     //                         (docs/customer-domains.md)
     //   "certfetch:dynamodb"  the web host, when it reads a dynamodb: store (the table's ARN)
+    //   "certfetch:dynamodb-all" the web host, with certfetch --all over a dynamodb: table
+    //                         (docs/stores.md#listing-a-table)
+    //   "renewer:domain-list-dynamodb" the job, with --certificates-from and a dynamodb:
+    //                         default store: removed items' certificates (the table's ARN)
     //   "none"                no IAM permission: authorized by the role's trust policy
     std::string_view caller;
     std::string_view why;
@@ -56,6 +60,9 @@ inline constexpr std::array k_action_uses = {
     ActionUse{"dynamodb", "GetItem", "certfetch:dynamodb", "read the bundle item (bundle and previous)"},
     ActionUse{"dynamodb", "Scan", "renewer:domain-list", "read the domain list, every page (consistent reads)"},
     ActionUse{"secretsmanager", "ListSecrets", "renewer:domain-list", "find removed items' certificates"},
+    ActionUse{"dynamodb", "Scan", "renewer:domain-list-dynamodb", "find removed items' certificates in the table"},
+    ActionUse{"dynamodb", "Scan", "certfetch:dynamodb-all", "certfetch --all: the bundle items under a prefix"},
+    ActionUse{"dynamodb", "GetItem", "certfetch:dynamodb-all", "certfetch --all: read each listed bundle item"},
     ActionUse{"autoscaling", "StartInstanceRefresh", "renewer:autoscaling", "replace --replace autoscaling:GROUP"},
     ActionUse{"ec2", "DescribeInstances", "renewer:ec2-tag", "find running instances with the tag"},
     ActionUse{"ec2", "TerminateInstances", "renewer:ec2-tag", "terminate at most --max-terminate of them"},

@@ -10,6 +10,7 @@
 // and one ACME account item for the table, ("_account", "account"), unless
 // StoreConfig::account names another pk. A put is an UpdateItem conditioned
 // on the version it read, so two writers cannot both move `previous`.
+#include <algorithm>
 #include <map>
 
 #include "aws/client.hpp"
@@ -39,6 +40,7 @@ public:
     }
 
     core::Result<std::optional<Bundle>> get(Stage stage) override {
+        TRY(need_key());
         TRY_ASSIGN(auto item, stage == Stage::current ? read(k_sk_bundle) : api_->get_item(key_, k_sk_bundle));
         const char* field = stage == Stage::current ? "bundle" : "previous";
         auto text = item ? detail::string_attribute(*item, field) : std::nullopt;
@@ -53,6 +55,7 @@ public:
     }
 
     core::Status put(const Bundle& bundle) override {
+        TRY(need_key());
         ahead_.erase(k_sk_bundle);
         const auto text = to_json(bundle);
         for (int attempt = 1;; ++attempt) {
@@ -85,11 +88,13 @@ public:
     }
 
     core::Result<std::optional<std::string>> get_note(std::string_view kind) override {
+        TRY(need_key());
         TRY_ASSIGN(auto item, read(note_sk(kind)));
         return item ? detail::string_attribute(*item, "text") : std::nullopt;
     }
 
     core::Status put_note(std::string_view kind, std::string_view json_text) override {
+        TRY(need_key());
         ahead_.erase(note_sk(kind));
         return put_text(key_, note_sk(kind), json_text, "the note");
     }
@@ -126,7 +131,84 @@ public:
         }
     }
 
+    core::Result<std::unique_ptr<Store>> open(std::string_view name) override {
+        if (name.empty()) {
+            return make_error(ErrorKind::invalid_input, describe() + ": open() needs a listed name");
+        }
+        return std::unique_ptr<Store>(std::make_unique<DynamoDbStore>(api_, key_ + std::string(name)));
+    }
+
+    // Scan, every page (docs/stores.md#listing-a-table): the bundle items
+    // whose pk begins with key_ + prefix, never the lease, note or account
+    // items. Eventually consistent (half the read units): a bundle written a
+    // moment ago is found on the next poll. Only pk and version come back;
+    // DynamoDB charges the whole items read all the same.
+    core::Result<std::vector<Listing>> list(std::string_view prefix) override {
+        const std::string location = key_ + std::string(prefix);
+        const std::string where = "dynamodb:" + api_->table() + "/" + location;
+        std::vector<Listing> found;
+        json start;
+        do {
+            json body = scan_request(location);
+            if (!start.is_null()) {
+                body["ExclusiveStartKey"] = start;
+            }
+            auto page = api_->call("Scan", body);
+            if (!page.ok()) {
+                return page.error().wrap(where + " Scan");
+            }
+            add_page(*page, location, found);
+            auto next = page->value("LastEvaluatedKey", json());
+            if (!next.is_null() && next == start) {
+                return make_error(ErrorKind::internal, where + " Scan: the same LastEvaluatedKey twice");
+            }
+            start = std::move(next);
+        } while (!start.is_null());
+        std::sort(found.begin(), found.end(), [](const Listing& a, const Listing& b) { return a.name < b.name; });
+        return found;
+    }
+
 private:
+    // "dynamodb:TABLE/" names the whole table for list(); it holds no bundle.
+    core::Status need_key() const {
+        if (!key_.empty()) {
+            return {};
+        }
+        return make_error(ErrorKind::invalid_input,
+                          describe() + ": names a table to list, not a certificate (give the key after the slash)");
+    }
+
+    static json scan_request(const std::string& location) {
+        // SPECIFIC_ATTRIBUTES said outright: a host's policy can require it
+        // (deploy/iam/certfetch-dynamodb-all.json), so a Scan cannot read keys.
+        json body = {{"FilterExpression", "#sk = :b"},
+                     {"Select", "SPECIFIC_ATTRIBUTES"},
+                     {"ProjectionExpression", "#pk, #v"},
+                     {"ExpressionAttributeNames", {{"#pk", "pk"}, {"#sk", "sk"}, {"#v", "version"}}},
+                     {"ExpressionAttributeValues", {{":b", string_value(k_sk_bundle)}}}};
+        if (!location.empty()) {  // begins_with of "" would match all; say nothing instead
+            body["FilterExpression"] = "#sk = :b AND begins_with(#pk, :p)";
+            body["ExpressionAttributeValues"][":p"] = string_value(location);
+        }
+        return body;
+    }
+
+    void add_page(const json& page, const std::string& location, std::vector<Listing>& found) const {
+        const auto items = page.find("Items");
+        if (items == page.end() || !items->is_array()) {
+            return;
+        }
+        for (const auto& item : *items) {
+            const auto pk = detail::string_attribute(item, "pk");
+            if (!pk || pk->size() <= key_.size() || !pk->starts_with(location)) {
+                continue;  // checked again: a filter is no promise of what comes back
+            }
+            const auto version = detail::number_attribute(item, "version");
+            found.push_back({pk->substr(key_.size()), "dynamodb:" + api_->table() + "/" + *pk,
+                             version ? std::to_string(*version) : std::string()});
+        }
+    }
+
     // The item (key_, sk): read ahead (once), else read now.
     core::Result<std::optional<json>> read(const std::string& sk) {
         if (auto it = ahead_.find(sk); it != ahead_.end()) {
@@ -254,7 +336,9 @@ core::Result<StoreWithLocker> make_dynamodb_store_with_locker(const std::string&
         return make_error(ErrorKind::invalid_input, "store \"dynamodb:" + target + "\": the table name \"" + table +
                                                         "\" is not 3..255 of a-z A-Z 0-9 _ - .");
     }
-    if (key.empty() || key.size() > 1024) {
+    // "TABLE/" with nothing after: the whole table, for list() only.
+    const bool whole_table = key.empty() && slash != std::string::npos;
+    if (!whole_table && (key.empty() || key.size() > 1024)) {
         return make_error(ErrorKind::invalid_input,
                           "store \"dynamodb:" + target +
                               "\": give the certificate's key after the table, 1..1024 characters (e.g. "

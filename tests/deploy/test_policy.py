@@ -206,7 +206,8 @@ def check_renewer(statements, replace, zones, secret_resources, kms, where, not_
     rows = table_rows()
     needed = {f"{s}:{a}" for s, a, c in rows if c == "renewer" or c == f"renewer:{replace}" or
               (c == "renewer:dynamodb" and store != "secretsmanager") or
-              (c == "renewer:domain-list" and domain_list)}
+              (c == "renewer:domain-list" and domain_list) or
+              (c == "renewer:domain-list-dynamodb" and domain_list and store == "dynamodb")}
     for action in cfn.actions_of(statements):
         if "*" in action or "?" in action:
             problems.append(f"{where}: wildcard action {action}")
@@ -324,10 +325,10 @@ def check_listed_table(store, expect):
 
 def check_certfetch_listed_items(statements, kms, where):
     """certfetch --all over the DynamoDB store: every customer's item, not
-    the ACME account item, no secret. The listing grant (dynamodb:Scan) comes
-    with the code that lists (aws/actions.hpp, caller certfetch:all)."""
+    the ACME account item, no secret; the listing (dynamodb:Scan) by keys and
+    versions only (aws/actions.hpp, caller certfetch:dynamodb-all)."""
     problems = []
-    wanted = {f"{s}:{a}" for s, a, c in table_rows() if c in ("certfetch:dynamodb", "certfetch:all") and
+    wanted = {f"{s}:{a}" for s, a, c in table_rows() if c in ("certfetch:dynamodb", "certfetch:dynamodb-all") and
               s == "dynamodb"}
     granted = set(cfn.actions_of(statements)) - {"kms:Decrypt"}
     if granted != wanted:
@@ -339,6 +340,11 @@ def check_certfetch_listed_items(statements, kms, where):
             problems.append(f"{where}: certfetch --all can read the account item {other}")
     if cfn.allowed(statements, "dynamodb:GetItem", TABLE_ARN + "-other", keys(CUSTOMER)):
         problems.append(f"{where}: certfetch --all can read another table")
+    if not cfn.allowed(statements, "dynamodb:Scan", TABLE_ARN, SCAN_AS_LISTED):
+        problems.append(f"{where}: certfetch --all cannot list the table")
+    if cfn.allowed(statements, "dynamodb:Scan", TABLE_ARN, dict(SCAN_AS_LISTED, **{
+            "dynamodb:Attributes": ["pk", "sk", "version", "text"]})):
+        problems.append(f"{where}: certfetch --all can scan every attribute (the account item's key)")
     via = {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}
     if cfn.allowed(statements, "kms:Decrypt", KMS_KEY, via) != kms:
         problems.append(f"{where}: kms:Decrypt via DynamoDB {'missing' if kms else 'granted without a key'}")
@@ -378,6 +384,38 @@ def check_certfetch_all(statements, where):
         problems.append(f"{where}: certfetch --all cannot read the secrets under the prefix")
     if cfn.allowed(statements, "secretsmanager:GetSecretValue", secret_arn("certs/other.com")):
         problems.append(f"{where}: certfetch --all can read a secret outside the prefix")
+    return problems
+
+
+SCAN_AS_LISTED = {"dynamodb:Attributes": ["pk", "sk", "version"], "dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
+
+
+def check_certfetch_dynamodb_all(statements, where):
+    """certfetch --all over a dynamodb: table (docs/stores.md#listing-a-table):
+    the code's `certfetch:dynamodb-all` rows; the Scan sees only the key and
+    version attributes (never a bundle or the ACME account key), GetItem only
+    the items under the prefix; no write."""
+    problems = []
+    wanted = {f"{s}:{a}" for s, a, caller in table_rows() if caller == "certfetch:dynamodb-all"}
+    granted = set(cfn.actions_of(statements))
+    if granted != wanted:
+        problems.append(f"{where}: grants {sorted(granted)}, the code needs {sorted(wanted)}")
+    if not cfn.allowed(statements, "dynamodb:Scan", TABLE_ARN, SCAN_AS_LISTED):
+        problems.append(f"{where}: certfetch --all cannot list the table as the code scans it")
+    wider = [dict(SCAN_AS_LISTED, **{"dynamodb:Attributes": ["pk", "sk", "version", "text"]}),
+             dict(SCAN_AS_LISTED, **{"dynamodb:Select": "ALL_ATTRIBUTES"}),
+             {"dynamodb:Attributes": ["pk", "sk", "version"]}]
+    if any(cfn.allowed(statements, "dynamodb:Scan", TABLE_ARN, context) for context in wider):
+        problems.append(f"{where}: certfetch --all can scan every attribute (the account key among them)")
+    if not cfn.allowed(statements, "dynamodb:GetItem", TABLE_ARN, keys("customers/shop.example.com")):
+        problems.append(f"{where}: certfetch --all cannot read the items under the prefix")
+    for other in ("_account", "certs/other.com"):
+        if cfn.allowed(statements, "dynamodb:GetItem", TABLE_ARN, keys(other)):
+            problems.append(f"{where}: certfetch --all can read the items of {other}")
+    for action in wanted:
+        if cfn.allowed(statements, action, TABLE_ARN + "-other", SCAN_AS_LISTED) or \
+                cfn.allowed(statements, action, TABLE_ARN + "-other", keys("customers/shop.example.com")):
+            problems.append(f"{where}: {action} on another table")
     return problems
 
 
@@ -665,6 +703,14 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
             own = [st for st in statements if st.get("Sid") in ("ReadDomainList", "FindRemovedCertificates",
                                                                   "DomainListKey")]
             problems += check_domain_list(own, arn, where, store)
+            # A dynamodb: store: the removed items' certificates by a Scan of
+            # the certificate table, keys and versions only.
+            if cfn.allowed(statements, "dynamodb:Scan", TABLE_ARN, SCAN_AS_LISTED) != (store == "dynamodb"):
+                problems.append(f"{where}: Scan of the certificate table for removed items "
+                                f"{'missing' if store == 'dynamodb' else 'granted without a dynamodb: store'}")
+            if cfn.allowed(statements, "dynamodb:Scan", TABLE_ARN, dict(SCAN_AS_LISTED, **{
+                    "dynamodb:Attributes": ["pk", "sk", "version", "text"]})):
+                problems.append(f"{where}: the job can scan every attribute of the certificate table")
             without = cfn.evaluate(self.template, scenario_parameters(mode, "none", kms, store))["Resources"]
             if "DomainListTable" in without or cfn.allowed(role_statements(without, "RenewerRole"),
                                                            "dynamodb:Scan", arn):
@@ -854,7 +900,8 @@ def dynamodb_file_problems(load):
 class PolicyFiles(unittest.TestCase):
     def test_single_host_files(self):
         files = sorted(os.path.basename(p) for p in glob.glob(os.path.join(SOURCE_DIR, "deploy", "iam", "*.json")))
-        self.assertEqual(files, ["certfetch-all.json", "certfetch-dynamodb.json", "certfetch.json",
+        self.assertEqual(files, ["certfetch-all.json", "certfetch-dynamodb-all.json", "certfetch-dynamodb.json",
+                                 "certfetch.json",
                                  "renewer-domain-list.json", "renewer-dynamodb-lease-table.json",
                                  "renewer-dynamodb.json", "renewer-secrets.json", "replace-autoscaling.json",
                                  "replace-ec2-tag.json", "replace-ecs.json", "route53.json"])
@@ -871,6 +918,8 @@ class PolicyFiles(unittest.TestCase):
                                       not_yet_created=everything)
         problems += check_certfetch(policy_file("certfetch.json"), False, "iam/certfetch.json")
         problems += check_certfetch_all(policy_file("certfetch-all.json"), "iam/certfetch-all.json")
+        problems += check_certfetch_dynamodb_all(policy_file("certfetch-dynamodb-all.json"),
+                                                 "iam/certfetch-dynamodb-all.json")
         problems += check_domain_list(policy_file("renewer-domain-list.json"), DOMAIN_TABLE_ARN % "customer-domains",
                                       "iam/renewer-domain-list.json")
         self.assertEqual(problems, [], "\n".join(problems))
@@ -881,6 +930,31 @@ class PolicyFiles(unittest.TestCase):
         print("FIGURE policy-dynamodb-files: renewer-dynamodb.json grants %s, the lease-table file %s, "
               "certfetch-dynamodb.json %s" % (sorted(table_actions("renewer:dynamodb")), sorted(lease_actions()),
                                                sorted(table_actions("certfetch:dynamodb"))))
+
+    def test_certfetch_dynamodb_all_mutations_are_caught(self):
+        """The checker of certfetch-dynamodb-all.json can fail."""
+        def scan_open(stmts):
+            stmts[0].pop("Condition")
+
+        def any_key(stmts):
+            stmts[1].pop("Condition")
+
+        def put_too(stmts):
+            stmts[1]["Action"] = ["dynamodb:GetItem", "dynamodb:PutItem"]
+
+        def no_get(stmts):
+            del stmts[1]
+
+        cases = {"scan without the attribute condition": (scan_open, "every attribute"),
+                 "GetItem on any key": (any_key, "items of _account"),
+                 "PutItem extra": (put_too, "the code needs"),
+                 "GetItem missing": (no_get, "cannot read")}
+        for name, (change, expected) in cases.items():
+            with self.subTest(name):
+                stmts = copy.deepcopy(policy_file("certfetch-dynamodb-all.json"))
+                change(stmts)
+                problems = check_certfetch_dynamodb_all(stmts, "mutated")
+                self.assertTrue(any(expected in p for p in problems), f"{name}: {problems}")
 
     def test_dynamodb_file_mutations_are_caught(self):
         """The checker of the DynamoDB files can fail: a grant missing, one

@@ -1,7 +1,10 @@
 """Measures `certfetch --all` over N bundles (default 1,000) in tests/fakeaws
 Secrets Manager (issue target: under 5 s). Not a CTest: a figure to report.
 
-    BUILD_DIR=build /usr/bin/python3 tests/e2e/bench_certfetch_all.py [N [PARALLEL]]
+    BUILD_DIR=build /usr/bin/python3 tests/e2e/bench_certfetch_all.py [N [PARALLEL [STORE]]]
+
+STORE is aws-sm (default) or dynamodb: the same bundles as bundle items of a
+table "certs-bench" (docs/stores.md#listing-a-table), listed by a Scan.
 
 The bundles are ECDSA P-256 leaves of one throw-away CA made here (the same
 bundle JSON as renewer writes, docs/stores.md), named cN.fleet.test, stored
@@ -66,28 +69,55 @@ def timed(cmd, env):
     return seconds, p.stderr.strip().splitlines()[-1]
 
 
+BENCH_TABLE = "certs-bench"
+
+
+def seed(fake, store, count):
+    """The bundles into the store; the certfetch --all arguments that list them
+    and the (list, read) actions to count."""
+    if store == "aws-sm":
+        for name, text in make_bundles(count):
+            fake.seed_secret("customers/" + name, string=text)
+        return ["--secret-id", "customers/"], ("ListSecrets", "GetSecretValue")
+    ddb = fake.client("dynamodb")
+    ddb.create_table(TableName=BENCH_TABLE, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                {"AttributeName": "sk", "KeyType": "RANGE"}])
+    for name, text in make_bundles(count):
+        # As the store keeps it after a renewal: the previous bundle beside it.
+        ddb.put_item(TableName=BENCH_TABLE, Item={"pk": {"S": "customers/" + name}, "sk": {"S": "bundle"},
+                                                  "bundle": {"S": text}, "previous": {"S": text},
+                                                  "version": {"N": "2"}})
+    ddb.close()
+    return ["--store", "dynamodb:%s/customers/" % BENCH_TABLE], ("Scan", "GetItem")
+
+
 def main():
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     parallel = sys.argv[2] if len(sys.argv) > 2 else "8"
+    store = sys.argv[3] if len(sys.argv) > 3 else "aws-sm"
+    if store not in ("aws-sm", "dynamodb"):
+        sys.exit("STORE: aws-sm or dynamodb, not %r" % store)
     work = tempfile.mkdtemp(prefix="bench-certfetch-all-")
     try:
         with FakeAws() as fake:
             start = time.monotonic()
-            for name, text in make_bundles(count):
-                fake.seed_secret("customers/" + name, string=text)
-            print("seeded %d bundles in %.1f s" % (count, time.monotonic() - start))
+            location, (list_call, read_call) = seed(fake, store, count)
+            print("seeded %d bundles (%s) in %.1f s" % (count, store, time.monotonic() - start))
             out = os.path.join(work, "certs")
-            cmd = [CERTFETCH, "--all", "--secret-id", "customers/", "--out", out, "--reload", "true",
-                   "--parallel", parallel]
+            cmd = [CERTFETCH, "--all", *location, "--out", out, "--reload", "true", "--parallel", parallel]
             env = fake.env()
             first, line1 = timed(cmd, env)
             second, line2 = timed(cmd, env)
             written = sum(1 for n in os.listdir(out) if not n.startswith("."))
-            print("certfetch --all --parallel %s, %d bundles, all written:   %.2f s  (%s)" % (parallel, count, first, line1))
-            print("certfetch --all --parallel %s, %d bundles, none changed:  %.2f s  (%s)"
-                  % (parallel, count, second, line2))
-            print("folders: %d; ListSecrets calls: %d; GetSecretValue calls: %d"
-                  % (written, len(fake.calls("ListSecrets")), len(fake.calls("GetSecretValue"))))
+            print("certfetch --all (%s) --parallel %s, %d bundles, all written:   %.2f s  (%s)"
+                  % (store, parallel, count, first, line1))
+            print("certfetch --all (%s) --parallel %s, %d bundles, none changed:  %.2f s  (%s)"
+                  % (store, parallel, count, second, line2))
+            print("folders: %d; %s calls: %d; %s calls: %d"
+                  % (written, list_call, len(fake.calls(list_call)), read_call, len(fake.calls(read_call))))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -5,6 +5,8 @@ deploy/nginx/certfetch-all-snippet.conf ($ssl_server_name paths), each name
 checked with `openssl s_client -servername NAME` against the stored bundle's
 serial. Then one name renewed: one reload, the other folders untouched; a
 corrupted bundle is skipped with its name and never replaces good files.
+CertfetchAllDynamoDb runs the same over a dynamodb: table (one Scan lists it,
+docs/stores.md#listing-a-table).
 
 Run: BUILD_DIR=build /usr/bin/python3 -m unittest -v tests/e2e/test_certfetch_all.py
 """
@@ -52,19 +54,28 @@ class MultiNameNginx(Nginx):
 
 
 class CertfetchAll(E2eCase):
+    # The store's spec per name, what certfetch --all is given, and the calls
+    # that list it and read one bundle.
+    STORE = "aws-sm:customers/{name}"
+    LOCATION = ["--secret-id", "customers/"]
+    LIST_CALL, READ_CALL = "ListSecrets", "GetSecretValue"
+
     def setUp(self):
         self.stack = Stack.start(self.addCleanup)
 
     def issue(self, *names, force=False):
-        args = [a for n in names for a in ("--cert", n)] + ["--store", "aws-sm:customers/{name}"]
+        args = [a for n in names for a in ("--cert", n)] + ["--store", self.STORE]
         r = self.stack.renewer("run", *args, *(["--force"] if force else []), account=None)
         self.assertEqual(r.rc, 0, r.explain())
         return r
 
-    def stored_serial(self, name):
+    def stored_bundle(self, name):
         secret = self.stack.secret("customers/" + name)
         current = [v for v in secret["versions"].values() if "AWSCURRENT" in v["stages"]][0]
-        return cert_serial(json.loads(current["string"])["certificate"])
+        return json.loads(current["string"])
+
+    def stored_serial(self, name):
+        return cert_serial(self.stored_bundle(name)["certificate"])
 
     def served_serial(self, web, name):
         p = subprocess.run([OPENSSL, "s_client", "-connect", "127.0.0.1:%d" % web.port, "-servername", name,
@@ -76,10 +87,14 @@ class CertfetchAll(E2eCase):
         return cert_serial(pem + "\n")
 
     def certfetch_all(self, out, *extra):
-        return run([CERTFETCH, "--all", "--secret-id", "customers/", "--out", out, *extra],
+        return run([CERTFETCH, "--all", *self.LOCATION, "--out", out, *extra],
                    env=self.stack.env(), timeout=120)
 
     def test_three_names_one_nginx(self):
+        self.corrupted_bundles_are_skipped(*self.serve_renew_and_poll())
+
+    def serve_renew_and_poll(self):
+        """Three names served, one renewed, a poll with nothing new."""
         s = self.stack
         self.issue(*NAMES)
         out = os.path.join(self.tmpdir("fleet-"), "certs")
@@ -121,7 +136,7 @@ class CertfetchAll(E2eCase):
         self.assertEqual(f3.rc, 0, f3.explain())
         with open(marker) as f:
             self.assertEqual(f.read().split(), ["reload"])
-        self.assertEqual((len(s.fake.calls("ListSecrets")), len(s.fake.calls("GetSecretValue"))), (1, 0))
+        self.assertEqual((len(s.fake.calls(self.LIST_CALL)), len(s.fake.calls(self.READ_CALL))), (1, 0))
         # Another --mode is applied although no version changed (in place: no reload).
         f3b = self.certfetch_all(out, "--reload", reload_cmd, "--mode", "0640")
         self.assertEqual(f3b.rc, 0, f3b.explain())
@@ -129,22 +144,21 @@ class CertfetchAll(E2eCase):
             self.assertEqual(os.stat(os.path.join(out, name, "privkey.pem")).st_mode & 0o777, 0o640, name)
         with open(marker) as f:
             self.assertEqual(f.read().split(), ["reload"])
+        return out, web, marker, reload_cmd, after
 
+    def corrupted_bundles_are_skipped(self, out, web, marker, reload_cmd, after):
+        s = self.stack
         # A corrupted bundle (no previous version) is skipped with its name
         # and does not stop the names after it (news is renewed meanwhile:
         # written, one reload); a corrupted AWSCURRENT of a good name never
         # replaces its good files.
         bad = "broken." + ZONE
         self.assertLess(bad, NAMES[2])  # listed before the renewed name
-        s.fake.seed_secret("customers/" + bad, string='{"certificate": "not a certificate"')
-        sm = s.fake.client("secretsmanager")
-        self.addCleanup(sm.close)
-        good = json.loads([v for v in s.secret("customers/" + NAMES[1])["versions"].values()
-                           if "AWSCURRENT" in v["stages"]][0]["string"])
-        other_key = json.loads([v for v in s.secret("customers/" + NAMES[0])["versions"].values()
-                                if "AWSCURRENT" in v["stages"]][0]["string"])["private_key"]
+        self.write_bundle(bad, '{"certificate": "not a certificate"', new=True)
+        good = self.stored_bundle(NAMES[1])
+        other_key = self.stored_bundle(NAMES[0])["private_key"]
         good_serial = self.stored_serial(NAMES[1])
-        sm.put_secret_value(SecretId="customers/" + NAMES[1], SecretString=json.dumps(dict(good, private_key=other_key)))
+        self.write_bundle(NAMES[1], json.dumps(dict(good, private_key=other_key)))
         self.issue(NAMES[2], force=True)
         f4 = self.certfetch_all(out, "--reload", reload_cmd, "--parallel", "1")  # in name order
         self.assertEqual(f4.rc, 1, f4.explain())
@@ -162,6 +176,48 @@ class CertfetchAll(E2eCase):
             self.assertEqual(self.served_serial(web, name),
                              good_serial if name == NAMES[1] else self.stored_serial(name), name)
         web.stop()
+
+    def write_bundle(self, name, text, new=False):
+        """A new current bundle `text` for `name`, written around the renewer."""
+        if new:
+            self.stack.fake.seed_secret("customers/" + name, string=text)
+            return
+        sm = self.stack.fake.client("secretsmanager")
+        self.addCleanup(sm.close)
+        sm.put_secret_value(SecretId="customers/" + name, SecretString=text)
+
+
+class CertfetchAllDynamoDb(CertfetchAll):
+    TABLE = "certs-fleet"
+    STORE = "dynamodb:%s/customers/{name}" % TABLE
+    LOCATION = ["--store", "dynamodb:%s/customers/" % TABLE]
+    LIST_CALL, READ_CALL = "Scan", "GetItem"
+
+    def setUp(self):
+        super().setUp()
+        self.ddb = self.stack.fake.client("dynamodb")
+        self.addCleanup(self.ddb.close)
+        self.ddb.create_table(TableName=self.TABLE, BillingMode="PAY_PER_REQUEST",
+                              AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                    {"AttributeName": "sk", "AttributeType": "S"}],
+                              KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                         {"AttributeName": "sk", "KeyType": "RANGE"}])
+
+    def item(self, name):
+        return self.ddb.get_item(TableName=self.TABLE, ConsistentRead=True,
+                                 Key={"pk": {"S": "customers/" + name}, "sk": {"S": "bundle"}}).get("Item")
+
+    def stored_bundle(self, name):
+        return json.loads(self.item(name)["bundle"]["S"])
+
+    def write_bundle(self, name, text, new=False):
+        """As the store's put does: the old bundle to previous, version + 1."""
+        item = self.item(name) or {"pk": {"S": "customers/" + name}, "sk": {"S": "bundle"}, "version": {"N": "0"}}
+        if "bundle" in item:
+            item["previous"] = item["bundle"]
+        item["bundle"] = {"S": text}
+        item["version"] = {"N": str(int(item["version"]["N"]) + 1)}
+        self.ddb.put_item(TableName=self.TABLE, Item=item)
 
 
 if __name__ == "__main__":

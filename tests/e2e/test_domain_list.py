@@ -9,6 +9,8 @@ DynamoDB) and, in DomainListMoto, moto_server's DynamoDB for the table
   exit 1 (a refused certificate, like a failed one);
 - one item removed, one added: the next run issues the new one, does not
   renew the removed one and reports its secret "left in place" (not deleted);
+  DomainListDynamoDbStore runs this with the certificates in a dynamodb:
+  table (the removed item's bundle item found by a Scan of it);
 - `renewer plan` and `renewer status` read the same list;
 - an unreadable table (AccessDenied, throttled past retries, missing) fails
   the run before any order and touches no secret.
@@ -53,6 +55,9 @@ class DomainListScenario:
     """The scenario (a mixin: unittest runs it only in the subclasses below,
     which say where the table lives)."""
 
+    # Where the certificates go: the default store is LOCATION + "{name}".
+    LOCATION = "aws-sm:" + PREFIX
+
     def table_endpoint(self):
         return None  # the fake's
 
@@ -66,7 +71,7 @@ class DomainListScenario:
         self.config = {
             "allow": ["." + ZONE],
             "certificates_from": "dynamodb:" + TABLE,
-            "defaults": {"store": "aws-sm:" + PREFIX + "{name}", "dns": self.stack.dns_config()},
+            "defaults": {"store": self.LOCATION + "{name}", "dns": self.stack.dns_config()},
         }
 
     def ddb_client(self):
@@ -94,8 +99,10 @@ class DomainListScenario:
                 return json.loads(version["string"])
         self.fail("no AWSCURRENT bundle for " + key)
 
-    def secret_names(self):
-        return sorted(s.get("name", s.get("Name")) for s in self.stack.fake.secrets())
+    def stored_keys(self):
+        """The keys below LOCATION that hold a certificate."""
+        names = (s.get("name", s.get("Name")) for s in self.stack.fake.secrets())
+        return sorted(n[len(PREFIX):] for n in names if n.startswith(PREFIX))
 
     def test_issues_the_good_items_reports_the_bad_then_follows_the_list(self):
         for key, attributes in GOOD.items():
@@ -114,7 +121,7 @@ class DomainListScenario:
         self.assertEqual(first.rc, 1, first.explain())
         for key in GOOD:
             self.assertEqual(first.certs[key]["outcome"], "renewed", first.explain())
-            self.assertEqual(first.certs[key]["store"], "aws-sm:" + PREFIX + key)
+            self.assertEqual(first.certs[key]["store"], self.LOCATION + key)
         for key, (_, reason) in BAD.items():
             self.assertEqual(first.certs[key]["outcome"], "failed", first.explain())
             self.assertIn("refused by the domain list dynamodb:" + TABLE, first.certs[key]["reason"])
@@ -124,7 +131,7 @@ class DomainListScenario:
         self.assertEqual(blog["domains"], ["blog." + ZONE, "www.blog." + ZONE])
         self.assertEqual(blog["key_type"], "ec384")
         self.assertEqual(self.bundle("wild")["domains"], ["*.wild." + ZONE, "wild." + ZONE])
-        self.assertNotIn(PREFIX + "elsewhere", self.secret_names())
+        self.assertNotIn("elsewhere", self.stored_keys())
 
         # The operator fixes nothing; a customer leaves, another arrives.
         self.ddb.delete_item(TableName=TABLE, Key={"id": {"S": "shop"}})
@@ -134,11 +141,11 @@ class DomainListScenario:
         self.assertEqual(second.certs["news"]["outcome"], "renewed", second.explain())
         self.assertEqual(second.certs["blog"]["outcome"], "not due", second.explain())
         self.assertEqual(second.certs["wild"]["outcome"], "not due", second.explain())
-        left = second.certs[PREFIX + "shop"]
+        left = second.certs[self.LOCATION.split(":", 1)[1] + "shop"]
         self.assertEqual(left["outcome"], "left in place", second.explain())
-        self.assertEqual(left["store"], "aws-sm:" + PREFIX + "shop")
+        self.assertEqual(left["store"], self.LOCATION + "shop")
         self.assertEqual(self.stack.orders(), 4, "the removed item was renewed, or a kept one ordered again")
-        self.assertIn(PREFIX + "shop", self.secret_names(), "the removed item's certificate was deleted")
+        self.assertIn("shop", self.stored_keys(), "the removed item's certificate was deleted")
 
         status = run_status(self)
         self.assertEqual(status.rc, 1, status.explain())
@@ -204,6 +211,34 @@ class DomainListFake(DomainListScenario, E2eCase):
         self.assertEqual(sorted(plan.certs), ["pad%d" % i for i in range(8)], plan.explain())
         scans = self.stack.fake.calls(action="Scan")
         self.assertGreaterEqual(len(scans), 2, "one page only: pagination not exercised")
+
+
+class DomainListDynamoDbStore(DomainListScenario, E2eCase):
+    """The scenario with the certificates in a dynamodb: table of the fake
+    (docs/stores.md#listing-a-table) beside the domain list's."""
+
+    CERT_TABLE = "certs-customers"
+    LOCATION = "dynamodb:%s/%s" % (CERT_TABLE, PREFIX)
+
+    def setUp(self):
+        super().setUp()
+        self.ddb.create_table(TableName=self.CERT_TABLE, BillingMode="PAY_PER_REQUEST",
+                              AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                    {"AttributeName": "sk", "AttributeType": "S"}],
+                              KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                         {"AttributeName": "sk", "KeyType": "RANGE"}])
+
+    def bundle(self, key):
+        item = self.ddb.get_item(TableName=self.CERT_TABLE, ConsistentRead=True,
+                                 Key={"pk": {"S": PREFIX + key}, "sk": {"S": "bundle"}}).get("Item")
+        if not item:
+            self.fail("no bundle item for " + key)
+        return json.loads(item["bundle"]["S"])
+
+    def stored_keys(self):
+        items = self.ddb.scan(TableName=self.CERT_TABLE)["Items"]
+        return sorted(i["pk"]["S"][len(PREFIX):] for i in items
+                      if i["sk"]["S"] == "bundle" and i["pk"]["S"].startswith(PREFIX))
 
 
 class DomainListMoto(DomainListScenario, E2eCase):

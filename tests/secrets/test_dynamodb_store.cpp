@@ -80,6 +80,20 @@ protected:
         }
     }
 
+    // An item written as is, `padding` bytes of bundle (its size is what a Scan page counts).
+    static void seed_item(const std::string& table, const std::string& pk, const std::string& sk, std::size_t padding,
+                          int version) {
+        aws::Client client(*settings());
+        json item = {{"pk", {{"S", pk}}}, {"sk", {{"S", sk}}}, {"bundle", {{"S", std::string(padding, 'x')}}}};
+        if (version > 0) {
+            item["version"] = {{"N", std::to_string(version)}};
+        }
+        auto put = client.json(aws::dynamodb, "PutItem", json{{"TableName", table}, {"Item", item}});
+        if (!put.ok()) {
+            throw std::runtime_error(put.error().message);
+        }
+    }
+
     static json get_item(const std::string& table, const std::string& pk, const std::string& sk) {
         aws::Client client(*settings());
         auto got = client.json(aws::dynamodb, "GetItem",
@@ -187,12 +201,74 @@ TEST_F(DynamoDbStoreE2e, ItemLimitIsCheckedBeforeAnyCall) {
 }
 
 TEST_F(DynamoDbStoreE2e, BadSpecsAreNamed) {
-    for (const std::string spec : {"dynamodb:ab/x", "dynamodb:certs", "dynamodb:certs/", "dynamodb:bad table/x"}) {
+    for (const std::string spec : {"dynamodb:ab/x", "dynamodb:certs", "dynamodb:bad table/x"}) {
         auto made = secrets::make_store_with_locker(spec);
         ASSERT_FALSE(made.ok()) << spec;
         EXPECT_EQ(made.error().kind, core::ErrorKind::invalid_input);
         EXPECT_NE(made.error().message.find(spec.substr(0, 12)), std::string::npos) << made.error().message;
     }
+}
+
+// Store::list over a table (docs/stores.md#listing-a-table): the bundle items
+// below the location, every Scan page, the side items left out.
+TEST_F(DynamoDbStoreE2e, ListFindsBundlesOnEveryScanPage) {
+    constexpr int k_count = 250;  // ~9 KB each: three 1 MB Scan pages
+    for (int i = 0; i < k_count; ++i) {
+        seed_item(table_, "fleet/c" + std::to_string(1000 + i) + ".example.com", "bundle", 9000, 1 + i % 3);
+    }
+    for (const char* sk : {"lease", "note#replace-owed"}) {
+        seed_item(table_, "fleet/c1000.example.com", sk, 10, 0);
+    }
+    seed_item(table_, "fleet/", "bundle", 10, 1);  // the location itself names no certificate
+    seed_item(table_, "fleetwood.example.com", "bundle", 10, 1);
+    seed_item(table_, "other/c1.example.com", "bundle", 10, 1);
+    ASSERT_TRUE(store("fleet/c1000.example.com")->put_account("{}").ok());
+
+    auto listed = store("fleet/")->list("");
+    ASSERT_TRUE(listed) << listed.error().message;
+    ASSERT_EQ(listed->size(), static_cast<std::size_t>(k_count));
+    EXPECT_EQ(listed->front().name, "c1000.example.com");
+    EXPECT_EQ(listed->front().spec, "dynamodb:" + table_ + "/fleet/c1000.example.com");
+    EXPECT_EQ(listed->front().version, "1");
+    EXPECT_EQ(listed->at(1).version, "2");
+    EXPECT_EQ(listed->back().name, "c1249.example.com");
+    if (fake_) {
+        EXPECT_GE(calls("Scan").size(), 3U);
+    }
+    auto narrowed = store("fleet/")->list("c11");
+    ASSERT_TRUE(narrowed) << narrowed.error().message;
+    EXPECT_EQ(narrowed->size(), 100U);  // c1100 .. c1199
+}
+
+TEST_F(DynamoDbStoreE2e, ListedNamesOpenAndTheirVersionMoves) {
+    const auto first = test_bundles::make();
+    ASSERT_TRUE(store("fleet/a.example")->put(first).ok());
+    auto location = store("fleet/");
+    auto listed = location->list("");
+    ASSERT_TRUE(listed) << listed.error().message;
+    ASSERT_EQ(listed->size(), 1U);
+    EXPECT_EQ(listed->front().version, "1");
+    auto opened = location->open(listed->front().name);
+    ASSERT_TRUE(opened) << opened.error().message;
+    EXPECT_EQ((*opened)->describe(), "dynamodb:" + table_ + "/fleet/a.example");
+    EXPECT_EQ(**(*opened)->get(), first);
+    ASSERT_TRUE((*opened)->put(test_bundles::make()).ok());
+    EXPECT_EQ(location->list("")->front().version, "2");
+}
+
+TEST_F(DynamoDbStoreE2e, WholeTableListsButHoldsNoBundle) {
+    ASSERT_TRUE(store("a.example")->put(test_bundles::make()).ok());
+    ASSERT_TRUE(store("fleet/b.example")->put(test_bundles::make()).ok());
+    auto table = store("");
+    auto listed = table->list("");
+    ASSERT_TRUE(listed) << listed.error().message;
+    ASSERT_EQ(listed->size(), 2U);
+    EXPECT_EQ(listed->front().name, "a.example");
+    EXPECT_EQ(listed->back().spec, "dynamodb:" + table_ + "/fleet/b.example");
+    auto got = table->get();
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.error().kind, core::ErrorKind::invalid_input);
+    EXPECT_NE(got.error().message.find("names a table to list"), std::string::npos) << got.error().message;
 }
 
 TEST_F(DynamoDbStoreE2e, MissingTableIsAnError) {
