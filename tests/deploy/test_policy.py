@@ -799,9 +799,11 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
         cases = {
             "account item readable": (lambda stmts: host(stmts, "ReadCustomerCertificateItems").pop("Condition"),
                                       "can read the account item"),
-            "items: Scan without its code": (
+            "items: Scan of every attribute": (lambda stmts: host(stmts, "ListCustomerCertificateItems").pop(
+                "Condition"), "can scan every attribute"),
+            "items: PutItem beside GetItem": (
                 lambda stmts: host(stmts, "ReadCustomerCertificateItems").__setitem__(
-                    "Action", ["dynamodb:GetItem", "dynamodb:Scan"]), "the code needs"),
+                    "Action", ["dynamodb:GetItem", "dynamodb:PutItem"]), "the code needs"),
             "every secret readable": (lambda stmts: host(stmts, "ReadCustomerCertificates").__setitem__(
                 "Resource", everything), "outside the prefix"),
             "no listing": (drop("ListCustomerCertificates"), "cannot list"),

@@ -120,11 +120,23 @@ class TemplateAllowsEveryCall(E2eCase):
                     if not cfn.allowed(statements, "ec2:TerminateInstances", arn, ctx):
                         denied.append((f"ec2:TerminateInstances {arn} {ctx}", c.get("code")))
                 continue
+            elif service == "dynamodb" and action == "BatchGetItem":
+                # One authorization per table, with every key of the batch.
+                for table, wanted in (p.get("RequestItems") or {}).items():
+                    arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+                    ctx = {"dynamodb:LeadingKeys": [k["pk"]["S"] for k in wanted.get("Keys", []) if "pk" in k]}
+                    if not cfn.allowed(statements, "dynamodb:BatchGetItem", arn, ctx):
+                        denied.append((f"dynamodb:BatchGetItem {arn} {ctx}", c.get("code")))
+                continue
             elif service == "dynamodb":
                 resource = f"arn:aws:dynamodb:{region}:{account}:table/{p.get('TableName')}"
                 item = p.get("Key") or p.get("Item") or {}
                 if "pk" in item:
                     context = {"dynamodb:LeadingKeys": [item["pk"]["S"]]}
+                if action == "Scan":
+                    # The attributes the request names, and its Select.
+                    context = {"dynamodb:Attributes": sorted(set((p.get("ExpressionAttributeNames") or {}).values())),
+                               "dynamodb:Select": p.get("Select") or "ALL_ATTRIBUTES"}
             elif service == "ecs":
                 resource = f"arn:aws:ecs:{region}:{account}:service/{p.get('cluster')}/{p.get('service')}"
             else:
