@@ -34,6 +34,9 @@ packages=(
   # systemd-analyze for the units, YAML for the infrastructure template,
   # scripts/lint.sh's formatter and linter
   clang libclang-rt-14-dev llvm valgrind systemd python3-yaml clang-format clang-tidy
+  # the sanitizer build links its ~20 test and fuzz executables with lld
+  # (scripts/build-clang.sh)
+  lld
   # the certfetch crash matrix kills it at each system call (strace fault injection)
   strace
   # the Debian packages' checks (tests/deploy/test_packages.py; cpack and
