@@ -33,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # tests/, for `harness`
 
 from harness import pebble as pebble_mod  # noqa: E402
+from harness.bind import Bind  # noqa: E402
 from harness.fakeaws import FakeAws  # noqa: E402
 from harness.pebble import Pebble  # noqa: E402
 
@@ -390,6 +391,22 @@ class E2eCase(unittest.TestCase):
         parent = tempfile.mkdtemp(prefix="e2e-")
         self.addCleanup(shutil.rmtree, parent, True)
         return tempfile.mkdtemp(prefix=prefix, dir=parent)
+
+    def bind_and_pebble(self, prefix):
+        """bind9 serving ZONE (RFC 2136 updates with its TSIG keys) and a
+        Pebble validating against it, both stopped after the test; a work
+        folder with Pebble's root in root.pem. Returns (ns, ca, folder, root)."""
+        ns = Bind(zones={ZONE: ""}, start=False)
+        self.addCleanup(ns.stop)
+        ns.start()
+        ca = BlocklistPebble()
+        self.addCleanup(ca.stop)
+        ca.start(dns_port=ns.port)
+        d = self.tmpdir(prefix)
+        root = os.path.join(d, "root.pem")
+        with open(root, "w") as f:
+            f.write(ca.root_pem())
+        return ns, ca, d, root
 
     # ---- assertions on what a run wrote --------------------------------
     def assert_valid_files(self, out_dir, names, root_pem, key_type=None):

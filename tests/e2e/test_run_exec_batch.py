@@ -12,8 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import BlocklistPebble, E2eCase, RENEWER, ZONE, run, write_script  # noqa: E402
-from harness.bind import Bind  # noqa: E402
+from e2e_common import E2eCase, RENEWER, ZONE, run, write_script  # noqa: E402
 
 # PROG present|cleanup FQDN VALUE [FQDN VALUE ...]: one nsupdate message for
 # every pair, one line per call in $E2E_HOOK_LOG ("VERB PAIRS").
@@ -39,16 +38,7 @@ echo "$verb $(($# / 2))" >> "$E2E_HOOK_LOG"
 
 class RunExecBatch(E2eCase):
     def test_ten_certificates_one_hook_call_each_way(self):
-        ns = Bind(zones={ZONE: ""}, start=False)
-        self.addCleanup(ns.stop)
-        ns.start()
-        ca = BlocklistPebble()
-        self.addCleanup(ca.stop)
-        ca.start(dns_port=ns.port)
-        d = self.tmpdir("exec-batch-")
-        root = os.path.join(d, "root.pem")
-        with open(root, "w") as f:
-            f.write(ca.root_pem())
+        ns, ca, d, root = self.bind_and_pebble("exec-batch-")
         hook = write_script(d, "batch-hook", BATCH_NSUPDATE_HOOK)
         hook_log = os.path.join(d, "hook.log")
         out = os.path.join(d, "out")

@@ -11,22 +11,12 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import BlocklistPebble, E2eCase, RENEWER, ZONE, run  # noqa: E402
-from harness.bind import Bind  # noqa: E402
+from e2e_common import E2eCase, RENEWER, ZONE, run  # noqa: E402
 
 
 class RunRfc2136(E2eCase):
     def test_apex_and_wildcard_through_bind(self):
-        ns = Bind(zones={ZONE: ""}, start=False)
-        self.addCleanup(ns.stop)
-        ns.start()
-        ca = BlocklistPebble()
-        self.addCleanup(ca.stop)
-        ca.start(dns_port=ns.port)
-        d = self.tmpdir("rfc2136-")
-        root = os.path.join(d, "root.pem")
-        with open(root, "w") as f:
-            f.write(ca.root_pem())
+        ns, ca, d, root = self.bind_and_pebble("rfc2136-")
         out = os.path.join(d, "out")
         key = ns.keys["renewer-512"]
         env = dict(os.environ, RFC2136_TSIG_SECRET=key["secret"])
@@ -54,16 +44,7 @@ class RunRfc2136(E2eCase):
         """A present bind refused (TSIG BADSIG: nothing was written, RFC 2136
         section 3.7) leaves no journal entry, so the next good run neither
         warns about nor "removes" values that never existed."""
-        ns = Bind(zones={ZONE: ""}, start=False)
-        self.addCleanup(ns.stop)
-        ns.start()
-        ca = BlocklistPebble()
-        self.addCleanup(ca.stop)
-        ca.start(dns_port=ns.port)
-        d = self.tmpdir("rfc2136-refused-")
-        root = os.path.join(d, "root.pem")
-        with open(root, "w") as f:
-            f.write(ca.root_pem())
+        ns, ca, d, root = self.bind_and_pebble("rfc2136-refused-")
         spool = os.path.join(d, "spool")
         journal = spool + "-dns-journal"
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
