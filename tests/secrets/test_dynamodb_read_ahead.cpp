@@ -7,56 +7,23 @@
 
 #include "aws/client.hpp"
 #include "secrets/store.hpp"
-#include "tests/aws/fakeaws_fixture.hpp"
+#include "tests/aws/dynamodb_fixture.hpp"
 #include "tests/secrets/bundle_fixtures.hpp"
 
 namespace {
 
 using nlohmann::json;
 
-class DynamoDbReadAheadE2e : public ::testing::Test {
+class DynamoDbReadAheadE2e : public aws_test::DynamoDbE2e<DynamoDbReadAheadE2e> {
 protected:
-    static void SetUpTestSuite() {
-        std::string error;
-        read_ahead_fake_ = aws_test::FakeAws::start(error);
-        read_ahead_start_error_ = error;
-        if (read_ahead_fake_) {
-            read_ahead_env_ = std::make_unique<aws_test::AwsEnv>(read_ahead_fake_->endpoint);  // never real AWS
-            read_ahead_env_->unset("AWS_ENDPOINT_URL_DYNAMODB");
-        }
-    }
-    static void TearDownTestSuite() {
-        read_ahead_env_.reset();
-        read_ahead_fake_.reset();
-    }
     void SetUp() override {
-        ASSERT_TRUE(read_ahead_fake_) << read_ahead_start_error_;
-        read_ahead_fake_->control("POST", "/_fake/reset", json::object());
-        auto made = client().json(
-            aws::dynamodb, "CreateTable",
-            json{{"TableName", k_table},
-                 {"BillingMode", "PAY_PER_REQUEST"},
-                 {"AttributeDefinitions",
-                  {{{"AttributeName", "pk"}, {"AttributeType", "S"}},
-                   {{"AttributeName", "sk"}, {"AttributeType", "S"}}}},
-                 {"KeySchema",
-                  {{{"AttributeName", "pk"}, {"KeyType", "HASH"}}, {{"AttributeName", "sk"}, {"KeyType", "RANGE"}}}}});
-        ASSERT_TRUE(made.ok()) << made.error().message;
+        DynamoDbE2e::SetUp();
+        create_table(k_table, {"pk", "sk"});
     }
-
-    static std::shared_ptr<aws::ClientSettings> read_ahead_settings() {
-        auto settings = std::make_shared<aws::ClientSettings>();
-        settings->credentials = aws::static_credentials(
-            aws::Credentials{aws_test::FakeAws::k_access_key, aws_test::FakeAws::k_secret_key, "", {}, "test"});
-        settings->retry.base_delay = std::chrono::milliseconds(5);
-        settings->retry.max_delay = std::chrono::milliseconds(50);
-        return settings;
-    }
-    static aws::Client client() { return aws::Client(*read_ahead_settings()); }
 
     static std::unique_ptr<secrets::Store> open_store(const std::string& key) {
         secrets::StoreConfig config;
-        config.aws = read_ahead_settings();
+        config.aws = settings();
         auto made = secrets::make_store("dynamodb:" + std::string(k_table) + "/" + key, config);
         if (!made) {
             throw std::runtime_error(made.error().message);
@@ -95,20 +62,10 @@ protected:
         return out;
     }
 
-    static std::size_t count_calls(const std::string& action) {
-        return read_ahead_fake_->control("GET", "/_fake/calls?action=" + action)["calls"].size();
-    }
-    static void clear_calls() { read_ahead_fake_->control("DELETE", "/_fake/calls"); }
+    static std::size_t count_calls(const std::string& action) { return calls(action).size(); }
 
     static constexpr const char* k_table = "read-ahead";
-    static std::unique_ptr<aws_test::FakeAws> read_ahead_fake_;
-    static std::unique_ptr<aws_test::AwsEnv> read_ahead_env_;
-    static std::string read_ahead_start_error_;
 };
-
-std::unique_ptr<aws_test::FakeAws> DynamoDbReadAheadE2e::read_ahead_fake_;
-std::unique_ptr<aws_test::AwsEnv> DynamoDbReadAheadE2e::read_ahead_env_;
-std::string DynamoDbReadAheadE2e::read_ahead_start_error_;
 
 TEST_F(DynamoDbReadAheadE2e, AnswersEachReadOnceFromOneBatch) {
     const auto bundle = test_bundles::make();
@@ -161,11 +118,10 @@ TEST_F(DynamoDbReadAheadE2e, SameAnswersAndErrorsAsGetItem) {
 TEST_F(DynamoDbReadAheadE2e, UnprocessedKeysAreAskedAgain) {
     const auto bundle = test_bundles::make();
     auto stores = many(150, bundle);
-    read_ahead_fake_->control("POST", "/_fake/faults",
-                              json{{"action", "BatchGetItem"}, {"kind", "unprocessed"}, {"share", 0.5}, {"count", 3}});
+    fault({{"action", "BatchGetItem"}, {"kind", "unprocessed"}, {"share", 0.5}, {"count", 3}});
     clear_calls();
     secrets::read_ahead(requests(stores), core::Deadline::after(std::chrono::seconds(30)));
-    const auto batches = read_ahead_fake_->control("GET", "/_fake/calls?action=BatchGetItem")["calls"];
+    const auto batches = calls("BatchGetItem");
     int unprocessed = 0;
     for (const auto& call : batches) {
         unprocessed += call["params"].value("unprocessed", 0);
@@ -183,9 +139,7 @@ TEST_F(DynamoDbReadAheadE2e, UnprocessedKeysAreAskedAgain) {
 TEST_F(DynamoDbReadAheadE2e, AFailedBatchLeavesTheReadsToEachStore) {
     const auto bundle = test_bundles::make();
     auto stores = many(3, bundle);
-    read_ahead_fake_->control(
-        "POST", "/_fake/faults",
-        json{{"action", "BatchGetItem"}, {"kind", "custom"}, {"code", "AccessDeniedException"}, {"status", 400}});
+    fault({{"action", "BatchGetItem"}, {"kind", "custom"}, {"code", "AccessDeniedException"}, {"status", 400}});
     clear_calls();
     secrets::read_ahead(requests(stores), core::Deadline::after(std::chrono::seconds(30)));
     EXPECT_EQ(count_calls("BatchGetItem"), 1U) << "refused, not retried";

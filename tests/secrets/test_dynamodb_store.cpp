@@ -16,7 +16,7 @@
 #include "core/env.hpp"
 #include "secrets/lease.hpp"
 #include "secrets/store.hpp"
-#include "tests/aws/fakeaws_fixture.hpp"
+#include "tests/aws/dynamodb_fixture.hpp"
 #include "tests/secrets/bundle_fixtures.hpp"
 
 namespace {
@@ -24,84 +24,30 @@ namespace {
 using nlohmann::json;
 using std::chrono::seconds;
 
-class DynamoDbStoreE2e : public ::testing::Test {
+class DynamoDbStoreE2e : public aws_test::DynamoDbE2e<DynamoDbStoreE2e> {
+public:
+    static constexpr bool k_accepts_endpoint = true;  // moto_server as a second opinion
+
 protected:
-    static void SetUpTestSuite() {
-        endpoint_ = core::env_or("DYNAMODB_TEST_ENDPOINT");
-        if (endpoint_.empty()) {
-            std::string error;
-            fake_ = aws_test::FakeAws::start(error);
-            start_error_ = error;
-            if (fake_) {
-                endpoint_ = fake_->endpoint;
-            }
-        }
-        if (!endpoint_.empty()) {
-            env_ = std::make_unique<aws_test::AwsEnv>(endpoint_);  // never real AWS
-            env_->unset("AWS_ENDPOINT_URL_DYNAMODB");
-        }
-    }
-    static void TearDownTestSuite() {
-        env_.reset();
-        fake_.reset();
-    }
     void SetUp() override {
-        ASSERT_FALSE(endpoint_.empty()) << start_error_;
-        if (fake_) {
-            fake_->control("POST", "/_fake/reset", json::object());
-        }
+        DynamoDbE2e::SetUp();
         // One table per test: moto has no reset.
         table_ = std::string("certs-") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
-        create_table(table_);
-    }
-
-    static std::shared_ptr<aws::ClientSettings> settings() {
-        auto settings = std::make_shared<aws::ClientSettings>();
-        settings->credentials = aws::static_credentials(
-            aws::Credentials{aws_test::FakeAws::k_access_key, aws_test::FakeAws::k_secret_key, "", {}, "test"});
-        settings->retry.base_delay = std::chrono::milliseconds(5);
-        settings->retry.max_delay = std::chrono::milliseconds(50);
-        return settings;
-    }
-
-    static void create_table(const std::string& name) {
-        aws::Client client(*settings());
-        auto made = client.json(
-            aws::dynamodb, "CreateTable",
-            json{{"TableName", name},
-                 {"BillingMode", "PAY_PER_REQUEST"},
-                 {"AttributeDefinitions",
-                  {{{"AttributeName", "pk"}, {"AttributeType", "S"}},
-                   {{"AttributeName", "sk"}, {"AttributeType", "S"}}}},
-                 {"KeySchema",
-                  {{{"AttributeName", "pk"}, {"KeyType", "HASH"}}, {{"AttributeName", "sk"}, {"KeyType", "RANGE"}}}}});
-        if (!made.ok() && made.error().code != "ResourceInUseException") {
-            throw std::runtime_error(made.error().message);
-        }
+        create_table(table_, {"pk", "sk"});
     }
 
     // An item written as is, `padding` bytes of bundle (its size is what a Scan page counts).
     static void seed_item(const std::string& table, const std::string& pk, const std::string& sk, std::size_t padding,
                           int version) {
-        aws::Client client(*settings());
         json item = {{"pk", {{"S", pk}}}, {"sk", {{"S", sk}}}, {"bundle", {{"S", std::string(padding, 'x')}}}};
         if (version > 0) {
             item["version"] = {{"N", std::to_string(version)}};
         }
-        auto put = client.json(aws::dynamodb, "PutItem", json{{"TableName", table}, {"Item", item}});
-        if (!put.ok()) {
-            throw std::runtime_error(put.error().message);
-        }
+        put_item(table, item);
     }
 
     static json get_item(const std::string& table, const std::string& pk, const std::string& sk) {
-        aws::Client client(*settings());
-        auto got = client.json(aws::dynamodb, "GetItem",
-                               json{{"TableName", table}, {"Key", {{"pk", {{"S", pk}}}, {"sk", {{"S", sk}}}}}});
-        if (!got.ok()) {
-            throw std::runtime_error(got.error().message);
-        }
-        return got->value("Item", json());
+        return DynamoDbE2e::get_item(table, {{"pk", {{"S", pk}}}, {"sk", {{"S", sk}}}});
     }
 
     secrets::StoreWithLocker open(const std::string& key, secrets::StoreConfig config = {}) const {
@@ -115,27 +61,8 @@ protected:
     std::unique_ptr<secrets::Store> store(const std::string& key) const { return open(key).store; }
     std::unique_ptr<secrets::Locker> locker(const std::string& key) const { return open(key).locker; }
 
-    static json calls(const std::string& action) {
-        return fake_->control("GET", "/_fake/calls?action=" + action)["calls"];
-    }
-    static void fault(const json& rule) { fake_->control("POST", "/_fake/faults", rule); }
-
-    static std::unique_ptr<aws_test::FakeAws> fake_;
-    static std::unique_ptr<aws_test::AwsEnv> env_;
-    static std::string start_error_;
-    static std::string endpoint_;
     std::string table_;
 };
-
-std::unique_ptr<aws_test::FakeAws> DynamoDbStoreE2e::fake_;
-std::unique_ptr<aws_test::AwsEnv> DynamoDbStoreE2e::env_;
-std::string DynamoDbStoreE2e::start_error_;
-std::string DynamoDbStoreE2e::endpoint_;
-
-#define FAKE_ONLY()                                                                     \
-    if (!fake_) {                                                                       \
-        GTEST_SKIP() << "needs tests/fakeaws's faults and call log, not " << endpoint_; \
-    }
 
 TEST_F(DynamoDbStoreE2e, AbsentItemIsNothing) {
     auto s = store("absent.example");
@@ -190,7 +117,7 @@ TEST_F(DynamoDbStoreE2e, ItemLimitIsCheckedBeforeAnyCall) {
     while (secrets::to_json(bundle).size() <= 400 * 1024) {
         bundle.chain += bundle.certificate;
     }
-    fake_->control("DELETE", "/_fake/calls");
+    clear_calls();
     auto put = s->put(bundle);
     ASSERT_FALSE(put.ok());
     EXPECT_EQ(put.error().kind, core::ErrorKind::invalid_input);
@@ -232,7 +159,7 @@ TEST_F(DynamoDbStoreE2e, ListFindsBundlesOnEveryScanPage) {
     EXPECT_EQ(listed->front().version, "1");
     EXPECT_EQ(listed->at(1).version, "2");
     EXPECT_EQ(listed->back().name, "c1249.example.com");
-    if (fake_) {
+    if (on_fake()) {
         EXPECT_GE(calls("Scan").size(), 3U);
     }
     auto narrowed = store("fleet/")->list("c11");
