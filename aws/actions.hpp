@@ -59,6 +59,7 @@ inline constexpr std::array k_action_uses = {
     ActionUse{"dynamodb", "DeleteItem", "renewer:dynamodb", "release the lease (conditioned on our token)"},
     ActionUse{"dynamodb", "GetItem", "certfetch:dynamodb", "read the bundle item (bundle and previous)"},
     ActionUse{"dynamodb", "Scan", "renewer:domain-list", "read the domain list, every page (consistent reads)"},
+    ActionUse{"dynamodb", "UpdateItem", "renewer:domain-list", "write each item's renewer_* state attributes"},
     ActionUse{"secretsmanager", "ListSecrets", "renewer:domain-list", "find removed items' certificates"},
     ActionUse{"dynamodb", "Scan", "renewer:domain-list-dynamodb", "find removed items' certificates in the table"},
     ActionUse{"dynamodb", "Scan", "certfetch:dynamodb-all", "certfetch --all: the bundle items under a prefix"},

@@ -100,6 +100,12 @@ void find_left_in_place(const RunSettings& settings, const std::vector<ListedIte
     }
 }
 
+// The item has a usable key (an "id" of type S): its state can be written back.
+bool has_string_id(const json& item) {
+    const auto id = item.find("id");
+    return id != item.end() && id->is_object() && id->contains("S") && id->at("S").is_string();
+}
+
 CertificateResult refused_result(const Config& config, const RefusedItem& refused) {
     CertificateResult result;
     result.id = refused.key;
@@ -151,10 +157,13 @@ core::Result<DomainList> read_domain_list(RunSettings& settings) {
     TRY_ASSIGN(const auto raw, scan_table(table_of(config), *aws));
     std::vector<ListedItem> items;
     items.reserve(raw.size());
+    DomainList list;
     for (std::size_t i = 0; i < raw.size(); ++i) {
         items.push_back(listed_item_of(raw[i], i));
+        if (has_string_id(raw[i])) {
+            list.recorded.emplace(items.back().key, recorded_state_of(raw[i]));
+        }
     }
-    DomainList list;
     list.refused = add_listed_certificates(config, items);
     find_left_in_place(settings, items, list);
     log_list(config, list);
@@ -187,6 +196,10 @@ RunReport run_over_domain_list(RunSettings& settings, RunReport (*run)(const Run
     }
     RunReport report = run(settings);
     add_to_report(settings.config, *list, report);
+    // A plan and a dry run change nothing, the items included.
+    if (run == &execute_run && settings.dry_run == DryRun::no) {
+        write_item_states(table_of(settings.config), list->recorded, report, *client_settings(settings));
+    }
     settings.config = given;
     return report;
 }

@@ -10,10 +10,12 @@
 // no store.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "core/result.hpp"
+#include "renewer/domain_list_state.hpp"
 #include "renewer/run.hpp"
 #include "renewer/status.hpp"
 
@@ -36,6 +38,8 @@ struct DomainList {
     std::vector<std::string> left_in_place;
     std::size_t left_uncounted = 0;  // more of them, not named
     std::string left_note;           // why they were not looked for, or empty
+    // What each item (by id) shows now (renewer/domain_list_state.hpp).
+    std::map<std::string, ItemState> recorded;
 };
 
 // Every item of the table (Scan, ConsistentRead, every page), turned into
@@ -45,6 +49,8 @@ core::Result<DomainList> read_domain_list(RunSettings& settings);
 // `run` (plan_run or execute_run) over the domain list's certificates, with
 // a failed line per refused item and a "left in place" line per removed
 // certificate in its report; without certificates_from, `run` as it is.
+// After execute_run without --dry-run, each item whose state changed is
+// written (renewer/domain_list_state.hpp).
 // settings.config is as given again on return (a Lambda runtime reads the
 // list anew for each invocation).
 RunReport run_over_domain_list(RunSettings& settings, RunReport (*run)(const RunSettings&));

@@ -263,8 +263,13 @@ def _glob(pattern, value, case_insensitive=False):
 def _condition_holds(condition, context):
     for operator, tests in condition.items():
         set_op, _, op = operator.rpartition(":") if ":" in operator else ("", "", operator)
-        if op.endswith("IfExists"):
-            raise ValueError(f"condition operator {operator}: not modelled")
+        # ...IfExists: holds where the request has no such key, else as the operator.
+        if_exists = op.endswith("IfExists")
+        if if_exists:
+            op = op[:-len("IfExists")]
+            if set_op:
+                raise ValueError(f"condition operator {operator}: not modelled")
+            tests = {k: v for k, v in tests.items() if k in context}
         if op in ("StringEquals", "ArnEquals", "StringNotEquals"):
             match = lambda p, v: p == v  # noqa: E731
         elif op in ("StringLike", "ArnLike"):

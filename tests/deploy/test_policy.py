@@ -462,6 +462,31 @@ def check_domain_list(statements, table_arn, where, store="secretsmanager"):
     for action in ("secretsmanager:GetSecretValue", "dynamodb:PutItem", "dynamodb:DeleteItem"):
         if cfn.allowed(statements, action, "*") or cfn.allowed(statements, action, table_arn):
             problems.append(f"{where}: grants {action}")
+    problems += check_item_state_writes(statements, table_arn, where)
+    return problems
+
+
+# The attributes one state write names (renewer/domain_list_state.cpp: the
+# key and the job's renewer_* attributes, all through ExpressionAttributeNames).
+STATE_WRITE = {"dynamodb:Attributes": ["id", "renewer_state", "renewer_reason", "renewer_not_after",
+                                       "renewer_updated"]}
+
+
+def check_item_state_writes(statements, table_arn, where):
+    """The job writes its own attributes of the domain list's items
+    (docs/customer-domains.md#the-item-shows-the-state) and nothing else:
+    not the customer's names, not another table, not an unconditioned write."""
+    problems = []
+    if not cfn.allowed(statements, "dynamodb:UpdateItem", table_arn, STATE_WRITE):
+        problems.append(f"{where}: the job cannot write the items' state on {table_arn}")
+    wider = [dict(STATE_WRITE, **{"dynamodb:Attributes": STATE_WRITE["dynamodb:Attributes"] + ["domains"]}),
+             dict(STATE_WRITE, **{"dynamodb:ReturnValues": "ALL_OLD"})]
+    for context in wider:
+        if cfn.allowed(statements, "dynamodb:UpdateItem", table_arn, context):
+            problems.append(f"{where}: UpdateItem on the domain list is allowed with {context}")
+    for other in (TABLE_ARN, DOMAIN_TABLE_ARN % "other-table"):
+        if cfn.allowed(statements, "dynamodb:UpdateItem", other, STATE_WRITE):
+            problems.append(f"{where}: the job can write items' state in {other}")
     return problems
 
 
@@ -700,8 +725,8 @@ class TemplateGrantsWhatTheCodeNeeds(unittest.TestCase):
             if kms and (sse.get("KMSMasterKeyId") != KMS_KEY or not sse.get("SSEEnabled")):
                 problems.append(f"{where}: the domain list is not encrypted with KmsKeyArn: {sse}")
             statements = role_statements(res, "RenewerRole")
-            own = [st for st in statements if st.get("Sid") in ("ReadDomainList", "FindRemovedCertificates",
-                                                                  "DomainListKey")]
+            own = [st for st in statements if st.get("Sid") in ("ReadDomainList", "ShowStateInItems",
+                                                                  "FindRemovedCertificates", "DomainListKey")]
             problems += check_domain_list(own, arn, where, store)
             # A dynamodb: store: the removed items' certificates by a Scan of
             # the certificate table, keys and versions only.

@@ -137,6 +137,12 @@ class TemplateAllowsEveryCall(E2eCase):
                     # The attributes the request names, and its Select.
                     context = {"dynamodb:Attributes": sorted(set((p.get("ExpressionAttributeNames") or {}).values())),
                                "dynamodb:Select": p.get("Select") or "ALL_ATTRIBUTES"}
+                elif action == "UpdateItem" and "pk" not in item:
+                    # A domain-list item's state: the key and the attributes
+                    # the expressions name, and what the answer returns.
+                    named = set((p.get("ExpressionAttributeNames") or {}).values()) | set(item)
+                    context = {"dynamodb:Attributes": sorted(named),
+                               "dynamodb:ReturnValues": p.get("ReturnValues") or "NONE"}
             elif service == "ecs":
                 resource = f"arn:aws:ecs:{region}:{account}:service/{p.get('cluster')}/{p.get('service')}"
             else:
@@ -249,6 +255,9 @@ class TemplateAllowsEveryCall(E2eCase):
                                       if secrets_manager else ["dynamodb:GetItem", "dynamodb:PutItem"])
         for action in needed:
             self.assertIn(action, seen, "the runs did not exercise every kind of call")
+        self.assertTrue([c for c in calls if c["action"] == "UpdateItem" and
+                         (c.get("params") or {}).get("TableName") == stack + "-domains"],
+                        "the runs wrote no item's state (docs/customer-domains.md#the-item-shows-the-state)")
         self.assertEqual(self.judge(calls, statements, {}), [], "calls RenewerRole (DomainList) does not allow")
         if not secrets_manager:
             return  # certfetch --all over DynamoDB comes with its listing (docs/customer-domains.md)

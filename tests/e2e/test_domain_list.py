@@ -11,6 +11,11 @@ DynamoDB) and, in DomainListMoto, moto_server's DynamoDB for the table
   renew the removed one and reports its secret "left in place" (not deleted);
   DomainListDynamoDbStore runs this with the certificates in a dynamodb:
   table (the removed item's bundle item found by a Scan of it);
+- each item shows its state (docs/customer-domains.md#the-item-shows-the-state):
+  "issued" and the certificate's notAfter, or "failed" and why; a plan
+  writes nothing, a run writes only the items whose state changed;
+- an item whose customer has not made the _acme-challenge CNAME shows
+  "waiting for customer DNS" (no order), then "issued" once it exists;
 - `renewer plan` and `renewer status` read the same list;
 - an unreadable table (AccessDenied, throttled past retries, missing) fails
   the run before any order and touches no secret.
@@ -99,6 +104,27 @@ class DomainListScenario:
                 return json.loads(version["string"])
         self.fail("no AWSCURRENT bundle for " + key)
 
+    def item(self, key):
+        return self.ddb.get_item(TableName=TABLE, Key={"id": {"S": key}}, ConsistentRead=True).get("Item")
+
+    def state_writes(self):
+        """UpdateItem calls on the domain list so far, where the fake holds it."""
+        if self.endpoint != self.stack.fake.endpoint:
+            return None
+        return len([c for c in self.stack.fake.calls(action="UpdateItem")
+                    if (c.get("params") or {}).get("TableName") == TABLE])
+
+    def assert_shows(self, key, state, reason=None, not_after=None):
+        item = self.item(key)
+        self.assertEqual(item["renewer_state"]["S"], state, item)
+        if reason is None:
+            self.assertNotIn("renewer_reason", item)
+        else:
+            self.assertIn(reason, item["renewer_reason"]["S"])
+        if not_after is not None:
+            self.assertEqual(item["renewer_not_after"]["S"], not_after, item)
+        self.assertRegex(item["renewer_updated"]["S"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
     def stored_keys(self):
         """The keys below LOCATION that hold a certificate."""
         names = (s.get("name", s.get("Name")) for s in self.stack.fake.secrets())
@@ -116,6 +142,7 @@ class DomainListScenario:
                          {"shop": "due", "blog": "due", "wild": "due", "elsewhere": "failed", "typo": "failed"},
                          plan.explain())
         self.assertEqual(self.stack.orders(), 0)
+        self.assertNotIn("renewer_state", self.item("shop"), "a plan wrote the item's state")
 
         first = self.renewer()
         self.assertEqual(first.rc, 1, first.explain())
@@ -132,12 +159,21 @@ class DomainListScenario:
         self.assertEqual(blog["key_type"], "ec384")
         self.assertEqual(self.bundle("wild")["domains"], ["*.wild." + ZONE, "wild." + ZONE])
         self.assertNotIn("elsewhere", self.stored_keys())
+        for key in GOOD:
+            self.assert_shows(key, "issued", not_after=first.certs[key]["not_after"])
+        for key, (_, reason) in BAD.items():
+            self.assert_shows(key, "failed", reason=reason)
 
         # The operator fixes nothing; a customer leaves, another arrives.
         self.ddb.delete_item(TableName=TABLE, Key={"id": {"S": "shop"}})
         self.put("news", {"domains": {"L": [{"S": "news." + ZONE}]}})
+        writes_before = self.state_writes()
         second = self.renewer()
         self.assertEqual(second.rc, 1, second.explain())  # the two bad items are still there
+        self.assert_shows("news", "issued", not_after=second.certs["news"]["not_after"])
+        self.assertIsNone(self.item("shop"), "the removed item came back")
+        if writes_before is not None:
+            self.assertEqual(self.state_writes() - writes_before, 1, "only the new item's state changed")
         self.assertEqual(second.certs["news"]["outcome"], "renewed", second.explain())
         self.assertEqual(second.certs["blog"]["outcome"], "not due", second.explain())
         self.assertEqual(second.certs["wild"]["outcome"], "not due", second.explain())
@@ -201,6 +237,28 @@ class DomainListFake(DomainListScenario, E2eCase):
         self.assertIn(code, bad.certs["dynamodb:" + TABLE]["reason"], bad.explain())
         self.assertEqual(self.stack.orders(), 0)
         self.assertEqual(len(self.stack.fake.calls(service="secretsmanager")), before)
+
+    def test_an_item_waiting_for_customer_dns_shows_it_until_the_record_exists(self):
+        # The customer's zone is served by the fake's DNS too, without the
+        # _acme-challenge CNAME into ours at first (docs/customer-domains.md).
+        customer_zone = self.stack.fake.create_zone("customer.test")
+        name = "shop.customer.test"
+        self.config["allow"].append(".customer.test")
+        self.config["customer_dns_zone"] = ZONE
+        self.put("shop", {"domains": {"L": [{"S": name}]}})
+        waiting = self.renewer()
+        self.assertEqual(waiting.rc, 0, waiting.explain())
+        self.assertEqual(waiting.certs["shop"]["outcome"], "waiting for customer DNS", waiting.explain())
+        self.assertEqual(self.stack.orders(), 0)
+        self.assert_shows("shop", "waiting for customer DNS", reason="_acme-challenge." + name)
+
+        self.stack.fake.put_records(customer_zone, [{
+            "Name": "_acme-challenge.%s." % name, "Type": "CNAME", "TTL": 60,
+            "Values": ["%s.%s." % (name, ZONE)]}])
+        issued = self.renewer()
+        self.assertEqual(issued.rc, 0, issued.explain())
+        self.assertEqual(issued.certs["shop"]["outcome"], "renewed", issued.explain())
+        self.assert_shows("shop", "issued", not_after=issued.certs["shop"]["not_after"])
 
     def test_pages_of_the_scan_are_all_read(self):
         # Over 1 MB of items: the fake (like DynamoDB) answers in pages.
