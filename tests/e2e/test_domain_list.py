@@ -26,16 +26,13 @@ Run: BUILD_DIR=build /usr/bin/python3 -m unittest -v tests/e2e/test_domain_list.
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import unittest
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_common import E2eCase, Stack, ZONE  # noqa: E402
+from harness.moto import MotoServer  # noqa: E402
 
 TABLE = "domains"
 PREFIX = "customers/"
@@ -48,12 +45,6 @@ BAD = {
     "elsewhere": ({"domains": {"L": [{"S": "shop.other.test"}]}}, "not in the allowlist"),
     "typo": ({"domains": {"S": "typo." + ZONE}}, "domains: expected SS or L of S, got S"),
 }
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class DomainListScenario:
@@ -304,36 +295,14 @@ class DomainListMoto(DomainListScenario, E2eCase):
     the Scan and its pages); Route53 and Secrets Manager stay in the fake."""
 
     def table_endpoint(self):
-        moto = shutil.which("moto_server")
+        moto = MotoServer.find()
         if not moto:
             self.skipTest("moto_server is not on PATH: the domain list ran against tests/fakeaws only")
-        port = free_port()
         logdir = tempfile.mkdtemp(prefix="moto-domains-")
         self.addCleanup(shutil.rmtree, logdir, True)
-        log = open(os.path.join(logdir, "moto.log"), "wb")
-        self.addCleanup(log.close)
-        proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                                cwd=logdir)
-        self.addCleanup(stop_process, proc)
-        endpoint = "http://127.0.0.1:%d" % port
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(endpoint + "/moto-api/", timeout=2)
-                return endpoint
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    self.fail("moto_server did not come up")
-                time.sleep(0.2)
-
-
-def stop_process(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+        endpoint = moto.start(logdir)
+        self.addCleanup(moto.stop)
+        return endpoint
 
 
 if __name__ == "__main__":
