@@ -36,6 +36,7 @@
 #include "core/env.hpp"
 #include "core/http.hpp"
 #include "core/retry.hpp"
+#include "tests/core/throwaway_ca_commands.hpp"
 
 extern char** environ;
 
@@ -218,36 +219,14 @@ inline TlsFiles make_tls_cert(const TempDir& dir) {
     const std::string openssl = "/usr/bin/openssl";
     const std::string log = dir.file("openssl.log");
     TlsFiles files{dir.file("tls-ca.pem"), dir.file("tls.pem"), dir.file("tls.key")};
-    run_checked({openssl,
-                 "req",
-                 "-x509",
-                 "-newkey",
-                 "ec",
-                 "-pkeyopt",
-                 "ec_paramgen_curve:P-256",
-                 "-nodes",
-                 "-keyout",
-                 dir.file("tls-ca.key"),
-                 "-out",
-                 files.ca,
-                 "-days",
-                 "2",
-                 "-subj",
-                 "/CN=renewer test TLS root",
-                 "-addext",
-                 "basicConstraints=critical,CA:TRUE",
-                 "-addext",
-                 "keyUsage=critical,keyCertSign,cRLSign"},
-                log);
-    run_checked({openssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", files.key,
-                 "-out", dir.file("tls.csr"), "-subj", "/CN=127.0.0.1"},
-                log);
+    run_checked(test_tls::root_command(openssl, dir.file("tls-ca.key"), files.ca, "/CN=renewer test TLS root"), log);
+    run_checked(test_tls::server_request_command(openssl, files.key, dir.file("tls.csr")), log);
     {
         std::ofstream ext(dir.file("tls.ext"));
         ext << "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
     }
-    run_checked({openssl, "x509", "-req", "-in", dir.file("tls.csr"), "-CA", files.ca, "-CAkey", dir.file("tls-ca.key"),
-                 "-CAcreateserial", "-out", files.cert, "-days", "2", "-extfile", dir.file("tls.ext")},
+    run_checked(test_tls::sign_command(openssl, dir.file("tls.csr"), files.ca, dir.file("tls-ca.key"), files.cert,
+                                       dir.file("tls.ext")),
                 log);
     return files;
 }

@@ -30,6 +30,7 @@
 #include "core/http.hpp"
 #include "core/retry.hpp"
 #include "elapsed.hpp"
+#include "tests/core/throwaway_ca_commands.hpp"
 #include "version.hpp"
 
 namespace {
@@ -522,52 +523,13 @@ protected:
                               "keyUsage=critical,digitalSignature\n"
                               "extendedKeyUsage=serverAuth\n"
                               "subjectAltName=IP:127.0.0.1\n";
-        const std::vector<std::vector<std::string>> commands = {
-            {"openssl",
-             "req",
-             "-x509",
-             "-newkey",
-             "ec",
-             "-pkeyopt",
-             "ec_paramgen_curve:P-256",
-             "-nodes",
-             "-keyout",
-             dir_ + "/ca.key",
-             "-out",
-             dir_ + "/ca.pem",
-             "-subj",
-             "/CN=renewer test CA",
-             "-days",
-             "2",
-             "-addext",
-             "basicConstraints=critical,CA:TRUE",
-             "-addext",
-             "keyUsage=critical,keyCertSign,cRLSign"},
+        const std::string d = dir_ + "/";
+        const std::vector<test_tls::Command> commands = {
+            test_tls::root_command("openssl", d + "ca.key", d + "ca.pem", "/CN=renewer test CA"),
             // A CA that signed nothing here: trusting it alone must not verify the server.
-            {"openssl",
-             "req",
-             "-x509",
-             "-newkey",
-             "ec",
-             "-pkeyopt",
-             "ec_paramgen_curve:P-256",
-             "-nodes",
-             "-keyout",
-             dir_ + "/other-ca.key",
-             "-out",
-             dir_ + "/other-ca.pem",
-             "-subj",
-             "/CN=renewer other test CA",
-             "-days",
-             "2",
-             "-addext",
-             "basicConstraints=critical,CA:TRUE",
-             "-addext",
-             "keyUsage=critical,keyCertSign,cRLSign"},
-            {"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-             dir_ + "/server.key", "-out", dir_ + "/server.csr", "-subj", "/CN=127.0.0.1"},
-            {"openssl", "x509", "-req", "-in", dir_ + "/server.csr", "-CA", dir_ + "/ca.pem", "-CAkey",
-             dir_ + "/ca.key", "-CAcreateserial", "-out", dir_ + "/server.pem", "-days", "2", "-extfile", ext},
+            test_tls::root_command("openssl", d + "other-ca.key", d + "other-ca.pem", "/CN=renewer other test CA"),
+            test_tls::server_request_command("openssl", d + "server.key", d + "server.csr"),
+            test_tls::sign_command("openssl", d + "server.csr", d + "ca.pem", d + "ca.key", d + "server.pem", ext),
         };
         for (const auto& command : commands) {
             ASSERT_EQ(run(command), 0) << "openssl failed: " << command[1];
