@@ -530,7 +530,7 @@ class Bench:
             print("bench: %s --concurrency %d failed: %s" % (c.name, concurrency, str(e)[:300]), flush=True)
             self.results.setdefault("many_c%d" % concurrency, {})[c.name] = {"error": str(e)[:500]}
 
-    # -- the pipelined run at real DNS speed (issue 15) -----------------------
+    # -- the pipelined run at real DNS speed ----------------------------------
     def pipeline(self):
         """Route53 with the fake's change delay D (--change-delay) and then 0:
         apex+wildcard, 10 names and 100 one-name certificates for the

@@ -336,7 +336,7 @@ PIPE_CASES = [("apex_wildcard", "apex + wildcard"), ("ten_names", "10 names"), (
 
 
 def pipe_target(row, d):
-    """(target text, met) of issue 15 for a row at change delay d > 0, or None."""
+    """(target text, met) of the pipelined run at real DNS speed (RESULTS.md, "Many certificates at real DNS speed") for a row at change delay d > 0, or None."""
     if d <= 0 or row["shape"] != "pipelined" or "error" in row:
         return None
     if row["case"] in ("apex_wildcard", "ten_names"):
@@ -369,7 +369,7 @@ def pipeline_section(w, data):
           if earlier else "", " ".join(data["machine"]["loadavg_start"]), data["versions"].get("build_type", "?"), d))
     w("")
     w("| case | D s | shape | wall s | certificates | first / last issued s | CPU s | peak RSS MB | ACME req | "
-      "ChangeResourceRecordSets | GetChange | target (issue 15) |")
+      "ChangeResourceRecordSets | GetChange | target at DNS speed |")
     w("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for case, title in PIPE_CASES:
         for r in sorted((r for r in rows if r["case"] == case), key=lambda r: (-r["change_delay"], r["shape"])):

@@ -1,5 +1,5 @@
 """Measures `certfetch --all` over N bundles (default 1,000) in tests/fakeaws
-Secrets Manager (issue target: under 5 s). Not a CTest: a figure to report.
+Secrets Manager (target: under 5 s, docs/customer-domains.md). Not a CTest: a figure to report.
 
     BUILD_DIR=build /usr/bin/python3 tests/e2e/bench_certfetch_all.py [N [PARALLEL [STORE]]]
 
