@@ -11,6 +11,7 @@
 #include "core/log.hpp"
 #include "renewer/exit_codes.hpp"
 #include "renewer/issue.hpp"
+#include "renewer/prepare.hpp"
 
 namespace renewer {
 namespace {
@@ -148,7 +149,7 @@ core::Result<FoundAccount> find_stored_account(const RunSettings& settings, cons
     FoundAccount found;
     std::vector<secrets::Store*> pointers;
     for (const auto& certificate : settings.config.certificates) {
-        auto store = secrets::make_store(certificate.store.spec);
+        auto store = secrets::make_store(certificate.store.spec, store_config_for(certificate.store));
         found.certificate_stores.push_back(store ? std::move(*store) : nullptr);
         pointers.push_back(found.certificate_stores.back().get());
     }

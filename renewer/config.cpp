@@ -333,6 +333,7 @@ core::Result<CertificateConfig> read_certificate(const CertificateSources& in, c
     TRY_ASSIGN(cert.store, read_store(in, values, cert.id));
     if (cert.store.kind == StoreSpec::Kind::aws_secrets_manager) {
         cert.store.lease_table = settings::text(values, "lease_table");
+        cert.store.kms_key_id = settings::text(values, "kms_key_id");
     }
 
     const std::string dns_path = join_path(in.path, "dns");

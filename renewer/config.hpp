@@ -112,6 +112,7 @@ struct StoreSpec {
     std::string location;     // secret name, directory path, or TABLE/KEY
     std::string spec;         // as written, "aws-sm:NAME" / "dir:/path", after "{name}" expansion
     std::string lease_table;  // aws-sm: the DynamoDB table of its lease (--lease-table); empty = NAME-lock
+    std::string kms_key_id;  // aws-sm: the KMS key of the secrets it creates (--kms-key-id); empty = aws/secretsmanager
 
     bool operator==(const StoreSpec&) const = default;
 };

@@ -50,14 +50,24 @@ bool read_current(Job& job) {
     return true;
 }
 
+}  // namespace
+
+secrets::StoreConfig store_config_for(const StoreSpec& store) {
+    secrets::StoreConfig config;
+    config.lease_table = store.lease_table;
+    config.kms_key_id = store.kms_key_id;
+    return config;
+}
+
+namespace {
+
 // Opens the job's store and its locker; false (job failed) when it cannot.
 bool open_store(const RunSettings& settings, Job& job) {
     const auto& config = *job.config;
     job.result.id = config.id;
     job.result.domains = config.domains;
     job.result.store = config.store.spec;
-    secrets::StoreConfig store_config;
-    store_config.lease_table = config.store.lease_table;
+    secrets::StoreConfig store_config = store_config_for(config.store);
     if (settings.deadline) {
         auto aws = std::make_shared<aws::ClientSettings>();
         aws->deadline = store_end_of(settings);

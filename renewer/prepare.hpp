@@ -17,6 +17,11 @@ namespace renewer {
 
 struct RunSettings;
 
+// The options a certificate's store is opened with wherever it is opened
+// (a run, `renewer account`, `renewer revoke`): its lease table and the KMS
+// key of the secrets it creates.
+secrets::StoreConfig store_config_for(const StoreSpec& store);
+
 // One job per certificate of the configuration, each "not due" until
 // prepare_jobs()/plan_jobs() say otherwise.
 std::vector<Job> make_jobs(const RunSettings& settings);

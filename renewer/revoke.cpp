@@ -14,6 +14,7 @@
 #include "renewer/account_command.hpp"
 #include "renewer/exit_codes.hpp"
 #include "renewer/issue.hpp"
+#include "renewer/prepare.hpp"
 #include "secrets/store.hpp"
 
 namespace renewer {
@@ -144,7 +145,7 @@ int revoke_command(const RunSettings& settings, const std::string& id, Revocatio
         core::log::error("revoke: " + error);
         return k_exit_bad_config;
     }
-    auto store = secrets::make_store(certificate->store.spec);
+    auto store = secrets::make_store(certificate->store.spec, store_config_for(certificate->store));
     if (!store) {
         core::log::error("revoke: " + store.error().message, {{"certificate", certificate->id}});
         return k_exit_bad_config;

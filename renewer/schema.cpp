@@ -71,6 +71,25 @@ std::optional<std::string> table_name_problem(std::string_view text) {
                                                           text));
 }
 
+// CreateSecret's KmsKeyId: a key ARN, an alias ARN, "alias/NAME", a key id
+// (a UUID) or a multi-Region key id ("mrk-" and 32 hex digits), per the
+// Secrets Manager API reference; at most 2048 characters.
+std::optional<std::string> kms_key_problem(std::string_view text) {
+    const auto hex_or_dash = [](std::string_view s) {
+        return !s.empty() && s.find_first_not_of("0123456789abcdefABCDEF-") == std::string_view::npos;
+    };
+    const bool printable = std::all_of(text.begin(), text.end(), [](char c) { return c > ' ' && c < 0x7f; });
+    const bool arn = text.starts_with("arn:") && text.find(":kms:") != std::string_view::npos &&
+                     (text.find(":key/") != std::string_view::npos || text.find(":alias/") != std::string_view::npos);
+    const bool alias = text.starts_with("alias/") && text.size() > 6;
+    const bool key_id = (text.size() == 36 && hex_or_dash(text)) ||
+                        (text.starts_with("mrk-") && text.size() == 36 && hex_or_dash(text.substr(4)));
+    if (printable && text.size() <= 2048 && (arn || alias || key_id)) {
+        return std::nullopt;
+    }
+    return fmt::format("\"{}\" is not a KMS key (a key ARN, alias ARN, alias/NAME or key id)", text);
+}
+
 // "dynamodb:TABLE": where the domain list lives (docs/customer-domains.md#the-domain-list).
 std::optional<std::string> domain_list_problem(std::string_view text) {
     constexpr std::string_view k_scheme = "dynamodb:";
@@ -244,7 +263,7 @@ const std::array<Setting, 3> k_renew{{
      .help = "lifetimes of at most this many days are short (default 10)"},
 }};
 
-const std::array<Setting, 5> k_certificate{{
+const std::array<Setting, 6> k_certificate{{
     {.key = "key_type",
      .flag = "key-type",
      .help = "ec256, ec384, rsa2048, rsa3072 or rsa4096",
@@ -258,6 +277,11 @@ const std::array<Setting, 5> k_certificate{{
      .flag = "lease-table",
      .help = "aws-sm stores keep their leases as items of this DynamoDB table, not as NAME-lock secrets",
      .check = table_name_problem},
+    {.key = "kms_key_id",
+     .flag = "kms-key-id",
+     .help = "aws-sm stores create their secrets encrypted with this KMS key (key ARN, key id or alias), "
+             "not aws/secretsmanager",
+     .check = kms_key_problem},
     {.key = "profile", .flag = "profile", .help = "ACME profile to request (when the CA offers profiles)"},
     {.key = "customer_dns",
      .flag = "customer-dns",

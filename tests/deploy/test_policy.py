@@ -1120,6 +1120,10 @@ class TemplateCommands(unittest.TestCase):
                 self.assertEqual(value_after(command, "--customer-dns-zone"), CUSTOMER_ZONE)
                 self.assertEqual(value_after(command, "--lease-table"),
                                  "stack-certificates" if store == "sm+lease-table" else None)
+                # With KmsKeyArn the secrets the job creates use that key too (docs/stores.md#encryption).
+                self.assertIsNone(value_after(command, "--kms-key-id"))
+                keyed = command_of(self.resolved("lambda", store, True, KmsKeyArn=KMS_KEY)["Resources"], "lambda")
+                self.assertEqual(value_after(keyed, "--kms-key-id"), KMS_KEY if store != "dynamodb" else None)
                 single = command_of(self.resolved("lambda", store, False)["Resources"], "lambda")
                 self.assertEqual(value_after(single, "--cert"), "example.com,*.example.com")
                 self.assertNotIn("--certificates-from", single)

@@ -219,6 +219,23 @@ class RunStore(E2eCase):
         self.assertNotEqual(v["AWSCURRENT"]["serial"], bundle["serial"])
         self.assertEqual(norm_serial(v["AWSCURRENT"]["serial"]), norm_serial(self.one(r2, name)["serial"]))
 
+    def test_created_secrets_use_the_given_kms_key(self):
+        # --kms-key-id: the secrets renewer creates are encrypted with the
+        # customer managed key (docs/stores.md#encryption), not aws/secretsmanager;
+        # the lease, which holds no key material, keeps the default.
+        s = self.stack
+        name = "kms." + ZONE
+        secret = "e2e/kms-site"
+        key = "alias/renewer-certificates"
+        r = s.renewer("run", "-d", name, "--store", "aws-sm:" + secret, "--kms-key-id", key, account=None)
+        self.assertEqual(r.rc, 0, r.explain())
+        self.assertEqual(s.secret(secret).get("kms_key_id"), key, s.secret(secret))
+        self.assertEqual(s.secret(secret + "-account").get("kms_key_id"), key)
+        self.assertIsNone(s.secret(secret + "-lock").get("kms_key_id"))
+        creates = [c for c in s.fake.calls(action="CreateSecret")
+                   if (c.get("params") or {}).get("Name", "").startswith(secret)]
+        self.assertEqual(len(creates), 3, creates)
+
     # ---- spool ----------------------------------------------------------------------
     def test_spooled_certificate_is_stored_next_run_without_new_order(self):
         s = self.stack

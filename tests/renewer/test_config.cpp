@@ -1,6 +1,7 @@
 // The configuration file: a full valid file, defaults merging, and one clear
 // message naming the JSON path for each class of error.
 #include "renewer/config.hpp"
+#include "renewer/prepare.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -279,6 +280,32 @@ TEST_F(ConfigFile, WrongTypesAreNamedByPath) {
     EXPECT_NE(error_of(doc).find("renew.fraction: must be greater than 0 and less than 1"), std::string::npos);
 
     EXPECT_EQ(error_of(json::array()), "renewer.json: (top level): expected an object, got array");
+}
+
+TEST_F(ConfigFile, KmsKeyOfCreatedSecretsIsCheckedAndReachesTheStore) {
+    json doc = minimal();
+    const std::string arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    doc["defaults"] = {{"kms_key_id", arn}};
+    doc["certificates"].push_back(
+        {{"domains", {"b.example.com"}}, {"store", "aws-sm:certs/b"}, {"kms_key_id", "alias/certificates"}});
+    doc["certificates"].push_back({{"domains", {"c.example.com"}}, {"store", "dir:/srv/c"}});
+    const auto config = parsed(doc);
+    ASSERT_EQ(config.certificates.size(), 3U);
+    EXPECT_EQ(config.certificates[0].store.kms_key_id, arn);
+    EXPECT_EQ(renewer::store_config_for(config.certificates[0].store).kms_key_id, arn);
+    EXPECT_EQ(config.certificates[1].store.kms_key_id, "alias/certificates");
+    EXPECT_EQ(config.certificates[2].store.kms_key_id, "") << "a folder has no KMS key";
+    for (const auto* good : {"1234abcd-12ab-34cd-56ef-1234567890ab", "mrk-1234abcd12ab34cd56ef1234567890ab",
+                             "arn:aws:kms:us-east-1:111122223333:alias/certs"}) {
+        doc = minimal();
+        doc["certificates"][0]["kms_key_id"] = good;
+        EXPECT_EQ(parsed(doc).certificates[0].store.kms_key_id, good);
+    }
+    doc = minimal();
+    doc["certificates"][0]["kms_key_id"] = "my key";
+    EXPECT_EQ(error_of(doc),
+              "renewer.json: certificates[0].kms_key_id: \"my key\" is not a KMS key (a key ARN, "
+              "alias ARN, alias/NAME or key id)");
 }
 
 TEST_F(ConfigFile, SyntaxErrorsGiveLineAndColumn) {
